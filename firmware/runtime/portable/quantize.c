@@ -1,0 +1,69 @@
+/*
+ * Kiln portable kernels: QUANTIZE and DEQUANTIZE at the graph's edges.
+ */
+#include "kiln/kernels.h"
+#include "kiln/quant.h"
+
+/* round(v) with halves away from zero, for |v| < 2^30, without libm.
+ * Truncation then a correction on the fractional part: v - (float)t is
+ * exact in float (Sterbenz), unlike v + 0.5f which can round up. */
+static int32_t round_half_away(float v)
+{
+    int32_t t = (int32_t)v;
+    const float frac = v - (float)t;
+
+    if (frac >= 0.5f) {
+        t += 1;
+    } else if (frac <= -0.5f) {
+        t -= 1;
+    }
+    return t;
+}
+
+/* float -> int8: q = clamp(round(x / scale) + zero_point). tflite-micro
+ * divides in single precision; near the .5 boundaries a double division or
+ * a multiplication by 1/scale rounds differently (tests/test_kernels.py
+ * feeds such inputs to the oracle). NaN maps to the zero point. */
+void kiln_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->n; i++) {
+        float v = in[i] / p->scale;
+        int32_t q;
+        /* Out-of-range floats would make the int conversion undefined;
+         * anything this large saturates anyway. */
+        if (v > 1e9f) {
+            v = 1e9f;
+        } else if (v < -1e9f) {
+            v = -1e9f;
+        } else if (v != v) {
+            v = 0.0f;
+        }
+        q = round_half_away(v) + p->zero_point;
+        out[i] = (int8_t)kiln_clamp_s32(q, -128, 127);
+    }
+}
+
+/* int8 -> int8 with other parameters (QUANTIZE between two int8 tensors). */
+void kiln_requantize_s8_s8(const kiln_quant_params_t *p, const int8_t *in, int8_t *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->n; i++) {
+        const int32_t q = kiln_requantize((int32_t)in[i] + p->in_offset, p->mult, p->shift) +
+                          p->out_offset;
+        out[i] = (int8_t)kiln_clamp_s32(q, -128, 127);
+    }
+}
+
+/* int8 -> float: x = scale * (q - zero_point). One float rounding of an
+ * exact product, equal to TFLite's double product cast to float. */
+void kiln_dequantize_s8_f32(const kiln_quant_params_t *p, const int8_t *in, float *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->n; i++) {
+        out[i] = p->scale * (float)((int32_t)in[i] - p->zero_point);
+    }
+}

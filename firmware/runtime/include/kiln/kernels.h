@@ -23,6 +23,13 @@
  * All real multipliers are computed in double from the float scales of the
  * .tflite, in the order written below (it matters for the last bit).
  *
+ * In place: the memory planner (site_scons/kiln/planner.py) may give a
+ * pooling, ADD, MUL or int8->int8 QUANTIZE layer the same arena bytes for
+ * its output as for an input that dies there (out == in). Kernels must
+ * therefore read every input element an output needs before writing that
+ * output, and write outputs in increasing address order (NHWC, channel
+ * innermost), as the portable kernels do.
+ *
  * Optimized kernels (for example firmware/runtime/cm33/) may have other
  * signatures and weight layouts; the code generator picks one per layer.
  * The portable kernels here are the reference and the fallback.

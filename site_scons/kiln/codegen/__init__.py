@@ -1,0 +1,160 @@
+"""Kiln's ahead-of-time compiler: .tflite -> IR -> plan -> C.
+
+Python API:
+
+    from kiln import codegen
+    paths = codegen.generate("build/models/fashion_mnist/ptq.tflite", "build/gen",
+                             name="fashion_mnist/ptq", kernels="portable")
+    # -> [build/gen/kiln_model.c, build/gen/kiln_model.h]
+
+    model = codegen.compile_model(path, name=..., kernels=...)   # CompiledModel
+    model.plan.table(); model.descriptor (dict: the INFO "model" object)
+
+`kernels` is "portable", "cm33" or "auto" (optimized kernels where a layer has
+one, portable otherwise). The generated files follow
+firmware/runtime/include/kiln/model.h; the same .tflite always yields the
+same bytes. Errors (unsupported operator, bad file) raise kiln.errors.KilnError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from kiln import kernels_cm33  # noqa: F401 - registers the cm33 kernels (kernels="cm33")
+from kiln.codegen import portable  # noqa: F401 - registers the portable kernels
+from kiln.codegen.context import LayerContext, ModelConstants
+from kiln.codegen.cwriter import c_comment, c_float, c_string
+from kiln.codegen.registry import UnsupportedLayer, select, unsupported
+from kiln.errors import KilnError
+from kiln.ir import Graph, Tensor
+from kiln.planner import Plan, plan
+from kiln.tflite_reader import read_tflite
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+OUTPUT_FILES = ("kiln_model.c", "kiln_model.h")
+_DTYPES = {"int8": ("KILN_DTYPE_INT8", 1), "float32": ("KILN_DTYPE_FLOAT32", 2)}
+
+
+@dataclass
+class Layer:
+    """One generated layer."""
+
+    name: str
+    op: str
+    kernel: str
+    macs: int
+    decls: list[str]
+    call: str
+
+
+@dataclass
+class CompiledModel:
+    """Everything generated for one model, before it is written out."""
+
+    name: str
+    sha256: str
+    graph: Graph
+    plan: Plan
+    layers: list[Layer]
+    constants: list[str]
+    weight_bytes: int
+    input: dict
+    output: dict
+    descriptor: dict = field(default_factory=dict)
+
+    def render(self) -> dict[str, str]:
+        """The generated files' text, by file name."""
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                                 keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                                 trim_blocks=True, lstrip_blocks=True)
+        ctx = {"m": self, "c_string": c_string, "c_float": c_float, "c_comment": c_comment,
+               "info_json": json.dumps(self.descriptor, separators=(",", ":"))}
+        return {f: env.get_template(f + ".j2").render(**ctx) for f in OUTPUT_FILES}
+
+
+def _tensor_desc(t: Tensor, which: str) -> dict:
+    if t.dtype not in _DTYPES:
+        raise KilnError(f"the model {which} {t.describe()} has dtype {t.dtype}; Kiln models take and "
+                        "return int8 or float32: convert with inference_input_type/"
+                        "inference_output_type int8 (or keep float32)")
+    if len(t.shape) > 4:
+        raise KilnError(f"the model {which} {t.describe()} has rank above 4")
+    scale, zp = t.qparams() if t.dtype == "int8" else (0.0, 0)
+    return {"dtype": t.dtype, "shape": [int(d) for d in t.shape], "bytes": t.nbytes,
+            "scale": float(scale), "zero_point": int(zp),
+            "c_dtype": _DTYPES[t.dtype][0], "c_scale": c_float(scale)}
+
+
+def compile_model(tflite_path: str | Path, name: str | None = None,
+                  kernels: str = "portable") -> CompiledModel:
+    """Read, plan and generate the layers of a .tflite (nothing is written)."""
+    tflite_path = Path(tflite_path)
+    graph = read_tflite(tflite_path)
+    name = name or tflite_path.stem
+    graph.name = name
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise KilnError(f"'{tflite_path}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
+                        "outputs; Kiln compiles models with exactly one input and one output")
+    if not graph.ops:
+        raise KilnError(f"'{tflite_path}' has no operator to run")
+    for op in graph.ops:  # fail on the first unsupported layer before any planning
+        select(graph, op, kernels)
+    p = plan(graph)
+    consts = ModelConstants()
+    layers = []
+    for step, op in enumerate(graph.ops):
+        impl = select(graph, op, kernels)
+        ctx = LayerContext(graph, p, step, op, consts, impl.func)
+        try:
+            code = impl.build(ctx)
+        except UnsupportedLayer as exc:
+            raise unsupported(graph, op, str(exc)) from None
+        out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
+        layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call))
+    sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
+    x, y = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    model = CompiledModel(name=name, sha256=sha, graph=graph, plan=p, layers=layers,
+                          constants=consts.decls, weight_bytes=consts.bytes,
+                          input=_tensor_desc(x, "input") | {"offset": p.offset(x.index)},
+                          output=_tensor_desc(y, "output") | {"offset": p.offset(y.index)})
+    keys = ("dtype", "shape", "bytes", "scale", "zero_point")
+    model.descriptor = {
+        "name": name, "tflite_sha256": sha,
+        "input": {k: model.input[k] for k in keys}, "output": {k: model.output[k] for k in keys},
+        "arena_bytes": p.arena_bytes, "weight_bytes": consts.bytes,
+        "total_macs": sum(la.macs for la in layers),
+        "layers": [{"name": la.name, "op": la.op, "kernel": la.kernel, "macs": la.macs} for la in layers],
+    }
+    return model
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate(tflite_path: str | Path, outdir: str | Path, name: str | None = None,
+             kernels: str = "portable") -> list[Path]:
+    """Compile `tflite_path` into outdir/kiln_model.c and kiln_model.h; returns their paths."""
+    model = compile_model(tflite_path, name=name, kernels=kernels)
+    outdir = Path(outdir)
+    paths = []
+    for fname, text in model.render().items():
+        write_atomic(outdir / fname, text)
+        paths.append(outdir / fname)
+    return paths

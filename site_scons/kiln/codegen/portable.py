@@ -1,0 +1,411 @@
+"""Builders for the portable kernels of firmware/runtime/portable/ (kernels.h).
+
+Each builder turns one operator into a const parameter struct with every
+value precomputed (kiln.quantmath) and the call of its kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kiln import quantmath as qm
+from kiln.codegen.context import LayerContext
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.ir import Graph, Operator, Tensor
+
+U16 = 0xFFFF
+
+
+def _act(op: Operator) -> str:
+    return op.options.get("FusedActivationFunction", "NONE")
+
+
+def _check_u16(*values: int) -> None:
+    if any(v < 0 or v > U16 for v in values):
+        raise UnsupportedLayer("a dimension exceeds the kernels' 16-bit fields")
+
+
+def _shape4(shape: tuple[int, ...]) -> list[int]:
+    """Right-align a shape into 4-D with leading 1s."""
+    if len(shape) > 4:
+        raise UnsupportedLayer(f"rank {len(shape)} above 4")
+    return [1] * (4 - len(shape)) + [int(d) for d in shape]
+
+
+def _pad_before(in_size: int, out_size: int, k: int, stride: int, dil: int, padding: str) -> int:
+    if padding != "SAME":
+        return 0
+    return max(0, ((out_size - 1) * stride + (k - 1) * dil + 1 - in_size) // 2)
+
+
+def _qp(t: Tensor) -> tuple[float, int]:
+    if not t.quantized:
+        raise UnsupportedLayer(f"tensor {t.describe()} has no quantization parameters")
+    if len(t.scale) != 1:
+        raise UnsupportedLayer(f"tensor {t.describe()} is per-channel where per-tensor is needed")
+    return t.qparams()
+
+
+def _per_channel_ok(w: Tensor, channels: int, axis: int) -> None:
+    if not w.quantized:
+        raise UnsupportedLayer(f"weights {w.describe()} are not quantized")
+    if len(w.scale) not in (1, channels) or (len(w.scale) > 1 and w.quantized_dimension != axis):
+        raise UnsupportedLayer(f"weights {w.describe()} have an unsupported quantization axis")
+    if np.any(w.zero_point != 0):
+        raise UnsupportedLayer(f"weights {w.describe()} are not symmetric (zero point != 0)")
+
+
+# ---- convolutions ------------------------------------------------------------
+
+def _conv_geometry(ctx: LayerContext, depthwise: bool) -> dict:
+    op, x, w, y = ctx.op, ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    if x is None or w is None or not w.is_const or len(x.shape) != 4 or len(w.shape) != 4:
+        raise UnsupportedLayer("needs a 4-D input and constant 4-D weights")
+    _, ih, iw, ic = x.shape
+    _, oh, ow, oc = y.shape
+    if x.shape[0] != 1:
+        raise UnsupportedLayer("batch above 1")
+    if depthwise:
+        _, kh, kw, wc = w.shape
+        if wc != oc or oc % ic:
+            raise UnsupportedLayer("depthwise output channels are not a multiple of the input's")
+        mult = oc // ic
+    else:
+        wo, kh, kw, wi = w.shape
+        if wo != oc or wi != ic:
+            raise UnsupportedLayer("grouped convolution (weight input channels != input channels)")
+        mult = 1
+    sh, sw = op.options.get("StrideH", 1), op.options.get("StrideW", 1)
+    dh, dw = op.options.get("DilationHFactor", 1), op.options.get("DilationWFactor", 1)
+    pad = op.options.get("Padding", "VALID")
+    g = dict(in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
+             stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
+             pad_top=_pad_before(ih, oh, kh, sh, dh, pad), pad_left=_pad_before(iw, ow, kw, sw, dw, pad),
+             depth_mult=mult)
+    _check_u16(*[v for v in g.values()])
+    macs = oh * ow * oc * kh * kw * (1 if depthwise else ic)
+    return {"geom": g, "macs": macs}
+
+
+def _conv_s8(ctx: LayerContext, depthwise: bool) -> LayerCode:
+    x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
+    geo = _conv_geometry(ctx, depthwise)
+    oc = geo["geom"]["out_c"]
+    _per_channel_ok(w, oc, 3 if depthwise else 0)
+    in_s, in_zp = _qp(x)
+    out_s, out_zp = _qp(y)
+    mult, shift = qm.conv_multipliers(in_s, w.scale, out_s, oc)
+    lo, hi = qm.activation_range(_act(ctx.op), out_s, out_zp)
+    if b is not None and (b.dtype != "int32" or not b.is_const):
+        raise UnsupportedLayer("bias is not a constant int32 tensor")
+    fields = dict(geo["geom"], in_offset=-in_zp, out_offset=out_zp, act_min=lo, act_max=hi,
+                  mult=ctx.array("mult", "int32_t", mult), shift=ctx.array("shift", "int32_t", shift))
+    p = ctx.struct("kiln_conv_s8_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo["macs"], ctx.weight_bytes)
+
+
+def _conv_f32(ctx: LayerContext, depthwise: bool) -> LayerCode:
+    x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
+    geo = _conv_geometry(ctx, depthwise)
+    if w.dtype != "float32" or (b is not None and b.dtype != "float32"):
+        raise UnsupportedLayer("float convolution with non-float weights (hybrid models are not supported)")
+    lo, hi = qm.activation_range_float(_act(ctx.op))
+    p = ctx.struct("kiln_conv_f32_params_t", dict(geo["geom"], act_min=lo, act_max=hi))
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo["macs"], ctx.weight_bytes)
+
+
+# ---- fully connected ---------------------------------------------------------
+
+def _fc_dims(ctx: LayerContext) -> tuple[int, int, int]:
+    x, w, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    if w is None or not w.is_const or len(w.shape) != 2:
+        raise UnsupportedLayer("weights must be a constant 2-D tensor")
+    if ctx.op.options.get("WeightsFormat", 0) != 0:
+        raise UnsupportedLayer("shuffled weights format")
+    out_n, in_n = w.shape
+    if x.size % in_n:
+        raise UnsupportedLayer("input size is not a multiple of the weights' input size")
+    batches = x.size // in_n
+    if y.size != batches * out_n:
+        raise UnsupportedLayer("output size does not match batches x units")
+    return batches, in_n, out_n
+
+
+def _fc_s8(ctx: LayerContext) -> LayerCode:
+    x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
+    batches, in_n, out_n = _fc_dims(ctx)
+    _per_channel_ok(w, out_n, 0)
+    in_s, in_zp = _qp(x)
+    out_s, out_zp = _qp(y)
+    per_channel = len(w.scale) > 1
+    if per_channel:
+        mult, shift = qm.conv_multipliers(in_s, w.scale, out_s, out_n)
+    else:
+        m, s = qm.fc_multiplier(in_s, float(w.scale[0]), out_s)
+        mult, shift = [m], [s]
+    lo, hi = qm.activation_range(_act(ctx.op), out_s, out_zp)
+    p = ctx.struct("kiln_fc_s8_params_t", dict(
+        batches=batches, in_n=in_n, out_n=out_n, in_offset=-in_zp, out_offset=out_zp,
+        act_min=lo, act_max=hi, per_channel=int(per_channel),
+        mult=ctx.array("mult", "int32_t", mult), shift=ctx.array("shift", "int32_t", shift)))
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
+
+
+def _fc_f32(ctx: LayerContext) -> LayerCode:
+    x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
+    batches, in_n, out_n = _fc_dims(ctx)
+    if w.dtype != "float32":
+        raise UnsupportedLayer("float FULLY_CONNECTED with non-float weights (hybrid models are "
+                               "not supported)")
+    lo, hi = qm.activation_range_float(_act(ctx.op))
+    p = ctx.struct("kiln_fc_f32_params_t", dict(batches=batches, in_n=in_n, out_n=out_n,
+                                                act_min=lo, act_max=hi))
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
+
+
+# ---- pooling -----------------------------------------------------------------
+
+def _pool_fields(ctx: LayerContext) -> dict:
+    x, y, o = ctx.t(0), ctx.t(0, outputs=True), ctx.op.options
+    if len(x.shape) != 4 or x.shape[0] != 1:
+        raise UnsupportedLayer("pooling needs a 4-D input with batch 1")
+    _, ih, iw, c = x.shape
+    _, oh, ow, _ = y.shape
+    kh, kw, sh, sw = o["FilterHeight"], o["FilterWidth"], o["StrideH"], o["StrideW"]
+    pad = o.get("Padding", "VALID")
+    f = dict(in_h=ih, in_w=iw, c=c, out_h=oh, out_w=ow, k_h=kh, k_w=kw, stride_h=sh, stride_w=sw,
+             pad_top=_pad_before(ih, oh, kh, sh, 1, pad), pad_left=_pad_before(iw, ow, kw, sw, 1, pad))
+    _check_u16(*f.values())
+    return f
+
+
+def _pool_s8(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    if _qp(x) != _qp(y):
+        raise UnsupportedLayer("input and output quantization differ")
+    lo, hi = qm.activation_range(_act(ctx.op), *_qp(y))
+    p = ctx.struct("kiln_pool_params_t", dict(_pool_fields(ctx), act_min=lo, act_max=hi))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _pool_f32(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    lo, hi = qm.activation_range_float(_act(ctx.op))
+    p = ctx.struct("kiln_pool_f32_params_t", dict(_pool_fields(ctx), act_min=lo, act_max=hi))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+# ---- elementwise binary ------------------------------------------------------
+
+def _broadcast(ctx: LayerContext) -> dict:
+    a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    out = _shape4(y.shape)
+    fields = {"out_shape": out}
+    for key, t in (("a_stride", a), ("b_stride", b)):
+        s = _shape4(t.shape)
+        strides, acc = [0] * 4, 1
+        for d in range(3, -1, -1):
+            if s[d] == out[d]:
+                strides[d] = acc if s[d] > 1 else 0
+            elif s[d] == 1:
+                strides[d] = 0
+            else:
+                raise UnsupportedLayer(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast "
+                                       f"to {list(y.shape)}")
+            acc *= s[d]
+        fields[key] = strides
+    return fields
+
+
+def _binary_s8(ctx: LayerContext) -> LayerCode:
+    a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    (sa, za), (sb, zb), (so, zo) = _qp(a), _qp(b), _qp(y)
+    q = qm.add_params(sa, sb, so) if ctx.op.op == "ADD" else qm.mul_params(sa, sb, so)
+    lo, hi = qm.activation_range(_act(ctx.op), so, zo)
+    p = ctx.struct("kiln_binary_s8_params_t", dict(_broadcast(ctx), a_offset=-za, b_offset=-zb,
+                                                   out_offset=zo, **q, act_min=lo, act_max=hi))
+    call = f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
+
+
+def _add_f32(ctx: LayerContext) -> LayerCode:
+    a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    lo, hi = qm.activation_range_float(_act(ctx.op))
+    p = ctx.struct("kiln_binary_f32_params_t", dict(_broadcast(ctx), act_min=lo, act_max=hi))
+    call = f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
+
+
+# ---- softmax -----------------------------------------------------------------
+
+def _softmax_dims(ctx: LayerContext) -> tuple[int, int]:
+    x = ctx.t(0)
+    depth = int(x.shape[-1]) if x.shape else 1
+    return x.size // depth, depth
+
+
+def _softmax_s8(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    so, zo = _qp(y)
+    if zo != -128 or abs(so - 1.0 / 256) > 1e-9:
+        raise UnsupportedLayer("int8 softmax output must have scale 1/256 and zero point -128")
+    rows, depth = _softmax_dims(ctx)
+    q = qm.softmax_params(ctx.op.options.get("Beta", 1.0), _qp(x)[0])
+    p = ctx.struct("kiln_softmax_s8_params_t", dict(rows=rows, depth=depth, **q))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _softmax_f32(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    rows, depth = _softmax_dims(ctx)
+    p = ctx.struct("kiln_softmax_f32_params_t",
+                   dict(rows=rows, depth=depth, beta=float(ctx.op.options.get("Beta", 1.0))))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+# ---- pad, concatenation, mean --------------------------------------------------
+
+def _pad(ctx: LayerContext) -> LayerCode:
+    x, pads, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    if pads is None or not pads.is_const:
+        raise UnsupportedLayer("paddings must be constant")
+    pads = np.asarray(pads.data).reshape(-1, 2)
+    if np.any(pads < 0):
+        raise UnsupportedLayer("negative padding")
+    before = [0] * (4 - len(pads)) + [int(v) for v in pads[:, 0]]
+    value = 0
+    if x.dtype == "int8":
+        value = _qp(y)[1]
+        cval = ctx.t(2)
+        if cval is not None:
+            if not cval.is_const:
+                raise UnsupportedLayer("the pad value must be constant")
+            value = int(np.asarray(cval.data).ravel()[0])
+        if _qp(x) != _qp(y):
+            raise UnsupportedLayer("input and output quantization differ")
+    elif ctx.t(2) is not None:
+        if not ctx.t(2).is_const:
+            raise UnsupportedLayer("the pad value must be constant")
+        value = int(np.asarray(ctx.t(2).data, dtype=np.float32).ravel()[:1].view(np.int32)[0])
+    p = ctx.struct("kiln_pad_params_t", dict(in_shape=_shape4(x.shape), out_shape=_shape4(y.shape),
+                                             before=before, pad_value=value,
+                                             elem_bytes=4 if x.dtype == "float32" else 1))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _concat(ctx: LayerContext) -> LayerCode:
+    y = ctx.t(0, outputs=True)
+    if _act(ctx.op) != "NONE":
+        raise UnsupportedLayer("fused activation on CONCATENATION")
+    axis = int(ctx.op.options.get("Axis", 0))
+    rank = len(y.shape)
+    axis = axis + rank if axis < 0 else axis
+    ins = [ctx.graph.tensors[i] for i in ctx.op.inputs]
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    inner = [int(np.prod(t.shape[axis:], dtype=np.int64)) for t in ins]
+    fields = dict(outer=outer, n_inputs=len(ins), inner=ctx.array("inner", "uint32_t", inner),
+                  in_offset="NULL", mult="NULL", shift="NULL", out_offset=0,
+                  elem_bytes=4 if y.dtype == "float32" else 1)
+    if y.dtype == "int8":
+        so, zo = _qp(y)
+        offs, mults, shifts = [], [], []
+        for t in ins:
+            s, z = _qp(t)
+            if qm.f32(s) == qm.f32(so) and z == zo:
+                offs.append(0), mults.append(0), shifts.append(0)
+            else:
+                m, sh = qm.requantize_params(s, so)
+                offs.append(-z), mults.append(m), shifts.append(sh)
+        if any(mults):
+            fields.update(in_offset=ctx.array("in_offset", "int32_t", offs),
+                          mult=ctx.array("mult", "int32_t", mults),
+                          shift=ctx.array("shift", "int32_t", shifts), out_offset=zo)
+    ptrs = ", ".join(f"(const void *){ctx.ptr(t)}" for t in ins)
+    ctx.decls.append(f"static const void *const {ctx.prefix}_in[{len(ins)}] = {{{ptrs}}};")
+    p = ctx.struct("kiln_concat_params_t", fields)
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.prefix}_in, {ctx.ptr(y, const=False)});",
+                     0, ctx.weight_bytes)
+
+
+def _mean_accepts(g: Graph, op: Operator) -> bool:
+    x, axis = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]]
+    if not axis.is_const:
+        raise UnsupportedLayer("the reduction axes must be constant")
+    axes = sorted({int(a) % 4 for a in np.asarray(axis.data).ravel()}) if len(x.shape) == 4 else None
+    if axes != [1, 2] or x.shape[0] != 1:
+        raise UnsupportedLayer("only the mean over the spatial axes (1, 2) of a 4-D NHWC tensor "
+                               "with batch 1 is supported")
+    return True
+
+
+def _mean_s8(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    _, h, w, c = x.shape
+    (si, zi), (so, zo) = _qp(x), _qp(y)
+    q = qm.mean_params(si, zi, so, zo, h * w)
+    p = ctx.struct("kiln_mean_s8_params_t", dict(h=h, w=w, c=c, count=q["count"], in_offset=-zi,
+                                                 out_offset=zo, mult=q["mult"], shift=q["shift"],
+                                                 same_qparams=q["same_qparams"]))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+# ---- quantize / dequantize ---------------------------------------------------------
+
+def _quant(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    f = dict(n=x.size, scale=0.0, zero_point=0, in_offset=0, mult=0, shift=0, out_offset=0)
+    if x.dtype == "float32":
+        f.update(scale=_qp(y)[0], zero_point=_qp(y)[1])
+    elif y.dtype == "float32":
+        f.update(scale=_qp(x)[0], zero_point=_qp(x)[1])
+    else:
+        (si, zi), (so, zo) = _qp(x), _qp(y)
+        m, s = qm.requantize_params(si, so)
+        f.update(in_offset=-zi, mult=m, shift=s, out_offset=zo)
+    p = ctx.struct("kiln_quant_params_t", f)
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _binary_accepts(g: Graph, op: Operator) -> bool:
+    if len(op.inputs) != 2 or len(g.tensors[op.outputs[0]].shape) > 4:
+        raise UnsupportedLayer("needs two inputs of rank <= 4")
+    return True
+
+
+def _register() -> None:
+    s8, f32 = "int8", "float32"
+    for op, dt, func, build, acc in [
+        ("CONV_2D", s8, "kiln_conv2d_s8", lambda c: _conv_s8(c, False), None),
+        ("DEPTHWISE_CONV_2D", s8, "kiln_dwconv2d_s8", lambda c: _conv_s8(c, True), None),
+        ("FULLY_CONNECTED", s8, "kiln_fc_s8", _fc_s8, None),
+        ("MAX_POOL_2D", s8, "kiln_maxpool_s8", _pool_s8, None),
+        ("AVERAGE_POOL_2D", s8, "kiln_avgpool_s8", _pool_s8, None),
+        ("ADD", s8, "kiln_add_s8", _binary_s8, _binary_accepts),
+        ("MUL", s8, "kiln_mul_s8", _binary_s8, _binary_accepts),
+        ("SOFTMAX", s8, "kiln_softmax_s8", _softmax_s8, None),
+        ("PAD", s8, "kiln_pad", _pad, None),
+        ("PADV2", s8, "kiln_pad", _pad, None),
+        ("CONCATENATION", s8, "kiln_concat", _concat, None),
+        ("MEAN", s8, "kiln_mean_s8", _mean_s8, _mean_accepts),
+        ("QUANTIZE", "float32->int8", "kiln_quantize_f32_s8", _quant, None),
+        ("QUANTIZE", "int8->int8", "kiln_requantize_s8_s8", _quant, None),
+        ("DEQUANTIZE", "int8->float32", "kiln_dequantize_s8_f32", _quant, None),
+        ("CONV_2D", f32, "kiln_conv2d_f32", lambda c: _conv_f32(c, False), None),
+        ("DEPTHWISE_CONV_2D", f32, "kiln_dwconv2d_f32", lambda c: _conv_f32(c, True), None),
+        ("FULLY_CONNECTED", f32, "kiln_fc_f32", _fc_f32, None),
+        ("MAX_POOL_2D", f32, "kiln_maxpool_f32", _pool_f32, None),
+        ("AVERAGE_POOL_2D", f32, "kiln_avgpool_f32", _pool_f32, None),
+        ("ADD", f32, "kiln_add_f32", _add_f32, _binary_accepts),
+        ("SOFTMAX", f32, "kiln_softmax_f32", _softmax_f32, None),
+        ("PAD", f32, "kiln_pad", _pad, None),
+        ("CONCATENATION", f32, "kiln_concat", _concat, None),
+    ]:
+        register(KernelImpl(op=op, dtype=dt, func=func, build=build,
+                            **({"accepts": acc} if acc else {})))
+
+
+_register()

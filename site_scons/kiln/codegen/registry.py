@@ -1,0 +1,133 @@
+"""The kernel registry: which C function runs a layer, and how its data is laid out.
+
+Each entry says, for an operator and an activation dtype, which C function
+runs it, in which kernel set ("portable" or an optimized set such as
+"cm33"), under which constraint (a predicate on the graph and operator), how
+to re-lay out its weights at build time (`weight_layout`), and how to build
+its parameters (`build`, returning a LayerCode). Optimized sets are searched
+first when asked for, and every layer falls back to "portable".
+
+    register(KernelImpl(op="CONV_2D", dtype="int8", kernel_set="cm33",
+                        func="kiln_cm33_conv2d_s8", build=..., accepts=...))
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kiln.errors import KilnError
+from kiln.ir import Graph, Operator
+
+KERNEL_SETS = ("portable", "cm33")
+#: Modules that register an optimized kernel set, imported on first use.
+KERNEL_MODULES = {"cm33": "kiln.kernels_cm33"}
+
+
+@dataclass
+class LayerCode:
+    """What one layer contributes to the generated C."""
+
+    decls: list[str]                  # const parameter structs and arrays
+    call: str                         # the C statement running the layer
+    macs: int = 0
+    weight_bytes: int = 0
+
+
+@dataclass
+class KernelImpl:
+    """One kernel: the operator and dtype it runs, under which constraint."""
+
+    op: str
+    dtype: str
+    func: str
+    build: Callable[..., LayerCode]
+    kernel_set: str = "portable"
+    accepts: Callable[[Graph, Operator], bool] = lambda g, o: True
+    weight_layout: Callable[[np.ndarray], np.ndarray] | None = None
+    header: str = "kiln/kernels.h"
+    sources: list[str] = field(default_factory=list)
+
+
+_REGISTRY: list[KernelImpl] = []
+
+
+def register(impl: KernelImpl) -> KernelImpl:
+    """Add a kernel to the registry (later registrations win ties)."""
+    if impl.kernel_set not in KERNEL_SETS:
+        raise ValueError(f"unknown kernel set {impl.kernel_set}")
+    _REGISTRY.insert(0, impl)
+    return impl
+
+
+def op_dtype(graph: Graph, op: Operator) -> str:
+    """The dtype a kernel is chosen by: the first input's, or the output's for QUANTIZE."""
+    first = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
+    if op.op in ("QUANTIZE", "DEQUANTIZE") and first is not None:
+        return f"{first.dtype}->{graph.tensors[op.outputs[0]].dtype}"
+    return first.dtype if first is not None else "none"
+
+
+def supported() -> list[str]:
+    """'OP (dtype)' for every registered portable kernel, sorted."""
+    return sorted({f"{k.op} ({k.dtype})" for k in _REGISTRY if k.kernel_set == "portable"})
+
+
+def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
+    """The kernel for `op`: the requested set first, then portable.
+
+    Raises KilnError naming the operator, its index and its tensors when
+    nothing can run it."""
+    if kernels not in KERNEL_SETS and kernels != "auto":
+        raise KilnError(f"unknown kernel set '{kernels}': use one of auto, {', '.join(KERNEL_SETS)}")
+    order = ["cm33", "portable"] if kernels in ("cm33", "auto") else ["portable"]
+    for kset in order:
+        _load(kset)
+    dtype = op_dtype(graph, op)
+    reasons = []
+    for kset in order:
+        for impl in _REGISTRY:
+            if impl.kernel_set != kset or impl.op != op.op or impl.dtype != dtype:
+                continue
+            try:
+                if impl.accepts(graph, op):
+                    return impl
+                reasons.append(f"{impl.func} does not accept this configuration")
+            except UnsupportedLayer as exc:
+                reasons.append(str(exc))
+    raise unsupported(graph, op, "; ".join(reasons) or f"no kernel for {op.op} with {dtype} data")
+
+
+def _load(kernel_set: str) -> None:
+    """Import the module registering `kernel_set` (once; absent modules are skipped)."""
+    module = KERNEL_MODULES.get(kernel_set)
+    if module and module not in _LOADED:
+        _LOADED.add(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_LOADED: set[str] = set()
+
+
+class UnsupportedLayer(Exception):
+    """Raised by `accepts` or `build` with the reason a layer cannot run."""
+
+
+def unsupported(graph: Graph, op: Operator, reason: str) -> KilnError:
+    """The user-facing error for a layer Kiln cannot compile."""
+    def names(ids: list[int]) -> str:
+        return ", ".join(graph.tensors[t].describe() for t in ids if t >= 0) or "none"
+
+    return KilnError(
+        f"unsupported operator {op.op} at index {op.index} of '{graph.name}': {reason}.\n"
+        f"  inputs:  {names(op.inputs)}\n  outputs: {names(op.outputs)}\n"
+        f"  Kiln compiles: {', '.join(supported())}.\n"
+        "  Fix: change the model to use supported operators (full-int8 or float32), "
+        "or add a kernel to kiln.codegen.")

@@ -1,0 +1,271 @@
+"""check-host: compile a model for the host and compare it with tflite-micro.
+
+    result = check_host("model.tflite", count=100)          # HostCheckResult
+    python -m kiln.hostcheck model.tflite [--inputs x.npy] [--count N]
+
+The generated C and firmware/runtime/portable/*.c are built with the host C
+compiler into a temporary shared library (`cc -O2 -shared -fPIC`), loaded with
+ctypes and run on the same inputs as the tflite-micro Python interpreter (its
+reference kernels are the oracle). int8 outputs must be identical; float
+outputs must agree within 1e-5, relative to the largest reference value of
+the sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kiln import ROOT
+from kiln.codegen import compile_model
+from kiln.errors import KilnError
+
+RUNTIME = ROOT / "firmware" / "runtime"
+FLOAT_RTOL = 1e-5
+_HOST_PLATFORM = """/* Kiln host platform for check-host: no cycle counter. */
+#include <stdint.h>
+#include "kiln/model.h"
+
+uint32_t kiln_cost_now(void)
+{
+    return 0;
+}
+"""
+
+
+@dataclass
+class HostCheckResult:
+    """The comparison of the host-compiled model with tflite-micro."""
+
+    name: str
+    dtype: str
+    samples: int
+    identical_samples: int
+    identical_values: int
+    total_values: int
+    max_abs_diff: float
+    ok: bool
+
+    def summary(self) -> str:
+        """Human-readable lines."""
+        rule = "identical" if self.dtype == "int8" else f"within {FLOAT_RTOL:g} relative"
+        return (f"check-host {self.name}: {self.samples} inputs, {self.identical_samples} outputs "
+                f"identical, {self.identical_values}/{self.total_values} values identical, "
+                f"largest absolute difference {self.max_abs_diff:g}\n"
+                f"check-host {self.name}: {'PASS' if self.ok else 'FAIL'} ({self.dtype} outputs must be "
+                f"{rule})")
+
+
+def host_cc() -> str:
+    """The host C compiler (CC from the environment, else cc)."""
+    cc = os.environ.get("CC", "cc")
+    if not shutil.which(cc.split()[0]):
+        raise KilnError(f"no host C compiler '{cc}' found: install gcc or set CC")
+    return cc
+
+
+_CFLAGS = ["-std=c99", "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", f"-I{RUNTIME / 'include'}"]
+_RUNTIME_CACHE: dict[str, list[Path]] = {}
+
+
+def runtime_objects(kernels: str = "portable") -> list[Path]:
+    """The runtime compiled once per process (keyed by the sources' content): the
+    portable kernels, plus the cm33 set (its plain-C host path) unless portable."""
+    sources = sorted((RUNTIME / "portable").glob("*.c"))
+    headers = sorted((RUNTIME / "include" / "kiln").glob("*.h"))
+    if kernels != "portable":
+        sources += sorted((RUNTIME / "cm33").glob("*.c"))
+        headers += sorted((RUNTIME / "cm33").glob("*.h"))
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)).hexdigest()
+    if key not in _RUNTIME_CACHE:
+        outdir = Path(tempfile.mkdtemp(prefix="kiln-runtime-"))
+        atexit.register(shutil.rmtree, outdir, True)
+        objs = []
+        for src in sources:
+            obj = outdir / f"{src.parent.name}_{src.stem}.o"  # portable/ and cm33/ share file names
+            cmd = [*host_cc().split(), *[f for f in _CFLAGS if f != "-shared"], "-c", str(src),
+                   "-o", str(obj)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise KilnError(f"host compilation of the runtime failed:\n{' '.join(cmd)}\n"
+                                f"{proc.stderr.strip()}")
+            objs.append(obj)
+        _RUNTIME_CACHE[key] = objs
+    return _RUNTIME_CACHE[key]
+
+
+class HostModel:
+    """A generated model built as a host shared library, callable from Python."""
+
+    def __init__(self, tflite: str | Path, name: str | None = None, kernels: str = "portable",
+                 workdir: str | Path | None = None) -> None:
+        self.model = compile_model(tflite, name=name, kernels=kernels)
+        self._tmp = tempfile.TemporaryDirectory(prefix="kiln-host-") if workdir is None else None
+        self.dir = Path(workdir or self._tmp.name)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for fname, text in self.model.render().items():
+            (self.dir / fname).write_text(text)
+        (self.dir / "host_platform.c").write_text(_HOST_PLATFORM)
+        self.sources = [self.dir / "kiln_model.c", self.dir / "host_platform.c"]
+        self.lib_path = self.dir / "kiln_model.so"
+        cmd = [*host_cc().split(), *_CFLAGS, f"-I{self.dir}", *map(str, self.sources),
+               *map(str, runtime_objects(kernels)), "-o", str(self.lib_path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KilnError(f"host compilation of the generated model failed:\n{' '.join(cmd)}\n"
+                            f"{proc.stderr.strip()}")
+        self.warnings = proc.stderr.strip()
+        self.lib = ctypes.CDLL(str(self.lib_path), mode=os.RTLD_NOW | getattr(os, "RTLD_LOCAL", 0))
+        self.lib.kiln_model_invoke.restype = ctypes.c_int
+        self.lib.kiln_model_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        self.in_dtype = np.dtype(self.model.input["dtype"])
+        self.out_dtype = np.dtype(self.model.output["dtype"])
+        self.in_shape = tuple(self.model.input["shape"])
+        self.out_shape = tuple(self.model.output["shape"])
+
+    def invoke(self, x: np.ndarray) -> np.ndarray:
+        """Run one input (any shape with the right size) and return the output."""
+        x = np.ascontiguousarray(x, dtype=self.in_dtype)
+        if x.size * x.itemsize != self.model.input["bytes"]:
+            raise ValueError(f"input of {x.size} elements, the model takes {self.in_shape}")
+        out = np.empty(self.out_shape, dtype=self.out_dtype)
+        rc = self.lib.kiln_model_invoke(x.ctypes.data, out.ctypes.data, None)
+        if rc != 0:
+            raise RuntimeError(f"kiln_model_invoke returned {rc}")
+        return out
+
+    def close(self) -> None:
+        """Delete the temporary build directory."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def host_code_size(tflite: str | Path, kernels: str = "portable") -> dict[str, int]:
+    """Host-compiled code size (`size` of the .o files, -O2): the runtime's
+    objects and the generated model's, each as {text, data, bss}."""
+    hm = HostModel(tflite, kernels=kernels)
+    try:
+        obj = hm.dir / "kiln_model.o"
+        cmd = [*host_cc().split(), *[f for f in _CFLAGS if f != "-shared"], f"-I{hm.dir}", "-c",
+               str(hm.dir / "kiln_model.c"), "-o", str(obj)]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+        def total(objs: list[Path]) -> dict[str, int]:
+            out = subprocess.run(["size", "-t", *map(str, objs)], check=True, capture_output=True,
+                                 text=True).stdout.splitlines()[-1].split()
+            return {"text": int(out[0]), "data": int(out[1]), "bss": int(out[2])}
+
+        return {"runtime": total(runtime_objects()), "model": total([obj])}
+    finally:
+        hm.close()
+
+
+def reference_outputs(tflite: str | Path, inputs: np.ndarray) -> np.ndarray:
+    """tflite-micro's outputs for each input (the reference kernels)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_file(str(tflite))
+    outs = []
+    shape = tuple(interp.get_input_details(0)["shape"])
+    for x in inputs:
+        interp.set_input(np.ascontiguousarray(x.reshape(shape)), 0)
+        interp.invoke()
+        outs.append(np.array(interp.get_output(0), copy=True))
+    return np.stack(outs)
+
+
+def make_inputs(hm: HostModel, inputs_npy: str | Path | None, count: int, seed: int = 0) -> np.ndarray:
+    """The inputs: from a .npy (quantized when the model is int8 and the file float), or
+    `count` seeded random ones over the input dtype's range."""
+    shape, dtype = hm.in_shape, hm.in_dtype
+    if inputs_npy:
+        path = Path(inputs_npy)
+        try:
+            data = np.load(path)
+        except (OSError, ValueError) as exc:
+            raise KilnError(f"cannot read INPUTS '{path}': {exc}; pass a .npy array of inputs") from exc
+        per = int(np.prod(shape))
+        if data.size % per:
+            raise KilnError(f"INPUTS '{path}' has shape {data.shape}; the model input is {list(shape)}: "
+                            f"pass an array of N x {list(shape[1:])}")
+        data = data.reshape(-1, *shape)
+        if count:
+            data = data[:count]
+        if dtype == np.int8 and np.issubdtype(data.dtype, np.floating):
+            scale, zp = hm.model.input["scale"], hm.model.input["zero_point"]
+            data = np.clip(np.round(data.astype(np.float32) / np.float32(scale)) + zp, -128, 127)
+        elif dtype == np.int8 and data.dtype != np.int8:
+            raise KilnError(f"INPUTS '{path}' is {data.dtype}; the model takes int8: pass int8 "
+                            "(already quantized) or float inputs (quantized with the input scale)")
+        return data.astype(dtype)
+    rng = np.random.default_rng(seed)
+    if dtype == np.int8:
+        return rng.integers(-128, 128, size=(count, *shape), dtype=np.int8)
+    return rng.standard_normal((count, *shape)).astype(np.float32)
+
+
+def compare(name: str, got: np.ndarray, ref: np.ndarray) -> HostCheckResult:
+    """Count identical outputs and the largest difference."""
+    dtype = str(ref.dtype)
+    got = got.reshape(ref.shape)
+    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    n = ref.shape[0]
+    if dtype == "float32":
+        scale = np.max(np.abs(ref.reshape(n, -1)), axis=1).reshape((n,) + (1,) * (ref.ndim - 1))
+        ok_values = diff <= FLOAT_RTOL * np.maximum(scale, np.finfo(np.float32).tiny)
+        ok = bool(np.all(ok_values))
+    else:
+        ok = bool(np.all(diff == 0))
+    same = diff.reshape(n, -1) == 0
+    return HostCheckResult(name=name, dtype=dtype, samples=n,
+                           identical_samples=int(np.sum(np.all(same, axis=1))),
+                           identical_values=int(np.sum(same)), total_values=int(same.size),
+                           max_abs_diff=float(diff.max()) if diff.size else 0.0, ok=ok)
+
+
+def check_host(tflite: str | Path, inputs_npy: str | Path | None = None, count: int = 100,
+               name: str | None = None, kernels: str = "portable", seed: int = 0) -> HostCheckResult:
+    """Compile `tflite` for the host, run it and tflite-micro on the inputs, compare."""
+    hm = HostModel(tflite, name=name, kernels=kernels)
+    try:
+        xs = make_inputs(hm, inputs_npy, count, seed)
+        if len(xs) == 0:
+            raise KilnError("no inputs to check: COUNT must be at least 1")
+        got = np.stack([hm.invoke(x) for x in xs])
+    finally:
+        hm.close()
+    ref = reference_outputs(tflite, xs)
+    return compare(hm.model.name, got, ref)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry: prints the comparison, returns 0 only when it passes."""
+    ap = argparse.ArgumentParser(prog="python -m kiln.hostcheck", description=__doc__.split("\n")[0])
+    ap.add_argument("tflite")
+    ap.add_argument("--inputs", help=".npy of inputs")
+    ap.add_argument("--count", type=int, default=100, help="number of seeded random inputs")
+    ap.add_argument("--name")
+    ap.add_argument("--kernels", default="portable")
+    args = ap.parse_args(argv)
+    try:
+        res = check_host(args.tflite, args.inputs, args.count, args.name, args.kernels)
+    except KilnError as exc:
+        print(f"check-host: {exc}", file=sys.stderr)
+        return 2
+    print(res.summary())
+    return 0 if res.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

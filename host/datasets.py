@@ -1,0 +1,129 @@
+"""Test sets for the inference runner, chosen by one DATASET= string.
+
+    fashion_mnist (default)   the Fashion-MNIST test split (10,000 images)
+    <dir>                     a folder of MNIST idx files or CIFAR-10 batches
+    <file>.npy                inputs; labels from LABELS=, else <stem>_labels.npy
+                              beside it, else labels.npy beside it
+
+File formats are read by kiln.datasets (shared with the build and training).
+uint8 inputs are images and are normalized as the models were trained
+(x / 255); float inputs are taken as already normalized; int8 inputs as
+already quantized (for int8 models only).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from kiln import datasets as kd
+from kiln.errors import KilnError
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+
+
+@dataclass
+class Dataset:
+    """Samples and labels, as stored (not yet normalized or quantized)."""
+
+    name: str
+    inputs: np.ndarray          # (N, ...) uint8 images, float32 or int8
+    labels: np.ndarray          # (N,) int64
+    classes: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def class_names(self) -> list[str]:
+        """A name per class index, numbers when the set has no names."""
+        n = max(int(self.labels.max()) + 1 if len(self.labels) else 0, len(self.classes))
+        return [self.classes[i] if i < len(self.classes) else str(i) for i in range(n)]
+
+
+def _labels_for(npy: Path, labels: str | None) -> Path:
+    """The labels file that goes with an inputs .npy (see the module docstring)."""
+    if labels:
+        path = Path(labels)
+        if not path.is_file():
+            raise KilnError(f"labels file {path} not found (LABELS=)")
+        return path
+    for candidate in (npy.with_name(npy.stem + "_labels.npy"), npy.with_name("labels.npy")):
+        if candidate.is_file() and candidate != npy:
+            return candidate
+    raise KilnError(f"no labels for {npy}: put them in {npy.stem}_labels.npy or labels.npy "
+                    f"beside it, or name the file with LABELS=")
+
+
+def _load_npy(path: Path, what: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise KilnError(f"cannot read {what} {path}: {exc}; save it with numpy.save") from exc
+
+
+def load_npy(path: Path, labels: str | None = None) -> Dataset:
+    """Inputs from a .npy and labels from the file _labels_for() finds."""
+    inputs = _load_npy(path, "inputs")
+    label_path = _labels_for(path, labels)
+    y = _load_npy(label_path, "labels")
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot labels, as Keras users often save them
+        y = y.argmax(axis=1)
+    y = y.reshape(-1)
+    if len(y) != len(inputs):
+        raise KilnError(f"{path} holds {len(inputs)} inputs but {label_path} holds {len(y)} labels")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise KilnError(f"labels in {label_path} are not class indices (dtype {y.dtype})")
+    if inputs.dtype not in (np.uint8, np.int8) and not np.issubdtype(inputs.dtype, np.floating):
+        raise KilnError(f"inputs in {path} have dtype {inputs.dtype}: use uint8 images, "
+                        "float32 normalized inputs or int8 quantized inputs")
+    return Dataset(path.name, inputs, y.astype(np.int64))
+
+
+def _load_folder(path: Path) -> Dataset:
+    """An MNIST idx folder or a CIFAR-10 batch folder, told apart by their files."""
+    if any(path.glob("t10k-images*")):
+        images, labels = kd.load_mnist("test", path)
+        return Dataset(f"mnist:{path}", images, labels, MNIST_CLASSES)
+    if any(path.glob("test_batch*")) or any(path.glob("cifar-10-batches-*")):
+        images, labels = kd.load_cifar10("test", path)
+        return Dataset(f"cifar10:{path}", images, labels, CIFAR10_CLASSES)
+    raise KilnError(f"{path} holds neither MNIST idx files (t10k-images-idx3-ubyte[.gz]) nor "
+                    "CIFAR-10 batches (test_batch or test_batch.bin): point DATASET= at one of them")
+
+
+def load(spec: str | None, labels: str | None = None) -> Dataset:
+    """The dataset named by a DATASET= value (empty means Fashion-MNIST)."""
+    spec = (spec or "").strip()
+    if spec in ("", "fashion_mnist", "fashion-mnist"):
+        images, y = kd.load_fashion_mnist("test")
+        return Dataset("fashion_mnist", images, y, FASHION_MNIST_CLASSES)
+    if spec in ("cifar10", "cifar-10"):
+        where = os.environ.get(kd.CIFAR10_ENV)
+        if not where:
+            raise KilnError(f"DATASET=cifar10 needs {kd.CIFAR10_ENV} set to the extracted "
+                            "CIFAR-10 folder, or DATASET=<that folder>")
+        images, y = kd.load_cifar10("test", where)
+        return Dataset("cifar10", images, y, CIFAR10_CLASSES)
+    path = Path(spec)
+    if path.suffix == ".npy":
+        if not path.is_file():
+            raise KilnError(f"inputs file {path} not found (DATASET=)")
+        return load_npy(path, labels)
+    if path.is_dir():
+        return _load_folder(path)
+    raise KilnError(f"unknown DATASET '{spec}': use fashion_mnist, a .npy of inputs, "
+                    "or a folder of MNIST idx files or CIFAR-10 batches")
+
+
+def normalize(inputs: np.ndarray) -> np.ndarray:
+    """Inputs as the model saw them in training: uint8 images / 255, floats as they are."""
+    if inputs.dtype == np.uint8:
+        return inputs.astype(np.float32) / np.float32(255.0)
+    return inputs.astype(np.float32)

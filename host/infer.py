@@ -1,0 +1,357 @@
+"""Run a test set on the board over UART; report accuracy, latency and fidelity.
+
+    python -m host.infer --board mps2_an505 --tflite build/models/fashion_mnist/ptq.tflite \\
+        --elf build/mps2_an505/fashion_mnist/ptq/firmware.elf [--port P] [--limit N] [--resume]
+
+Without --port, mps2_an505 is booted in QEMU (and stopped afterwards, and
+restarted if it dies mid-run); the STM32 board is looked for on its ST-LINK
+virtual COM port. Results go beside the ELF: infer.jsonl (one line per sample,
+appended as they come), infer.json (the summary) and confusion.png.
+--info prints what the board runs and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from kiln import ROOT
+from kiln.errors import KilnError
+
+import host  # noqa: F401 - puts site_scons on sys.path for kiln
+from host import client as cl
+from host import datasets, report
+from host.progress import Progress
+from host.protocol import DeviceError
+from host.qemu import Qemu, QemuError
+
+EMULATED_BOARD = "mps2_an505"
+MAX_RESTARTS = 3
+
+
+# ---- finding and starting the board ---------------------------------------------------
+
+def find_stlink_port() -> str:
+    """The ST-LINK virtual COM port of a plugged-in board, or a KilnError."""
+    found = sorted(glob.glob("/dev/serial/by-id/*STLINK*") + glob.glob("/dev/serial/by-id/*STLink*")
+                   + glob.glob("/dev/serial/by-id/*ST-LINK*"))
+    if found:
+        return found[0]
+    if os.path.exists("/dev/ttyACM0"):
+        return "/dev/ttyACM0"
+    raise KilnError("no board found: plug the B-U585I-IOT02A in by its ST-LINK USB port, "
+                    "or name the port with PORT=/dev/ttyACMn (or socket://host:port)")
+
+
+class Board:
+    """A connection to the board: a given port, or a QEMU this process owns."""
+
+    def __init__(self, args: argparse.Namespace, on_event) -> None:  # noqa: ANN001
+        self.args = args
+        self.on_event = on_event
+        self.qemu: Qemu | None = None
+        self.client: cl.Client | None = None
+        self.restarts = 0
+        self.spent = cl.LinkStats()  # stats of closed connections
+
+    @property
+    def owns_emulator(self) -> bool:
+        """True when this process started QEMU (so it may restart it)."""
+        return self.qemu is not None
+
+    def connect(self) -> cl.Client:
+        """Open the port (booting QEMU first when needed) and check the device answers."""
+        port = self.args.port
+        if not port:
+            if self.args.board == EMULATED_BOARD:
+                if not self.args.elf:
+                    raise KilnError("booting the emulator needs the firmware: pass --elf")
+                self.qemu = Qemu(self.args.elf, serial=self.args.serial)
+                try:
+                    port = self.qemu.start()
+                except QemuError as exc:
+                    raise KilnError(str(exc)) from exc
+            else:
+                port = find_stlink_port()
+        self.client = cl.Client(port, self.args.baud, retries=self.args.retries,
+                                compute_timeout=self.args.timeout, on_event=self.on_event)
+        self.client.check_alive()
+        return self.client
+
+    def restart(self, reason: str) -> cl.Client:
+        """Reboot the emulator after the link died, and reconnect."""
+        if not self.owns_emulator or self.restarts >= MAX_RESTARTS:
+            raise cl.LinkError(reason)
+        self.restarts += 1
+        self.on_event("reset", f"emulator restarted ({reason})")
+        self.close()
+        self.qemu = None
+        return self.connect()
+
+    def stats(self) -> cl.LinkStats:
+        """Link statistics over every connection so far."""
+        s = cl.LinkStats(**{k: v for k, v in vars(self.spent).items() if k != "device_errors"})
+        if self.client is not None:
+            for k in ("bytes_tx", "bytes_rx", "frames_tx", "frames_rx"):
+                setattr(s, k, getattr(s, k) + getattr(self.client.stats, k))
+        return s
+
+    def close(self) -> None:
+        """Close the port and stop QEMU if this process started it."""
+        if self.client is not None:
+            for k in ("bytes_tx", "bytes_rx", "frames_tx", "frames_rx"):
+                setattr(self.spent, k, getattr(self.spent, k) + getattr(self.client.stats, k))
+            self.client.close()
+            self.client = None
+        if self.qemu is not None:
+            self.qemu.stop()
+
+
+# ---- checking the board runs our model -----------------------------------------------------
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+
+
+def which_model(sha256: str) -> str | None:
+    """<net>/<variant> of the built .tflite with this hash, if any."""
+    for path in sorted((ROOT / "build" / "models").glob("*/*.tflite")):
+        if report_sha(path) == sha256:
+            return f"{path.parent.name}/{path.stem}"
+    return None
+
+
+def report_sha(path: Path) -> str:
+    """SHA-256 of a file (indirection kept small for which_model)."""
+    from host.reference import sha256_file
+
+    return sha256_file(path)
+
+
+def check_info(info: dict, ref, args: argparse.Namespace) -> None:  # noqa: ANN001 - a Reference
+    """Stop with a clear message unless the board runs exactly the local model."""
+    model = info.get("model") or {}
+    flash = f"scons flash NET={args.net} MODEL={args.variant} BOARD={args.board}"
+    if args.board and info.get("board") and info["board"] != args.board:
+        raise KilnError(f"the device on {args.port or 'the port'} is a {info['board']} board, not "
+                        f"{args.board}: run with BOARD={info['board']}")
+    if model.get("tflite_sha256") != ref.sha256:
+        runs = which_model(model.get("tflite_sha256", "")) or model.get("name") or "an unknown model"
+        raise KilnError(f"the board runs {runs} (tflite sha256 {str(model.get('tflite_sha256'))[:12]}...), "
+                        f"not {ref.path} ({ref.sha256[:12]}...): flash this one with '{flash}', "
+                        f"or test what it runs with MODEL={runs.split('/')[-1]}")
+    want = ref.input.as_info()
+    got = model.get("input") or {}
+    problems = [f"{k} {got.get(k)} != {want[k]}" for k in ("dtype", "shape", "bytes", "zero_point")
+                if got.get(k) != want[k]]
+    if want["dtype"] == "int8" and not _close(float(got.get("scale") or 0), want["scale"]):
+        problems.append(f"scale {got.get('scale')} != {want['scale']}")
+    if (model.get("output") or {}).get("bytes") != ref.output.nbytes:
+        problems.append(f"output bytes {(model.get('output') or {}).get('bytes')} != {ref.output.nbytes}")
+    if problems:
+        raise KilnError(f"the board's model input does not match {ref.path}: {'; '.join(problems)}; "
+                        f"rebuild and flash it with '{flash}'")
+
+
+# ---- the run ----------------------------------------------------------------------------
+
+def _prepare_log(path: Path, resume: bool, run: dict) -> tuple[set[int], list[dict]]:
+    """Start or continue infer.jsonl; the indices already done and the old records."""
+    if resume and path.exists():
+        records = report.read_log(path)
+        old = next((r for r in records if r.get("kind") == "run"), None)
+        if old:
+            for key in ("tflite_sha256", "dataset", "board"):
+                if old.get(key) != run.get(key):
+                    raise KilnError(f"{path} holds a run with {key} {old.get(key)!r}, this one has "
+                                    f"{run.get(key)!r}: run without RESUME=1 to start over")
+        return set(report.samples_by_index(records)), records
+    if path.exists():
+        # A fresh run keeps the previous log as infer.jsonl.prev rather than losing it.
+        os.replace(path, path.with_name(path.name + ".prev"))
+    return set(), []
+
+
+def _sample_record(i: int, label: int, res: cl.InferResult, host_out: bytes, ref) -> dict:  # noqa: ANN001
+    dev = ref.decode_output(res.output)
+    hst = ref.decode_output(host_out)
+    diff = np.abs(dev.astype(np.float64) - hst.astype(np.float64))
+    kind = int if dev.dtype == np.int8 else float
+    return {"kind": "sample", "i": i, "label": label, "device_pred": int(dev.argmax()),
+            "host_pred": int(hst.argmax()), "cost": res.cost, "exact": res.output == host_out,
+            "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+            "device": dev.astype(kind).tolist(), "host": hst.astype(kind).tolist(),
+            "t": round(time.time(), 3)}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the test set and write the report files; the summary."""
+    from host.reference import Reference
+
+    ref = Reference(args.tflite)
+    data = datasets.load(args.dataset, args.labels)
+    limit = len(data) if args.limit is None else min(args.limit, len(data))
+    out_dir = Path(args.out)
+    log_path = out_dir / "infer.jsonl"
+    log: report.Log | None = None
+
+    def on_event(kind: str, detail: str) -> None:
+        if log is not None:
+            log.write({"kind": "event", "event": kind, "detail": detail, "t": round(time.time(), 3)})
+        if args.verbose:
+            print(f"\n{kind}: {detail}", file=sys.stderr)
+
+    board = Board(args, on_event)
+    done_now = 0
+    start = time.monotonic()
+    try:
+        client = board.connect()
+        info = client.info()
+        check_info(info, ref, args)
+        run_rec = {"kind": "run", "tflite_sha256": ref.sha256, "model": info["model"].get("name"),
+                   "board": info.get("board"), "dataset": data.name, "limit": limit,
+                   "info": info, "started": round(time.time(), 3)}
+        done, old = _prepare_log(log_path, args.resume, run_rec)
+        log = report.Log(log_path)
+        if not any(r.get("kind") == "run" for r in old):
+            log.write(run_rec)
+        todo = [i for i in range(limit) if i not in done]
+        if done:
+            print(f"resuming: {len(done)} samples already in {log_path}, {len(todo)} to go", file=sys.stderr)
+        data_labels = data.labels
+        # int8 inputs are already quantized; everything else is normalized as in training.
+        inputs = data.inputs[:limit]
+        if inputs.dtype != np.int8:
+            inputs = datasets.normalize(inputs)
+        bar = Progress(limit, "infer", done=limit - len(todo))
+        correct = exact = 0
+        start = time.monotonic()
+
+        encoded: dict[int, bytes] = {}
+
+        def items(indices: list[int]):  # noqa: ANN202 - a generator
+            for i in indices:
+                encoded[i] = ref.encode(inputs[i])
+                yield i, encoded[i]
+
+        while todo:
+            try:
+                for res in client.infer_stream(items(todo), ref.output.nbytes, depth=args.depth):
+                    # The reference runs while the device computes the next input.
+                    sent = encoded.pop(res.key)
+                    rec = _sample_record(res.key, int(data_labels[res.key]), res, ref.run(sent), ref)
+                    log.write(rec)
+                    done.add(res.key)
+                    done_now += 1
+                    correct += rec["device_pred"] == rec["label"]
+                    exact += rec["exact"]
+                    bar.update(1, f"acc {100 * correct / done_now:.1f}% exact {100 * exact / done_now:.1f}%")
+            except cl.LinkError as exc:
+                if not board.owns_emulator:
+                    raise
+                client = board.restart(str(exc))
+            todo = [i for i in todo if i not in done]
+            encoded.clear()
+        bar.close()
+        try:
+            layer_costs = client.profile() if limit else None
+        except (cl.LinkError, DeviceError) as exc:
+            # Every sample is saved already; only the per-layer table is missing.
+            print(f"infer: no per-layer costs: {exc}", file=sys.stderr)
+            layer_costs = None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {done_now} new samples saved in {log_path}; "
+              "continue with RESUME=1 (--resume)", file=sys.stderr)
+        raise
+    finally:
+        if log is not None:
+            s = board.stats()
+            log.write({"kind": "segment", "samples": done_now, "wall_s": round(time.monotonic() - start, 3),
+                       "bytes_tx": s.bytes_tx, "bytes_rx": s.bytes_rx, "t": round(time.time(), 3)})
+            log.close()
+        board.close()
+
+    records = report.read_log(log_path)
+    summary = report.summarize(records, info, data.class_names(), args.baud, layer_costs)
+    summary["files"] = {"log": str(log_path), "summary": str(out_dir / "infer.json"),
+                        "confusion": str(out_dir / "confusion.png")}
+    report.write_atomic(out_dir / "infer.json", json.dumps(summary, indent=1) + "\n")
+    report.plot_confusion(summary, out_dir / "confusion.png")
+    print(report.format_summary(summary))
+    print(f"\n  wrote {out_dir / 'infer.json'}, {log_path}, {out_dir / 'confusion.png'}")
+    return summary
+
+
+def show_info(args: argparse.Namespace) -> dict:
+    """Print what the board runs (INFO as a model view)."""
+    board = Board(args, lambda kind, detail: None)
+    try:
+        info = board.connect().info()
+    finally:
+        board.close()
+    print(report.format_info(info))
+    return info
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments (every SCons variable has a flag here)."""
+    ap = argparse.ArgumentParser(prog="python -m host.infer", description=__doc__.split("\n")[0])
+    ap.add_argument("--board", default="", help="board name (mps2_an505 boots QEMU when no --port)")
+    ap.add_argument("--net", default="fashion_mnist")
+    ap.add_argument("--variant", default="ptq")
+    ap.add_argument("--tflite", help="the model the board should run (the host reference)")
+    ap.add_argument("--elf", help="the firmware (for QEMU; results are written beside it)")
+    ap.add_argument("--out", help="results folder (default: the ELF's folder)")
+    ap.add_argument("--port", default="", help="/dev/ttyACM0, socket://host:port, rfc2217://...")
+    ap.add_argument("--baud", type=int, default=921600)
+    ap.add_argument("--limit", type=int, help="first N samples only")
+    ap.add_argument("--resume", action="store_true", help="continue the run in infer.jsonl")
+    ap.add_argument("--dataset", default="",
+                    help="fashion_mnist, a .npy of inputs, an MNIST or CIFAR-10 folder")
+    ap.add_argument("--labels", help="labels .npy for a .npy dataset")
+    ap.add_argument("--serial", choices=("pty", "tcp"), default="pty", help="QEMU's UART link")
+    ap.add_argument("--retries", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=2.0, help="compute allowance per request, seconds")
+    ap.add_argument("--depth", type=int, choices=(1, 2), default=2, help="requests in flight")
+    ap.add_argument("--info", action="store_true", help="print what the board runs and exit")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    if args.limit is not None and args.limit < 0:
+        ap.error("--limit must be 0 or more")
+    if not args.info and not args.tflite:
+        ap.error("--tflite is required to run inference")
+    if not args.out and not args.info:
+        if not args.elf:
+            ap.error("--out or --elf is required (results are written beside the ELF)")
+        args.out = str(Path(args.elf).parent)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 on success, 1 on a user-facing error, 130 when interrupted."""
+    args = parse_args(argv)
+    # SIGTERM stops QEMU and closes the log properly, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if args.info:
+            show_info(args)
+        else:
+            run(args)
+    except (KilnError, cl.LinkError, DeviceError) as exc:
+        print(f"infer: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

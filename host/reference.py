@@ -1,0 +1,122 @@
+"""The host reference: the same .tflite on the tflite-micro interpreter.
+
+tflite-micro's reference kernels are the bit-exactness oracle for the board.
+Its Python runtime does not import TensorFlow, so this module stays light.
+The input quantization here produces the exact bytes sent to the device, so
+the device and the reference always see the same input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from kiln.errors import KilnError
+
+_DTYPES = {"int8": np.int8, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """dtype, shape and (for int8) the affine quantization of one tensor."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the tensor on the wire."""
+        return int(np.prod(self.shape)) * np.dtype(_DTYPES[self.dtype]).itemsize
+
+    def as_info(self) -> dict:
+        """The fields INFO reports for a tensor (docs/protocol.md)."""
+        return {"dtype": self.dtype, "shape": list(self.shape), "bytes": self.nbytes,
+                "scale": self.scale, "zero_point": self.zero_point}
+
+
+def _spec(details: dict, what: str, path: Path) -> TensorSpec:
+    dtype = np.dtype(details["dtype"]).name
+    if dtype not in _DTYPES:
+        raise KilnError(f"{path}: {what} tensor has dtype {dtype}; Kiln runs int8 and float32 models")
+    q = details["quantization_parameters"]
+    scales, zps = list(q["scales"]), list(q["zero_points"])
+    if dtype == "int8" and len(scales) != 1:
+        raise KilnError(f"{path}: {what} tensor is int8 without a single scale ({len(scales)} scales)")
+    return TensorSpec(dtype, tuple(int(d) for d in details["shape"]),
+                      float(scales[0]) if scales else 0.0, int(zps[0]) if zps else 0)
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """float -> int8 as TFLite's QUANTIZE does it.
+
+    q = clamp(round(x / scale) + zero_point, -128, 127), with the division in
+    float32 and rounding half away from zero (not numpy's half to even).
+    """
+    scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    return np.clip(rounded.astype(np.int64) + int(zero_point), -128, 127).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """int8 -> float: scale * (q - zero_point)."""
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file (what INFO reports as tflite_sha256)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Reference:
+    """One .tflite loaded in the tflite-micro interpreter."""
+
+    def __init__(self, tflite: str | Path) -> None:
+        self.path = Path(tflite)
+        if not self.path.is_file():
+            raise KilnError(f"model {self.path} not found: build it with 'scons models'")
+        from tflite_micro.python.tflite_micro import runtime
+
+        try:
+            self.interpreter = runtime.Interpreter.from_file(str(self.path))
+        except (RuntimeError, ValueError) as exc:
+            raise KilnError(f"tflite-micro cannot load {self.path}: {exc}") from exc
+        self.input = _spec(self.interpreter.get_input_details(0), "input", self.path)
+        self.output = _spec(self.interpreter.get_output_details(0), "output", self.path)
+        self.sha256 = sha256_file(self.path)
+
+    def encode(self, x: np.ndarray) -> bytes:
+        """One sample, normalized float (or already int8), as the input tensor's bytes."""
+        n = int(np.prod(self.input.shape))
+        if x.size != n:
+            raise KilnError(f"a sample has {x.size} values ({x.shape}) but {self.path.name} "
+                            f"takes {n} ({list(self.input.shape)}): is DATASET= right for this model?")
+        if self.input.dtype == "int8":
+            q = x if x.dtype == np.int8 else quantize(x, self.input.scale, self.input.zero_point)
+            return q.reshape(self.input.shape).tobytes()
+        if x.dtype == np.int8:
+            raise KilnError(f"int8 inputs given but {self.path.name} takes float32")
+        return x.astype("<f4").reshape(self.input.shape).tobytes()
+
+    def decode_output(self, data: bytes) -> np.ndarray:
+        """Output tensor bytes (from the device or the reference) as a flat array."""
+        if len(data) != self.output.nbytes:
+            raise KilnError(f"output of {len(data)} bytes, the model's is {self.output.nbytes}")
+        dtype = np.int8 if self.output.dtype == "int8" else np.dtype("<f4")
+        return np.frombuffer(data, dtype=dtype)
+
+    def run(self, data: bytes) -> bytes:
+        """Run the reference on input tensor bytes; the output tensor bytes."""
+        dtype = np.int8 if self.input.dtype == "int8" else np.dtype("<f4")
+        x = np.frombuffer(data, dtype=dtype).reshape(self.input.shape)
+        self.interpreter.set_input(x, 0)
+        self.interpreter.invoke()
+        out = np.asarray(self.interpreter.get_output(0))
+        return out.astype(np.int8 if self.output.dtype == "int8" else "<f4").tobytes()

@@ -1,0 +1,65 @@
+"""host.report: the log survives a torn write, the summary counts each sample once."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from host import report
+
+INFO = {"board": "mps2_an505", "clock_hz": 20_000_000, "cost_unit": "instructions",
+        "model": {"name": "fashion_mnist/ptq", "total_macs": 1000,
+                  "layers": [{"name": "a", "op": "CONV_2D", "kernel": "k1", "macs": 600},
+                             {"name": "b", "op": "FULLY_CONNECTED", "kernel": "k2", "macs": 400}]}}
+
+
+def _sample(i: int, label: int, dev: int, host: int, cost: int, exact: bool = True) -> dict:
+    return {"kind": "sample", "i": i, "label": label, "device_pred": dev, "host_pred": host,
+            "cost": cost, "exact": exact, "max_abs_diff": 0 if exact else 2}
+
+
+def test_torn_last_line_is_cut_and_appending_continues(tmp_path) -> None:
+    path = tmp_path / "infer.jsonl"
+    log = report.Log(path)
+    log.write(_sample(0, 1, 1, 1, 10))
+    log.close()
+    with open(path, "ab") as f:
+        f.write(b'{"kind":"sample","i":1,"lab')  # a crash mid-line
+    assert [r["i"] for r in report.read_log(path)] == [0]
+    log = report.Log(path)  # repairs, then appends on a fresh line
+    log.write(_sample(1, 2, 2, 2, 12))
+    log.close()
+    assert [r["i"] for r in report.read_log(path)] == [0, 1]
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_summary_counts_each_index_once_and_sums_events() -> None:
+    records = [{"kind": "run", "dataset": "fashion_mnist"},
+               _sample(0, 0, 0, 0, 100), _sample(1, 1, 2, 2, 300, exact=False), _sample(2, 2, 2, 2, 200),
+               _sample(1, 1, 1, 1, 999),  # a duplicate index: the first record wins
+               {"kind": "event", "event": "timeout"}, {"kind": "event", "event": "retry"},
+               {"kind": "event", "event": "crc_error"}, {"kind": "event", "event": "reset"},
+               {"kind": "segment", "samples": 2, "wall_s": 2.0, "bytes_tx": 1600, "bytes_rx": 40},
+               {"kind": "segment", "samples": 1, "wall_s": 1.0, "bytes_tx": 800, "bytes_rx": 20}]
+    s = report.summarize(records, INFO, ["a", "b", "c"], 921600, layer_costs=[150, 50])
+    assert s["samples"] == 3
+    assert np.isclose(s["device_accuracy"], 2 / 3) and np.isclose(s["host_accuracy"], 2 / 3)
+    assert np.isclose(s["fidelity"], 2 / 3) and s["max_abs_diff"] == 2
+    assert s["latency"]["mean"] == 200 and s["latency"]["max"] == 300
+    assert s["latency"]["instructions_per_mac"] == 0.2
+    assert "ms" not in s["latency"]  # instructions are not cycles
+    assert s["confusion"] == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
+    assert (s["retries"], s["timeouts"], s["crc_errors"], s["resets"], s["runs"]) == (1, 1, 1, 1, 2)
+    assert s["throughput"]["samples_per_s"] == 1.0 and s["throughput"]["tx_bytes_per_s"] == 800
+    assert [layer["share"] for layer in s["layers"]] == [0.75, 0.25]
+    text = report.format_summary(s)
+    assert "66.67%" in text and "instructions" in text and "FULLY_CONNECTED" in text
+
+
+def test_cycles_convert_to_ms_at_the_board_clock(tmp_path) -> None:
+    info = dict(INFO, cost_unit="cycles", clock_hz=160_000_000)
+    s = report.summarize([_sample(0, 0, 0, 0, 1_600_000)], info, ["a"], 921600)
+    assert np.isclose(s["latency"]["ms"]["mean"], 10.0)
+    report.plot_confusion(s, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,126 @@
+"""Command line: ``python -m kiln.quantize convert|train ...`` (run by the SCons tool).
+
+convert: build variants of a net's trained model into OUT_DIR/<variant>.tflite
+and OUT_DIR/<variant>.json. train: retrain the net's model file from net.py.
+Both write through temp files and renames: an interrupted run leaves no
+half-written output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+# Before TensorFlow loads: tfmot needs Keras 2 (tf_keras); oneDNN reorders float
+# sums, which would make reruns differ in the last bits; keep the log quiet.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kiln import registry  # noqa: E402 - after the environment set-up above
+from kiln.errors import KilnError  # noqa: E402
+from kiln.quantize import MODEL_FILE  # noqa: E402
+from kiln.quantize.atomic import write_atomic  # noqa: E402
+from kiln.quantize.netdef import load_net  # noqa: E402
+
+
+def convert(net_dir: Path, model_path: Path, variants: list[str], out_dir: Path) -> None:
+    """Build each variant: run its recipe, measure the .tflite, write .tflite and .json."""
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    from kiln.quantize.context import Context, seed_everything
+    from kiln.quantize.evaluate import measure
+
+    net = load_net(net_dir)
+    ctx = Context(net=net, model_path=model_path)
+    params = ctx.load_model().count_params()  # also names a corrupt model before any work
+    for variant in variants:
+        start = time.monotonic()
+        seed_everything(net.SEED)
+        recipe = importlib.import_module(f"kiln.quantize.recipes.{variant}")
+        tflite_bytes = recipe.build(ctx)
+        x_test, y_test = ctx.data[2], ctx.data[3]
+        report = {
+            "net": net_dir.name,
+            "variant": variant,
+            "params": int(params),
+            **measure(tflite_bytes, x_test, y_test, bool(net.OUTPUT_LOGITS), model_path.stat().st_size),
+        }
+        report["seconds"] = round(time.monotonic() - start, 2)
+        # JSON last: its presence means the .tflite beside it is complete.
+        write_atomic(out_dir / f"{variant}.tflite", tflite_bytes)
+        write_atomic(out_dir / f"{variant}.json", (json.dumps(report, indent=2) + "\n").encode())
+        print(f"  {net_dir.name}/{variant}: accuracy {report['accuracy']:.4f}, "
+              f"{report['tflite_bytes']} B, gzip {report['gzip_bytes']} B, {report['seconds']} s")
+
+
+def train(net_dir: Path, out: Path) -> None:
+    """Train the net from scratch with its seeded recipe and save the model file atomically."""
+    from kiln.quantize.context import seed_everything
+
+    net = load_net(net_dir)
+    seed_everything(net.SEED)
+    x_train, y_train, x_test, y_test = net.load_data()
+    model = net.build_model()
+    net.compile_model(model)
+    start = time.monotonic()
+    net.train(model, x_train, y_train)
+    loss, acc = model.evaluate(x_test, y_test, verbose=0)[:2]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")  # the suffix picks the file format
+    try:
+        model.save(str(tmp), include_optimizer=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"  trained {net_dir.name}: {model.count_params()} params, test accuracy {acc:.4f}, "
+          f"loss {loss:.4f}, {time.monotonic() - start:.1f} s -> {out}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run; user errors print one clear line and exit 2."""
+    # SIGINT may arrive ignored (a background job) and SIGTERM would skip the clean-up of
+    # temp files: route both through KeyboardInterrupt so `finally` blocks run.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    parser = argparse.ArgumentParser(prog="python -m kiln.quantize", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    conv = sub.add_parser("convert", help="build variants of a trained model")
+    conv.add_argument("--net-dir", type=Path, required=True, help="folder holding net.py")
+    conv.add_argument("--model", type=Path, help=f"trained model file (default: NET_DIR/{MODEL_FILE})")
+    conv.add_argument("--variant", action="append", required=True, help="variant to build (repeatable)")
+    conv.add_argument("--out-dir", type=Path, required=True, help="where <variant>.tflite/.json go")
+    tr = sub.add_parser("train", help="retrain a net's model file")
+    tr.add_argument("--net-dir", type=Path, required=True, help="folder holding net.py")
+    tr.add_argument("--out", type=Path, help=f"model file to write (default: NET_DIR/{MODEL_FILE})")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "convert":
+            bad = [v for v in args.variant if v not in registry.VARIANTS]
+            if bad:
+                raise KilnError(registry.check("MODEL", bad[0], registry.VARIANTS))
+            convert(args.net_dir, args.model or args.net_dir / MODEL_FILE, args.variant, args.out_dir)
+        else:
+            train(args.net_dir, args.out or args.net_dir / MODEL_FILE)
+    except KilnError as exc:
+        print(f"kiln.quantize: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kiln.quantize: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Measure a .tflite: accuracy and loss in an interpreter, sizes, sparsity, I/O quantization."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import tensorflow as tf
+
+from kiln.quantize.tflite_read import operators, weight_sparsity
+
+
+def _io(detail: dict) -> dict:
+    scale, zero_point = detail["quantization"]
+    return {
+        "dtype": np.dtype(detail["dtype"]).name,
+        "shape": [int(d) for d in detail["shape"]],
+        "scale": float(scale),
+        "zero_point": int(zero_point),
+    }
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def run_interpreter(tflite_bytes: bytes, x: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+    """Run every sample of float `x` through the .tflite one at a time (batch 1).
+
+    An int8 input is quantized with the model's own scale and zero point and
+    an int8 output dequantized, so the result is always float. Returns
+    (outputs (N, classes), input details, output details).
+    """
+    interp = tf.lite.Interpreter(model_content=tflite_bytes, num_threads=1)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    in_scale, in_zp = inp["quantization"]
+    out_scale, out_zp = out["quantization"]
+    quantized_in = np.dtype(inp["dtype"]) != np.float32
+    if quantized_in:
+        info = np.iinfo(inp["dtype"])
+        xq = np.clip(np.round(x / in_scale) + in_zp, info.min, info.max).astype(inp["dtype"])
+    else:
+        xq = x.astype(np.float32)
+    results = np.empty((len(x), int(np.prod(out["shape"][1:]))), dtype=np.float32)
+    for i in range(len(x)):
+        interp.set_tensor(inp["index"], xq[i: i + 1])
+        interp.invoke()
+        results[i] = interp.get_tensor(out["index"]).reshape(-1)
+    if np.dtype(out["dtype"]) != np.float32:
+        results = (results - out_zp) * out_scale
+    return results, _io(inp), _io(out)
+
+
+def measure(
+    tflite_bytes: bytes, x_test: np.ndarray, y_test: np.ndarray, logits: bool, float_model_bytes: int
+) -> dict:
+    """Accuracy, loss, sizes, compression and sparsity of one .tflite over the test set.
+
+    Loss is the mean cross-entropy of the (dequantized) output probabilities;
+    outputs are passed through softmax first when the net outputs logits.
+    Compression is the float Keras model file size over the gzip size of the
+    .tflite, the exercise's measure.
+    """
+    outputs, inp, out = run_interpreter(tflite_bytes, x_test)
+    probs = _softmax(outputs) if logits else outputs
+    picked = probs[np.arange(len(y_test)), y_test]
+    loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    gz = len(gzip.compress(tflite_bytes, compresslevel=9, mtime=0))
+    return {
+        "accuracy": float(np.mean(np.argmax(outputs, axis=1) == y_test)),
+        "loss": loss,
+        "test_samples": int(len(y_test)),
+        "tflite_bytes": len(tflite_bytes),
+        "gzip_bytes": gz,
+        "keras_bytes": int(float_model_bytes),
+        "compression": float_model_bytes / gz,
+        "sparsity": weight_sparsity(tflite_bytes),
+        "operators": sorted(set(operators(tflite_bytes))),
+        "input": inp,
+        "output": out,
+    }

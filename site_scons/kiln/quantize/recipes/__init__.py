@@ -1,0 +1,5 @@
+"""One module per variant, each with ``build(ctx) -> bytes`` (the .tflite).
+
+Each recipe is its own file so that SCons can depend on exactly that file:
+changing one recipe rebuilds that variant only.
+"""

@@ -1,0 +1,169 @@
+"""SCons tool: trained Keras model -> every quantized variant, report, retraining.
+
+Methods added to the environment:
+  env.KilnModels(net)              -> {variant: [tflite_node, json_node]}
+  env.KilnModelsReport(net, models) -> nodes printing the summary, writing report.csv/png
+  env.KilnTrain(net)               -> an always-built node retraining models/<net>/model.h5
+
+The conversions run in a subprocess (``python -m kiln.quantize``): this
+process never imports TensorFlow (nor matplotlib until a report is drawn),
+so a build with nothing to do stays fast. Each variant depends on its own
+recipe module, the shared conversion code, net.py and the model file, by
+content signature.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import kiln
+from kiln import registry
+from kiln.errors import KilnError
+from kiln.quantize import MODEL_FILE, recipe_sources
+from SCons.Script import Action
+
+#: The directory to put on PYTHONPATH so the subprocess imports this same kiln package.
+_SITE = Path(kiln.__file__).resolve().parents[1]
+
+
+def _subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SITE), env.get("PYTHONPATH", "")]))
+    env["TF_USE_LEGACY_KERAS"] = "1"
+    return env
+
+
+def _run(cmd: list[str], verbose: bool) -> int:
+    """Run a kiln.quantize command; quiet mode shows its summary lines, and its errors on failure."""
+    if verbose:
+        print(" ".join(cmd))
+        return subprocess.call(cmd, env=_subprocess_env())
+    proc = subprocess.run(cmd, env=_subprocess_env(), capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("  "):
+            print(line)
+    if proc.returncode:
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("kiln.quantize:")]
+        # An unexpected crash has no one-line message: show the end of its traceback.
+        print("\n".join(errors or proc.stderr.splitlines()[-25:]), file=sys.stderr)
+    return proc.returncode
+
+
+def _convert_action(target, source, env) -> int:  # noqa: ANN001 - SCons action signature
+    cmd = [sys.executable, "-W", "ignore", "-m", "kiln.quantize", "convert",
+           "--net-dir", env["KILN_NET_DIR"], "--model", str(source[0]),
+           "--variant", env["KILN_VARIANT"], "--out-dir", os.path.dirname(str(target[0]))]
+    return _run(cmd, bool(env.get("VERBOSE")))
+
+
+def _convert_str(target, source, env) -> str:  # noqa: ANN001
+    return f"  QUANT {target[0]}"
+
+
+def _train_action(target, source, env) -> int:  # noqa: ANN001
+    cmd = [sys.executable, "-W", "ignore", "-m", "kiln.quantize", "train",
+           "--net-dir", env["KILN_NET_DIR"], "--out", env["KILN_MODEL"]]
+    return _run(cmd, bool(env.get("VERBOSE")))
+
+
+def _train_str(target, source, env) -> str:  # noqa: ANN001
+    return f"  TRAIN {env['KILN_MODEL']}"
+
+
+def _report_action(target, source, env) -> int:  # noqa: ANN001
+    from kiln import report_models  # matplotlib is imported only here, when a report is due
+
+    try:
+        reports = report_models.load_reports([str(s) for s in source])
+        report_models.write_csv(reports, str(target[0]))
+        report_models.plot(reports, str(target[1]), env["KILN_NET"])
+    except KilnError as exc:
+        print(f"scons: *** {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report_str(target, source, env) -> str:  # noqa: ANN001
+    return f"  REPORT {target[0]}"
+
+
+def _print_action(target, source, env) -> int:  # noqa: ANN001
+    from kiln import report_models
+
+    jsons = [str(s) for s in source if str(s).endswith(".json")]
+    try:
+        print(report_models.format_table(report_models.load_reports(jsons), env["KILN_NET"]))
+    except KilnError as exc:
+        print(f"scons: *** {exc}", file=sys.stderr)
+        return 1
+    for s in source:
+        if not str(s).endswith(".json"):
+            print(f"  written: {s}")
+    return 0
+
+
+def _paths(env, net: str, net_dir: str | None, build_dir: str | None) -> tuple[Path, Path]:  # noqa: ANN001
+    root = Path(env.Dir("#").abspath)
+    return (Path(net_dir) if net_dir else root / "models" / net,
+            Path(build_dir) if build_dir else root / "build" / "models" / net)
+
+
+def kiln_models(env, net: str, net_dir: str | None = None, build_dir: str | None = None,  # noqa: ANN001
+                variants: list[str] | tuple[str, ...] | None = None) -> dict:
+    """Declare every variant of `net`: {variant: [tflite_node, json_node]}.
+
+    net_dir/build_dir/variants override models/<net>/, build/models/<net>/
+    and registry.VARIANTS (used by the tests with a fixture net).
+    """
+    ndir, bdir = _paths(env, net, net_dir, build_dir)
+    model = ndir / MODEL_FILE
+    action = Action(_convert_action, _convert_str, varlist=["KILN_VARIANT", "KILN_NET_DIR"])
+    result = {}
+    for variant in variants or registry.VARIANTS:
+        nodes = env.Command(
+            [str(bdir / f"{variant}.tflite"), str(bdir / f"{variant}.json")], str(model), action,
+            KILN_VARIANT=variant, KILN_NET_DIR=str(ndir),
+        )
+        env.Depends(nodes, [str(p) for p in recipe_sources(variant)] + [str(ndir / "net.py")])
+        result[variant] = nodes
+    return result
+
+
+def kiln_models_report(env, net: str, models: dict, build_dir: str | None = None) -> list:  # noqa: ANN001
+    """Write build/models/<net>/report.csv and report.png from every variant's JSON, and print the table."""
+    _, bdir = _paths(env, net, None, build_dir)
+    jsons = [pair[1] for pair in models.values()]
+    files = env.Command([str(bdir / "report.csv"), str(bdir / "report.png")], jsons,
+                        Action(_report_action, _report_str), KILN_NET=net)
+    env.Depends(files, str(Path(__file__).resolve().parents[1] / "kiln" / "report_models.py"))
+    # Printing is cheap and always wanted when the user asks for the report.
+    shown = env.Alias(f"kiln-models-report-{net}", jsons + files, Action(_print_action, None), KILN_NET=net)
+    env.AlwaysBuild(shown)
+    return shown
+
+
+def kiln_train(env, net: str, net_dir: str | None = None) -> list:  # noqa: ANN001
+    """An always-built alias that retrains models/<net>/model.h5 with net.py's seeded recipe.
+
+    The model file is not declared as a target, so 'scons -c' never removes it.
+    """
+    ndir, _ = _paths(env, net, net_dir, None)
+    node = env.Alias(f"kiln-train-{net}", [], Action(_train_action, _train_str),
+                     KILN_NET_DIR=str(ndir), KILN_MODEL=str(ndir / MODEL_FILE))
+    env.AlwaysBuild(node)
+    return node
+
+
+def generate(env) -> None:  # noqa: ANN001
+    """Add KilnModels, KilnModelsReport and KilnTrain to `env`."""
+    env.AddMethod(kiln_models, "KilnModels")
+    env.AddMethod(kiln_models_report, "KilnModelsReport")
+    env.AddMethod(kiln_train, "KilnTrain")
+
+
+def exists(env) -> bool:  # noqa: ANN001
+    """Always available: the work runs in this Python's subprocess."""
+    return True

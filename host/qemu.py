@@ -1,0 +1,172 @@
+"""Boot a Kiln firmware ELF on QEMU's mps2-an505 (Cortex-M33) with its UART
+on a host port.
+
+QEMU always runs with `-icount shift=0`: one guest instruction is one
+nanosecond of virtual time, so the SysTick-based instruction counts the
+firmware reports are deterministic.
+
+    with Qemu(elf) as q:            # serial on a pty
+        port = q.port               # "/dev/pts/N": open it with pyserial
+    with Qemu(elf, serial="tcp") as q:
+        port = q.port               # "socket://127.0.0.1:PORT": serial_for_url
+
+`port` is a string pyserial's `serial_for_url` accepts either way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+MACHINE = "mps2-an505"
+QEMU = "qemu-system-arm"
+_PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
+
+
+class QemuError(Exception):
+    """QEMU is missing, did not start, or died; the message says why."""
+
+
+def qemu_binary() -> str:
+    """The qemu-system-arm path, or a QemuError saying what to install."""
+    path = shutil.which(QEMU)
+    if not path:
+        raise QemuError(f"{QEMU} not found on PATH: install it with "
+                        "'apt-get install qemu-system-arm' (or run toolchain/setup)")
+    return path
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def command(elf: str | Path, serial_arg: str, machine: str = MACHINE) -> list[str]:
+    """The qemu-system-arm command line that boots `elf` with UART0 on `serial_arg`."""
+    return [qemu_binary(), "-M", machine, "-icount", "shift=0",
+            "-display", "none", "-monitor", "none", "-nodefaults",
+            "-serial", serial_arg, "-kernel", str(elf)]
+
+
+class Qemu:
+    """A running QEMU with the firmware's UART0 on a pty or a local TCP port.
+
+    serial: "pty" (fastest, about 20 KB/s) or "tcp" (127.0.0.1, `tcp_port`
+    or a free one; about 7 KB/s). Use as a context manager or call start()
+    and stop(); stop() is safe to call twice.
+    """
+
+    def __init__(self, elf: str | Path, serial: str = "pty", tcp_port: int | None = None,
+                 machine: str = MACHINE, start_timeout: float = 10.0) -> None:
+        if serial not in ("pty", "tcp"):
+            raise QemuError(f"serial must be 'pty' or 'tcp', not {serial!r}")
+        self.elf = Path(elf)
+        self.serial = serial
+        self.tcp_port = tcp_port
+        self.machine = machine
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = ""
+        self.argv: list[str] = []
+
+    def start(self) -> str:
+        """Boot the ELF; return the port name once the UART is reachable."""
+        if not self.elf.is_file():
+            raise QemuError(f"firmware {self.elf} not found: build it first "
+                            "(scons BOARD=mps2_an505)")
+        if self.serial == "pty":
+            return self._start_pty()
+        return self._start_tcp()
+
+    def _spawn(self, serial_arg: str) -> subprocess.Popen[bytes]:
+        self.argv = command(self.elf, serial_arg, self.machine)
+        # A new session: Ctrl-C in the terminal goes to us, and we stop QEMU.
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self.proc
+
+    def _start_pty(self) -> str:
+        proc = self._spawn("pty")
+        assert proc.stdout is not None
+        out = b""
+        deadline = time.monotonic() + self.start_timeout
+        fd = proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                out += chunk
+                m = _PTY_RE.search(out)
+                if m:
+                    self.port = m.group(1).decode()
+                    return self.port
+            elif proc.poll() is not None:
+                break
+        self.stop()
+        raise QemuError(f"QEMU did not report its pty: {' '.join(self.argv)}\n"
+                        + out.decode(errors="replace"))
+
+    def _start_tcp(self) -> str:
+        port = self.tcp_port or free_tcp_port()
+        proc = self._spawn(f"tcp:127.0.0.1:{port},server=on,wait=off")
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            # A successful connect proves the listener is up; close it at once
+            # so the real client can connect (QEMU takes one client at a time).
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    pass
+                self.port = f"socket://127.0.0.1:{port}"
+                return self.port
+            except OSError:
+                time.sleep(0.05)
+        out = b""
+        self.stop()
+        if self.proc is not None and self.proc.stdout is not None:
+            out = self.proc.stdout.read() or b""
+        raise QemuError(f"QEMU did not listen on 127.0.0.1:{port}: {' '.join(self.argv)}\n"
+                        + out.decode(errors="replace"))
+
+    def running(self) -> bool:
+        """True while QEMU is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self) -> int:
+        """Block until QEMU exits (e.g. Ctrl-C); return its exit code."""
+        if self.proc is None:
+            return 0
+        return self.proc.wait()
+
+    def stop(self) -> None:
+        """Stop QEMU: SIGTERM, then SIGKILL after 3 s."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> Qemu:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()

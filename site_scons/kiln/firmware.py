@@ -1,0 +1,117 @@
+"""How a firmware image is put together: compiler flags, include order,
+source lists. Pure data for site_tools/kiln_firmware.py (no SCons here)."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln import ROOT
+from kiln.boards import Board
+from kiln.errors import KilnError
+
+CPUS_TOML = ROOT / "toolchain" / "cpus.toml"
+FIRMWARE = ROOT / "firmware"
+APP_DIR = FIRMWARE / "app"
+RUNTIME_INCLUDE = FIRMWARE / "runtime" / "include"
+BOARDS_DIR = FIRMWARE / "boards"
+COMMON_DIR = BOARDS_DIR / "common"
+KERNEL_SETS = ("auto", "portable", "cm33")
+
+TOOLS = {"CC": "arm-none-eabi-gcc", "AS": "arm-none-eabi-gcc", "LINK": "arm-none-eabi-gcc",
+         "AR": "arm-none-eabi-ar", "RANLIB": "arm-none-eabi-ranlib",
+         "OBJCOPY": "arm-none-eabi-objcopy", "SIZE": "arm-none-eabi-size"}
+INSTALL_HINT = ("install the Arm GNU toolchain: 'apt-get install gcc-arm-none-eabi "
+                "libnewlib-arm-none-eabi' (or run toolchain/setup)")
+
+
+@dataclass(frozen=True)
+class CpuFlags:
+    """Compiler and linker flags for one CPU, with the common release flags."""
+
+    cpu: str
+    cpu_flags: tuple[str, ...]
+    cflags: tuple[str, ...]
+    asflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    defines: tuple[str, ...]
+    kernels: str
+
+
+def cpu_flags(cpu: str, path: Path = CPUS_TOML) -> CpuFlags:
+    """The flags of `cpu` from toolchain/cpus.toml."""
+    data = tomllib.loads(path.read_text())
+    cpus = data.get("cpu", {})
+    if cpu not in cpus:
+        raise KilnError(f"{path}: no [cpu.{cpu}] table for cpu '{cpu}' "
+                        f"(known: {', '.join(sorted(cpus))}): add its flags there")
+    common, entry = data.get("common", {}), cpus[cpu]
+    return CpuFlags(
+        cpu=cpu, cpu_flags=tuple(entry["flags"]),
+        cflags=tuple(common.get("optimize", []) + common.get("cflags", [])),
+        asflags=tuple(common.get("asflags", [])), ldflags=tuple(common.get("ldflags", [])),
+        defines=tuple(common.get("defines", [])), kernels=str(entry.get("kernels", "")),
+    )
+
+
+def check_toolchain() -> str:
+    """The arm-none-eabi-gcc path, or a KilnError saying how to install it."""
+    path = shutil.which(TOOLS["CC"])
+    if not path:
+        raise KilnError(f"{TOOLS['CC']} not found on PATH: {INSTALL_HINT}")
+    return path
+
+
+def include_dirs(gen_dir: Path, board: Board) -> list[Path]:
+    """Include paths in their one fixed order, most specific first.
+
+    1. the generated model (kiln_model.h), so a model header cannot be
+       shadowed by anything of ours;
+    2. the app (frame.h, version.h);
+    3. the runtime API (kiln/model.h, kiln/kernels.h);
+    4. the board folder (its private headers), then firmware/boards for the
+       board interface board.h;
+    5. core and device headers (firmware/boards/common/cortexm.h).
+    No two of these folders hold a header of the same name, and the test
+    suite checks that.
+    """
+    return [gen_dir, APP_DIR, RUNTIME_INCLUDE, board.dir, BOARDS_DIR, COMMON_DIR]
+
+
+def resolve_kernels(requested: str, flags: CpuFlags) -> str:
+    """The kernel set to build: auto means the CPU's optimized set when its
+    folder has sources, else portable."""
+    if requested not in KERNEL_SETS:
+        raise KilnError(f"unknown KERNELS '{requested}': valid values are {', '.join(KERNEL_SETS)}")
+    if requested != "auto":
+        return requested
+    if flags.kernels and any((FIRMWARE / "runtime" / flags.kernels).glob("*.c")):
+        return flags.kernels
+    return "portable"
+
+
+def runtime_sources(kernels: str) -> list[Path]:
+    """Runtime C files: the portable kernels always (the fallback for every
+    layer), plus the optimized set when chosen."""
+    srcs = sorted((FIRMWARE / "runtime" / "portable").glob("*.c"))
+    if kernels != "portable":
+        srcs += sorted((FIRMWARE / "runtime" / kernels).glob("*.c"))
+    return srcs
+
+
+def app_sources() -> list[Path]:
+    """The protocol app's C files."""
+    return sorted(APP_DIR.glob("*.c"))
+
+
+def board_sources(board: Board) -> list[Path]:
+    """The board's C files plus the shared Cortex-M startup."""
+    return [COMMON_DIR / "startup.c", *board.sources]
+
+
+def board_defines(board: Board, baud: int) -> dict[str, str]:
+    """Board constants from board.toml, as C macros (see firmware/boards/board.h)."""
+    return {"KILN_BOARD_NAME": f'\\"{board.name}\\"', "KILN_BOARD_CLOCK_HZ": f"{board.clock_hz}u",
+            "KILN_BOARD_COST_UNIT": f'\\"{board.cost_unit}\\"', "KILN_BAUD": f"{baud}u"}

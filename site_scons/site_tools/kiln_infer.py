@@ -6,7 +6,7 @@
 Both run `python -m host.infer` as a subprocess: the host reference
 (tflite-micro) and the serial link stay out of the SCons process, and the
 progress bar reaches the terminal. They honour PORT, BAUD, LIMIT, RESUME and
-DATASET (plus LABELS= on the command line for a .npy dataset); VERBOSE=1
+DATASET, LABELS (for a .npy dataset); VERBOSE=1
 prints every link event as it happens. Without PORT,
 BOARD=mps2_an505 boots the firmware in QEMU for the run.
 """
@@ -58,10 +58,8 @@ def _infer_args(env, board: str, net: str, variant: str, target, source) -> list
         args += ["--dataset", env["DATASET"]]
     if env.get("VERBOSE"):
         args.append("--verbose")  # print each retry, timeout and reset as it happens
-    from SCons.Script import ARGUMENTS
-
-    if ARGUMENTS.get("LABELS"):
-        args += ["--labels", ARGUMENTS["LABELS"]]
+    if env.get("LABELS"):
+        args += ["--labels", env["LABELS"]]
     return args
 
 

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from kiln.ir import Graph, Operator
+from kiln.ir import Graph, Operator, Tensor
 
 DEFAULT_ALIGN = 4
 _ELEMENTWISE = ("ADD", "MUL", "QUANTIZE")
@@ -169,6 +169,22 @@ def inplace_input(graph: Graph, op: Operator) -> int | None:
                     src.nbytes == out.nbytes:
                 return t
     return None
+
+
+def add_scratch(graph: Graph, op: Operator, nbytes: int) -> int:
+    """Give `op` `nbytes` of arena scratch: an int8 tensor appended to its outputs.
+
+    Written and read only by `op`, it lives for that one step, so the planner
+    keeps it apart from the op's inputs and outputs like any other tensor.
+    Calling it again for the same op returns the existing tensor."""
+    name = f"kiln_scratch_op{op.index}"
+    for t in op.outputs[1:]:
+        if t >= 0 and graph.tensors[t].name == name:
+            return t
+    idx = len(graph.tensors)
+    graph.tensors.append(Tensor(index=idx, name=name, shape=(int(nbytes),), dtype="int8"))
+    op.outputs.append(idx)
+    return idx
 
 
 def _align(x: int, a: int) -> int:

@@ -353,6 +353,13 @@ def _mean_s8(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
+def _mean_f32(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    _, h, w, c = x.shape
+    p = ctx.struct("kiln_mean_f32_params_t", dict(h=h, w=w, c=c))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
 # ---- quantize / dequantize ---------------------------------------------------------
 
 def _quant(ctx: LayerContext) -> LayerCode:
@@ -400,6 +407,8 @@ def _register() -> None:
         ("MAX_POOL_2D", f32, "kiln_maxpool_f32", _pool_f32, None),
         ("AVERAGE_POOL_2D", f32, "kiln_avgpool_f32", _pool_f32, None),
         ("ADD", f32, "kiln_add_f32", _add_f32, _binary_accepts),
+        ("MUL", f32, "kiln_mul_f32", _add_f32, _binary_accepts),  # same parameter struct as ADD
+        ("MEAN", f32, "kiln_mean_f32", _mean_f32, _mean_accepts),
         ("SOFTMAX", f32, "kiln_softmax_f32", _softmax_f32, None),
         ("PAD", f32, "kiln_pad", _pad, None),
         ("CONCATENATION", f32, "kiln_concat", _concat, None),

@@ -50,6 +50,9 @@ class KernelImpl:
     weight_layout: Callable[[np.ndarray], np.ndarray] | None = None
     header: str = "kiln/kernels.h"
     sources: list[str] = field(default_factory=list)
+    #: Bytes of arena scratch the kernel needs for a layer (planned, see
+    #: kiln.planner.add_scratch); None for kernels that need none.
+    scratch: Callable[[Graph, Operator], int] | None = None
 
 
 _REGISTRY: list[KernelImpl] = []

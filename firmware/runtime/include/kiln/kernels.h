@@ -35,6 +35,8 @@
  * The portable kernels here are the reference and the fallback.
  *
  * Contract changes (newest first):
+ *   - added the hybrid (dynamic-range) section: kiln_hybrid_quantize_f32,
+ *     kiln_hybrid_fc, kiln_hybrid_conv2d, kiln_hybrid_dwconv2d.
  *   - added kiln_mul_f32 and kiln_mean_f32 (+ kiln_mean_f32_params_t) so
  *     float variants of nets with MUL / global average pooling run.
  *   - kiln_quant_params_t: `inv_scale` removed; QUANTIZE divides by `scale`
@@ -323,6 +325,80 @@ void kiln_softmax_f32(const kiln_softmax_f32_params_t *p, const float *in, float
 /* exp(x) in single precision without libm (used by kiln_softmax_f32;
  * relative error below 2e-7 over the float range). */
 float kiln_expf(float x);
+
+/* ---- hybrid (dynamic-range quantized): float activations, int8 weights --- */
+
+/* TFLite's dynamic-range ("hybrid") layers keep float32 activations and
+ * int8 symmetric constant weights. At run time each batch (image) of the
+ * float input is quantized to int8 with its own scale, the dot products are
+ * done in int32, and the result goes back to float:
+ *   out[c] = act(bias[c] + v[c]), in single precision, where
+ *   FULLY_CONNECTED:             v = (float)acc * (in_scale * w_scale[c])
+ *   conv, per-channel weights:   v = ((float)acc * w_scale[c]) * in_scale
+ *   conv, per-tensor weights:    v = (float)acc * (in_scale * w_scale)
+ * (TFLite's rounding orders; w_scale[c] is w_scale[0] when per-tensor),
+ * and acc = sum w * (q - in_offset) over the taps inside the input
+ * (padding contributes real zero). Results are bit-identical to TFLite's
+ * interpreter (see docs/runtime.md, "Hybrid layers").
+ *
+ * Input quantization (kiln_hybrid_quantize_f32), per batch of n floats:
+ *   symmetric:  range = max(|min x|, |max x|); range == 0 -> q = 0,
+ *               scale 1; else scale = range / 127.0f, q = clamp(
+ *               round(x * (127.0f / range)), -127, 127), offset 0.
+ *   asymmetric: rmin = min(0, min x), rmax = max(0, max x), all in float;
+ *               equal -> q = 0, scale 1, offset 0; else
+ *               scale = (rmax - rmin) / 255.0f, the zero point is taken from
+ *               whichever end (-128 - rmin/scale or 127 - rmax/scale) has the
+ *               smaller error |q end| + |r end / scale|, nudged into
+ *               [-128, 127] and rounded; the scale is then stored as float
+ *               and q = clamp(round(x * (1.0f / scale)) + offset, -128, 127)
+ *               (the offset is added after rounding, as TFLite's reference).
+ *   round = half away from zero. FULLY_CONNECTED uses asymmetric when its
+ *   options say AsymmetricQuantizeInputs; CONV_2D and DEPTHWISE_CONV_2D use
+ *   asymmetric when their weights are per-channel with differing scales
+ *   (TFLite's "hybrid per channel" path), symmetric otherwise.
+ *
+ * scratch: int8 room for one batch of the quantized input (in_n bytes for
+ * FULLY_CONNECTED, in_h * in_w * in_c for convolutions), planned in the
+ * arena by the generator; it must not overlap the input or the output.
+ * bias may be NULL. act_min/act_max as for the float kernels. */
+void kiln_hybrid_quantize_f32(const float *in, uint32_t n, uint8_t asymmetric,
+                              int8_t *q, float *scale, int32_t *offset);
+
+typedef struct {
+    uint32_t batches, in_n, out_n;
+    uint8_t asymmetric;           /* quantize inputs with a zero point */
+    uint8_t per_channel;          /* w_scale has out_n entries, else 1 */
+    float act_min, act_max;
+    const float *w_scale;         /* the weights' scale(s) */
+} kiln_hybrid_fc_params_t;
+
+void kiln_hybrid_fc(const kiln_hybrid_fc_params_t *p, const float *in,
+                    const int8_t *w, const float *bias, int8_t *scratch,
+                    float *out);
+
+/* CONV_2D / DEPTHWISE_CONV_2D: geometry, layouts and padding as
+ * kiln_conv_f32_params_t (batch 1); the weights are int8. */
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t k_h, k_w;
+    uint16_t stride_h, stride_w;
+    uint16_t dil_h, dil_w;
+    int16_t pad_top, pad_left;
+    uint16_t depth_mult;
+    uint8_t asymmetric;
+    uint8_t per_channel;          /* w_scale has out_c entries, else 1 */
+    float act_min, act_max;
+    const float *w_scale;
+} kiln_hybrid_conv_params_t;
+
+void kiln_hybrid_conv2d(const kiln_hybrid_conv_params_t *p, const float *in,
+                        const int8_t *w, const float *bias, int8_t *scratch,
+                        float *out);
+void kiln_hybrid_dwconv2d(const kiln_hybrid_conv_params_t *p, const float *in,
+                          const int8_t *w, const float *bias, int8_t *scratch,
+                          float *out);
 
 #ifdef __cplusplus
 }

@@ -28,13 +28,16 @@ from pathlib import Path
 import jinja2
 
 from kiln import kernels_cm33  # noqa: F401 - registers the cm33 kernels (kernels="cm33")
-from kiln.codegen import portable  # noqa: F401 - registers the portable kernels
+from kiln.codegen import (
+    hybrid,  # noqa: F401 - registers the hybrid (dynamic-range) kernels
+    portable,  # noqa: F401 - registers the portable kernels
+)
 from kiln.codegen.context import LayerContext, ModelConstants
 from kiln.codegen.cwriter import c_comment, c_float, c_string
 from kiln.codegen.registry import UnsupportedLayer, select, unsupported
 from kiln.errors import KilnError
 from kiln.ir import Graph, Tensor
-from kiln.planner import Plan, plan
+from kiln.planner import Plan, add_scratch, plan
 from kiln.tflite_reader import read_tflite
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -105,7 +108,9 @@ def compile_model(tflite_path: str | Path, name: str | None = None,
     if not graph.ops:
         raise KilnError(f"'{tflite_path}' has no operator to run")
     for op in graph.ops:  # fail on the first unsupported layer before any planning
-        select(graph, op, kernels)
+        impl = select(graph, op, kernels)
+        if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
+            add_scratch(graph, op, impl.scratch(graph, op))
     p = plan(graph)
     consts = ModelConstants()
     layers = []

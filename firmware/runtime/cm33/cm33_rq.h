@@ -1,0 +1,29 @@
+/*
+ * Kiln Cortex-M33 kernels: the shared requantization step (the proof that
+ * it is bit-identical to kiln_requantize() is in kiln/cm33.h).
+ */
+#ifndef KILN_CM33_RQ_H
+#define KILN_CM33_RQ_H
+
+#include <stdint.h>
+
+#include "kiln/cm33.h"
+#include "kiln_dsp.h"
+
+/* acc2 = 2^(s+1) * accumulator including the bias -> int8 in [-128, 127]
+ * (four instructions: SMMLAR, ADD ASR #31, ASR, SSAT). */
+static inline int32_t kiln_cm33_requant(int32_t acc2, int32_t mult, int32_t round, int32_t shift)
+{
+    const int32_t t = kiln_smmlar(acc2, mult, round) + (acc2 >> 31);
+
+    return kiln_ssat8(t >> shift);
+}
+
+/* The activation clamp, for the layers whose range is narrower than int8. */
+static inline int32_t kiln_cm33_clamp(int32_t q, int32_t lo, int32_t hi)
+{
+    q = q < lo ? lo : q;
+    return q > hi ? hi : q;
+}
+
+#endif /* KILN_CM33_RQ_H */

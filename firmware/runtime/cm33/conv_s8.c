@@ -1,0 +1,301 @@
+/*
+ * Kiln Cortex-M33 kernel: CONV_2D, any geometry (kiln/cm33.h).
+ *
+ * Two output pixels at a time: their receptive fields are gathered
+ * ("im2col") into `scratch`, widened to int16 once, in the order
+ * [K group of 4][pixel][2 pairs]. Then for each pair of output channels
+ * the inner loop reads 4 activation words and 4 weight words per group of
+ * four K elements and issues 8 SMLAD: 16 MACs, 4 accumulators (2 pixels x 2
+ * channels) in registers. Widening costs about one instruction per K
+ * element per pixel, shared by all output channels.
+ *
+ * Padding: taps outside the input read the zero point (pad_value), which
+ * contributes exactly the -in_offset * w that the folded bias expects.
+ * Assumes: weights, records and k_len as documented in kiln/cm33.h; in_c
+ * a multiple of 4 or k_len <= 256;
+ * scratch holds 2 * k_len int16.
+ */
+#include "cm33_rq.h"
+
+/* Widens the 4*n int8 at src into pixel `px` of the scratch (2 words per
+ * group, groups 4 words apart). */
+static inline void widen(uint32_t *dst, const int8_t *src, uint32_t n)
+{
+    while (n--) {
+        const uint32_t v = kiln_load32(src);
+        dst[0] = kiln_sxtb16(v);
+        dst[1] = kiln_sxtb16_ror8(v);
+        dst += 4;
+        src += 4;
+    }
+}
+
+/* Copies n bytes, a word at a time (unaligned LDR/STR). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, uint32_t n)
+{
+    for (; n >= 4u; n -= 4u, dst += 4, src += 4) {
+        kiln_store32(dst, kiln_load32(src));
+    }
+    while (n--) {
+        *dst++ = *src++;
+    }
+}
+
+/* Gathers the receptive field of output pixel (oy, ox) as int8 into buf
+ * (k_len bytes, padding and the K tail filled with the zero point). A
+ * kernel row that lies inside the input (dilation 1) is one contiguous
+ * run in NHWC and is copied as such. */
+static void gather(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
+                   int8_t *buf)
+{
+    const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
+    const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+    const uint32_t ic = p->in_c, run = (uint32_t)p->k_w * ic;
+    const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + (int32_t)p->k_w <= (int32_t)p->in_w;
+    uint32_t ky, kx, i, n = 0;
+
+    for (ky = 0; ky < p->k_h; ky++) {
+        const int32_t y = y0 + (int32_t)(ky * p->dil_h);
+        if (y < 0 || y >= (int32_t)p->in_h) {
+            for (i = 0; i < run; i++) {
+                buf[n++] = p->pad_value;
+            }
+            continue;
+        }
+        if (row_inside) {
+            copy_bytes(buf + n, in + ((uint32_t)y * p->in_w + (uint32_t)x0) * ic, run);
+            n += run;
+            continue;
+        }
+        for (kx = 0; kx < p->k_w; kx++) {
+            const int32_t x = x0 + (int32_t)(kx * p->dil_w);
+            if (x < 0 || x >= (int32_t)p->in_w) {
+                for (i = 0; i < ic; i++) {
+                    buf[n++] = p->pad_value;
+                }
+            } else {
+                const int8_t *s = in + ((uint32_t)y * p->in_w + (uint32_t)x) * ic;
+                for (i = 0; i < ic; i++) {
+                    buf[n++] = s[i];
+                }
+            }
+        }
+    }
+    while (n < p->k_len) {
+        buf[n++] = p->pad_value;
+    }
+}
+
+/* im2col of one pixel straight into the widened scratch when every kernel
+ * row is one contiguous, 4-aligned run of k_w * in_c bytes inside the input
+ * (no padding at this pixel, dilation 1, k_w * in_c % 4 == 0). */
+static int widen_direct(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t oy,
+                        uint32_t ox, uint32_t *dst)
+{
+    const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
+    const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+    const uint32_t run = (uint32_t)p->k_w * p->in_c;
+    uint32_t ky;
+
+    if (y0 < 0 || x0 < 0 || y0 + p->k_h > p->in_h || x0 + p->k_w > p->in_w) {
+        return 0;
+    }
+    for (ky = 0; ky < p->k_h; ky++) {
+        widen(dst, in + ((uint32_t)(y0 + (int32_t)ky) * p->in_w + (uint32_t)x0) * p->in_c, run / 4);
+        dst += run;   /* run/4 groups of 4 words */
+    }
+    return 1;
+}
+
+/* The receptive field of one output pixel, widened into the scratch.
+ * Fast path: no padding at this pixel and each kernel row one contiguous
+ * run of a multiple of 4 bytes. Else, in_c % 4 == 0: tap by tap, padding
+ * taps as the widened zero point. Else (k_len <= 256, checked at build
+ * time): gathered as int8 first. */
+static void im2col(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t pix,
+                   uint32_t *dst, int direct)
+{
+    const uint32_t oy = pix / p->out_w, ox = pix % p->out_w;
+
+    if (direct && widen_direct(p, in, oy, ox, dst)) {
+        return;
+    }
+    if (p->in_c % 4u == 0) {
+        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
+        const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+        const uint32_t zp = kiln_pack16(p->pad_value, p->pad_value);
+        uint32_t ky, kx, i;
+        for (ky = 0; ky < p->k_h; ky++) {
+            const int32_t y = y0 + (int32_t)(ky * p->dil_h);
+            for (kx = 0; kx < p->k_w; kx++) {
+                const int32_t x = x0 + (int32_t)(kx * p->dil_w);
+                if (y < 0 || y >= (int32_t)p->in_h || x < 0 || x >= (int32_t)p->in_w) {
+                    for (i = 0; i < p->in_c; i += 4) {
+                        dst[0] = zp;
+                        dst[1] = zp;
+                        dst += 4;
+                    }
+                } else {
+                    widen(dst, in + ((uint32_t)y * p->in_w + (uint32_t)x) * p->in_c, p->in_c / 4u);
+                    dst += p->in_c;
+                }
+            }
+        }
+    } else {
+        int8_t buf[256];
+        gather(p, in, oy, ox, buf);
+        widen(dst, buf, p->k_len / 4u);
+    }
+}
+
+/* One group of four K elements for pixels A, B and channels c, c+1:
+ * two LDRD of activations, two LDRD of weights, 8 SMLAD (16 MACs). */
+#define KILN_MAC_GROUP()                                   \
+    do {                                                   \
+        uint32_t xa0, xa1, xb0, xb1, w00, w01, w10, w11;   \
+        KILN_LDRD_INC(pt, xa0, xa1);                       \
+        KILN_LDRD_INC(w, w00, w01);                        \
+        a0 = kiln_smlad(xa0, w00, a0);                     \
+        a0 = kiln_smlad(xa1, w01, a0);                     \
+        KILN_LDRD_INC(pt, xb0, xb1);                       \
+        b0 = kiln_smlad(xb0, w00, b0);                     \
+        b0 = kiln_smlad(xb1, w01, b0);                     \
+        KILN_LDRD_INC(w, w10, w11);                        \
+        a1 = kiln_smlad(xa0, w10, a1);                     \
+        a1 = kiln_smlad(xa1, w11, a1);                     \
+        b1 = kiln_smlad(xb0, w10, b1);                     \
+        b1 = kiln_smlad(xb1, w11, b1);                     \
+    } while (0)
+
+#if KILN_CM33_ASM
+/* Pairs of groups on the target: LDM loads the four activation words and the
+ * four weight words of a group in one instruction each (GCC never forms LDM
+ * here), 8 SMLAD per group: 23 instructions per 32 MACs with the loop.
+ * Registers: r0-r3 the accumulators a0 a1 b0 b1, r4-r7 the activations,
+ * r8-r11 the weights, r12 the activations' pointer, lr the weights'. */
+static inline const uint32_t *mac_pairs(const uint32_t *pt, const uint32_t *w, uint32_t pairs,
+                                        int32_t *acc)
+{
+    register int32_t a0 __asm__("r0") = acc[0];
+    register int32_t a1 __asm__("r1") = acc[1];
+    register int32_t b0 __asm__("r2") = acc[2];
+    register int32_t b1 __asm__("r3") = acc[3];
+    register const uint32_t *x __asm__("r12") = pt;
+    register const uint32_t *wp __asm__("lr") = w;
+    const uint32_t *end = pt + 8u * pairs;
+
+    __asm__ volatile(
+        "1:\n\t"
+        "ldmia  r12!, {r4-r7}\n\t"
+        "ldmia  lr!, {r8-r11}\n\t"
+        "smlad  r0, r4, r8, r0\n\t"
+        "smlad  r1, r4, r10, r1\n\t"
+        "smlad  r2, r6, r8, r2\n\t"
+        "smlad  r3, r6, r10, r3\n\t"
+        "smlad  r0, r5, r9, r0\n\t"
+        "smlad  r1, r5, r11, r1\n\t"
+        "smlad  r2, r7, r9, r2\n\t"
+        "smlad  r3, r7, r11, r3\n\t"
+        "ldmia  r12!, {r4-r7}\n\t"
+        "ldmia  lr!, {r8-r11}\n\t"
+        "smlad  r0, r4, r8, r0\n\t"
+        "smlad  r1, r4, r10, r1\n\t"
+        "smlad  r2, r6, r8, r2\n\t"
+        "smlad  r3, r6, r10, r3\n\t"
+        "smlad  r0, r5, r9, r0\n\t"
+        "smlad  r1, r5, r11, r1\n\t"
+        "smlad  r2, r7, r9, r2\n\t"
+        "smlad  r3, r7, r11, r3\n\t"
+        "ldr    r4, %[end]\n\t"
+        "cmp    r12, r4\n\t"
+        "bne    1b\n\t"
+        : "+r"(a0), "+r"(a1), "+r"(b0), "+r"(b1), "+r"(x), "+r"(wp)
+        : [end] "m"(end)
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
+    return wp;
+}
+#endif
+
+/* The four accumulators of pixels A, B and channels c, c+1, two groups per
+ * iteration (an odd group first). Returns the weights after this pair. */
+static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uint32_t groups,
+                                      int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+
+    if (groups & 1u) {
+        KILN_MAC_GROUP();
+    }
+#if KILN_CM33_ASM
+    if (groups >= 2u) {
+        acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
+        return mac_pairs(pt, w, groups / 2u, acc);
+    }
+#else
+    for (groups /= 2u; groups; groups--) {
+        KILN_MAC_GROUP();
+        KILN_MAC_GROUP();
+    }
+#endif
+    acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
+    return w;
+}
+
+static inline int8_t out_q(const kiln_cm33_conv_params_t *p, const kiln_cm33_rq_t *r, int32_t acc,
+                           int clamp)
+{
+    int32_t q = kiln_cm33_requant(acc, r->mult, r->round, r->shift);
+    if (clamp) {
+        q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+    }
+    return (int8_t)q;
+}
+
+/* The kernel with the activation clamp known at compile time. */
+static inline void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, int clamp)
+{
+    const uint32_t npix = (uint32_t)p->out_h * p->out_w;
+    const uint32_t oc = p->out_c, groups = p->k_len / 4u;
+    const int direct = p->dil_w == 1 && ((uint32_t)p->k_w * p->in_c) % 4u == 0;
+    uint32_t *pt = (uint32_t *)(void *)p->scratch;
+    uint32_t pix, c;
+
+    for (pix = 0; pix < npix; pix += 2) {
+        const int two = pix + 1 < npix;
+        int8_t *oa = out + pix * oc;
+        int8_t *ob = two ? oa + oc : oa;   /* an odd last pixel is computed twice, stored once */
+        const uint32_t *w = (const uint32_t *)(const void *)p->w;
+        const kiln_cm33_rq_t *r = p->rq;
+
+        im2col(p, in, pix, pt, direct);
+        im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
+        for (c = 0; c + 1 < oc; c += 2, r += 2) {
+            int32_t acc[4];
+            acc[0] = acc[2] = r[0].bias;
+            acc[1] = acc[3] = r[1].bias;
+            w = mac_2x2(pt, w, groups, acc);
+            ob[c] = out_q(p, &r[0], acc[2], clamp);
+            ob[c + 1] = out_q(p, &r[1], acc[3], clamp);
+            oa[c] = out_q(p, &r[0], acc[0], clamp);
+            oa[c + 1] = out_q(p, &r[1], acc[1], clamp);
+        }
+        if (c < oc) {   /* odd out_c: the weights hold a zero channel c + 1 */
+            int32_t acc[4];
+            acc[0] = acc[2] = r[0].bias;
+            acc[1] = acc[3] = 0;
+            (void)mac_2x2(pt, w, groups, acc);
+            ob[c] = out_q(p, &r[0], acc[2], clamp);
+            oa[c] = out_q(p, &r[0], acc[0], clamp);
+        }
+    }
+}
+
+void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
+{
+    if (p->clamp) {
+        body(p, in, out, 1);
+    } else {
+        body(p, in, out, 0);
+    }
+}

@@ -1,0 +1,191 @@
+/*
+ * Kiln runtime: optimized int8 kernels for the Cortex-M33 with the DSP
+ * extension (firmware/runtime/cm33/). The code generator
+ * (site_scons/kiln/kernels_cm33.py) picks one per layer when the board has
+ * that core and the layer meets the kernel's conditions; every other layer
+ * runs the portable kernel of kiln/kernels.h. Outputs are bit-identical to
+ * the portable kernels (and so to tflite-micro).
+ *
+ * Shared conventions, all established at build time:
+ *
+ *  - Weights are pre-widened to int16 and doubled: the accumulator holds
+ *    acc2 = 2 * acc, which the requantization below needs. The build checks
+ *    that |acc2| < 2^31 for every possible input.
+ *  - Four consecutive K elements (k0 k1 k2 k3) are stored as the two pairs
+ *    [k0, k2], [k1, k3]: that is the order SXTB16 and SXTB16 ROR #8 widen a
+ *    loaded word of four int8 activations into, so activations need no
+ *    shuffling before SMLAD.
+ *  - The input offset (-zero point) is folded into the bias:
+ *    bias' = 2 * (bias + in_offset * sum(w)). A tap in the padding then has
+ *    to contribute -in_offset * w, which is exactly what an activation equal
+ *    to the input zero point contributes: the kernels pad with the zero point.
+ *  - Arrays the kernels read with LDRD/LDM are word aligned (weights are
+ *    declared 8-byte aligned, the arena scratch is 4-byte aligned).
+ *
+ * Requantization (kiln_cm33_rq_t): for an output channel with TFLite
+ * multiplier M > 0 and shift -e with e in 1..30 (a layer with a multiplier
+ * of 0.5 or more, shift >= 0, keeps its portable kernel), output zero
+ * point z:
+ *     t = SMMLAR(acc2, M, round) + (acc2 >> 31)      round = 2^(e-1) + z * 2^e
+ *     q = SSAT8(t >> e)   (then clamped to the activation range if narrower)
+ * equals clamp(kiln_requantize(acc, M, -e) + z) bit for bit. Proof:
+ *  1. SMMLAR gives round + floor((acc2 * M + 2^31) / 2^32)
+ *     = round + floor((acc * M + 2^30) / 2^31). TFLite's doubling high
+ *     multiply is (acc*M + 2^30) >> 31 for acc*M >= 0 and truncates
+ *     (acc*M + 1 - 2^30) / 2^31 toward zero otherwise; for a negative
+ *     numerator n, trunc(n / 2^31) = floor((n + 2^31 - 1) / 2^31)
+ *     = floor((acc*M + 2^30) / 2^31). So both cases are y = floor((acc*M +
+ *     2^30) / 2^31) (its saturating case needs M = INT32_MIN: excluded).
+ *  2. TFLite's rounding divide by 2^e (e >= 1), ties away from zero, is
+ *     floor((y + 2^(e-1) - [y < 0]) / 2^e): for y >= 0 it adds one exactly
+ *     when the remainder is >= 2^(e-1); for y < 0 when it is > 2^(e-1).
+ *  3. [y < 0] may be replaced by [acc < 0] = -(acc2 >> 31): M > 0 makes
+ *     y >= 0 when acc >= 0 and y <= 0 when acc < 0; they differ only for
+ *     y = 0, acc < 0, where floor((2^(e-1) - 1) / 2^e) = 0 = floor(2^(e-1)
+ *     / 2^e).
+ *  4. Adding z * 2^e inside the floor adds z outside it; the build checks
+ *     that |acc| + 2 + |round| < 2^31, so no intermediate sum wraps.
+ * tests/test_cm33_requant.py checks it against kiln_requantize() on a
+ * million random cases and on every rounding tie it can construct.
+ *
+ * Max-pool fusion: the requantization q(acc) is non-decreasing in acc,
+ * with TFLite's own rounding: M > 0 makes acc -> acc*M + 2^30 increasing;
+ * floor() is non-decreasing; the rounding divide is a floor of y + a term
+ * that only grows with y (step 2, ties included); adding z, SSAT and the
+ * activation clamp are non-decreasing. So for the accumulators acc_i of one
+ * channel over a pool window (the same bias b, M, e and z for all of them):
+ *     max_i q(acc_i + b) = q(max_i(acc_i) + b),
+ * and the pool's own clamp, also monotonic, commutes with it. A 3x3
+ * convolution followed by a 2x2 stride-2 VALID max pool (which reads only
+ * convolution outputs) therefore requantizes once per pooled output.
+ * M > 0 is checked at build time (a zero multiplier keeps the portable pair).
+ */
+#ifndef KILN_CM33_H
+#define KILN_CM33_H
+
+#include <stdint.h>
+
+#include "kiln/kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One output channel's accumulator start and requantization constants. */
+typedef struct {
+    int32_t bias;    /* 2 * (bias + in_offset * sum(w)) */
+    int32_t mult;    /* Q31 multiplier, > 0 */
+    int32_t round;   /* 2^(e-1) + out_zero_point * 2^e */
+    int32_t shift;   /* e, 1..30 */
+} kiln_cm33_rq_t;
+
+/* CONV_2D, any geometry: im2col of two output pixels at a time into
+ * `scratch` (int16, [k/4][pixel][2]), then two pixels x two output channels
+ * per inner step (8 SMLAD per four K elements).
+ *   w: int16 [ceil(out_c/2)][k_len/4][2 channels][2 pairs] (a missing odd
+ *      last channel is all zeros), k_len = k_h*k_w*in_c rounded up to 4
+ *      (the extra K elements have zero weights).
+ *   scratch: 4 * k_len bytes of arena, 4-byte aligned (planned for this
+ *   layer's step by the generator). */
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t k_h, k_w;
+    uint16_t stride_h, stride_w;
+    uint16_t dil_h, dil_w;
+    int16_t pad_top, pad_left;
+    uint16_t k_len;
+    int8_t pad_value;            /* the input zero point (see above) */
+    uint8_t clamp;               /* 1: act range narrower than [-128, 127] */
+    int32_t act_min, act_max;
+    const int16_t *w;
+    const kiln_cm33_rq_t *rq;    /* out_c entries */
+    int16_t *scratch;
+} kiln_cm33_conv_params_t;
+
+void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out);
+
+/* CONV_2D with one input channel, 3x3 kernel, stride 1, no dilation, VALID
+ * padding, fused with the 2x2 stride-2 VALID MAX_POOL_2D that reads it. For
+ * each pooled output the 4x4 input patch is loaded once as four words and
+ * widened (20 pairs for the 4 conv positions); then per output channel 20
+ * SMUAD/SMLAD, the max of the 4 accumulators and one requantization.
+ *   rec: per output channel 9 words: the 5 weight pairs (int16, doubled)
+ *        [w00,w02] [w10,w12] [w20,w22] [w01,w11] [0,w21], then the
+ *        kiln_cm33_rq_t (bias, mult, round, shift).
+ *   out: the pooled tensor [pool_h][pool_w][out_c]. */
+typedef struct {
+    uint16_t in_h, in_w;
+    uint16_t pool_h, pool_w;     /* pooled output size: floor(conv_out / 2) */
+    uint16_t out_c;
+    uint8_t clamp;               /* conv or pool activation narrower than int8 */
+    int32_t act_min, act_max;    /* intersection of the conv and pool clamps */
+    const int32_t *rec;
+} kiln_cm33_conv1_pool_params_t;
+
+void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_t *in,
+                             int8_t *out);
+
+/* FULLY_CONNECTED: rows in blocks of 4 (then 2, then 1) sharing each loaded
+ * input word.
+ *   w: int16, for each block of b rows: [in_n/4][b rows][2 pairs].
+ *   in_n must be a multiple of 4. */
+typedef struct {
+    uint32_t batches, in_n, out_n;
+    uint8_t clamp;
+    int32_t act_min, act_max;
+    const int16_t *w;
+    const kiln_cm33_rq_t *rq;    /* out_n entries */
+} kiln_cm33_fc_params_t;
+
+void kiln_cm33_fc_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out);
+
+/* DEPTHWISE_CONV_2D with depth multiplier 1 and c a multiple of 4: four
+ * channels per loaded word, one lane per SMLABB/SMLATT.
+ *   w: int16 [c/4][k_h*k_w taps][c0 c2 c1 c3]. */
+typedef struct {
+    uint16_t in_h, in_w, c;
+    uint16_t out_h, out_w;
+    uint16_t k_h, k_w;
+    uint16_t stride_h, stride_w;
+    uint16_t dil_h, dil_w;
+    int16_t pad_top, pad_left;
+    int8_t pad_value;
+    uint8_t clamp;
+    int32_t act_min, act_max;
+    const int16_t *w;
+    const kiln_cm33_rq_t *rq;    /* c entries */
+} kiln_cm33_dwconv_params_t;
+
+void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);
+
+/* MAX_POOL_2D and AVERAGE_POOL_2D with the portable parameters
+ * (kiln_pool_params_t): four channels per word (SSUB8 + SEL for the max,
+ * SXTAB16 sums for the average; windows of at most 256 pixels). */
+void kiln_cm33_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
+void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
+
+/* ADD of two same-shape int8 tensors. Each input's rescaling depends only on
+ * its int8 value, so the build tabulates it: a_tab[q + 128] = 2 * (TFLite's
+ * scaled input for q); the sum is requantized as above with e = out shift. */
+typedef struct {
+    uint32_t n;
+    uint8_t clamp;
+    int32_t act_min, act_max;
+    const int32_t *a_tab, *b_tab;   /* 256 entries each */
+    int32_t mult, round, shift;
+} kiln_cm33_add_params_t;
+
+void kiln_cm33_add_s8(const kiln_cm33_add_params_t *p, const int8_t *a, const int8_t *b,
+                      int8_t *out);
+
+/* The copy that stands for a MAX_POOL_2D fused into the convolution before
+ * it: the convolution left the pooled values at the start of its own output
+ * buffer (never at the pool's, which may overlap the convolution's input). */
+void kiln_cm33_copy(uint32_t n, const int8_t *in, int8_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KILN_CM33_H */

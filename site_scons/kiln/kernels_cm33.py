@@ -1,0 +1,398 @@
+"""The Cortex-M33 kernel set in the code generator's registry (kiln.codegen.registry).
+
+For each operator it decides, from the graph alone, whether a specialized
+kernel of firmware/runtime/cm33/ applies (the registry's `accepts`), then
+re-lays the weights out and builds the parameters (`build`). A layer that
+does not meet every condition keeps its portable kernel, so any model the
+compiler accepts gives the same bits with either kernel set.
+
+Kernels, most specific first:
+  CONV_2D 3x3, one input channel, fused with the 2x2 max pool after it
+                                      kiln_cm33_conv1_pool_s8 (+ kiln_cm33_copy for the pool)
+  CONV_2D                             kiln_cm33_conv_s8
+  DEPTHWISE_CONV_2D, multiplier 1     kiln_cm33_dwconv_s8
+  FULLY_CONNECTED                     kiln_cm33_fc_s8
+  MAX_POOL_2D / AVERAGE_POOL_2D       kiln_cm33_maxpool_s8 / kiln_cm33_avgpool_s8
+  ADD, same shapes                    kiln_cm33_add_s8
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kiln import cm33_layout as lay
+from kiln import quantmath as qm
+from kiln.codegen import portable as pt
+from kiln.codegen.context import LayerContext
+from kiln.codegen.cwriter import c_array, c_int
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.ir import Graph, Operator, Tensor
+
+HEADER = '#include "kiln/cm33.h"'
+#: Longest receptive field the general conv gathers through a byte buffer (in_c % 4 != 0).
+GATHER_MAX = 256
+DW_MAX_TAPS = 64
+DW_MAX_C = 1024
+AVG_MAX_WINDOW = 256
+
+
+def _t(g: Graph, i: int) -> Tensor | None:
+    return g.tensors[i] if i >= 0 else None
+
+
+def _int8_io(g: Graph, op: Operator) -> tuple[Tensor, Tensor]:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    if x.dtype != "int8" or y.dtype != "int8" or not x.quantized or not y.quantized:
+        raise lay.Unfit("not an int8 layer")
+    return x, y
+
+
+def _act_range(op: Operator, y: Tensor) -> tuple[int, int]:
+    return qm.activation_range(op.options.get("FusedActivationFunction", "NONE"), *y.qparams())
+
+
+def _geometry(g: Graph, op: Operator, depthwise: bool) -> dict:
+    """The portable kernel's geometry fields (same padding rules), or Unfit."""
+    x, w, y = g.tensors[op.inputs[0]], _t(g, op.inputs[1]), g.tensors[op.outputs[0]]
+    if w is None or not w.is_const or len(x.shape) != 4 or len(w.shape) != 4 or x.shape[0] != 1:
+        raise lay.Unfit("needs a 4-D batch-1 input and constant 4-D weights")
+    _, ih, iw, ic = x.shape
+    _, oh, ow, oc = y.shape
+    if depthwise:
+        kh, kw = w.shape[1], w.shape[2]
+        if w.shape[3] != oc or oc != ic:
+            raise lay.Unfit("depth multiplier is not 1")
+    else:
+        kh, kw = w.shape[1], w.shape[2]
+        if w.shape[0] != oc or w.shape[3] != ic:
+            raise lay.Unfit("grouped convolution")
+    o = op.options
+    sh, sw = o.get("StrideH", 1), o.get("StrideW", 1)
+    dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
+    pad = o.get("Padding", "VALID")
+    geo = dict(in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
+               stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
+               pad_top=pt._pad_before(ih, oh, kh, sh, dh, pad),
+               pad_left=pt._pad_before(iw, ow, kw, sw, dw, pad))
+    if any(v < 0 or v > 0xFFFF for v in geo.values()):
+        raise lay.Unfit("a dimension exceeds 16 bits")
+    return geo
+
+
+def _weights_ok(w: Tensor, channels: int, axis: int) -> None:
+    if w.dtype != "int8" or not w.quantized or np.any(w.zero_point != 0):
+        raise lay.Unfit("weights are not symmetric int8")
+    if len(w.scale) not in (1, channels) or (len(w.scale) > 1 and w.quantized_dimension != axis):
+        raise lay.Unfit("unsupported weight quantization axis")
+
+
+def _bias(g: Graph, op: Operator) -> np.ndarray | None:
+    b = _t(g, op.inputs[2]) if len(op.inputs) > 2 else None
+    if b is None:
+        return None
+    if b.dtype != "int32" or not b.is_const:
+        raise lay.Unfit("bias is not a constant int32 tensor")
+    return np.asarray(b.data, dtype=np.int64).ravel()
+
+
+def _conv_records(g: Graph, op: Operator, rows: np.ndarray, depthwise: bool) -> np.ndarray:
+    x, y = _int8_io(g, op)
+    w = g.tensors[op.inputs[1]]
+    oc = rows.shape[0]
+    _weights_ok(w, oc, 3 if depthwise else 0)
+    (si, zi), (so, zo) = x.qparams(), y.qparams()
+    mult, shift = qm.conv_multipliers(si, w.scale, so, oc)
+    return lay.requant_records(rows, _bias(g, op), -zi, mult, shift, zo)
+
+
+def _clamp_fields(lo: int, hi: int) -> dict:
+    return {"clamp": int(lo > -128 or hi < 127), "act_min": lo, "act_max": hi}
+
+
+def _rq_decl(ctx: LayerContext, rq: np.ndarray) -> str:
+    name = f"{ctx.prefix}_rq"
+    rows = ",\n".join("    {" + ", ".join(c_int(v) for v in r) + "}" for r in rq)
+    ctx.decls.append(f"static const kiln_cm33_rq_t {name}[{len(rq)}] = {{\n{rows}\n}};")
+    return name
+
+
+def _weights_decl(ctx: LayerContext, values: np.ndarray) -> str:
+    """A per-layer int16 weight array; counted in the model's weight bytes."""
+    ctx.consts.bytes += int(values.size) * 2
+    name = f"{ctx.prefix}_w16"
+    ctx.decls.append(c_array(name, "int16_t", values, align=8))
+    return name
+
+
+def _records_decl(ctx: LayerContext, values: np.ndarray) -> str:
+    """A per-layer int32 record array (weights and constants), 8-byte aligned."""
+    ctx.consts.bytes += int(values.size) * 4
+    name = f"{ctx.prefix}_rec"
+    ctx.decls.append(c_array(name, "int32_t", values, align=8))
+    return name
+
+
+def _guard(fn):
+    """accepts(): Unfit means 'not this kernel' (the registry then tries portable)."""
+    def accepts(g: Graph, op: Operator) -> bool:
+        try:
+            fn(g, op)
+        except (lay.Unfit, UnsupportedLayer):
+            return False
+        return True
+    return accepts
+
+
+def _build(fn):
+    """build(): a condition that accepts() passed cannot fail here; report it if it does."""
+    def build(ctx: LayerContext) -> LayerCode:
+        try:
+            return fn(ctx)
+        except lay.Unfit as exc:
+            raise UnsupportedLayer(f"cm33 kernel: {exc}") from None
+    return build
+
+
+# ---- CONV_2D 3x3 over one channel, fused with the 2x2 max pool ----------------
+
+def _fused_pool(g: Graph, op: Operator) -> Operator:
+    """The MAX_POOL_2D that this CONV_2D can absorb, or Unfit."""
+    y = op.outputs[0]
+    users = g.consumers().get(y, [])
+    if len(users) != 1 or y in g.outputs or any(t.alias_of == y for t in g.tensors):
+        raise lay.Unfit("the convolution output has other readers")
+    pool = g.ops[users[0]]
+    o = pool.options
+    if pool.op != "MAX_POOL_2D" or pool.inputs[0] != y:
+        raise lay.Unfit("not followed by a max pool")
+    if (o.get("FilterHeight"), o.get("FilterWidth"), o.get("StrideH"), o.get("StrideW"),
+            o.get("Padding", "VALID")) != (2, 2, 2, 2, "VALID"):
+        raise lay.Unfit("the max pool is not 2x2, stride 2, VALID")
+    py = g.tensors[pool.outputs[0]]
+    if py.dtype != "int8" or py.qparams() != g.tensors[y].qparams():
+        raise lay.Unfit("the max pool changes quantization")
+    return pool
+
+
+def _conv1_check(g: Graph, op: Operator) -> tuple[dict, Operator, np.ndarray]:
+    geo = _geometry(g, op, False)
+    if (geo["in_c"], geo["k_h"], geo["k_w"], geo["stride_h"], geo["stride_w"], geo["dil_h"],
+            geo["dil_w"], geo["pad_top"], geo["pad_left"]) != (1, 3, 3, 1, 1, 1, 1, 0, 0):
+        raise lay.Unfit("not a 3x3 stride-1 VALID convolution over one channel")
+    if geo["out_h"] != geo["in_h"] - 2 or geo["out_w"] != geo["in_w"] - 2 or geo["in_w"] < 4:
+        raise lay.Unfit("unexpected output size")
+    pool = _fused_pool(g, op)
+    lo, hi = _act_range(op, g.tensors[op.outputs[0]])
+    plo, phi = _act_range(pool, g.tensors[pool.outputs[0]])
+    if max(lo, plo) > min(hi, phi):
+        raise lay.Unfit("the two activation ranges do not overlap (one clamp cannot stand for both)")
+    w = np.asarray(g.tensors[op.inputs[1]].data)
+    rq = _conv_records(g, op, w.reshape(w.shape[0], -1), False)
+    return geo, pool, rq
+
+
+@_build
+def _conv1_build(ctx: LayerContext) -> LayerCode:
+    g, op = ctx.graph, ctx.op
+    geo, pool, rq = _conv1_check(g, op)
+    x, y = _int8_io(g, op)
+    w = np.asarray(ctx.t(1).data)
+    lo, hi = _act_range(op, y)
+    plo, phi = _act_range(pool, g.tensors[pool.outputs[0]])
+    lo, hi = max(lo, plo), min(hi, phi)
+    ctx.decls.append(HEADER)
+    fields = dict(in_h=geo["in_h"], in_w=geo["in_w"], pool_h=geo["out_h"] // 2, pool_w=geo["out_w"] // 2,
+                  out_c=geo["out_c"], **_clamp_fields(lo, hi),
+                  rec=_records_decl(ctx, lay.conv1_records(w, rq)))
+    p = ctx.struct("kiln_cm33_conv1_pool_params_t", fields)
+    # The pooled values go to the start of this layer's own output: the pool's
+    # output may share memory with this layer's input (see kiln_cm33_copy).
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    macs = geo["out_h"] * geo["out_w"] * geo["out_c"] * 9
+    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+
+
+def _fused_copy_check(g: Graph, op: Operator) -> Operator:
+    producer = g.producers().get(op.inputs[0])
+    conv = g.ops[producer] if producer is not None else None
+    if conv is None or conv.op != "CONV_2D":
+        raise lay.Unfit("not after a convolution")
+    _conv1_check(g, conv)
+    return conv
+
+
+@_build
+def _fused_copy_build(ctx: LayerContext) -> LayerCode:
+    _fused_copy_check(ctx.graph, ctx.op)
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    ctx.decls.append(HEADER)
+    if ctx.plan.offset(x.index) == ctx.plan.offset(y.index):
+        return LayerCode(ctx.decls, "(void)0; /* max pool fused into the convolution, in place */")
+    return LayerCode(ctx.decls, f"{ctx.func}({y.size}u, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+# ---- CONV_2D, general --------------------------------------------------------------
+
+def _conv_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
+    geo = _geometry(g, op, False)
+    k = geo["k_h"] * geo["k_w"] * geo["in_c"]
+    if geo["in_c"] % 4 and k > GATHER_MAX:
+        raise lay.Unfit(f"receptive field above {GATHER_MAX} with in_c not a multiple of 4")
+    w = np.asarray(g.tensors[op.inputs[1]].data)
+    return geo, _conv_records(g, op, w.reshape(w.shape[0], -1), False)
+
+
+def _conv_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_conv_s8's im2col buffer: two pixels of k_len int16."""
+    w = g.tensors[op.inputs[1]]
+    k = int(np.prod(w.shape[1:]))
+    return 4 * (k + (-k) % 4)
+
+
+@_build
+def _conv_build(ctx: LayerContext) -> LayerCode:
+    g, op = ctx.graph, ctx.op
+    geo, rq = _conv_check(g, op)
+    x, y = _int8_io(g, op)
+    w16, k_len = lay.conv_weights(np.asarray(ctx.t(1).data))
+    ctx.decls.append(HEADER)
+    # The im2col buffer is arena scratch planned for this step (_conv_scratch).
+    scratch = f"(int16_t *)(void *){ctx.ptr(ctx.t(1, outputs=True), const=False)}"
+    fields = dict(geo, k_len=k_len, pad_value=x.qparams()[1],
+                  **_clamp_fields(*_act_range(op, y)), w=_weights_decl(ctx, w16),
+                  rq=_rq_decl(ctx, rq), scratch=scratch)
+    p = ctx.struct("kiln_cm33_conv_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    macs = geo["out_h"] * geo["out_w"] * geo["out_c"] * geo["k_h"] * geo["k_w"] * geo["in_c"]
+    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+
+
+# ---- DEPTHWISE_CONV_2D -----------------------------------------------------------------
+
+def _dw_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
+    geo = _geometry(g, op, True)
+    if geo["in_c"] % 4 or geo["in_c"] > DW_MAX_C or geo["k_h"] * geo["k_w"] > DW_MAX_TAPS:
+        raise lay.Unfit("channels not a multiple of 4, too many channels or too many taps")
+    w = np.asarray(g.tensors[op.inputs[1]].data)
+    rows = w.reshape(-1, geo["out_c"]).T            # [channel][tap]
+    return geo, _conv_records(g, op, rows, True)
+
+
+@_build
+def _dw_build(ctx: LayerContext) -> LayerCode:
+    g, op = ctx.graph, ctx.op
+    geo, rq = _dw_check(g, op)
+    x, y = _int8_io(g, op)
+    ctx.decls.append(HEADER)
+    fields = dict(in_h=geo["in_h"], in_w=geo["in_w"], c=geo["in_c"], out_h=geo["out_h"],
+                  out_w=geo["out_w"], k_h=geo["k_h"], k_w=geo["k_w"], stride_h=geo["stride_h"],
+                  stride_w=geo["stride_w"], dil_h=geo["dil_h"], dil_w=geo["dil_w"],
+                  pad_top=geo["pad_top"], pad_left=geo["pad_left"], pad_value=x.qparams()[1],
+                  **_clamp_fields(*_act_range(op, y)),
+                  w=_weights_decl(ctx, lay.dw_weights(np.asarray(ctx.t(1).data))), rq=_rq_decl(ctx, rq))
+    p = ctx.struct("kiln_cm33_dwconv_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    macs = geo["out_h"] * geo["out_w"] * geo["out_c"] * geo["k_h"] * geo["k_w"]
+    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+
+
+# ---- FULLY_CONNECTED -------------------------------------------------------------------------
+
+def _fc_check(g: Graph, op: Operator) -> tuple[int, int, int, np.ndarray]:
+    x, y = _int8_io(g, op)
+    w = _t(g, op.inputs[1])
+    if w is None or not w.is_const or len(w.shape) != 2 or op.options.get("WeightsFormat", 0) != 0:
+        raise lay.Unfit("weights are not a constant 2-D tensor")
+    out_n, in_n = w.shape
+    if in_n % 4 or x.size % in_n or y.size != (x.size // in_n) * out_n:
+        raise lay.Unfit("input size not a multiple of 4")
+    _weights_ok(w, out_n, 0)
+    (si, zi), (so, zo) = x.qparams(), y.qparams()
+    if len(w.scale) > 1:
+        mult, shift = qm.conv_multipliers(si, w.scale, so, out_n)
+    else:
+        m, s = qm.fc_multiplier(si, float(w.scale[0]), so)
+        mult, shift = [m] * out_n, [s] * out_n
+    rq = lay.requant_records(np.asarray(w.data), _bias(g, op), -zi, mult, shift, zo)
+    return x.size // in_n, in_n, out_n, rq
+
+
+@_build
+def _fc_build(ctx: LayerContext) -> LayerCode:
+    batches, in_n, out_n, rq = _fc_check(ctx.graph, ctx.op)
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    ctx.decls.append(HEADER)
+    fields = dict(batches=batches, in_n=in_n, out_n=out_n, **_clamp_fields(*_act_range(ctx.op, y)),
+                  w=_weights_decl(ctx, lay.fc_weights(np.asarray(ctx.t(1).data))), rq=_rq_decl(ctx, rq))
+    p = ctx.struct("kiln_cm33_fc_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
+
+
+# ---- pooling ----------------------------------------------------------------------------------
+
+def _pool_check(g: Graph, op: Operator) -> None:
+    x, y = _int8_io(g, op)
+    if x.qparams() != y.qparams() or len(x.shape) != 4 or x.shape[0] != 1:
+        raise lay.Unfit("quantization differs or not 4-D")
+    o = op.options
+    if op.op == "AVERAGE_POOL_2D" and o["FilterHeight"] * o["FilterWidth"] > AVG_MAX_WINDOW:
+        raise lay.Unfit(f"window above {AVG_MAX_WINDOW} pixels")
+
+
+@_build
+def _pool_build(ctx: LayerContext) -> LayerCode:
+    _pool_check(ctx.graph, ctx.op)
+    code = pt._pool_s8(ctx)  # same parameters as the portable kernel
+    code.decls.insert(0, HEADER)
+    return code
+
+
+# ---- ADD --------------------------------------------------------------------------------------
+
+def _add_check(g: Graph, op: Operator) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], tuple]:
+    if len(op.inputs) != 2:
+        raise lay.Unfit("needs two inputs")
+    a, b, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    if any(t.dtype != "int8" or not t.quantized or len(t.scale) != 1 for t in (a, b, y)):
+        raise lay.Unfit("not per-tensor int8")
+    if tuple(a.shape) != tuple(y.shape) or tuple(b.shape) != tuple(y.shape):
+        raise lay.Unfit("broadcasting")
+    (sa, za), (sb, zb), (so, zo) = a.qparams(), b.qparams(), y.qparams()
+    q = qm.add_params(sa, sb, so)
+    ta = lay.add_tables(-za, q["left_shift"], q["a_mult"], q["a_shift"])
+    tb = lay.add_tables(-zb, q["left_shift"], q["b_mult"], q["b_shift"])
+    rec = lay.add_record(ta, tb, q["out_mult"], q["out_shift"], zo)
+    return ta, tb, rec, _act_range(op, y)
+
+
+@_build
+def _add_build(ctx: LayerContext) -> LayerCode:
+    ta, tb, (mult, rnd, e), (lo, hi) = _add_check(ctx.graph, ctx.op)
+    a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    ctx.decls.append(HEADER)
+    fields = dict(n=y.size, **_clamp_fields(lo, hi), a_tab=ctx.array("a_tab", "int32_t", ta),
+                  b_tab=ctx.array("b_tab", "int32_t", tb), mult=mult, round=rnd, shift=e)
+    p = ctx.struct("kiln_cm33_add_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
+
+
+def _register() -> None:
+    """Register the cm33 set; later registrations are tried first."""
+    scratch = {"kiln_cm33_conv_s8": _conv_scratch}
+    for op, func, check, build in [
+        ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build),
+        ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build),
+        ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build),
+        ("MAX_POOL_2D", "kiln_cm33_copy", _fused_copy_check, _fused_copy_build),
+        ("AVERAGE_POOL_2D", "kiln_cm33_avgpool_s8", _pool_check, _pool_build),
+        ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build),
+        ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build),
+        ("ADD", "kiln_cm33_add_s8", _add_check, _add_build),
+    ]:
+        register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
+                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch.get(func)))
+
+
+_register()

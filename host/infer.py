@@ -217,6 +217,7 @@ def run(args: argparse.Namespace) -> dict:
         info = client.info()
         check_info(info, ref, args)
         run_rec = {"kind": "run", "tflite_sha256": ref.sha256, "model": info["model"].get("name"),
+                   "reference": ref.oracle,
                    "board": info.get("board"), "dataset": data.name, "limit": limit,
                    "info": info, "started": round(time.time(), 3)}
         done, old = _prepare_log(log_path, args.resume, run_rec)

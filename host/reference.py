@@ -1,7 +1,9 @@
-"""The host reference: the same .tflite on the tflite-micro interpreter.
+"""The host reference: the same .tflite on the oracle interpreter (kiln.oracle).
 
 tflite-micro's reference kernels are the bit-exactness oracle for the board.
-Its Python runtime does not import TensorFlow, so this module stays light.
+Its Python runtime does not import TensorFlow, so this module stays light;
+only a hybrid (dynamic-range) model, which tflite-micro does not run, brings
+in tf.lite.Interpreter.
 The input quantization here produces the exact bytes sent to the device, so
 the device and the reference always see the same input.
 """
@@ -76,18 +78,18 @@ def sha256_file(path: str | Path) -> str:
 
 
 class Reference:
-    """One .tflite loaded in the tflite-micro interpreter."""
+    """One .tflite loaded in the oracle interpreter (`oracle` names which)."""
 
     def __init__(self, tflite: str | Path) -> None:
         self.path = Path(tflite)
         if not self.path.is_file():
             raise KilnError(f"model {self.path} not found: build it with 'scons models'")
-        from tflite_micro.python.tflite_micro import runtime
+        from kiln import oracle
 
         try:
-            self.interpreter = runtime.Interpreter.from_file(str(self.path))
+            self.interpreter, self.oracle = oracle.open_reference(self.path)
         except (RuntimeError, ValueError) as exc:
-            raise KilnError(f"tflite-micro cannot load {self.path}: {exc}") from exc
+            raise KilnError(f"the reference interpreter cannot load {self.path}: {exc}") from exc
         self.input = _spec(self.interpreter.get_input_details(0), "input", self.path)
         self.output = _spec(self.interpreter.get_output_details(0), "output", self.path)
         self.sha256 = sha256_file(self.path)

@@ -168,6 +168,7 @@ def summarize(records: list[dict], info: dict, classes: list[str], baud: int,
         "tflite_sha256": model.get("tflite_sha256", run.get("tflite_sha256")),
         "board": info.get("board", run.get("board")),
         "dataset": run.get("dataset"),
+        "reference": run.get("reference", "tflite-micro"),
         "device_accuracy": float((dev == labels).mean()) if n else None,
         "host_accuracy": float((host == labels).mean()) if n else None,
         "prediction_agreement": float((dev == host).mean()) if n else None,
@@ -205,7 +206,7 @@ def format_summary(s: dict[str, Any]) -> str:
     out = [f"{s['model']} on {s['board']}: {s['samples']} samples of {s['dataset']}", ""]
     rows = [
         ("device accuracy", _pct(s["device_accuracy"])),
-        ("host accuracy (tflite-micro)", _pct(s["host_accuracy"])),
+        (f"host accuracy ({s.get('reference', 'tflite-micro').split(' (')[0]})", _pct(s["host_accuracy"])),
         ("fidelity (bit-identical outputs)", _pct(s["fidelity"])),
         ("max |device - host|", _num(s["max_abs_diff"], "g")),
         ("same prediction as host", _pct(s["prediction_agreement"])),

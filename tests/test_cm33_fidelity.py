@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import opmodels
 import pytest
-from kiln import datasets, hostcheck
+from kiln import datasets, hostcheck, oracle
 from test_fidelity_models import variant_path
 
 SAMPLES = 60
@@ -97,7 +97,7 @@ def _check(path, seed: int) -> tuple[hostcheck.HostCheckResult, set[str]]:
         got = np.stack([hm.invoke(x) for x in xs])
     finally:
         hm.close()
-    ref = hostcheck.reference_outputs(path, xs)
+    ref = oracle.reference_outputs(path, xs)
     assert len(np.unique(ref)) > 2, f"degenerate reference output {np.unique(ref)}"
     return hostcheck.compare(path.stem, got, ref), kernels
 
@@ -142,7 +142,7 @@ def test_fashion_mnist_ptq_all_test_images_identical() -> None:
         got = np.stack([hm.invoke(v) for v in xs])
     finally:
         hm.close()
-    ref = hostcheck.reference_outputs(path, xs)
+    ref = oracle.reference_outputs(path, xs)
     res = hostcheck.compare("fashion_mnist/ptq cm33", got, ref)
     assert res.samples == 10000 and res.ok and res.identical_samples == 10000, res.summary()
 
@@ -162,6 +162,6 @@ def test_cifar_cnn_ptq_identical() -> None:
         hm.close()
     assert {"kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_add_s8", "kiln_cm33_avgpool_s8",
             "kiln_cm33_fc_s8"} <= kernels
-    ref = hostcheck.reference_outputs(path, xs)
+    ref = oracle.reference_outputs(path, xs)
     res = hostcheck.compare("cifar_cnn/ptq cm33", got, ref)
     assert res.ok and res.identical_samples == 300, res.summary()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kiln import ROOT, datasets, hostcheck
+from kiln import ROOT, datasets, hostcheck, oracle
 from kiln.codegen.hybrid import is_hybrid
 from kiln.tflite_reader import read_tflite
 
@@ -131,8 +131,8 @@ def _check(path, xs: np.ndarray, tmp_path) -> hostcheck.HostCheckResult:
     return res
 
 
-HYBRID = ["fc_asymmetric", "fc_batches", "fc_per_tensor", "conv_same_relu", "conv_stride2_relu6", "conv_per_tensor",
-          "dwconv_mult2", "conv_pool_dense"]
+HYBRID = ["fc_asymmetric", "fc_batches", "fc_per_tensor", "conv_same_relu", "conv_stride2_relu6",
+          "conv_per_tensor", "dwconv_mult2", "conv_pool_dense"]
 
 
 @pytest.mark.parametrize("name", HYBRID)
@@ -142,7 +142,7 @@ def test_hybrid_layer_bit_identical_to_tflite(converted: dict, name: str, tmp_pa
         pytest.fail(f"{name}: the converter emitted no hybrid layer: "
                     f"{[(op.op, graph.tensors[op.inputs[1]].dtype) for op in graph.ops]}")
     res = _check(converted[name], _inputs(converted[name], SAMPLES, seed=len(name)), tmp_path)
-    assert res.oracle == hostcheck.ORACLE_TFLITE
+    assert res.oracle == oracle.TFLITE
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
@@ -200,7 +200,7 @@ def test_float_mean_and_mul_match_tflite_micro(converted: dict, name: str, tmp_p
     ops = {op.op for op in read_tflite(converted[name]).ops}
     assert {"float_mean": "MEAN", "float_mul": "MUL"}[name] in ops
     res = _check(converted[name], _inputs(converted[name], SAMPLES, seed=3), tmp_path)
-    assert res.oracle == hostcheck.ORACLE_MICRO
+    assert res.oracle == oracle.MICRO
     assert res.ok, res.summary()
 
 
@@ -220,7 +220,7 @@ def test_fashion_mnist_dynamic_bit_identical(tmp_path) -> None:
     images, _ = datasets.load_fashion_mnist("test")
     xs = (images[:300].astype(np.float32) / 255.0).reshape(300, 1, 28, 28, 1)
     res = _check(_variant("fashion_mnist"), xs, tmp_path)
-    assert res.oracle == hostcheck.ORACLE_TFLITE
+    assert res.oracle == oracle.TFLITE
     assert res.ok and res.identical_samples == 300, res.summary()
 
 
@@ -228,7 +228,7 @@ def test_cifar_cnn_dynamic_matches(tmp_path) -> None:
     rng = np.random.default_rng(11)
     xs = rng.random((300, 1, 32, 32, 3)).astype(np.float32)
     res = _check(_variant("cifar_cnn"), xs, tmp_path)
-    assert res.oracle == hostcheck.ORACLE_TFLITE
+    assert res.oracle == oracle.TFLITE
     # Everything up to the final float softmax is bit-exact; the softmax uses
     # Kiln's expf (relative error < 3e-7), so the last bits may differ.
     assert res.ok and res.max_abs_diff < 1e-6, res.summary()
@@ -270,5 +270,5 @@ def test_fashion_mnist_dynamic_firmware_on_qemu_bit_identical() -> None:
         assert any(la["kernel"] == "kiln_hybrid_fc" for la in layers)
         results = list(client.infer_stream([(i, x.astype("<f4").tobytes()) for i, x in enumerate(xs)], 40))
     got = np.stack([np.frombuffer(r.output, dtype="<f4") for r in results]).reshape(24, 1, 10)
-    ref = hostcheck.tflite_reference_outputs(tflite, xs)
+    ref = oracle.reference_outputs(tflite, xs)
     assert np.array_equal(got, ref), f"largest difference {np.abs(got - ref).max()}"

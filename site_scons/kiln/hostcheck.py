@@ -10,10 +10,8 @@ reference kernels are the oracle). int8 outputs must be identical; float
 outputs must agree within 1e-5, relative to the largest reference value of
 the sample.
 
-tflite-micro does not run hybrid (dynamic-range) models, float activations
-with int8 weights: for those the oracle is TensorFlow's tf.lite.Interpreter
-with its reference kernels (OpResolverType.BUILTIN_REF: no XNNPACK, whose
-float convolutions sum in another order), imported in this process only.
+tflite-micro does not run hybrid (dynamic-range) models: for those the
+oracle is tf.lite.Interpreter with its reference kernels (kiln.oracle).
 """
 
 from __future__ import annotations
@@ -32,11 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kiln import ROOT
+from kiln import ROOT, oracle
 from kiln.codegen import compile_model
-from kiln.codegen.hybrid import is_hybrid
 from kiln.errors import KilnError
-from kiln.ir import Graph
 
 RUNTIME = ROOT / "firmware" / "runtime"
 FLOAT_RTOL = 1e-5
@@ -180,51 +176,6 @@ def host_code_size(tflite: str | Path, kernels: str = "portable") -> dict[str, i
         hm.close()
 
 
-def reference_outputs(tflite: str | Path, inputs: np.ndarray) -> np.ndarray:
-    """tflite-micro's outputs for each input (the reference kernels)."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    interp = runtime.Interpreter.from_file(str(tflite))
-    outs = []
-    shape = tuple(interp.get_input_details(0)["shape"])
-    for x in inputs:
-        interp.set_input(np.ascontiguousarray(x.reshape(shape)), 0)
-        interp.invoke()
-        outs.append(np.array(interp.get_output(0), copy=True))
-    return np.stack(outs)
-
-
-ORACLE_MICRO = "tflite-micro"
-ORACLE_TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models)"
-
-
-def needs_tflite_oracle(graph: Graph) -> bool:
-    """True when the model has hybrid layers (float input, int8 weights)."""
-    return any(is_hybrid(graph, op) for op in graph.ops)
-
-
-def tflite_reference_outputs(tflite: str | Path, inputs: np.ndarray) -> np.ndarray:
-    """tf.lite.Interpreter's outputs for each input, with TFLite's reference kernels."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import warnings
-
-    import tensorflow as tf
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the interpreter's move-to-LiteRT notice
-        interp = tf.lite.Interpreter(
-            model_path=str(tflite),
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    outs = []
-    for x in inputs:
-        interp.set_tensor(inp["index"], np.ascontiguousarray(x.reshape(inp["shape"]), dtype=inp["dtype"]))
-        interp.invoke()
-        outs.append(np.array(interp.get_tensor(out["index"]), copy=True))
-    return np.stack(outs)
-
-
 def make_inputs(hm: HostModel, inputs_npy: str | Path | None, count: int, seed: int = 0) -> np.ndarray:
     """The inputs: from a .npy (quantized when the model is int8 and the file float), or
     `count` seeded random ones over the input dtype's range."""
@@ -285,11 +236,9 @@ def check_host(tflite: str | Path, inputs_npy: str | Path | None = None, count: 
         got = np.stack([hm.invoke(x) for x in xs])
     finally:
         hm.close()
-    if needs_tflite_oracle(hm.model.graph):
-        res = compare(hm.model.name, got, tflite_reference_outputs(tflite, xs))
-        res.oracle = ORACLE_TFLITE
-        return res
-    return compare(hm.model.name, got, reference_outputs(tflite, xs))
+    res = compare(hm.model.name, got, oracle.reference_outputs(tflite, xs, hm.model.graph))
+    res.oracle = oracle.TFLITE if oracle.needs_tflite(hm.model.graph) else oracle.MICRO
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,93 @@
+"""The reference interpreter a Kiln build is compared with.
+
+tflite-micro's reference kernels are the oracle: they define what the board
+must output, bit for bit. tflite-micro does not run hybrid (dynamic-range)
+models, float activations with int8 weights; for those the oracle is
+TensorFlow's tf.lite.Interpreter with its reference kernels
+(OpResolverType.BUILTIN_REF: no XNNPACK, whose float convolutions sum in
+another order). TensorFlow is imported only then.
+
+Both are used through tflite-micro's interface: get_input_details(i),
+get_output_details(i), set_input(x, i), invoke(), get_output(i).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiln.codegen.hybrid import is_hybrid
+from kiln.ir import Graph
+from kiln.tflite_reader import read_tflite
+
+MICRO = "tflite-micro"
+TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models)"
+
+
+def needs_tflite(graph: Graph) -> bool:
+    """True when the model has hybrid layers (float input, int8 weights)."""
+    return any(is_hybrid(graph, op) for op in graph.ops)
+
+
+class TfliteReference:
+    """tf.lite.Interpreter with TFLite's reference kernels, behind tflite-micro's interface."""
+
+    def __init__(self, tflite: str | Path) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import warnings
+
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the interpreter's move-to-LiteRT notice
+            self._interp = tf.lite.Interpreter(
+                model_path=str(tflite),
+                experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+        self._interp.allocate_tensors()
+        self._inputs = self._interp.get_input_details()
+        self._outputs = self._interp.get_output_details()
+
+    def get_input_details(self, i: int) -> dict:
+        """dtype, shape and quantization_parameters of input i."""
+        return self._inputs[i]
+
+    def get_output_details(self, i: int) -> dict:
+        """dtype, shape and quantization_parameters of output i."""
+        return self._outputs[i]
+
+    def set_input(self, x: np.ndarray, i: int) -> None:
+        """Copy x into input i."""
+        d = self._inputs[i]
+        self._interp.set_tensor(d["index"], np.ascontiguousarray(x.reshape(d["shape"]), dtype=d["dtype"]))
+
+    def invoke(self) -> None:
+        """Run the model once."""
+        self._interp.invoke()
+
+    def get_output(self, i: int) -> np.ndarray:
+        """A copy of output i."""
+        return np.array(self._interp.get_tensor(self._outputs[i]["index"]), copy=True)
+
+
+def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any, str]:
+    """The oracle interpreter for `tflite` and its name (MICRO or TFLITE)."""
+    if needs_tflite(graph if graph is not None else read_tflite(tflite)):
+        return TfliteReference(tflite), TFLITE
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_file(str(tflite)), MICRO
+
+
+def reference_outputs(tflite: str | Path, inputs: np.ndarray, graph: Graph | None = None) -> np.ndarray:
+    """The oracle's output for each input, stacked."""
+    interp, _ = open_reference(tflite, graph)
+    shape = tuple(interp.get_input_details(0)["shape"])
+    outs = []
+    for x in inputs:
+        interp.set_input(np.ascontiguousarray(x.reshape(shape)), 0)
+        interp.invoke()
+        outs.append(np.array(interp.get_output(0), copy=True))
+    return np.stack(outs)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from kiln import ROOT
+from kiln.atomic import write_json
 from kiln.errors import KilnError
 
 import host  # noqa: F401 - puts site_scons on sys.path for kiln
@@ -284,7 +284,7 @@ def run(args: argparse.Namespace) -> dict:
     summary = report.summarize(records, info, data.class_names(), args.baud, layer_costs)
     summary["files"] = {"log": str(log_path), "summary": str(out_dir / "infer.json"),
                         "confusion": str(out_dir / "confusion.png")}
-    report.write_atomic(out_dir / "infer.json", json.dumps(summary, indent=1) + "\n")
+    write_json(out_dir / "infer.json", summary)
     report.plot_confusion(summary, out_dir / "confusion.png")
     print(report.format_summary(summary))
     print(f"\n  wrote {out_dir / 'infer.json'}, {log_path}, {out_dir / 'confusion.png'}")

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kiln import datasets, registry
+from kiln.atomic import write_atomic
 from kiln.errors import KilnError
-from kiln.quantize.atomic import write_atomic
 from kiln.quantize.tflite_read import operators
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_corrupt_model_is_named_and_nothing_is_written(tmp_path: Path) -> None:
 def test_write_atomic_leaves_nothing_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "x.tflite"
     with pytest.raises(TypeError):
-        write_atomic(target, "not bytes")  # type: ignore[arg-type]
+        write_atomic(target, 12345)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
     write_atomic(target, b"abc")
     assert target.read_bytes() == b"abc" and list(tmp_path.iterdir()) == [target]

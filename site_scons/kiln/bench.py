@@ -17,13 +17,11 @@ plus name, op and kernel), and the same under `portable`.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from kiln import ROOT
+from kiln.atomic import write_json
 from kiln.errors import KilnError
 
 #: Networks the benchmark runs (those present under models/), with their variant.
@@ -107,18 +105,6 @@ def table(net: str, entry: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write `data` to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(pairs: list[tuple[str, str, str, str]], out: Path) -> dict:

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from kiln.atomic import write_atomic
 from kiln.errors import KilnError
 
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         model = codegen.compile_model(args.tflite, name=args.name, kernels=args.kernels)
         if args.out:
             for fname, text in model.render().items():
-                codegen.write_atomic(Path(args.out) / fname, text)
+                write_atomic(Path(args.out) / fname, text)
     except KilnError as exc:
         print(f"kiln.compile: {exc}", file=sys.stderr)
         return 2
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             s = sizes[part]
             print(f"host {part}: text {s['text']} data {s['data']} bss {s['bss']} bytes")
     if args.json:
-        codegen.write_atomic(Path(args.json), model.plan.to_json() + "\n")
+        write_atomic(Path(args.json), model.plan.to_json() + "\n")
     return 0
 
 

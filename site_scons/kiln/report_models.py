@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from kiln.atomic import write_atomic
 from kiln.errors import KilnError
-from kiln.quantize.atomic import write_atomic
 
 #: (CSV column, table heading, JSON key or None for computed, table format)
 COLUMNS = (

@@ -10,10 +10,7 @@ symbol sizes are `nm --size-sort`.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,15 +279,3 @@ def format_text(rep: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(rep: dict, path: Path) -> None:
-    """Write the report to `path` atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(rep, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

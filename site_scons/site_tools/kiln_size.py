@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kiln import boards, sizereport
+from kiln.atomic import write_json
 from kiln.errors import KilnError
 
 
@@ -23,7 +24,7 @@ def _report_action(target, source, env) -> int:  # noqa: ANN001 - SCons signatur
         bad = sizereport.problems(rep, flash_budget, ram_budget)
         rep["budgets"] = {"flash": flash_budget, "ram": ram_budget}
         rep["problems"] = bad
-        sizereport.write_json(rep, Path(str(target[0])))
+        write_json(Path(str(target[0])), rep, indent=2)
     except KilnError as exc:
         print(f"scons: *** size-report: {exc}")
         return 1

@@ -7,21 +7,6 @@
 #include "kiln/kernels.h"
 #include "kiln/quant.h"
 
-/* round(v), halves away from zero, for |v| < 2^30, without libm: the
- * fractional part v - (float)t is exact (Sterbenz), v + 0.5f is not. */
-static int32_t round_half_away_f(float v)
-{
-    int32_t t = (int32_t)v;
-    const float frac = v - (float)t;
-
-    if (frac >= 0.5f) {
-        t += 1;
-    } else if (frac <= -0.5f) {
-        t -= 1;
-    }
-    return t;
-}
-
 static float abs_f(float v)
 {
     return v < 0.0f ? -v : v;
@@ -68,7 +53,7 @@ static void quantize_symmetric(const float *in, uint32_t n, int8_t *q, float *sc
     *scale = range / 127.0f;
     inv = 127.0f / range;
     for (i = 0; i < n; i++) {
-        const int32_t v = round_half_away_f(bounded(in[i] * inv));
+        const int32_t v = kiln_round_half_away_f(bounded(in[i] * inv));
         q[i] = (int8_t)kiln_clamp_s32(v, -127, 127);
     }
 }
@@ -114,7 +99,7 @@ static void quantize_asymmetric(const float *in, uint32_t n, int8_t *q, float *s
     } else if (zp >= 127.0f) {
         nudged = 127;
     } else {
-        nudged = round_half_away_f(zp);
+        nudged = kiln_round_half_away_f(zp);
     }
     *scale = s;
     *offset = nudged;
@@ -123,7 +108,7 @@ static void quantize_asymmetric(const float *in, uint32_t n, int8_t *q, float *s
         /* The zero point is added after rounding: TFLite rounds x * inv on
          * its own (a tie t + 0.5 goes away from zero even when the sum with
          * the offset is negative; tests/test_hybrid.py pins this). */
-        const int32_t v = round_half_away_f(bounded(in[i] * inv)) + nudged;
+        const int32_t v = kiln_round_half_away_f(bounded(in[i] * inv)) + nudged;
         q[i] = (int8_t)kiln_clamp_s32(v, -128, 127);
     }
 }

@@ -4,22 +4,6 @@
 #include "kiln/kernels.h"
 #include "kiln/quant.h"
 
-/* round(v) with halves away from zero, for |v| < 2^30, without libm.
- * Truncation then a correction on the fractional part: v - (float)t is
- * exact in float (Sterbenz), unlike v + 0.5f which can round up. */
-static int32_t round_half_away(float v)
-{
-    int32_t t = (int32_t)v;
-    const float frac = v - (float)t;
-
-    if (frac >= 0.5f) {
-        t += 1;
-    } else if (frac <= -0.5f) {
-        t -= 1;
-    }
-    return t;
-}
-
 /* float -> int8: q = clamp(round(x / scale) + zero_point). tflite-micro
  * divides in single precision; near the .5 boundaries a double division or
  * a multiplication by 1/scale rounds differently (tests/test_kernels.py
@@ -40,7 +24,7 @@ void kiln_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t 
         } else if (v != v) {
             v = 0.0f;
         }
-        q = round_half_away(v) + p->zero_point;
+        q = kiln_round_half_away_f(v) + p->zero_point;
         out[i] = (int8_t)kiln_clamp_s32(q, -128, 127);
     }
 }

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
 from kiln import kernels_cm33  # noqa: F401 - registers the cm33 kernels (kernels="cm33")
+from kiln.atomic import write_atomic
 from kiln.codegen import (
     hybrid,  # noqa: F401 - registers the hybrid (dynamic-range) kernels
     portable,  # noqa: F401 - registers the portable kernels
@@ -140,17 +139,6 @@ def compile_model(tflite_path: str | Path, name: str | None = None,
     return model
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def generate(tflite_path: str | Path, outdir: str | Path, name: str | None = None,

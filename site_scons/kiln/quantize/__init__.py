@@ -18,7 +18,7 @@ MODEL_FILE = "model.h5"
 
 #: Code every variant's conversion runs: a change here rebuilds every variant.
 SHARED_SOURCES = (
-    "__main__.py", "context.py", "convert.py", "evaluate.py", "atomic.py", "netdef.py", "tflite_read.py",
+    "__main__.py", "context.py", "convert.py", "evaluate.py", "netdef.py", "tflite_read.py",
 )
 
 #: Extra shared modules some recipes use, beyond their own recipe module.
@@ -36,5 +36,5 @@ def recipe_sources(variant: str) -> list[Path]:
         raise ValueError(f"unknown variant {variant}")
     files = [HERE / "recipes" / f"{variant}.py"]
     files += [HERE / name for name in SHARED_SOURCES + RECIPE_EXTRAS.get(variant, ())]
-    files.append(HERE.parent / "datasets.py")
+    files += [HERE.parent / "datasets.py", HERE.parent / "atomic.py"]
     return files

@@ -24,9 +24,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kiln import registry  # noqa: E402 - after the environment set-up above
+from kiln.atomic import write_atomic  # noqa: E402
 from kiln.errors import KilnError  # noqa: E402
 from kiln.quantize import MODEL_FILE  # noqa: E402
-from kiln.quantize.atomic import write_atomic  # noqa: E402
 from kiln.quantize.netdef import load_net  # noqa: E402
 
 

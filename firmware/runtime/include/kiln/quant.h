@@ -187,6 +187,23 @@ static inline int32_t kiln_one_over_one_plus_x_q0(int32_t a)
     return kiln_sat_shl(x, 1);
 }
 
+/* round(v), halves away from zero (TFLite's rounding of float to integer),
+ * for |v| < 2^30, without libm. Truncation then a correction on the
+ * fractional part: v - (float)t is exact in float (Sterbenz), unlike
+ * v + 0.5f, which can itself round up. */
+static inline int32_t kiln_round_half_away_f(float v)
+{
+    int32_t t = (int32_t)v;
+    const float frac = v - (float)t;
+
+    if (frac >= 0.5f) {
+        t += 1;
+    } else if (frac <= -0.5f) {
+        t -= 1;
+    }
+    return t;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,11 +9,10 @@ instructions side by side, written to build/bench.json.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-from kiln import ROOT, bench, registry
+from kiln import ROOT, bench, child_env, registry
 from SCons.Script import Action
 
 BOARD = "mps2_an505"
@@ -22,10 +21,7 @@ BOARD = "mps2_an505"
 def _bench_action(target, source, env) -> int:  # noqa: ANN001 - SCons action signature
     cmd = [sys.executable, "-m", "kiln.bench", "--out", str(ROOT / "build" / "bench.json"),
            *env["KILN_BENCH_PAIRS"]]
-    penv = dict(os.environ)
-    penv["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "site_scons"), str(ROOT),
-                                                       penv.get("PYTHONPATH", "")]))
-    return subprocess.call(cmd, env=penv)
+    return subprocess.call(cmd, env=child_env())
 
 
 def kiln_bench(env) -> list:  # noqa: ANN001

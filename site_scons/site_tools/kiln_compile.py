@@ -25,7 +25,6 @@ from kiln.errors import KilnError
 from SCons.Script import Action, AlwaysBuild, Builder
 
 _KILN = Path(kiln.__file__).resolve().parent
-_SITE = _KILN.parent
 
 
 def _compiler_sources() -> list[str]:
@@ -71,9 +70,7 @@ def _check_host_action(target, source, env) -> int:  # noqa: ANN001
            "--name", env["KILN_CHECK_NAME"], "--count", str(env["KILN_CHECK_COUNT"])]
     if env["KILN_CHECK_INPUTS"]:
         cmd += ["--inputs", env["KILN_CHECK_INPUTS"]]
-    penv = dict(os.environ)
-    penv["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SITE), penv.get("PYTHONPATH", "")]))
-    proc = subprocess.run(cmd, env=penv, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=kiln.child_env(), capture_output=True, text=True)
     sys.stdout.write(proc.stdout)
     for line in proc.stderr.splitlines():
         print(f"scons: *** {line}" if line.startswith("check-host:") else line, file=sys.stderr)

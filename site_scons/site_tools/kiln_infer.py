@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 
-from kiln import ROOT
+from kiln import ROOT, child_env
 
 EMULATED_BOARD = "mps2_an505"
 
@@ -36,9 +36,7 @@ def _link_args(env, board: str) -> list[str]:  # noqa: ANN001 - SCons Environmen
 
 def _run_host(args: list[str]) -> int:
     """Run python -m host.infer with `args` from the repository root; its exit code."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "site_scons"), env.get("PYTHONPATH", "")])
-    return subprocess.call([sys.executable, "-m", "host.infer", *args], cwd=str(ROOT), env=env)
+    return subprocess.call([sys.executable, "-m", "host.infer", *args], cwd=str(ROOT), env=child_env())
 
 
 def _infer_args(env, board: str, net: str, variant: str, target, source) -> list[str] | None:  # noqa: ANN001

@@ -25,15 +25,9 @@ from kiln.errors import KilnError
 from kiln.quantize import MODEL_FILE, recipe_sources
 from SCons.Script import Action
 
-#: The directory to put on PYTHONPATH so the subprocess imports this same kiln package.
-_SITE = Path(kiln.__file__).resolve().parents[1]
-
 
 def _subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SITE), env.get("PYTHONPATH", "")]))
-    env["TF_USE_LEGACY_KERAS"] = "1"
-    return env
+    return kiln.child_env(TF_USE_LEGACY_KERAS="1")  # tfmot needs tf_keras, not Keras 3
 
 
 def _run(cmd: list[str], verbose: bool) -> int:

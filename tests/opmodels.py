@@ -213,3 +213,23 @@ def build_mobilenet(seed: int):
             g, b, mu, var = layer.get_weights()
             layer.set_weights([np.ones_like(g), np.zeros_like(b), np.zeros_like(mu), np.ones_like(var)])
     return model
+
+
+def check_random(path, seed: int, samples: int, kernels: str = "portable"):  # noqa: ANN201
+    """Kiln on the host (`kernels`) against the oracle on `samples` seeded random inputs.
+
+    Returns (HostCheckResult, the set of kernel functions the model used).
+    """
+    from kiln import hostcheck, oracle
+
+    hm = hostcheck.HostModel(path, kernels=kernels)
+    try:
+        used = {layer.kernel for layer in hm.model.layers}
+        xs = hostcheck.make_inputs(hm, None, samples, seed)
+        got = np.stack([hm.invoke(x) for x in xs])
+    finally:
+        hm.close()
+    ref = oracle.reference_outputs(path, xs)
+    # A test whose reference output never changes proves nothing: insist on variety.
+    assert len(np.unique(ref)) > 2, f"degenerate reference output {np.unique(ref)}"
+    return hostcheck.compare(path.stem, got, ref), used

@@ -20,7 +20,7 @@ SEED = 1234
 OUTPUT_LOGITS = True
 #: Training and variant settings; fine-tuning is kept short so all variants build in minutes.
 HPARAMS = {
-    "train_epochs": 10,
+    "train_epochs": 20,
     "batch_size": 128,
     "qat_epochs": 1,
     "prune_epochs": 2,

@@ -2,7 +2,7 @@
 on a host port.
 
 QEMU always runs with `-icount shift=0`: one guest instruction is one
-nanosecond of virtual time, so the SysTick-based instruction counts the
+nanosecond of virtual time, so the timer-based instruction counts the
 firmware reports are deterministic.
 
     with Qemu(elf) as q:            # serial on a pty

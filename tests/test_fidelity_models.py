@@ -27,10 +27,15 @@ def variant_path(net: str, variant: str):
     return path
 
 
-def run_both(path, images: np.ndarray) -> hostcheck.HostCheckResult:
-    """Kiln on the host and tflite-micro on the same inputs (float images in [0, 1])."""
-    hm = hostcheck.HostModel(path)
+def run_both(path, images: np.ndarray,
+             kernels: str = "portable") -> tuple[hostcheck.HostCheckResult, list[str]]:
+    """Kiln on the host (`kernels`) and the oracle on the same inputs (float images in [0, 1]).
+
+    Returns the comparison and the kernel chosen for each layer.
+    """
+    hm = hostcheck.HostModel(path, kernels=kernels)
     try:
+        chosen = [la.kernel for la in hm.model.layers]
         if hm.in_dtype == np.int8:
             scale, zp = hm.model.input["scale"], hm.model.input["zero_point"]
             xs = np.clip(np.round(images / np.float32(scale)) + zp, -128, 127).astype(np.int8)
@@ -42,7 +47,7 @@ def run_both(path, images: np.ndarray) -> hostcheck.HostCheckResult:
         hm.close()
     ref = oracle.reference_outputs(path, xs)
     assert len(np.unique(ref)) > 2, "degenerate reference outputs"
-    return hostcheck.compare(path.stem, got, ref)
+    return hostcheck.compare(f"{path.stem} {kernels}", got, ref), chosen
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +59,7 @@ def fashion_test_images() -> np.ndarray:
 
 @pytest.mark.parametrize("variant", ["ptq", "qat", "pqat"])
 def test_fashion_mnist_int8_all_test_images_identical(variant: str, fashion_test_images) -> None:
-    res = run_both(variant_path("fashion_mnist", variant), fashion_test_images)
+    res, _ = run_both(variant_path("fashion_mnist", variant), fashion_test_images)
     print(res.summary())
     assert res.samples == 10000
     assert res.ok and res.identical_samples == 10000, res.summary()
@@ -62,19 +67,19 @@ def test_fashion_mnist_int8_all_test_images_identical(variant: str, fashion_test
 
 @pytest.mark.parametrize("variant", ["float", "prune_unstruct"])
 def test_fashion_mnist_float_within_tolerance(variant: str, fashion_test_images) -> None:
-    res = run_both(variant_path("fashion_mnist", variant), fashion_test_images[:500])
+    res, _ = run_both(variant_path("fashion_mnist", variant), fashion_test_images[:500])
     assert res.ok, res.summary()
 
 
 def test_cifar_cnn_ptq_identical() -> None:
     images, _ = datasets.synthetic_images(300, (32, 32, 3), 10, seed=3)
-    res = run_both(variant_path("cifar_cnn", "ptq"), images.astype(np.float32) / np.float32(255.0))
+    res, _ = run_both(variant_path("cifar_cnn", "ptq"), images.astype(np.float32) / np.float32(255.0))
     assert res.ok and res.identical_samples == 300, res.summary()
 
 
 def test_cifar_cnn_float_within_tolerance() -> None:
     images, _ = datasets.synthetic_images(50, (32, 32, 3), 10, seed=4)
-    res = run_both(variant_path("cifar_cnn", "float"), images.astype(np.float32) / np.float32(255.0))
+    res, _ = run_both(variant_path("cifar_cnn", "float"), images.astype(np.float32) / np.float32(255.0))
     assert res.ok, res.summary()
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 #: The repository root (site_scons/kiln/ -> two levels up).
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Where every build output goes: the one place the build folder is named.
+BUILD = ROOT / "build"
+
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a Python child (`python -m kiln.x` or `host.x`) run by a build step.

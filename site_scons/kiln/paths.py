@@ -1,0 +1,46 @@
+"""Where the build puts each output: the one description of the build tree.
+
+    build/models/<net>/<variant>.tflite, .json      quantized variants
+    build/<board>/<net>/<variant>/<kernels>/        firmware of one kernel set
+    build/check-host/                               check-host stamps
+    build/bench.json                                the benchmark's figures
+
+Every tool, test and host script asks here instead of joining paths itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiln import BUILD
+
+
+def models_dir(net: str) -> Path:
+    """The folder holding every variant of `net`."""
+    return BUILD / "models" / net
+
+
+def tflite(net: str, variant: str) -> Path:
+    """The quantized .tflite of one variant."""
+    return models_dir(net) / f"{variant}.tflite"
+
+
+def firmware_dir(board: str, net: str, variant: str, kernels: str) -> Path:
+    """The folder of one firmware image; `kernels` is a resolved kernel set
+    (portable, cm33, ...), never "auto", so each set keeps its own results."""
+    return BUILD / board / net / variant / kernels
+
+
+def firmware_elf(board: str, net: str, variant: str, kernels: str) -> Path:
+    """The ELF of one firmware image."""
+    return firmware_dir(board, net, variant, kernels) / "firmware.elf"
+
+
+def check_host_dir() -> Path:
+    """Where check-host leaves its stamps."""
+    return BUILD / "check-host"
+
+
+def bench_json() -> Path:
+    """The benchmark's figures."""
+    return BUILD / "bench.json"

@@ -11,8 +11,10 @@ SCons. Errors follow SCons' own conventions:
 
 from __future__ import annotations
 
+import difflib
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import SCons.Action
@@ -60,3 +62,56 @@ def action(fn: ActionFunction, label: str | Callable[..., str] | None,
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
     return SCons.Action.Action(run, label, varlist=list(varlist))
+
+
+# ---- variable validators: SCons calls validator(key, value, env) ----------------
+
+Validator = Callable[[str, str, object], None]
+
+
+def whole_number(example: str, empty_ok: bool = False) -> Validator:
+    """A validator for a positive whole number (or empty, meaning "the default")."""
+
+    def check(key: str, value: str, env: object) -> None:
+        text = str(value).strip()
+        if empty_ok and not text:
+            return
+        if not text.isdigit() or int(text) < 1:
+            fail(f"{key}={value} is not a positive whole number: use e.g. {key}={example}")
+
+    return check
+
+
+def existing_file(what: str) -> Validator:
+    """A validator for the path of an existing file (empty: not given)."""
+
+    def check(key: str, value: str, env: object) -> None:
+        if value and not Path(str(value)).expanduser().is_file():
+            fail(f"{key}={value}: no such file; pass the path of {what}")
+
+    return check
+
+
+def byte_count(key: str, value: str, env: object) -> None:
+    """A validator for a byte count such as 600000, 586K or 1M (empty: none)."""
+    from kiln.sizereport import parse_bytes
+
+    try:
+        parse_bytes(value, key)
+    except KilnError as exc:
+        fail(str(exc))
+
+
+def check_unknown(variables: object, known_targets: list[str] | None = None) -> None:
+    """Stop on command-line variables the build does not declare (a typo such as
+    MODLE=qat would otherwise be ignored and the default built)."""
+    unknown = variables.UnknownVariables()  # type: ignore[attr-defined]
+    if not unknown:
+        return
+    valid = sorted(variables.keys())  # type: ignore[attr-defined]
+    lines = []
+    for key, value in unknown.items():
+        close = difflib.get_close_matches(key.upper(), valid, n=1)
+        hint = f" (did you mean {close[0]}={value}?)" if close else ""
+        lines.append(f"unknown variable {key}={value}{hint}")
+    fail("; ".join(lines) + f". Valid variables: {', '.join(valid)} (scons --help describes them)")

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The venv's scons, beside the interpreter running the tests.
 SCONS = str(Path(sys.executable).with_name("scons"))
@@ -33,3 +35,39 @@ def run_scons(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, c
 def have(tool: str) -> bool:
     """True when `tool` is on PATH."""
     return shutil.which(tool) is not None
+
+
+def variant_path(net: str, variant: str) -> Path:
+    """build/models/<net>/<variant>.tflite, built through scons when missing."""
+    from kiln import paths
+
+    path = paths.tflite(net, variant)
+    if not path.exists():
+        run_scons(f"NET={net}", f"MODEL={variant}", str(path.relative_to(ROOT)))
+    return path
+
+
+def run_both(path: Path, images: np.ndarray, kernels: str = "portable") -> tuple[object, list[str]]:
+    """Kiln on the host (`kernels`) and the oracle on the same inputs (float images in [0, 1]).
+
+    Returns the comparison (kiln.hostcheck.HostCheckResult) and the kernel
+    chosen for each layer.
+    """
+    from kiln import hostcheck, oracle
+    from kiln.quantmath import quantize
+
+    hm = hostcheck.HostModel(path, kernels=kernels)
+    try:
+        chosen = [la.kernel for la in hm.model.layers]
+        if hm.in_dtype == np.int8:
+            scale, zp = hm.model.input["scale"], hm.model.input["zero_point"]
+            xs = quantize(images, scale, zp)
+        else:
+            xs = images.astype(np.float32)
+        xs = xs.reshape(len(xs), *hm.in_shape)
+        got = np.stack([hm.invoke(x) for x in xs])
+    finally:
+        hm.close()
+    ref = oracle.reference_outputs(path, xs)
+    assert len(np.unique(ref)) > 2, "degenerate reference outputs"
+    return hostcheck.compare(f"{path.stem} {kernels}", got, ref), chosen

@@ -8,46 +8,10 @@ within 1e-5 relative. Variants missing under build/models/ are built with scons.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from kiln import ROOT, datasets, hostcheck, oracle
-
-
-def variant_path(net: str, variant: str):
-    """build/models/<net>/<variant>.tflite, built through scons when missing."""
-    path = ROOT / "build" / "models" / net / f"{variant}.tflite"
-    if not path.exists():
-        proc = subprocess.run([sys.executable, "-m", "SCons", "-Q", f"NET={net}", f"MODEL={variant}",
-                               str(path.relative_to(ROOT))], cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0 or not path.exists():
-            pytest.fail(f"could not build {path}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return path
-
-
-def run_both(path, images: np.ndarray,
-             kernels: str = "portable") -> tuple[hostcheck.HostCheckResult, list[str]]:
-    """Kiln on the host (`kernels`) and the oracle on the same inputs (float images in [0, 1]).
-
-    Returns the comparison and the kernel chosen for each layer.
-    """
-    hm = hostcheck.HostModel(path, kernels=kernels)
-    try:
-        chosen = [la.kernel for la in hm.model.layers]
-        if hm.in_dtype == np.int8:
-            scale, zp = hm.model.input["scale"], hm.model.input["zero_point"]
-            xs = np.clip(np.round(images / np.float32(scale)) + zp, -128, 127).astype(np.int8)
-        else:
-            xs = images.astype(np.float32)
-        xs = xs.reshape(len(xs), *hm.in_shape)
-        got = np.stack([hm.invoke(x) for x in xs])
-    finally:
-        hm.close()
-    ref = oracle.reference_outputs(path, xs)
-    assert len(np.unique(ref)) > 2, "degenerate reference outputs"
-    return hostcheck.compare(f"{path.stem} {kernels}", got, ref), chosen
+from kiln import datasets
+from support import run_both, variant_path
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ import pytest
 from kiln import datasets, registry
 from kiln.atomic import write_atomic
 from kiln.errors import KilnError
-from kiln.quantize.tflite_read import operators
+from kiln.quantmath import quantize
+from kiln.tflite_reader import parse_tflite
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny_net"
@@ -102,7 +103,7 @@ def test_sparsity_and_sizes_follow_the_recipes(tiny: Path) -> None:
 
 
 def test_ptq_has_static_shapes_and_only_expected_ops(tiny: Path) -> None:
-    ops = operators((tiny / "out" / "ptq.tflite").read_bytes())
+    ops = [op.op for op in parse_tflite((tiny / "out" / "ptq.tflite").read_bytes()).ops]
     assert set(ops) <= {"CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"}, ops
     assert ops.count("CONV_2D") == 1 and ops.count("FULLY_CONNECTED") == 1
 
@@ -115,7 +116,7 @@ def test_json_accuracy_agrees_with_tflite_micro(tiny: Path) -> None:
     r = _report(tiny, "ptq")
     interp = runtime.Interpreter.from_bytes((tiny / "out" / "ptq.tflite").read_bytes())
     scale, zp = r["input"]["scale"], r["input"]["zero_point"]
-    xq = np.clip(np.round(x_test / scale) + zp, -128, 127).astype(np.int8)
+    xq = quantize(x_test, scale, zp)
     hits = 0
     for x, y in zip(xq, y_test, strict=True):
         interp.set_input(x[None], 0)
@@ -272,7 +273,7 @@ def test_fashion_mnist_ptq_end_to_end(tmp_path: Path) -> None:
     assert r["accuracy"] >= 0.87
     assert r["params"] == 20410
     assert r["input"]["dtype"] == "int8" and r["output"]["dtype"] == "int8"
-    assert set(operators((tmp_path / "out" / "ptq.tflite").read_bytes())) == {
+    assert {op.op for op in parse_tflite((tmp_path / "out" / "ptq.tflite").read_bytes()).ops} == {
         "CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"}
 
 

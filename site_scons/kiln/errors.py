@@ -1,5 +1,14 @@
 """Errors that Kiln reports to users: each names the problem and the fix."""
 
+import difflib
+
 
 class KilnError(Exception):
     """A user-facing build error; the message is printed as is."""
+
+
+def unknown_value(kind: str, value: str, valid: list[str] | tuple[str, ...]) -> str:
+    """The message for a value not among `valid`: names it, suggests the closest, lists all."""
+    close = difflib.get_close_matches(value, list(valid), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown {kind} '{value}'{hint}: valid values are {', '.join(valid) or '(none found)'}"

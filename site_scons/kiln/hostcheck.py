@@ -33,6 +33,7 @@ import numpy as np
 from kiln import ROOT, oracle
 from kiln.codegen import compile_model
 from kiln.errors import KilnError
+from kiln.quantmath import quantize
 
 RUNTIME = ROOT / "firmware" / "runtime"
 FLOAT_RTOL = 1e-5
@@ -195,7 +196,7 @@ def make_inputs(hm: HostModel, inputs_npy: str | Path | None, count: int, seed: 
             data = data[:count]
         if dtype == np.int8 and np.issubdtype(data.dtype, np.floating):
             scale, zp = hm.model.input["scale"], hm.model.input["zero_point"]
-            data = np.clip(np.round(data.astype(np.float32) / np.float32(scale)) + zp, -128, 127)
+            data = quantize(data, scale, zp)
         elif dtype == np.int8 and data.dtype != np.int8:
             raise KilnError(f"INPUTS '{path}' is {data.dtype}; the model takes int8: pass int8 "
                             "(already quantized) or float inputs (quantized with the input scale)")

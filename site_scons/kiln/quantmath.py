@@ -145,3 +145,29 @@ def mean_params(in_scale: float, in_zp: int, out_scale: float, out_zp: int, coun
     k = min(count.bit_length() - 1, 32, 31 + s)
     mult = (m << k) // count  # m, count > 0: floor equals C's truncation
     return {"count": count, "mult": int(mult), "shift": s - k, "same_qparams": 0}
+
+
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """Round to the nearest integer, ties away from zero, as C's round() (and
+    TFLite's TfLiteRound) does; NumPy's own rounding sends ties to even.
+
+    The fraction is taken exactly (x - trunc(x) has no rounding error), so a
+    value just below one half stays below it, which floor(|x| + 0.5) breaks.
+    """
+    x = np.asarray(x)
+    whole = np.trunc(x)
+    return whole + np.sign(x) * (np.abs(x - whole) >= 0.5)
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
+    """Real values -> integers as TFLite's QUANTIZE does it: the division in
+    float32, rounding half away from zero, then the zero point, clamped to `dtype`."""
+    info = np.iinfo(dtype)
+    scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    q = round_half_away(scaled).astype(np.int64) + int(zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Integers -> real values: scale * (q - zero_point), in float32."""
+    return (np.asarray(q).astype(np.float32) - np.float32(zero_point)) * np.float32(scale)

@@ -21,29 +21,26 @@ import sys
 from pathlib import Path
 
 import kiln
+import kiln_scons
+from kiln import paths, pydeps
+from kiln.atomic import write_atomic
 from kiln.errors import KilnError
-from SCons.Script import Action, AlwaysBuild, Builder
+from SCons.Script import AlwaysBuild, Builder
 
-_KILN = Path(kiln.__file__).resolve().parent
+_TEMPLATES = Path(kiln.__file__).resolve().parent / "templates"
 
 
-def _compiler_sources() -> list[str]:
-    """Everything whose change must regenerate the C: the compiler's modules and templates."""
-    files = [_KILN / n for n in ("ir.py", "tflite_reader.py", "planner.py", "quantmath.py",
-                                 "kernels_cm33.py", "cm33_layout.py", "errors.py")]
-    files += sorted((_KILN / "codegen").glob("*.py")) + sorted((_KILN / "templates").glob("*.j2"))
-    return [str(f) for f in files if f.exists()]
+def _compiler_sources(entry: str = "kiln.codegen") -> list[str]:
+    """Everything whose change must redo a compiler step: the modules `entry`
+    imports (found by kiln.pydeps) and the C templates."""
+    return [str(f) for f in pydeps.module_files(entry) + sorted(_TEMPLATES.glob("*.j2"))]
 
 
 def _generate_action(target, source, env) -> int:  # noqa: ANN001 - SCons action signature
     from kiln import codegen
 
-    try:
-        codegen.generate(str(source[0]), os.path.dirname(str(target[0])),
-                         name=env["KILN_MODEL_NAME"], kernels=env["KILN_KERNELS"])
-    except KilnError as exc:
-        print(f"scons: *** {exc}", file=sys.stderr)
-        return 1
+    codegen.generate(str(source[0]), os.path.dirname(str(target[0])),
+                     name=env["KILN_MODEL_NAME"], kernels=env["KILN_KERNELS"])
     return 0
 
 
@@ -72,41 +69,31 @@ def _check_host_action(target, source, env) -> int:  # noqa: ANN001
         cmd += ["--inputs", env["KILN_CHECK_INPUTS"]]
     proc = subprocess.run(cmd, env=kiln.child_env(), capture_output=True, text=True)
     sys.stdout.write(proc.stdout)
-    for line in proc.stderr.splitlines():
-        print(f"scons: *** {line}" if line.startswith("check-host:") else line, file=sys.stderr)
-    if proc.returncode == 0:
-        Path(str(target[0])).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(str(target[0]) + ".tmp")
-        tmp.write_text(proc.stdout)
-        tmp.replace(str(target[0]))
-    return proc.returncode
+    if proc.returncode:
+        # check-host prints its own one-line errors ("check-host: ..."); anything
+        # else on stderr is a crash, whose tail is the useful part.
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("check-host:")]
+        raise KilnError("\n".join(errors) or proc.stderr.strip()[-2000:]
+                        or f"check-host exited with status {proc.returncode}")
+    write_atomic(Path(str(target[0])), proc.stdout.encode())
+    return 0
 
 
 def kiln_check_host(env, net: str, variant: str, tflite_node) -> list:  # noqa: ANN001
     """The check-host target for NET/MODEL, or for TFLITE= when given."""
+    # TFLITE, COUNT and INPUTS were checked by their SConstruct validators.
     given = str(env.get("TFLITE", "") or "")
     if given:
         path = Path(given).expanduser().resolve()
         source, name = str(path), path.stem
-        if not path.is_file():
-            print(f"scons: *** TFLITE={given}: no such file; pass the path of a .tflite model",
-                  file=sys.stderr)
-            sys.exit(2)
     else:
         source, name = tflite_node, f"{net}/{variant}"
-    count = str(env.get("COUNT", "100") or "100")
-    if not count.isdigit() or int(count) < 1:
-        print(f"scons: *** COUNT={count}: pass a positive number of inputs", file=sys.stderr)
-        sys.exit(2)
     inputs = str(env.get("INPUTS", "") or "")
-    if inputs and not Path(inputs).is_file():
-        print(f"scons: *** INPUTS={inputs}: no such file; pass a .npy of inputs", file=sys.stderr)
-        sys.exit(2)
-    stamp = os.path.join("build", "check-host", name.replace("/", "_") + ".txt")
-    node = env.Command(stamp, source, Action(_check_host_action, "  CHECK-HOST $SOURCE"),
-                       KILN_CHECK_NAME=name, KILN_CHECK_COUNT=count,
-                       KILN_CHECK_INPUTS=str(Path(inputs).resolve()) if inputs else "")
-    env.Depends(node, _compiler_sources())
+    stamp = paths.check_host_dir() / (name.replace("/", "_") + ".txt")
+    node = env.Command(str(stamp), source, kiln_scons.action(_check_host_action, "  CHECK-HOST $SOURCE"),
+                       KILN_CHECK_NAME=name, KILN_CHECK_COUNT=str(env.get("COUNT") or "100"),
+                       KILN_CHECK_INPUTS=str(Path(inputs).expanduser().resolve()) if inputs else "")
+    env.Depends(node, _compiler_sources("kiln.hostcheck"))
     AlwaysBuild(node)
     return node
 
@@ -114,7 +101,8 @@ def kiln_check_host(env, net: str, variant: str, tflite_node) -> list:  # noqa: 
 def generate(env) -> None:  # noqa: ANN001
     """Add KilnGenerate and KilnCheckHost to env."""
     env["BUILDERS"]["_KilnGenerate"] = Builder(
-        action=Action(_generate_action, _generate_str, varlist=["KILN_MODEL_NAME", "KILN_KERNELS"]),
+        action=kiln_scons.action(_generate_action, _generate_str,
+                                 varlist=["KILN_MODEL_NAME", "KILN_KERNELS"]),
         emitter=_emitter, suffix=".c", src_suffix=".tflite")
     env.AddMethod(kiln_generate, "KilnGenerate")
     env.AddMethod(kiln_check_host, "KilnCheckHost")

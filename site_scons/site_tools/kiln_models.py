@@ -8,8 +8,8 @@ Methods added to the environment:
 The conversions run in a subprocess (``python -m kiln.quantize``): this
 process never imports TensorFlow (nor matplotlib until a report is drawn),
 so a build with nothing to do stays fast. Each variant depends on its own
-recipe module, the shared conversion code, net.py and the model file, by
-content signature.
+recipe module, every kiln module the conversion imports (found by
+kiln.pydeps), net.py and the model file, by content signature.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import sys
 from pathlib import Path
 
 import kiln
-from kiln import registry
-from kiln.errors import KilnError
-from kiln.quantize import MODEL_FILE, recipe_sources
-from SCons.Script import Action
+import kiln_scons
+from kiln import ROOT, paths, pydeps, registry
+from kiln.quantize import MODEL_FILE, entry_modules
 
 
 def _subprocess_env() -> dict[str, str]:
@@ -70,13 +69,9 @@ def _train_str(target, source, env) -> str:  # noqa: ANN001
 def _report_action(target, source, env) -> int:  # noqa: ANN001
     from kiln import report_models  # matplotlib is imported only here, when a report is due
 
-    try:
-        reports = report_models.load_reports([str(s) for s in source])
-        report_models.write_csv(reports, str(target[0]))
-        report_models.plot(reports, str(target[1]), env["KILN_NET"])
-    except KilnError as exc:
-        print(f"scons: *** {exc}", file=sys.stderr)
-        return 1
+    reports = report_models.load_reports([str(s) for s in source])
+    report_models.write_csv(reports, str(target[0]))
+    report_models.plot(reports, str(target[1]), env["KILN_NET"])
     return 0
 
 
@@ -88,11 +83,7 @@ def _print_action(target, source, env) -> int:  # noqa: ANN001
     from kiln import report_models
 
     jsons = [str(s) for s in source if str(s).endswith(".json")]
-    try:
-        print(report_models.format_table(report_models.load_reports(jsons), env["KILN_NET"]))
-    except KilnError as exc:
-        print(f"scons: *** {exc}", file=sys.stderr)
-        return 1
+    print(report_models.format_table(report_models.load_reports(jsons), env["KILN_NET"]))
     for s in source:
         if not str(s).endswith(".json"):
             print(f"  written: {s}")
@@ -100,9 +91,8 @@ def _print_action(target, source, env) -> int:  # noqa: ANN001
 
 
 def _paths(env, net: str, net_dir: str | None, build_dir: str | None) -> tuple[Path, Path]:  # noqa: ANN001
-    root = Path(env.Dir("#").abspath)
-    return (Path(net_dir) if net_dir else root / "models" / net,
-            Path(build_dir) if build_dir else root / "build" / "models" / net)
+    return (Path(net_dir) if net_dir else ROOT / "models" / net,
+            Path(build_dir) if build_dir else paths.models_dir(net))
 
 
 def kiln_models(env, net: str, net_dir: str | None = None, build_dir: str | None = None,  # noqa: ANN001
@@ -114,14 +104,17 @@ def kiln_models(env, net: str, net_dir: str | None = None, build_dir: str | None
     """
     ndir, bdir = _paths(env, net, net_dir, build_dir)
     model = ndir / MODEL_FILE
-    action = Action(_convert_action, _convert_str, varlist=["KILN_VARIANT", "KILN_NET_DIR"])
+    action = kiln_scons.action(_convert_action, _convert_str, varlist=["KILN_VARIANT", "KILN_NET_DIR"])
+    net_py = ndir / "net.py"
+    net_imports = pydeps.script_imports(net_py) if net_py.is_file() else []
     result = {}
     for variant in variants or registry.VARIANTS:
         nodes = env.Command(
             [str(bdir / f"{variant}.tflite"), str(bdir / f"{variant}.json")], str(model), action,
             KILN_VARIANT=variant, KILN_NET_DIR=str(ndir),
         )
-        env.Depends(nodes, [str(p) for p in recipe_sources(variant)] + [str(ndir / "net.py")])
+        code = pydeps.module_files(*entry_modules(variant), *net_imports)
+        env.Depends(nodes, [str(p) for p in code] + [str(net_py)])
         result[variant] = nodes
     return result
 
@@ -131,10 +124,11 @@ def kiln_models_report(env, net: str, models: dict, build_dir: str | None = None
     _, bdir = _paths(env, net, None, build_dir)
     jsons = [pair[1] for pair in models.values()]
     files = env.Command([str(bdir / "report.csv"), str(bdir / "report.png")], jsons,
-                        Action(_report_action, _report_str), KILN_NET=net)
-    env.Depends(files, str(Path(__file__).resolve().parents[1] / "kiln" / "report_models.py"))
+                        kiln_scons.action(_report_action, _report_str), KILN_NET=net)
+    env.Depends(files, [str(p) for p in pydeps.module_files("kiln.report_models")])
     # Printing is cheap and always wanted when the user asks for the report.
-    shown = env.Alias(f"kiln-models-report-{net}", jsons + files, Action(_print_action, None), KILN_NET=net)
+    shown = env.Alias(f"kiln-models-report-{net}", jsons + files, kiln_scons.action(_print_action, None),
+                      KILN_NET=net)
     env.AlwaysBuild(shown)
     return shown
 
@@ -145,7 +139,7 @@ def kiln_train(env, net: str, net_dir: str | None = None) -> list:  # noqa: ANN0
     The model file is not declared as a target, so 'scons -c' never removes it.
     """
     ndir, _ = _paths(env, net, net_dir, None)
-    node = env.Alias(f"kiln-train-{net}", [], Action(_train_action, _train_str),
+    node = env.Alias(f"kiln-train-{net}", [], kiln_scons.action(_train_action, _train_str),
                      KILN_NET_DIR=str(ndir), KILN_MODEL=str(ndir / MODEL_FILE))
     env.AlwaysBuild(node)
     return node

@@ -23,11 +23,11 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kiln import registry  # noqa: E402 - after the environment set-up above
-from kiln.atomic import write_atomic  # noqa: E402
-from kiln.errors import KilnError  # noqa: E402
+from kiln.atomic import write_atomic  # noqa: E402 - after the environment set-up above
+from kiln.errors import KilnError, unknown_value  # noqa: E402
 from kiln.quantize import MODEL_FILE  # noqa: E402
 from kiln.quantize.netdef import load_net  # noqa: E402
+from kiln.quantize.recipes import VARIANTS  # noqa: E402
 
 
 def convert(net_dir: Path, model_path: Path, variants: list[str], out_dir: Path) -> None:
@@ -107,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
-            bad = [v for v in args.variant if v not in registry.VARIANTS]
+            bad = [v for v in args.variant if v not in VARIANTS]
             if bad:
-                raise KilnError(registry.check("MODEL", bad[0], registry.VARIANTS))
+                raise KilnError(unknown_value("MODEL", bad[0], VARIANTS))
             convert(args.net_dir, args.model or args.net_dir / MODEL_FILE, args.variant, args.out_dir)
         else:
             train(args.net_dir, args.out or args.net_dir / MODEL_FILE)

@@ -7,7 +7,12 @@ import gzip
 import numpy as np
 import tensorflow as tf
 
-from kiln.quantize.tflite_read import operators, weight_sparsity
+from kiln.ir import Graph
+from kiln.quantmath import quantize
+from kiln.tflite_reader import parse_tflite
+
+#: Operators whose input 1 is a weight kernel (counted for sparsity).
+_KERNEL_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
 
 
 def _io(detail: dict) -> dict:
@@ -18,6 +23,23 @@ def _io(detail: dict) -> dict:
         "scale": float(scale),
         "zero_point": int(zero_point),
     }
+
+
+def weight_sparsity(graph: Graph) -> float:
+    """Share of exactly-zero values over all conv/depthwise/dense weight kernels.
+
+    Quantized kernels are symmetric (zero point 0), so a zero int8 weight is a
+    zero real weight and the count is the same for every variant.
+    """
+    zeros = total = 0
+    kernels = {op.inputs[1] for op in graph.ops if op.op in _KERNEL_OPS and len(op.inputs) > 1}
+    for index in sorted(kernels):
+        data = graph.tensors[index].data if index >= 0 else None
+        if data is None:
+            continue  # a kernel computed at run time (no constant buffer)
+        zeros += int(np.count_nonzero(data == 0))
+        total += data.size
+    return zeros / total if total else 0.0
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -40,8 +62,7 @@ def run_interpreter(tflite_bytes: bytes, x: np.ndarray) -> tuple[np.ndarray, dic
     out_scale, out_zp = out["quantization"]
     quantized_in = np.dtype(inp["dtype"]) != np.float32
     if quantized_in:
-        info = np.iinfo(inp["dtype"])
-        xq = np.clip(np.round(x / in_scale) + in_zp, info.min, info.max).astype(inp["dtype"])
+        xq = quantize(x, in_scale, in_zp, np.dtype(inp["dtype"]).name)
     else:
         xq = x.astype(np.float32)
     results = np.empty((len(x), int(np.prod(out["shape"][1:]))), dtype=np.float32)
@@ -68,6 +89,7 @@ def measure(
     probs = _softmax(outputs) if logits else outputs
     picked = probs[np.arange(len(y_test)), y_test]
     loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    graph = parse_tflite(tflite_bytes)
     gz = len(gzip.compress(tflite_bytes, compresslevel=9, mtime=0))
     return {
         "accuracy": float(np.mean(np.argmax(outputs, axis=1) == y_test)),
@@ -77,8 +99,8 @@ def measure(
         "gzip_bytes": gz,
         "keras_bytes": int(float_model_bytes),
         "compression": float_model_bytes / gz,
-        "sparsity": weight_sparsity(tflite_bytes),
-        "operators": sorted(set(operators(tflite_bytes))),
+        "sparsity": weight_sparsity(graph),
+        "operators": sorted({op.op for op in graph.ops}),
         "input": inp,
         "output": out,
     }

@@ -16,6 +16,8 @@ from support import run_scons
     (["LIMIT=ten"], "LIMIT=ten is not a positive whole number"),
     (["COUNT=0"], "COUNT=0 is not a positive whole number"),
     (["MODEL=qta"], "Invalid value for enum variable 'MODEL': 'qta'"),
+    (["NET=nosuchnet"],
+     "Invalid value for enum variable 'NET': 'nosuchnet'. Valid values are: ['cifar_cnn', 'fashion_mnist']"),
     (["BOARD=nucleo"], "Invalid value for enum variable 'BOARD'"),
     (["KERNELS=fast"], "Invalid value for enum variable 'KERNELS'"),
     (["TFLITE=/no/such/model.tflite", "check-host"], "TFLITE=/no/such/model.tflite: no such file"),

@@ -130,9 +130,12 @@ def requantize_params(in_scale: float, out_scale: float) -> tuple[int, int]:
 
 
 def fc_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """Per-tensor FULLY_CONNECTED: the scale product is rounded to float32 first
-    (as kernels.h documents for TFLite's fully-connected preparation)."""
-    return quantize_multiplier(f32(f32(input_scale) * f32(weight_scale)) / f32(output_scale))
+    """Per-tensor FULLY_CONNECTED: input_scale * weight_scale / output_scale in
+    double precision from the float32 scales, as TFLite's fully-connected
+    preparation does. (Rounding the product to float32 first, as an older
+    TFLite did, differs in the last bit of the multiplier for some trained
+    models, and then in an output: tests/fixtures/fc_double_product.)"""
+    return quantize_multiplier(f32(input_scale) * f32(weight_scale) / f32(output_scale))
 
 
 def mean_params(in_scale: float, in_zp: int, out_scale: float, out_zp: int, count: int) -> dict:

@@ -12,3 +12,17 @@ def unknown_value(kind: str, value: str, valid: list[str] | tuple[str, ...]) -> 
     close = difflib.get_close_matches(value, list(valid), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown {kind} '{value}'{hint}: valid values are {', '.join(valid) or '(none found)'}"
+
+
+#: What to do about a model file that does not hold a well-formed model.
+FIX_CORRUPT = "export the model again with the TFLite converter, or download it again"
+
+
+def corrupt(name: str, what: str, detail: str) -> KilnError:
+    """The error for a model file whose bytes cannot be read as a model."""
+    return KilnError(f"'{name}' is truncated or corrupt at {what} ({detail}); {FIX_CORRUPT}")
+
+
+def invalid(name: str, what: str, detail: str) -> KilnError:
+    """The error for a model that reads but breaks the format's rules."""
+    return KilnError(f"'{name}' is invalid: {what}: {detail}; {FIX_CORRUPT}")

@@ -10,12 +10,15 @@ activations become storage aliases of their input.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import tflite
 
-from kiln.errors import KilnError
+from kiln.errors import FIX_CORRUPT, KilnError, corrupt, invalid
 from kiln.ir import Graph, Operator, Tensor
 
 # tflite.TensorType -> (IR name, NumPy dtype)
@@ -33,53 +36,121 @@ _PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("
 ALIAS_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
 
+#: Operators whose options table is not named after the operator.
+_OPTIONS_OF = {
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions", "L2_POOL_2D": "Pool2DOptions",
+    "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
+    **dict.fromkeys(("MEAN", "SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ANY"),
+                    "ReducerOptions"),
+}
+#: Options table names by their normalized operator-style key ("conv2d" -> "Conv2DOptions").
+_OPTIONS_BY_KEY = {k[: -len("Options")].lower(): k for k in _OPTION_CLASSES.values() if k != "NONE"}
+#: An empty flatbuffer table: a 4-byte vtable listing no field, then the table
+#: pointing back at it. Read through an options class, every field is its default.
+_EMPTY_TABLE = bytearray(struct.pack("<HHi", 4, 4, 4))
+#: What a corrupt file raises inside the flatbuffer bindings.
+_DECODE_ERRORS = (struct.error, IndexError, ValueError, TypeError, OverflowError, AttributeError,
+                  UnicodeDecodeError, RecursionError)
+
+
+def expected_options(op_name: str) -> str | None:
+    """The options table an operator carries, or None when it has none."""
+    if op_name in _OPTIONS_OF:
+        return _OPTIONS_OF[op_name]
+    return _OPTIONS_BY_KEY.get(op_name.replace("_", "").lower())
+
+
+@contextmanager
+def _reading(name: str, what: str) -> Iterator[None]:
+    """Report any decoding failure inside the block as corruption at `what`."""
+    try:
+        yield
+    except KilnError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise corrupt(name, what, f"{type(exc).__name__}: {exc}") from None
+
+
+def _count(n: int, what: str, name: str, buf: bytes, item_bytes: int = 4) -> int:
+    """A vector's length, checked against the bytes that could hold it: a
+    corrupt length must not make the reader loop billions of times."""
+    if n < 0 or n * item_bytes > len(buf):
+        raise corrupt(name, what, f"a vector of {n} entries in a file of {len(buf)} bytes")
+    return n
+
+
 def read_tflite(path: str | Path) -> Graph:
-    """Parse `path` into a Graph (first subgraph), then fold constants and aliases."""
+    """Parse `path` into a Graph (first subgraph), check it (kiln.validate),
+    then fold constants and aliases."""
+    from kiln.validate import validate
+
     path = Path(path)
     try:
         buf = path.read_bytes()
     except OSError as exc:
         raise KilnError(f"cannot read the model '{path}': {exc.strerror}; check the path") from exc
-    graph = parse_tflite(buf, path.stem)
+    graph = parse_tflite(buf, path.name)
+    validate(graph, path.name)
     simplify(graph)
     return graph
 
 
 def parse_tflite(buf: bytes, name: str = "model") -> Graph:
-    """Parse flatbuffer bytes into a Graph without any simplification."""
+    """Parse flatbuffer bytes into a Graph without any simplification.
+
+    Every read is bounded by the buffer: a truncated or corrupt file raises a
+    KilnError naming the part that could not be read."""
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise KilnError(f"'{name}' is not a .tflite flatbuffer (no TFL3 identifier); "
                         "pass a file written by the TFLite converter")
-    model = tflite.Model.GetRootAs(buf, 0)
-    if model.SubgraphsLength() < 1:
-        raise KilnError(f"'{name}' holds no subgraph")
-    sub = model.Subgraphs(0)
-    tensors = [_read_tensor(model, sub, i, buf) for i in range(sub.TensorsLength())]
+    buf = bytes(buf)
+    with _reading(name, "the model header"):
+        if struct.unpack_from("<I", buf, 0)[0] >= len(buf):
+            raise corrupt(name, "the model header", "the root table lies past the end of the file")
+        model = tflite.Model.GetRootAs(buf, 0)
+        n_sub = _count(model.SubgraphsLength(), "the subgraph list", name, buf)
+        n_buffers = _count(model.BuffersLength(), "the buffer list", name, buf)
+        n_codes = _count(model.OperatorCodesLength(), "the operator code list", name, buf)
+    if n_sub < 1:
+        raise KilnError(f"'{name}' holds no subgraph; {FIX_CORRUPT}")
+    with _reading(name, "subgraph 0"):
+        sub = model.Subgraphs(0)
+        n_tensors = _count(sub.TensorsLength(), "the tensor list", name, buf)
+        n_ops = _count(sub.OperatorsLength(), "the operator list", name, buf)
+        inputs = [int(t) for t in sub.InputsAsNumpy()] if sub.InputsLength() else []
+        outputs = [int(t) for t in sub.OutputsAsNumpy()] if sub.OutputsLength() else []
+    tensors = []
+    for i in range(n_tensors):
+        with _reading(name, f"tensor {i}"):
+            tensors.append(_read_tensor(model, sub, i, buf, n_buffers, name))
     ops = []
-    for i in range(sub.OperatorsLength()):
-        op = sub.Operators(i)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        op_name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
-        if op_name == "CUSTOM":
-            custom = code.CustomCode()
-            op_name = f"CUSTOM:{custom.decode() if custom else '?'}"
-        ops.append(Operator(
-            index=i, op=op_name,
-            inputs=[int(t) for t in (op.InputsAsNumpy() if op.InputsLength() else [])],
-            outputs=[int(t) for t in (op.OutputsAsNumpy() if op.OutputsLength() else [])],
-            options=_read_options(op),
-        ))
-    desc = model.Description()
-    return Graph(
-        name=name, tensors=tensors, ops=ops,
-        inputs=[int(t) for t in sub.InputsAsNumpy()] if sub.InputsLength() else [],
-        outputs=[int(t) for t in sub.OutputsAsNumpy()] if sub.OutputsLength() else [],
-        description=desc.decode(errors="replace") if desc else "",
-    )
+    for i in range(n_ops):
+        with _reading(name, f"operator {i}"):
+            op = sub.Operators(i)
+            code_index = op.OpcodeIndex()
+            if code_index >= n_codes:
+                raise corrupt(name, f"operator {i}",
+                              f"operator code {code_index} of {n_codes}")
+            code = model.OperatorCodes(code_index)
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            op_name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+            if op_name == "CUSTOM":
+                custom = code.CustomCode()
+                op_name = f"CUSTOM:{custom.decode(errors='replace') if custom else '?'}"
+            ops.append(Operator(
+                index=i, op=op_name,
+                inputs=[int(t) for t in (op.InputsAsNumpy() if op.InputsLength() else [])],
+                outputs=[int(t) for t in (op.OutputsAsNumpy() if op.OutputsLength() else [])],
+                options=_read_options(op, op_name, name, i),
+            ))
+    with _reading(name, "the model description"):
+        desc = model.Description()
+    return Graph(name=name, tensors=tensors, ops=ops, inputs=inputs, outputs=outputs,
+                 description=desc.decode(errors="replace") if desc else "")
 
 
-def _read_tensor(model: tflite.Model, sub: tflite.SubGraph, i: int, buf: bytes) -> Tensor:
+def _read_tensor(model: tflite.Model, sub: tflite.SubGraph, i: int, buf: bytes, n_buffers: int,
+                 name: str) -> Tensor:
     t = sub.Tensors(i)
     type_name, np_type = _TYPES.get(t.Type(), (f"type{t.Type()}", None))
     shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
@@ -92,29 +163,59 @@ def _read_tensor(model: tflite.Model, sub: tflite.SubGraph, i: int, buf: bytes) 
                       else np.zeros(len(scale), np.int64))
         qdim = int(q.QuantizedDimension())
     data = None
-    b = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
+    if t.Buffer() >= n_buffers:
+        raise corrupt(name, f"tensor {i}", f"buffer {t.Buffer()} of {n_buffers}")
+    b = model.Buffers(t.Buffer())
     if b is not None and np_type is not None:
         raw = None
         if b.DataLength() > 0:
             raw = b.DataAsNumpy().tobytes()
         elif b.Offset() > 1:  # models above 2 GB keep buffers after the flatbuffer
+            if b.Offset() + b.Size() > len(buf):
+                raise corrupt(name, f"tensor {i}", f"buffer {t.Buffer()} ends past the end of the file")
             raw = buf[b.Offset():b.Offset() + b.Size()]
         if raw is not None:
+            if len(raw) % np.dtype(np_type).itemsize:
+                raise invalid(name, f"tensor {i} '{_name_of(t)}'", f"{len(raw)} bytes of data are not a "
+                              f"whole number of {type_name} values")
             data = np.frombuffer(raw, dtype=np_type).copy()
-            data = data.reshape(shape) if data.size == int(np.prod(shape)) else data
-    name = t.Name().decode(errors="replace") if t.Name() else f"tensor_{i}"
-    return Tensor(index=i, name=name, shape=shape, dtype=type_name, scale=scale,
+            data = data.reshape(shape) if data.size == _elements(shape) else data
+    return Tensor(index=i, name=_name_of(t) or f"tensor_{i}", shape=shape, dtype=type_name, scale=scale,
                   zero_point=zero_point, quantized_dimension=qdim, data=data)
 
 
-def _read_options(op: tflite.Operator) -> dict:
-    """Builtin options as a plain dict {CamelCaseField: value}, enums as names."""
-    kind = _OPTION_CLASSES.get(op.BuiltinOptionsType())
-    table = op.BuiltinOptions()
-    if not kind or kind == "NONE" or table is None or not hasattr(tflite, kind):
-        return {}
+def _name_of(t: tflite.Tensor) -> str:
+    raw = t.Name()
+    return raw.decode(errors="replace") if raw else ""
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    """Elements of a shape, or -1 for a shape with a negative dimension."""
+    if any(d < 0 for d in shape):
+        return -1
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _read_options(op: tflite.Operator, op_name: str, name: str, index: int) -> dict:
+    """Builtin options as a plain dict {CamelCaseField: value}, enums as names.
+
+    A table of another operator's type is corruption; a missing table reads
+    as the schema's defaults."""
+    kind = _OPTION_CLASSES.get(op.BuiltinOptionsType(), f"options type {op.BuiltinOptionsType()}")
+    want = expected_options(op_name)
+    if kind != "NONE" and want is not None and kind != want:
+        raise invalid(name, f"operator {index} ({op_name})", f"its options table is {kind}, not {want}")
+    table = op.BuiltinOptions() if kind != "NONE" else None
+    if table is None:
+        if want is None or not hasattr(tflite, want):
+            return {}
+        kind, table_bytes, table_pos = want, _EMPTY_TABLE, 4
+    else:
+        if not hasattr(tflite, kind):
+            return {}
+        table_bytes, table_pos = table.Bytes, table.Pos
     opts = getattr(tflite, kind)()
-    opts.Init(table.Bytes, table.Pos)
+    opts.Init(table_bytes, table_pos)
     out: dict = {}
     for attr in dir(opts):
         if attr.startswith("_") or attr in ("Init",) or attr.startswith("GetRootAs"):
@@ -130,7 +231,9 @@ def _read_options(op: tflite.Operator) -> dict:
                     if getattr(opts, attr + "Length")() else []
             else:
                 val = fn()
-        except TypeError:  # accessors that need an index argument
+        except TypeError as exc:  # accessors that need an index argument
+            if "argument" not in str(exc):
+                raise
             continue
         if attr == "FusedActivationFunction":
             val = _ACTIVATIONS.get(val, str(val))

@@ -82,26 +82,63 @@ def host_cc() -> str:
 
 
 _CFLAGS = ["-std=c99", "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", f"-I{RUNTIME / 'include'}"]
+#: The debug build: AddressSanitizer (every array of the generated model and
+#: the runtime is bounds-checked, constants included) and UBSan, each error fatal.
+SANITIZE_FLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                  "-fno-sanitize-recover=all"]
+#: KILN_SANITIZE=1 builds every host model with SANITIZE_FLAGS (the fidelity suites honour it).
+SANITIZE_ENV = "KILN_SANITIZE"
 _RUNTIME_CACHE: dict[str, list[Path]] = {}
 
+#: The sanitized model runs as its own program (ASan cannot be loaded into
+#: Python with ctypes): inputs on stdin, outputs on stdout, one after another.
+_HOST_MAIN = """/* Kiln host runner for the sanitizer build. */
+#include <stdio.h>
+#include <stdint.h>
+#include "kiln_model.h"
 
-def runtime_objects(kernels: str = "portable") -> list[Path]:
-    """The runtime compiled once per process (keyed by the sources' content): the
-    portable kernels, plus the cm33 set (its plain-C host path) unless portable."""
+static uint8_t in_buf[KILN_MODEL_INPUT_BYTES];
+static uint8_t out_buf[KILN_MODEL_OUTPUT_BYTES];
+
+int main(void)
+{
+    while (fread(in_buf, 1, sizeof in_buf, stdin) == sizeof in_buf) {
+        int rc = kiln_model_invoke(in_buf, out_buf, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "kiln_model_invoke returned %d\\n", rc);
+            return 3;
+        }
+        fwrite(out_buf, 1, sizeof out_buf, stdout);
+    }
+    return 0;
+}
+"""
+
+
+def sanitize_default() -> bool:
+    """True when KILN_SANITIZE=1 asks for the sanitizer build."""
+    return os.environ.get(SANITIZE_ENV, "") not in ("", "0")
+
+
+def runtime_objects(kernels: str = "portable", sanitize: bool = False) -> list[Path]:
+    """The runtime compiled once per process (keyed by the sources' content and
+    the build): the portable kernels, plus the cm33 set (its plain-C host path)
+    unless portable."""
     sources = sorted((RUNTIME / "portable").glob("*.c"))
     headers = sorted((RUNTIME / "include" / "kiln").glob("*.h"))
     if kernels != "portable":
         sources += sorted((RUNTIME / "cm33").glob("*.c"))
         headers += sorted((RUNTIME / "cm33").glob("*.h"))
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)).hexdigest()
+    flags = [f for f in _CFLAGS if f != "-shared"] + (SANITIZE_FLAGS if sanitize else [])
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)
+                         + " ".join(flags).encode()).hexdigest()
     if key not in _RUNTIME_CACHE:
         outdir = Path(tempfile.mkdtemp(prefix="kiln-runtime-"))
         atexit.register(shutil.rmtree, outdir, True)
         objs = []
         for src in sources:
             obj = outdir / f"{src.parent.name}_{src.stem}.o"  # portable/ and cm33/ share file names
-            cmd = [*host_cc().split(), *[f for f in _CFLAGS if f != "-shared"], "-c", str(src),
-                   "-o", str(obj)]
+            cmd = [*host_cc().split(), *flags, "-c", str(src), "-o", str(obj)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise KilnError(f"host compilation of the runtime failed:\n{' '.join(cmd)}\n"
@@ -112,10 +149,13 @@ def runtime_objects(kernels: str = "portable") -> list[Path]:
 
 
 class HostModel:
-    """A generated model built as a host shared library, callable from Python."""
+    """A generated model built for the host: a shared library called from
+    Python, or with `sanitize` (default: KILN_SANITIZE=1) a sanitizer-built
+    program that each invoke runs."""
 
     def __init__(self, tflite: str | Path, name: str | None = None, kernels: str = "portable",
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None, sanitize: bool | None = None) -> None:
+        self.sanitize = sanitize_default() if sanitize is None else sanitize
         self.model = compile_model(tflite, name=name, kernels=kernels)
         self._tmp = tempfile.TemporaryDirectory(prefix="kiln-host-") if workdir is None else None
         self.dir = Path(workdir or self._tmp.name)
@@ -124,17 +164,26 @@ class HostModel:
             (self.dir / fname).write_text(text)
         (self.dir / "host_platform.c").write_text(_HOST_PLATFORM)
         self.sources = [self.dir / "kiln_model.c", self.dir / "host_platform.c"]
-        self.lib_path = self.dir / "kiln_model.so"
-        cmd = [*host_cc().split(), *_CFLAGS, f"-I{self.dir}", *map(str, self.sources),
-               *map(str, runtime_objects(kernels)), "-o", str(self.lib_path)]
+        if self.sanitize:
+            (self.dir / "host_main.c").write_text(_HOST_MAIN)
+            self.sources.append(self.dir / "host_main.c")
+            self.lib_path = self.dir / "kiln_model"
+            flags = [f for f in _CFLAGS if f not in ("-shared", "-fPIC")] + SANITIZE_FLAGS
+        else:
+            self.lib_path = self.dir / "kiln_model.so"
+            flags = _CFLAGS
+        cmd = [*host_cc().split(), *flags, f"-I{self.dir}", *map(str, self.sources),
+               *map(str, runtime_objects(kernels, self.sanitize)), "-o", str(self.lib_path)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise KilnError(f"host compilation of the generated model failed:\n{' '.join(cmd)}\n"
                             f"{proc.stderr.strip()}")
         self.warnings = proc.stderr.strip()
-        self.lib = ctypes.CDLL(str(self.lib_path), mode=os.RTLD_NOW | getattr(os, "RTLD_LOCAL", 0))
-        self.lib.kiln_model_invoke.restype = ctypes.c_int
-        self.lib.kiln_model_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        self.lib = None
+        if not self.sanitize:
+            self.lib = ctypes.CDLL(str(self.lib_path), mode=os.RTLD_NOW | getattr(os, "RTLD_LOCAL", 0))
+            self.lib.kiln_model_invoke.restype = ctypes.c_int
+            self.lib.kiln_model_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         self.in_dtype = np.dtype(self.model.input["dtype"])
         self.out_dtype = np.dtype(self.model.output["dtype"])
         self.in_shape = tuple(self.model.input["shape"])
@@ -145,11 +194,32 @@ class HostModel:
         x = np.ascontiguousarray(x, dtype=self.in_dtype)
         if x.size * x.itemsize != self.model.input["bytes"]:
             raise ValueError(f"input of {x.size} elements, the model takes {self.in_shape}")
+        if self.sanitize:
+            return self.invoke_many(x[None])[0]
         out = np.empty(self.out_shape, dtype=self.out_dtype)
         rc = self.lib.kiln_model_invoke(x.ctypes.data, out.ctypes.data, None)
         if rc != 0:
             raise RuntimeError(f"kiln_model_invoke returned {rc}")
         return out
+
+    def invoke_many(self, xs: np.ndarray) -> np.ndarray:
+        """Run each input of `xs` (N inputs of any shape with the right size); N outputs.
+
+        The sanitizer build runs them in one process; a sanitizer report
+        there raises KilnError with the report."""
+        xs = np.ascontiguousarray(xs, dtype=self.in_dtype).reshape(len(xs), -1)
+        if not self.sanitize:
+            return np.stack([self.invoke(x) for x in xs]) if len(xs) else \
+                np.empty((0, *self.out_shape), self.out_dtype)
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86",
+                   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87")
+        proc = subprocess.run([str(self.lib_path)], input=xs.tobytes(), capture_output=True, env=env,
+                              timeout=600)
+        if proc.returncode != 0:
+            raise KilnError(f"the sanitizer build of {self.model.name} failed (exit {proc.returncode}):\n"
+                            + proc.stderr.decode(errors="replace")[-4000:])
+        out = np.frombuffer(proc.stdout, dtype=self.out_dtype)
+        return out.reshape(len(xs), *self.out_shape)
 
     def close(self) -> None:
         """Delete the temporary build directory."""
@@ -234,7 +304,7 @@ def check_host(tflite: str | Path, inputs_npy: str | Path | None = None, count: 
         xs = make_inputs(hm, inputs_npy, count, seed)
         if len(xs) == 0:
             raise KilnError("no inputs to check: COUNT must be at least 1")
-        got = np.stack([hm.invoke(x) for x in xs])
+        got = hm.invoke_many(xs)
     finally:
         hm.close()
     res = compare(hm.model.name, got, oracle.reference_outputs(tflite, xs, hm.model.graph))

@@ -22,15 +22,7 @@ from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.portable import _act, _conv_geometry, _fc_dims
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
-from kiln.ir import Graph, Operator, Tensor
-
-
-def is_hybrid(graph: Graph, op: Operator) -> bool:
-    """True for a layer with a float32 input and constant int8 weights (input 1)."""
-    if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0:
-        return False
-    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-    return x.dtype == "float32" and w.dtype == "int8" and w.is_const
+from kiln.ir import Graph, Operator, Tensor, is_hybrid
 
 
 def _weight_scales(w: Tensor, channels: int, axis: int) -> tuple[list[float], bool]:

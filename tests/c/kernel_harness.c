@@ -14,20 +14,20 @@
 static void fill_conv_s8(kiln_conv_s8_params_t *p, const int32_t *f,
                          const int32_t *mult, const int32_t *shift)
 {
-    p->in_h = (uint16_t)f[0];
-    p->in_w = (uint16_t)f[1];
-    p->in_c = (uint16_t)f[2];
-    p->out_h = (uint16_t)f[3];
-    p->out_w = (uint16_t)f[4];
-    p->out_c = (uint16_t)f[5];
-    p->k_h = (uint16_t)f[6];
-    p->k_w = (uint16_t)f[7];
-    p->stride_h = (uint16_t)f[8];
-    p->stride_w = (uint16_t)f[9];
-    p->dil_h = (uint16_t)f[10];
-    p->dil_w = (uint16_t)f[11];
-    p->pad_top = (int16_t)f[12];
-    p->pad_left = (int16_t)f[13];
+    p->g.in_h = (uint16_t)f[0];
+    p->g.in_w = (uint16_t)f[1];
+    p->g.in_c = (uint16_t)f[2];
+    p->g.out_h = (uint16_t)f[3];
+    p->g.out_w = (uint16_t)f[4];
+    p->g.out_c = (uint16_t)f[5];
+    p->g.k_h = (uint16_t)f[6];
+    p->g.k_w = (uint16_t)f[7];
+    p->g.stride_h = (uint16_t)f[8];
+    p->g.stride_w = (uint16_t)f[9];
+    p->g.dil_h = (uint16_t)f[10];
+    p->g.dil_w = (uint16_t)f[11];
+    p->g.pad_top = (int16_t)f[12];
+    p->g.pad_left = (int16_t)f[13];
     p->depth_mult = (uint16_t)f[14];
     p->in_offset = f[15];
     p->out_offset = f[16];
@@ -72,17 +72,17 @@ void kh_fc_s8(const int32_t *f, const int32_t *mult, const int32_t *shift,
 void kh_pool_s8(int average, const int32_t *f, const int8_t *in, int8_t *out)
 {
     kiln_pool_params_t p;
-    p.in_h = (uint16_t)f[0];
-    p.in_w = (uint16_t)f[1];
-    p.c = (uint16_t)f[2];
-    p.out_h = (uint16_t)f[3];
-    p.out_w = (uint16_t)f[4];
-    p.k_h = (uint16_t)f[5];
-    p.k_w = (uint16_t)f[6];
-    p.stride_h = (uint16_t)f[7];
-    p.stride_w = (uint16_t)f[8];
-    p.pad_top = (int16_t)f[9];
-    p.pad_left = (int16_t)f[10];
+    p.g.in_h = (uint16_t)f[0];
+    p.g.in_w = (uint16_t)f[1];
+    p.g.in_c = p.g.out_c = (uint16_t)f[2];
+    p.g.out_h = (uint16_t)f[3];
+    p.g.out_w = (uint16_t)f[4];
+    p.g.k_h = (uint16_t)f[5];
+    p.g.k_w = (uint16_t)f[6];
+    p.g.stride_h = (uint16_t)f[7];
+    p.g.stride_w = (uint16_t)f[8];
+    p.g.pad_top = (int16_t)f[9];
+    p.g.pad_left = (int16_t)f[10];
     p.act_min = f[11];
     p.act_max = f[12];
     if (average) {
@@ -210,20 +210,20 @@ void kh_conv_f32(int depthwise, const int32_t *f, float act_min, float act_max,
                  const float *in, const float *w, const float *bias, float *out)
 {
     kiln_conv_f32_params_t p;
-    p.in_h = (uint16_t)f[0];
-    p.in_w = (uint16_t)f[1];
-    p.in_c = (uint16_t)f[2];
-    p.out_h = (uint16_t)f[3];
-    p.out_w = (uint16_t)f[4];
-    p.out_c = (uint16_t)f[5];
-    p.k_h = (uint16_t)f[6];
-    p.k_w = (uint16_t)f[7];
-    p.stride_h = (uint16_t)f[8];
-    p.stride_w = (uint16_t)f[9];
-    p.dil_h = (uint16_t)f[10];
-    p.dil_w = (uint16_t)f[11];
-    p.pad_top = (int16_t)f[12];
-    p.pad_left = (int16_t)f[13];
+    p.g.in_h = (uint16_t)f[0];
+    p.g.in_w = (uint16_t)f[1];
+    p.g.in_c = (uint16_t)f[2];
+    p.g.out_h = (uint16_t)f[3];
+    p.g.out_w = (uint16_t)f[4];
+    p.g.out_c = (uint16_t)f[5];
+    p.g.k_h = (uint16_t)f[6];
+    p.g.k_w = (uint16_t)f[7];
+    p.g.stride_h = (uint16_t)f[8];
+    p.g.stride_w = (uint16_t)f[9];
+    p.g.dil_h = (uint16_t)f[10];
+    p.g.dil_w = (uint16_t)f[11];
+    p.g.pad_top = (int16_t)f[12];
+    p.g.pad_left = (int16_t)f[13];
     p.depth_mult = (uint16_t)f[14];
     p.act_min = act_min;
     p.act_max = act_max;
@@ -252,17 +252,17 @@ void kh_pool_f32(int average, const int32_t *f, float act_min, float act_max,
                  const float *in, float *out)
 {
     kiln_pool_f32_params_t p;
-    p.in_h = (uint16_t)f[0];
-    p.in_w = (uint16_t)f[1];
-    p.c = (uint16_t)f[2];
-    p.out_h = (uint16_t)f[3];
-    p.out_w = (uint16_t)f[4];
-    p.k_h = (uint16_t)f[5];
-    p.k_w = (uint16_t)f[6];
-    p.stride_h = (uint16_t)f[7];
-    p.stride_w = (uint16_t)f[8];
-    p.pad_top = (int16_t)f[9];
-    p.pad_left = (int16_t)f[10];
+    p.g.in_h = (uint16_t)f[0];
+    p.g.in_w = (uint16_t)f[1];
+    p.g.in_c = p.g.out_c = (uint16_t)f[2];
+    p.g.out_h = (uint16_t)f[3];
+    p.g.out_w = (uint16_t)f[4];
+    p.g.k_h = (uint16_t)f[5];
+    p.g.k_w = (uint16_t)f[6];
+    p.g.stride_h = (uint16_t)f[7];
+    p.g.stride_w = (uint16_t)f[8];
+    p.g.pad_top = (int16_t)f[9];
+    p.g.pad_left = (int16_t)f[10];
     p.act_min = act_min;
     p.act_max = act_max;
     if (average) {

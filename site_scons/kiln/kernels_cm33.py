@@ -368,7 +368,8 @@ def _register() -> None:
         ("ADD", "kiln_cm33_add_s8", _add_check, _add_build),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
-                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch.get(func)))
+                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch.get(func),
+                            fuses_next=func == "kiln_cm33_conv1_pool_s8"))
 
 
 _register()

@@ -359,6 +359,7 @@ def _register() -> None:
         ("MEAN", f32, "kiln_mean_f32", _mean_f32, _mean_accepts),
         ("SOFTMAX", f32, "kiln_softmax_f32", _softmax_f32, None),
         ("PAD", f32, "kiln_pad", _pad, None),
+        ("PADV2", f32, "kiln_pad", _pad, None),
         ("CONCATENATION", f32, "kiln_concat", _concat, None),
     ]:
         register(KernelImpl(op=op, dtype=dt, func=func, build=build,

@@ -118,9 +118,9 @@ void kiln_fc_s8(const kiln_fc_s8_params_t *p, const int8_t *in,
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D (input and output share scale and zero
  * point, as TFLite requires, so no requantization). Geometry `g` as for
- * CONV_2D (in_c == out_c, dilation 1); windows cover only valid input pixels, and the average
- * divides by the number of valid pixels in the window. act_min/act_max as
- * for CONV_2D (usually [-128, 127]). */
+ * CONV_2D (in_c == out_c, dilation 1); windows cover only valid input
+ * pixels, and the average divides by the number of valid pixels in the
+ * window. act_min/act_max as for CONV_2D (usually [-128, 127]). */
 typedef struct {
     kiln_geometry_t g;            /* in_c == out_c: the channels; dilation 1 */
     int32_t act_min, act_max;

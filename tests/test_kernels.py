@@ -59,6 +59,8 @@ class Generated:
 
     def __init__(self, graph: Graph, kernels: str, workdir: Path) -> None:
         self.graph, self.kernels = graph, kernels
+        #: The .tflite's own tensors; kernels' scratch tensors are added after them.
+        self.file_tensors = len(graph.tensors)
         self.plan, consts, self.layers = build_layers(graph, kernels)
         self.impls = [select(graph, op, kernels) for op in graph.ops]
         steps = "\n".join(f"    case {k}: {la.call} break;" for k, la in enumerate(self.layers))
@@ -276,10 +278,10 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 # The oracle, every tensor preserved
 
 
-def oracle_tensors(path: Path, graph: Graph, inputs: list[np.ndarray]) -> dict[int, np.ndarray]:
+def oracle_tensors(path: Path, gen: Generated, inputs: list[np.ndarray]) -> dict[int, np.ndarray]:
     """Every tensor of the .tflite after one run, by index: tflite-micro, or
     TensorFlow's reference kernels for hybrid models (tflite-micro has none)."""
-    n = sum(1 for t in graph.tensors if not t.name.startswith("kiln_scratch"))
+    graph, n = gen.graph, gen.file_tensors
     if any(is_hybrid(graph, op) for op in graph.ops):
         import tensorflow as tf
         it = tf.lite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
@@ -335,7 +337,7 @@ def check_layers(gen: Generated, path: Path, samples: int = SAMPLES) -> set[str]
     on `samples` random inputs; returns the kernels that ran."""
     g, ran = gen.graph, set()
     for s in range(samples):
-        values = oracle_tensors(path, g, random_inputs(g, s))
+        values = oracle_tensors(path, gen, random_inputs(g, s))
         step = 0
         while step < len(g.ops):
             impl, op = gen.impls[step], g.ops[step]
@@ -397,7 +399,7 @@ def test_quantize_at_rounding_boundaries(models: dict[str, Path], tmp_path: Path
     x = np.float32((np.arange(-6, 6) + 0.5) * scale)
     x = np.concatenate([np.nextafter(x, np.float32(-np.inf)), x, np.nextafter(x, np.float32(np.inf))])
     for chunk in x.reshape(-1, 1, 12):
-        values = oracle_tensors(path, g, [chunk])
+        values = oracle_tensors(path, gen, [chunk])
         gen.run(step, values)
         assert_matches("QUANTIZE", gen.read(quant.outputs[0]), values[quant.outputs[0]], exact=True)
 

@@ -26,6 +26,11 @@ def _keras():
     return tf_keras
 
 
+def _tf():
+    import tensorflow
+    return tensorflow
+
+
 def convert(model, int8: bool = True, seed: int = 0, samples: int = 64, float_io: bool = False) -> bytes:
     """Convert a Keras model: full-int8 (int8 input/output, or float32 input/output
     around int8 operators with float_io: QUANTIZE/DEQUANTIZE at the edges) or float32."""
@@ -124,6 +129,8 @@ def op_specs(seed: int = 1234) -> list[Spec]:
     add("softmax", (10,), lambda: _seq((10,), L.Dense(12), L.Softmax()))
     add("softmax_rows", (3, 7), lambda: _seq((3, 7), L.Dense(5), L.Softmax()))
     add("pad", (5, 6, 3), lambda: _seq((5, 6, 3), L.Conv2D(4, 1), L.ZeroPadding2D(((1, 2), (2, 0)))))
+    add("padv2", (5, 6, 3), lambda: _seq((5, 6, 3), L.Conv2D(4, 1), L.Lambda(
+        lambda t: _tf().pad(t, [[0, 0], [1, 0], [0, 2], [0, 0]], constant_values=0.25))))
     add("gap", (6, 5, 4), lambda: _seq((6, 5, 4), L.Conv2D(6, 3), L.GlobalAveragePooling2D()))
     add("gap_keepdims", (6, 5, 4),
         lambda: _seq((6, 5, 4), L.Conv2D(6, 3), L.GlobalAveragePooling2D(keepdims=True)))

@@ -17,6 +17,7 @@ import numpy as np
 import opmodels
 import pytest
 from kiln import datasets, hostcheck
+from kiln.codegen.registry import entries
 from test_fidelity_models import run_both, variant_path
 
 SAMPLES = 60
@@ -93,6 +94,14 @@ def _check(path, seed: int) -> tuple[hostcheck.HostCheckResult, set[str]]:
     return opmodels.check_random(path, seed, SAMPLES, kernels="cm33")
 
 
+def test_specs_reach_every_cm33_kernel() -> None:
+    """Between them the specs above claim every kernel the cm33 set registers
+    (test_specialized_kernel_identical then checks the claim)."""
+    claimed = set().union(*(s[3] for s in CM33_SPECS))
+    assert claimed == {impl.func for impl in entries("cm33")}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [s[0] for s in CM33_SPECS])
 def test_specialized_kernel_identical(converted: dict, name: str) -> None:
     expected = next(s[3] for s in CM33_SPECS if s[0] == name)
@@ -101,12 +110,14 @@ def test_specialized_kernel_identical(converted: dict, name: str) -> None:
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [s[0] for s in OP_SPECS])
 def test_operator_suite_identical_with_cm33_kernels(converted: dict, name: str) -> None:
     res, _ = _check(converted[name], seed=zlib.crc32(name.encode()) % 1000)
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
+@pytest.mark.slow
 def test_unfit_layers_fall_back_to_portable(converted: dict) -> None:
     """Depth multiplier 2 and channel counts not a multiple of 4 have no cm33
     kernel: those layers keep the portable one (and stay exact, above)."""
@@ -119,6 +130,7 @@ def test_unfit_layers_fall_back_to_portable(converted: dict) -> None:
     assert dw == ["kiln_dwconv2d_s8"]
 
 
+@pytest.mark.slow
 def test_fashion_mnist_ptq_all_test_images_identical() -> None:
     images, _ = datasets.load_fashion_mnist("test")
     res, kernels = run_both(variant_path("fashion_mnist", "ptq"),
@@ -127,6 +139,7 @@ def test_fashion_mnist_ptq_all_test_images_identical() -> None:
     assert res.samples == 10000 and res.ok and res.identical_samples == 10000, res.summary()
 
 
+@pytest.mark.slow
 def test_cifar_cnn_ptq_identical() -> None:
     images, _ = datasets.synthetic_images(300, (32, 32, 3), 10, seed=5)
     res, kernels = run_both(variant_path("cifar_cnn", "ptq"),

@@ -16,8 +16,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from kiln import ROOT
 from kiln import cm33_layout as lay
+from support import ROOT
 
 RUNTIME = ROOT / "firmware" / "runtime"
 

@@ -14,18 +14,31 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from kiln import ROOT, datasets, hostcheck, oracle
-from kiln.codegen.hybrid import is_hybrid
+from kiln import datasets, hostcheck, oracle
+from kiln.ir import is_hybrid
 from kiln.tflite_reader import read_tflite
+from support import ROOT, run_scons
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SAMPLES = 100
+
+
+def test_oracle_imports_no_code_generator() -> None:
+    """The reference interpreter is independent of what it judges: importing it
+    in a fresh interpreter loads neither the C generator nor its templates."""
+    probe = ("import sys, kiln.oracle; "
+             "bad = sorted(m for m in sys.modules if m == 'jinja2' or m.startswith('kiln.codegen') "
+             "or m in ('kiln.planner', 'kiln.kernels_cm33', 'kiln.cm33_layout')); "
+             "print(bad); sys.exit(1 if bad else 0)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "site_scons"), str(ROOT)]))
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                          cwd=ROOT)
+    assert proc.returncode == 0, f"kiln.oracle imports {proc.stdout.strip()}{proc.stderr[-2000:]}"
 
 
 def _keras():
@@ -135,6 +148,7 @@ HYBRID = ["fc_asymmetric", "fc_batches", "fc_per_tensor", "conv_same_relu", "con
           "conv_per_tensor", "dwconv_mult2", "conv_pool_dense"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HYBRID)
 def test_hybrid_layer_bit_identical_to_tflite(converted: dict, name: str, tmp_path) -> None:
     graph = read_tflite(converted[name])
@@ -195,6 +209,7 @@ def test_quantization_ties_round_like_tflite(tmp_path) -> None:
     assert res.ok and res.identical_samples == 2, res.summary()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["float_mean", "float_mul"])
 def test_float_mean_and_mul_match_tflite_micro(converted: dict, name: str, tmp_path) -> None:
     ops = {op.op for op in read_tflite(converted[name]).ops}
@@ -209,13 +224,13 @@ def test_float_mean_and_mul_match_tflite_micro(converted: dict, name: str, tmp_p
 def _variant(net: str):
     path = ROOT / "build" / "models" / net / "dynamic.tflite"
     if not path.exists():
-        proc = subprocess.run([sys.executable, "-m", "SCons", "-Q", f"NET={net}", "MODEL=dynamic",
-                               str(path.relative_to(ROOT))], cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0 or not path.exists():
-            pytest.fail(f"could not build {path}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        run_scons(f"NET={net}", "MODEL=dynamic", str(path.relative_to(ROOT)))
+        if not path.exists():
+            pytest.fail(f"the build did not produce {path}")
     return path
 
 
+@pytest.mark.slow
 def test_fashion_mnist_dynamic_bit_identical(tmp_path) -> None:
     images, _ = datasets.load_fashion_mnist("test")
     xs = (images[:300].astype(np.float32) / 255.0).reshape(300, 1, 28, 28, 1)
@@ -224,6 +239,7 @@ def test_fashion_mnist_dynamic_bit_identical(tmp_path) -> None:
     assert res.ok and res.identical_samples == 300, res.summary()
 
 
+@pytest.mark.slow
 def test_cifar_cnn_dynamic_matches(tmp_path) -> None:
     rng = np.random.default_rng(11)
     xs = rng.random((300, 1, 32, 32, 3)).astype(np.float32)
@@ -246,6 +262,7 @@ def test_per_tensor_hybrid_depthwise_is_rejected(tmp_path) -> None:
 
 # ---- on the emulated board --------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                     reason="qemu-system-arm or arm-none-eabi-gcc missing (toolchain/setup)")
 def test_fashion_mnist_dynamic_firmware_on_qemu_bit_identical() -> None:
@@ -256,11 +273,8 @@ def test_fashion_mnist_dynamic_firmware_on_qemu_bit_identical() -> None:
 
     tflite = _variant("fashion_mnist")
     elf = ROOT / "build" / "mps2_an505" / "fashion_mnist" / "dynamic" / "firmware.elf"
-    scons = str(Path(sys.executable).with_name("scons"))
-    proc = subprocess.run(["nice", scons, "-Q", "-j2", "BOARD=mps2_an505", "NET=fashion_mnist",
-                           "MODEL=dynamic", str(elf.relative_to(ROOT))], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_scons("-j2", "BOARD=mps2_an505", "NET=fashion_mnist", "MODEL=dynamic",
+                     str(elf.relative_to(ROOT)), timeout=600)
     assert "warning" not in (proc.stdout + proc.stderr).lower()
     images, _ = datasets.load_fashion_mnist("test")
     xs = (images[:24].astype(np.float32) / 255.0).reshape(24, 1, 28, 28, 1)

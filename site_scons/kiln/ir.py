@@ -106,3 +106,16 @@ class Graph:
                 if t >= 0:
                     out.setdefault(t, []).append(i)
         return out
+
+
+def is_hybrid(graph: Graph, op: Operator) -> bool:
+    """True for a layer with a float32 input and constant int8 weights (input 1).
+
+    TFLite calls these dynamic-range ("hybrid") layers. The predicate lives in
+    the IR because both the code generator (which kernel runs the layer) and
+    the oracle (which interpreter is the reference) ask it, and the oracle must
+    not import the generator."""
+    if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0:
+        return False
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    return x.dtype == "float32" and w.dtype == "int8" and w.is_const

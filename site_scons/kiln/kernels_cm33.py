@@ -25,6 +25,7 @@ from kiln import quantmath as qm
 from kiln.codegen import portable as pt
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_array, c_int
+from kiln.codegen.geometry import Geometry
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
@@ -51,32 +52,12 @@ def _act_range(op: Operator, y: Tensor) -> tuple[int, int]:
     return qm.activation_range(op.options.get("FusedActivationFunction", "NONE"), *y.qparams())
 
 
-def _geometry(g: Graph, op: Operator, depthwise: bool) -> dict:
-    """The portable kernel's geometry fields (same padding rules), or Unfit."""
-    x, w, y = g.tensors[op.inputs[0]], _t(g, op.inputs[1]), g.tensors[op.outputs[0]]
-    if w is None or not w.is_const or len(x.shape) != 4 or len(w.shape) != 4 or x.shape[0] != 1:
-        raise lay.Unfit("needs a 4-D batch-1 input and constant 4-D weights")
-    _, ih, iw, ic = x.shape
-    _, oh, ow, oc = y.shape
-    if depthwise:
-        kh, kw = w.shape[1], w.shape[2]
-        if w.shape[3] != oc or oc != ic:
-            raise lay.Unfit("depth multiplier is not 1")
-    else:
-        kh, kw = w.shape[1], w.shape[2]
-        if w.shape[0] != oc or w.shape[3] != ic:
-            raise lay.Unfit("grouped convolution")
-    o = op.options
-    sh, sw = o.get("StrideH", 1), o.get("StrideW", 1)
-    dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
-    pad = o.get("Padding", "VALID")
-    geo = dict(in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
-               stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
-               pad_top=pt._pad_before(ih, oh, kh, sh, dh, pad),
-               pad_left=pt._pad_before(iw, ow, kw, sw, dw, pad))
-    if any(v < 0 or v > 0xFFFF for v in geo.values()):
-        raise lay.Unfit("a dimension exceeds 16 bits")
-    return geo
+def _geometry(g: Graph, op: Operator) -> Geometry:
+    """The layer's geometry (kiln.codegen.geometry), or Unfit."""
+    try:
+        return Geometry.of(g, op)
+    except UnsupportedLayer as exc:
+        raise lay.Unfit(str(exc)) from None
 
 
 def _weights_ok(w: Tensor, channels: int, axis: int) -> None:
@@ -174,12 +155,12 @@ def _fused_pool(g: Graph, op: Operator) -> Operator:
     return pool
 
 
-def _conv1_check(g: Graph, op: Operator) -> tuple[dict, Operator, np.ndarray]:
-    geo = _geometry(g, op, False)
-    if (geo["in_c"], geo["k_h"], geo["k_w"], geo["stride_h"], geo["stride_w"], geo["dil_h"],
-            geo["dil_w"], geo["pad_top"], geo["pad_left"]) != (1, 3, 3, 1, 1, 1, 1, 0, 0):
+def _conv1_check(g: Graph, op: Operator) -> tuple[Geometry, Operator, np.ndarray]:
+    geo = _geometry(g, op)
+    if (geo.in_c, geo.k_h, geo.k_w, geo.stride_h, geo.stride_w, geo.dil_h, geo.dil_w, geo.pad_top,
+            geo.pad_left) != (1, 3, 3, 1, 1, 1, 1, 0, 0):
         raise lay.Unfit("not a 3x3 stride-1 VALID convolution over one channel")
-    if geo["out_h"] != geo["in_h"] - 2 or geo["out_w"] != geo["in_w"] - 2 or geo["in_w"] < 4:
+    if geo.out_h != geo.in_h - 2 or geo.out_w != geo.in_w - 2 or geo.in_w < 4:
         raise lay.Unfit("unexpected output size")
     pool = _fused_pool(g, op)
     lo, hi = _act_range(op, g.tensors[op.outputs[0]])
@@ -201,15 +182,13 @@ def _conv1_build(ctx: LayerContext) -> LayerCode:
     plo, phi = _act_range(pool, g.tensors[pool.outputs[0]])
     lo, hi = max(lo, plo), min(hi, phi)
     ctx.decls.append(HEADER)
-    fields = dict(in_h=geo["in_h"], in_w=geo["in_w"], pool_h=geo["out_h"] // 2, pool_w=geo["out_w"] // 2,
-                  out_c=geo["out_c"], **_clamp_fields(lo, hi),
+    fields = dict(g=geo.c_init(), pool_h=geo.out_h // 2, pool_w=geo.out_w // 2, **_clamp_fields(lo, hi),
                   rec=_records_decl(ctx, lay.conv1_records(w, rq)))
     p = ctx.struct("kiln_cm33_conv1_pool_params_t", fields)
     # The pooled values go to the start of this layer's own output: the pool's
     # output may share memory with this layer's input (see kiln_cm33_copy).
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
-    macs = geo["out_h"] * geo["out_w"] * geo["out_c"] * 9
-    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
 def _fused_copy_check(g: Graph, op: Operator) -> Operator:
@@ -233,10 +212,10 @@ def _fused_copy_build(ctx: LayerContext) -> LayerCode:
 
 # ---- CONV_2D, general --------------------------------------------------------------
 
-def _conv_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
-    geo = _geometry(g, op, False)
-    k = geo["k_h"] * geo["k_w"] * geo["in_c"]
-    if geo["in_c"] % 4 and k > GATHER_MAX:
+def _conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    geo = _geometry(g, op)
+    k = geo.taps * geo.in_c
+    if geo.in_c % 4 and k > GATHER_MAX:
         raise lay.Unfit(f"receptive field above {GATHER_MAX} with in_c not a multiple of 4")
     w = np.asarray(g.tensors[op.inputs[1]].data)
     return geo, _conv_records(g, op, w.reshape(w.shape[0], -1), False)
@@ -258,23 +237,24 @@ def _conv_build(ctx: LayerContext) -> LayerCode:
     ctx.decls.append(HEADER)
     # The im2col buffer is arena scratch planned for this step (_conv_scratch).
     scratch = f"(int16_t *)(void *){ctx.ptr(ctx.t(1, outputs=True), const=False)}"
-    fields = dict(geo, k_len=k_len, pad_value=x.qparams()[1],
+    fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(op, y)), w=_weights_decl(ctx, w16),
                   rq=_rq_decl(ctx, rq), scratch=scratch)
     p = ctx.struct("kiln_cm33_conv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
-    macs = geo["out_h"] * geo["out_w"] * geo["out_c"] * geo["k_h"] * geo["k_w"] * geo["in_c"]
-    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
 # ---- DEPTHWISE_CONV_2D -----------------------------------------------------------------
 
-def _dw_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
-    geo = _geometry(g, op, True)
-    if geo["in_c"] % 4 or geo["in_c"] > DW_MAX_C or geo["k_h"] * geo["k_w"] > DW_MAX_TAPS:
+def _dw_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    geo = _geometry(g, op)
+    if geo.depth_mult != 1:
+        raise lay.Unfit("depth multiplier is not 1")
+    if geo.in_c % 4 or geo.in_c > DW_MAX_C or geo.taps > DW_MAX_TAPS:
         raise lay.Unfit("channels not a multiple of 4, too many channels or too many taps")
     w = np.asarray(g.tensors[op.inputs[1]].data)
-    rows = w.reshape(-1, geo["out_c"]).T            # [channel][tap]
+    rows = w.reshape(-1, geo.out_c).T            # [channel][tap]
     return geo, _conv_records(g, op, rows, True)
 
 
@@ -284,16 +264,12 @@ def _dw_build(ctx: LayerContext) -> LayerCode:
     geo, rq = _dw_check(g, op)
     x, y = _int8_io(g, op)
     ctx.decls.append(HEADER)
-    fields = dict(in_h=geo["in_h"], in_w=geo["in_w"], c=geo["in_c"], out_h=geo["out_h"],
-                  out_w=geo["out_w"], k_h=geo["k_h"], k_w=geo["k_w"], stride_h=geo["stride_h"],
-                  stride_w=geo["stride_w"], dil_h=geo["dil_h"], dil_w=geo["dil_w"],
-                  pad_top=geo["pad_top"], pad_left=geo["pad_left"], pad_value=x.qparams()[1],
+    fields = dict(g=geo.c_init(), pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(op, y)),
                   w=_weights_decl(ctx, lay.dw_weights(np.asarray(ctx.t(1).data))), rq=_rq_decl(ctx, rq))
     p = ctx.struct("kiln_cm33_dwconv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
-    macs = geo["out_h"] * geo["out_w"] * geo["out_c"] * geo["k_h"] * geo["k_w"]
-    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -392,7 +368,8 @@ def _register() -> None:
         ("ADD", "kiln_cm33_add_s8", _add_check, _add_build),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
-                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch.get(func)))
+                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch.get(func),
+                            fuses_next=func == "kiln_cm33_conv1_pool_s8"))
 
 
 _register()

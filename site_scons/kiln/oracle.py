@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kiln.codegen.hybrid import is_hybrid
-from kiln.ir import Graph
+from kiln.ir import Graph, is_hybrid
 from kiln.tflite_reader import read_tflite
 
 MICRO = "tflite-micro"

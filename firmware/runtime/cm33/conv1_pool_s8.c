@@ -38,7 +38,7 @@
 static void window_c(const kiln_cm33_conv1_pool_params_t *p, const uint32_t *pt, int8_t *o)
 {
     const int32_t *rec = p->rec;
-    const int8_t *end = o + p->out_c;
+    const int8_t *end = o + p->g.out_c;
 
     do {
         const uint32_t w0 = (uint32_t)rec[0], w1 = (uint32_t)rec[1], w2 = (uint32_t)rec[2];
@@ -125,7 +125,7 @@ static void window_asm(uint32_t *pt)
 void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_t *in,
                              int8_t *out)
 {
-    const uint32_t iw = p->in_w;
+    const uint32_t iw = p->g.in_w;
     uint32_t patch[PATCH_WORDS];
     uint32_t py, px;
 
@@ -151,7 +151,7 @@ void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_
             patch[18] = kiln_pkhtb16(e1, e2); patch[19] = e3;
 #if KILN_CM33_ASM
             if (!p->clamp) {
-                patch[20] = (uint32_t)(uintptr_t)(out + p->out_c);
+                patch[20] = (uint32_t)(uintptr_t)(out + p->g.out_c);
                 patch[22] = (uint32_t)(uintptr_t)out;
                 window_asm(patch);
             } else {
@@ -160,7 +160,7 @@ void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_
 #else
             window_c(p, patch, out);
 #endif
-            out += p->out_c;
+            out += p->g.out_c;
         }
     }
 }

@@ -48,33 +48,33 @@ static inline void copy_bytes(int8_t *dst, const int8_t *src, uint32_t n)
 static void gather(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
                    int8_t *buf)
 {
-    const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-    const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
-    const uint32_t ic = p->in_c, run = (uint32_t)p->k_w * ic;
-    const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + (int32_t)p->k_w <= (int32_t)p->in_w;
+    const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+    const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+    const uint32_t ic = p->g.in_c, run = (uint32_t)p->g.k_w * ic;
+    const int row_inside = p->g.dil_w == 1 && x0 >= 0 && x0 + (int32_t)p->g.k_w <= (int32_t)p->g.in_w;
     uint32_t ky, kx, i, n = 0;
 
-    for (ky = 0; ky < p->k_h; ky++) {
-        const int32_t y = y0 + (int32_t)(ky * p->dil_h);
-        if (y < 0 || y >= (int32_t)p->in_h) {
+    for (ky = 0; ky < p->g.k_h; ky++) {
+        const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
+        if (y < 0 || y >= (int32_t)p->g.in_h) {
             for (i = 0; i < run; i++) {
                 buf[n++] = p->pad_value;
             }
             continue;
         }
         if (row_inside) {
-            copy_bytes(buf + n, in + ((uint32_t)y * p->in_w + (uint32_t)x0) * ic, run);
+            copy_bytes(buf + n, in + ((uint32_t)y * p->g.in_w + (uint32_t)x0) * ic, run);
             n += run;
             continue;
         }
-        for (kx = 0; kx < p->k_w; kx++) {
-            const int32_t x = x0 + (int32_t)(kx * p->dil_w);
-            if (x < 0 || x >= (int32_t)p->in_w) {
+        for (kx = 0; kx < p->g.k_w; kx++) {
+            const int32_t x = x0 + (int32_t)(kx * p->g.dil_w);
+            if (x < 0 || x >= (int32_t)p->g.in_w) {
                 for (i = 0; i < ic; i++) {
                     buf[n++] = p->pad_value;
                 }
             } else {
-                const int8_t *s = in + ((uint32_t)y * p->in_w + (uint32_t)x) * ic;
+                const int8_t *s = in + ((uint32_t)y * p->g.in_w + (uint32_t)x) * ic;
                 for (i = 0; i < ic; i++) {
                     buf[n++] = s[i];
                 }
@@ -92,16 +92,16 @@ static void gather(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t 
 static int widen_direct(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t oy,
                         uint32_t ox, uint32_t *dst)
 {
-    const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-    const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
-    const uint32_t run = (uint32_t)p->k_w * p->in_c;
+    const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+    const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+    const uint32_t run = (uint32_t)p->g.k_w * p->g.in_c;
     uint32_t ky;
 
-    if (y0 < 0 || x0 < 0 || y0 + p->k_h > p->in_h || x0 + p->k_w > p->in_w) {
+    if (y0 < 0 || x0 < 0 || y0 + p->g.k_h > p->g.in_h || x0 + p->g.k_w > p->g.in_w) {
         return 0;
     }
-    for (ky = 0; ky < p->k_h; ky++) {
-        widen(dst, in + ((uint32_t)(y0 + (int32_t)ky) * p->in_w + (uint32_t)x0) * p->in_c, run / 4);
+    for (ky = 0; ky < p->g.k_h; ky++) {
+        widen(dst, in + ((uint32_t)(y0 + (int32_t)ky) * p->g.in_w + (uint32_t)x0) * p->g.in_c, run / 4);
         dst += run;   /* run/4 groups of 4 words */
     }
     return 1;
@@ -115,29 +115,29 @@ static int widen_direct(const kiln_cm33_conv_params_t *p, const int8_t *in, uint
 static void im2col(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t pix,
                    uint32_t *dst, int direct)
 {
-    const uint32_t oy = pix / p->out_w, ox = pix % p->out_w;
+    const uint32_t oy = pix / p->g.out_w, ox = pix % p->g.out_w;
 
     if (direct && widen_direct(p, in, oy, ox, dst)) {
         return;
     }
-    if (p->in_c % 4u == 0) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-        const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+    if (p->g.in_c % 4u == 0) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+        const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
         const uint32_t zp = kiln_pack16(p->pad_value, p->pad_value);
         uint32_t ky, kx, i;
-        for (ky = 0; ky < p->k_h; ky++) {
-            const int32_t y = y0 + (int32_t)(ky * p->dil_h);
-            for (kx = 0; kx < p->k_w; kx++) {
-                const int32_t x = x0 + (int32_t)(kx * p->dil_w);
-                if (y < 0 || y >= (int32_t)p->in_h || x < 0 || x >= (int32_t)p->in_w) {
-                    for (i = 0; i < p->in_c; i += 4) {
+        for (ky = 0; ky < p->g.k_h; ky++) {
+            const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
+            for (kx = 0; kx < p->g.k_w; kx++) {
+                const int32_t x = x0 + (int32_t)(kx * p->g.dil_w);
+                if (y < 0 || y >= (int32_t)p->g.in_h || x < 0 || x >= (int32_t)p->g.in_w) {
+                    for (i = 0; i < p->g.in_c; i += 4) {
                         dst[0] = zp;
                         dst[1] = zp;
                         dst += 4;
                     }
                 } else {
-                    widen(dst, in + ((uint32_t)y * p->in_w + (uint32_t)x) * p->in_c, p->in_c / 4u);
-                    dst += p->in_c;
+                    widen(dst, in + ((uint32_t)y * p->g.in_w + (uint32_t)x) * p->g.in_c, p->g.in_c / 4u);
+                    dst += p->g.in_c;
                 }
             }
         }
@@ -255,9 +255,9 @@ static inline int8_t out_q(const kiln_cm33_conv_params_t *p, const kiln_cm33_rq_
 /* The kernel with the activation clamp known at compile time. */
 static inline void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, int clamp)
 {
-    const uint32_t npix = (uint32_t)p->out_h * p->out_w;
-    const uint32_t oc = p->out_c, groups = p->k_len / 4u;
-    const int direct = p->dil_w == 1 && ((uint32_t)p->k_w * p->in_c) % 4u == 0;
+    const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w;
+    const uint32_t oc = p->g.out_c, groups = p->k_len / 4u;
+    const int direct = p->g.dil_w == 1 && ((uint32_t)p->g.k_w * p->g.in_c) % 4u == 0;
     uint32_t *pt = (uint32_t *)(void *)p->scratch;
     uint32_t pix, c;
 

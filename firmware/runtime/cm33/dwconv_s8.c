@@ -49,7 +49,7 @@ static inline void pixel(const kiln_cm33_dwconv_params_t *p, const int8_t *const
     const int8_t *const *end = src + ntaps;
     uint32_t g;
 
-    for (g = 0; g < p->c; g += 4, r += 4) {
+    for (g = 0; g < p->g.in_c; g += 4, r += 4) {
         const int8_t *const *s = src;
         int32_t a0 = r[0].bias, a1 = r[1].bias, a2 = r[2].bias, a3 = r[3].bias;
         do {
@@ -69,8 +69,9 @@ static inline void pixel(const kiln_cm33_dwconv_params_t *p, const int8_t *const
 static inline void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out,
                         int clamp)
 {
-    const uint32_t c = p->c, ntaps = (uint32_t)p->k_h * p->k_w;
-    const int32_t span_h = (int32_t)((p->k_h - 1u) * p->dil_h), span_w = (int32_t)((p->k_w - 1u) * p->dil_w);
+    const uint32_t c = p->g.in_c, ntaps = (uint32_t)p->g.k_h * p->g.k_w;
+    const int32_t span_h = (int32_t)((p->g.k_h - 1u) * p->g.dil_h);
+    const int32_t span_w = (int32_t)((p->g.k_w - 1u) * p->g.dil_w);
     const int8_t *src[KILN_CM33_DW_MAX_TAPS];
     int32_t off[KILN_CM33_DW_MAX_TAPS];
     int8_t zrow[KILN_CM33_DW_MAX_C];
@@ -79,28 +80,28 @@ static inline void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, in
     for (i = 0; i < c; i++) {
         zrow[i] = p->pad_value;
     }
-    for (t = 0, ky = 0; ky < p->k_h; ky++) {
-        for (kx = 0; kx < p->k_w; kx++, t++) {
-            off[t] = (int32_t)(((ky * p->dil_h) * p->in_w + kx * p->dil_w) * c);
+    for (t = 0, ky = 0; ky < p->g.k_h; ky++) {
+        for (kx = 0; kx < p->g.k_w; kx++, t++) {
+            off[t] = (int32_t)(((ky * p->g.dil_h) * p->g.in_w + kx * p->g.dil_w) * c);
         }
     }
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-        const int rows_in = y0 >= 0 && y0 + span_h < (int32_t)p->in_h;
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
-            if (rows_in && x0 >= 0 && x0 + span_w < (int32_t)p->in_w) {
-                const int8_t *base = in + ((uint32_t)y0 * p->in_w + (uint32_t)x0) * c;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+        const int rows_in = y0 >= 0 && y0 + span_h < (int32_t)p->g.in_h;
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+            if (rows_in && x0 >= 0 && x0 + span_w < (int32_t)p->g.in_w) {
+                const int8_t *base = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * c;
                 for (t = 0; t < ntaps; t++) {
                     src[t] = base + off[t];
                 }
             } else {
-                for (t = 0, ky = 0; ky < p->k_h; ky++) {
-                    const int32_t y = y0 + (int32_t)(ky * p->dil_h);
-                    for (kx = 0; kx < p->k_w; kx++, t++) {
-                        const int32_t x = x0 + (int32_t)(kx * p->dil_w);
-                        src[t] = (y < 0 || y >= (int32_t)p->in_h || x < 0 || x >= (int32_t)p->in_w)
-                            ? zrow : in + ((uint32_t)y * p->in_w + (uint32_t)x) * c;
+                for (t = 0, ky = 0; ky < p->g.k_h; ky++) {
+                    const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
+                    for (kx = 0; kx < p->g.k_w; kx++, t++) {
+                        const int32_t x = x0 + (int32_t)(kx * p->g.dil_w);
+                        src[t] = (y < 0 || y >= (int32_t)p->g.in_h || x < 0 || x >= (int32_t)p->g.in_w)
+                            ? zrow : in + ((uint32_t)y * p->g.in_w + (uint32_t)x) * c;
                     }
                 }
             }

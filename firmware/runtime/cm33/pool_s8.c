@@ -26,20 +26,20 @@ static inline void clip(int32_t origin, uint32_t k, uint32_t size, uint32_t *fir
 
 void kiln_cm33_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
-    const uint32_t c = p->c, c4 = c & ~3u, row = (uint32_t)p->in_w * c;
+    const uint32_t c = p->g.in_c, c4 = c & ~3u, row = (uint32_t)p->g.in_w * c;
     const int clamp = p->act_min > -128 || p->act_max < 127;
     const uint32_t lo4 = (uint32_t)(uint8_t)p->act_min * 0x01010101u;
     const uint32_t hi4 = (uint32_t)(uint8_t)p->act_max * 0x01010101u;
     uint32_t oy, ox, ch, ky, kx, ky0, ky1, kx0, kx1;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-        clip(y0, p->k_h, p->in_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+        clip(y0, p->g.k_h, p->g.in_h, &ky0, &ky1);
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
             const int8_t *base;
             uint32_t nh, nw;
-            clip(x0, p->k_w, p->in_w, &kx0, &kx1);
+            clip(x0, p->g.k_w, p->g.in_w, &kx0, &kx1);
             base = in + (int32_t)((int32_t)row * (y0 + (int32_t)ky0)) + (x0 + (int32_t)kx0) * (int32_t)c;
             nh = ky1 - ky0;
             nw = kx1 - kx0;
@@ -80,18 +80,18 @@ static inline int32_t average(int32_t acc, int32_t count)
 
 void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
-    const uint32_t c = p->c, c4 = c & ~3u, row = (uint32_t)p->in_w * c;
+    const uint32_t c = p->g.in_c, c4 = c & ~3u, row = (uint32_t)p->g.in_w * c;
     uint32_t oy, ox, ch, ky, kx, ky0, ky1, kx0, kx1;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-        clip(y0, p->k_h, p->in_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+        clip(y0, p->g.k_h, p->g.in_h, &ky0, &ky1);
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
             const int8_t *base;
             uint32_t nh, nw;
             int32_t count;
-            clip(x0, p->k_w, p->in_w, &kx0, &kx1);
+            clip(x0, p->g.k_w, p->g.in_w, &kx0, &kx1);
             base = in + (int32_t)((int32_t)row * (y0 + (int32_t)ky0)) + (x0 + (int32_t)kx0) * (int32_t)c;
             nh = ky1 - ky0;
             nw = kx1 - kx0;

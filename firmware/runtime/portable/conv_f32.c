@@ -20,29 +20,29 @@ void kiln_conv2d_f32(const kiln_conv_f32_params_t *p, const float *in,
 {
     uint32_t oy, ox, oc, ky, kx, ic;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
-            float *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
-            for (oc = 0; oc < p->out_c; oc++) {
-                const float *wc = w + (size_t)oc * p->k_h * p->k_w * p->in_c;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+            float *o = out + ((size_t)oy * p->g.out_w + ox) * p->g.out_c;
+            for (oc = 0; oc < p->g.out_c; oc++) {
+                const float *wc = w + (size_t)oc * p->g.k_h * p->g.k_w * p->g.in_c;
                 float acc = 0.0f;
-                for (ky = 0; ky < p->k_h; ky++) {
-                    const int32_t y = y0 + (int32_t)(ky * p->dil_h);
-                    if (y < 0 || y >= (int32_t)p->in_h) {
+                for (ky = 0; ky < p->g.k_h; ky++) {
+                    const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
+                    if (y < 0 || y >= (int32_t)p->g.in_h) {
                         continue;
                     }
-                    for (kx = 0; kx < p->k_w; kx++) {
-                        const int32_t x = x0 + (int32_t)(kx * p->dil_w);
+                    for (kx = 0; kx < p->g.k_w; kx++) {
+                        const int32_t x = x0 + (int32_t)(kx * p->g.dil_w);
                         const float *src;
                         const float *wt;
-                        if (x < 0 || x >= (int32_t)p->in_w) {
+                        if (x < 0 || x >= (int32_t)p->g.in_w) {
                             continue;
                         }
-                        src = in + ((size_t)y * p->in_w + (uint32_t)x) * p->in_c;
-                        wt = wc + ((size_t)ky * p->k_w + kx) * p->in_c;
-                        for (ic = 0; ic < p->in_c; ic++) {
+                        src = in + ((size_t)y * p->g.in_w + (uint32_t)x) * p->g.in_c;
+                        wt = wc + ((size_t)ky * p->g.k_w + kx) * p->g.in_c;
+                        for (ic = 0; ic < p->g.in_c; ic++) {
                             acc += src[ic] * wt[ic];
                         }
                     }
@@ -60,26 +60,26 @@ void kiln_dwconv2d_f32(const kiln_conv_f32_params_t *p, const float *in,
 {
     uint32_t oy, ox, oc, ky, kx;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
-            float *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
-            for (oc = 0; oc < p->out_c; oc++) {
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+            float *o = out + ((size_t)oy * p->g.out_w + ox) * p->g.out_c;
+            for (oc = 0; oc < p->g.out_c; oc++) {
                 const uint32_t ic = oc / p->depth_mult;
                 float acc = 0.0f;
-                for (ky = 0; ky < p->k_h; ky++) {
-                    const int32_t y = y0 + (int32_t)(ky * p->dil_h);
-                    if (y < 0 || y >= (int32_t)p->in_h) {
+                for (ky = 0; ky < p->g.k_h; ky++) {
+                    const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
+                    if (y < 0 || y >= (int32_t)p->g.in_h) {
                         continue;
                     }
-                    for (kx = 0; kx < p->k_w; kx++) {
-                        const int32_t x = x0 + (int32_t)(kx * p->dil_w);
-                        if (x < 0 || x >= (int32_t)p->in_w) {
+                    for (kx = 0; kx < p->g.k_w; kx++) {
+                        const int32_t x = x0 + (int32_t)(kx * p->g.dil_w);
+                        if (x < 0 || x >= (int32_t)p->g.in_w) {
                             continue;
                         }
-                        acc += in[((size_t)y * p->in_w + (uint32_t)x) * p->in_c + ic] *
-                               w[((size_t)ky * p->k_w + kx) * p->out_c + oc];
+                        acc += in[((size_t)y * p->g.in_w + (uint32_t)x) * p->g.in_c + ic] *
+                               w[((size_t)ky * p->g.k_w + kx) * p->g.out_c + oc];
                     }
                 }
                 o[oc] = act(acc + (bias != 0 ? bias[oc] : 0.0f), p->act_min, p->act_max);

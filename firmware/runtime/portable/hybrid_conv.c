@@ -33,38 +33,38 @@ void kiln_hybrid_conv2d(const kiln_hybrid_conv_params_t *p, const float *in,
                         const int8_t *w, const float *bias, int8_t *scratch,
                         float *out)
 {
-    const uint32_t n_in = (uint32_t)p->in_h * p->in_w * p->in_c;
+    const uint32_t n_in = (uint32_t)p->g.in_h * p->g.in_w * p->g.in_c;
     float in_scale;
     int32_t in_offset;
     int32_t oy, ox, ky, kx;
     uint32_t oc, ic;
 
     kiln_hybrid_quantize_f32(in, n_in, p->asymmetric, scratch, &in_scale, &in_offset);
-    for (oy = 0; oy < p->out_h; oy++) {
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t y0 = oy * p->stride_h - p->pad_top;
-            const int32_t x0 = ox * p->stride_w - p->pad_left;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t y0 = oy * p->g.stride_h - p->g.pad_top;
+            const int32_t x0 = ox * p->g.stride_w - p->g.pad_left;
 
-            for (oc = 0; oc < p->out_c; oc++) {
-                const int8_t *wk = w + (uint32_t)oc * p->k_h * p->k_w * p->in_c;
+            for (oc = 0; oc < p->g.out_c; oc++) {
+                const int8_t *wk = w + (uint32_t)oc * p->g.k_h * p->g.k_w * p->g.in_c;
                 int32_t acc = 0;
 
-                for (ky = 0; ky < p->k_h; ky++) {
-                    const int32_t iy = y0 + ky * p->dil_h;
+                for (ky = 0; ky < p->g.k_h; ky++) {
+                    const int32_t iy = y0 + ky * p->g.dil_h;
 
-                    if (iy < 0 || iy >= p->in_h) {
+                    if (iy < 0 || iy >= p->g.in_h) {
                         continue;   /* padding: real zero, contributes nothing */
                     }
-                    for (kx = 0; kx < p->k_w; kx++) {
-                        const int32_t ix = x0 + kx * p->dil_w;
+                    for (kx = 0; kx < p->g.k_w; kx++) {
+                        const int32_t ix = x0 + kx * p->g.dil_w;
                         const int8_t *q, *wt;
 
-                        if (ix < 0 || ix >= p->in_w) {
+                        if (ix < 0 || ix >= p->g.in_w) {
                             continue;
                         }
-                        q = scratch + ((uint32_t)iy * p->in_w + (uint32_t)ix) * p->in_c;
-                        wt = wk + ((uint32_t)ky * p->k_w + (uint32_t)kx) * p->in_c;
-                        for (ic = 0; ic < p->in_c; ic++) {
+                        q = scratch + ((uint32_t)iy * p->g.in_w + (uint32_t)ix) * p->g.in_c;
+                        wt = wk + ((uint32_t)ky * p->g.k_w + (uint32_t)kx) * p->g.in_c;
+                        for (ic = 0; ic < p->g.in_c; ic++) {
                             acc += (int32_t)wt[ic] * ((int32_t)q[ic] - in_offset);
                         }
                     }
@@ -79,36 +79,36 @@ void kiln_hybrid_dwconv2d(const kiln_hybrid_conv_params_t *p, const float *in,
                           const int8_t *w, const float *bias, int8_t *scratch,
                           float *out)
 {
-    const uint32_t n_in = (uint32_t)p->in_h * p->in_w * p->in_c;
+    const uint32_t n_in = (uint32_t)p->g.in_h * p->g.in_w * p->g.in_c;
     float in_scale;
     int32_t in_offset;
     int32_t oy, ox, ky, kx;
     uint32_t oc;
 
     kiln_hybrid_quantize_f32(in, n_in, p->asymmetric, scratch, &in_scale, &in_offset);
-    for (oy = 0; oy < p->out_h; oy++) {
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t y0 = oy * p->stride_h - p->pad_top;
-            const int32_t x0 = ox * p->stride_w - p->pad_left;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t y0 = oy * p->g.stride_h - p->g.pad_top;
+            const int32_t x0 = ox * p->g.stride_w - p->g.pad_left;
 
-            for (oc = 0; oc < p->out_c; oc++) {
+            for (oc = 0; oc < p->g.out_c; oc++) {
                 const uint32_t ic = oc / p->depth_mult;
                 int32_t acc = 0;
 
-                for (ky = 0; ky < p->k_h; ky++) {
-                    const int32_t iy = y0 + ky * p->dil_h;
+                for (ky = 0; ky < p->g.k_h; ky++) {
+                    const int32_t iy = y0 + ky * p->g.dil_h;
 
-                    if (iy < 0 || iy >= p->in_h) {
+                    if (iy < 0 || iy >= p->g.in_h) {
                         continue;
                     }
-                    for (kx = 0; kx < p->k_w; kx++) {
-                        const int32_t ix = x0 + kx * p->dil_w;
+                    for (kx = 0; kx < p->g.k_w; kx++) {
+                        const int32_t ix = x0 + kx * p->g.dil_w;
 
-                        if (ix < 0 || ix >= p->in_w) {
+                        if (ix < 0 || ix >= p->g.in_w) {
                             continue;
                         }
-                        acc += (int32_t)w[((uint32_t)ky * p->k_w + (uint32_t)kx) * p->out_c + oc] *
-                               ((int32_t)scratch[((uint32_t)iy * p->in_w + (uint32_t)ix) * p->in_c + ic] -
+                        acc += (int32_t)w[((uint32_t)ky * p->g.k_w + (uint32_t)kx) * p->g.out_c + oc] *
+                               ((int32_t)scratch[((uint32_t)iy * p->g.in_w + (uint32_t)ix) * p->g.in_c + ic] -
                                 in_offset);
                     }
                 }

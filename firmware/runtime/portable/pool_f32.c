@@ -10,27 +10,27 @@
 static void pool_pixel(const kiln_pool_f32_params_t *p, const float *in, float *out,
                        uint32_t oy, uint32_t ox, int average)
 {
-    const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
-    const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+    const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+    const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
     const int32_t ky0 = y0 < 0 ? -y0 : 0;
     const int32_t kx0 = x0 < 0 ? -x0 : 0;
-    int32_t ky1 = (int32_t)p->in_h - y0;
-    int32_t kx1 = (int32_t)p->in_w - x0;
+    int32_t ky1 = (int32_t)p->g.in_h - y0;
+    int32_t kx1 = (int32_t)p->g.in_w - x0;
     uint32_t ch;
     int32_t ky, kx;
 
-    if (ky1 > (int32_t)p->k_h) {
-        ky1 = p->k_h;
+    if (ky1 > (int32_t)p->g.k_h) {
+        ky1 = p->g.k_h;
     }
-    if (kx1 > (int32_t)p->k_w) {
-        kx1 = p->k_w;
+    if (kx1 > (int32_t)p->g.k_w) {
+        kx1 = p->g.k_w;
     }
-    for (ch = 0; ch < p->c; ch++) {
+    for (ch = 0; ch < p->g.in_c; ch++) {
         float acc = average ? 0.0f : -3.40282347e38f;
         int32_t count = 0;
         for (ky = ky0; ky < ky1; ky++) {
             for (kx = kx0; kx < kx1; kx++) {
-                const float v = in[((size_t)(y0 + ky) * p->in_w + (size_t)(x0 + kx)) * p->c + ch];
+                const float v = in[((size_t)(y0 + ky) * p->g.in_w + (size_t)(x0 + kx)) * p->g.in_c + ch];
                 if (average) {
                     acc += v;
                 } else if (v > acc) {
@@ -43,7 +43,7 @@ static void pool_pixel(const kiln_pool_f32_params_t *p, const float *in, float *
             acc = acc / (float)count;
         }
         acc = acc < p->act_min ? p->act_min : (acc > p->act_max ? p->act_max : acc);
-        out[((size_t)oy * p->out_w + ox) * p->c + ch] = acc;
+        out[((size_t)oy * p->g.out_w + ox) * p->g.in_c + ch] = acc;
     }
 }
 
@@ -52,8 +52,8 @@ void kiln_maxpool_f32(const kiln_pool_f32_params_t *p, const float *in, float *o
 {
     uint32_t oy, ox;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        for (ox = 0; ox < p->out_w; ox++) {
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        for (ox = 0; ox < p->g.out_w; ox++) {
             pool_pixel(p, in, out, oy, ox, 0);
         }
     }
@@ -64,8 +64,8 @@ void kiln_avgpool_f32(const kiln_pool_f32_params_t *p, const float *in, float *o
 {
     uint32_t oy, ox;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        for (ox = 0; ox < p->out_w; ox++) {
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        for (ox = 0; ox < p->g.out_w; ox++) {
             pool_pixel(p, in, out, oy, ox, 1);
         }
     }

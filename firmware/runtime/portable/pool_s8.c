@@ -31,26 +31,26 @@ void kiln_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
     uint32_t oy, ox, ch, ky, kx;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
         uint32_t ky0, ky1;
-        clip_window(y0, p->k_h, p->in_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+        clip_window(y0, p->g.k_h, p->g.in_h, &ky0, &ky1);
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
             uint32_t kx0, kx1;
-            clip_window(x0, p->k_w, p->in_w, &kx0, &kx1);
-            for (ch = 0; ch < p->c; ch++) {
+            clip_window(x0, p->g.k_w, p->g.in_w, &kx0, &kx1);
+            for (ch = 0; ch < p->g.in_c; ch++) {
                 int32_t m = -128;
                 for (ky = ky0; ky < ky1; ky++) {
                     for (kx = kx0; kx < kx1; kx++) {
-                        const size_t idx = ((size_t)(uint32_t)(y0 + (int32_t)ky) * p->in_w +
-                                            (uint32_t)(x0 + (int32_t)kx)) * p->c + ch;
+                        const size_t idx = ((size_t)(uint32_t)(y0 + (int32_t)ky) * p->g.in_w +
+                                            (uint32_t)(x0 + (int32_t)kx)) * p->g.in_c + ch;
                         if (in[idx] > m) {
                             m = in[idx];
                         }
                     }
                 }
-                out[((size_t)oy * p->out_w + ox) * p->c + ch] =
+                out[((size_t)oy * p->g.out_w + ox) * p->g.in_c + ch] =
                     (int8_t)kiln_clamp_s32(m, p->act_min, p->act_max);
             }
         }
@@ -64,29 +64,29 @@ void kiln_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
     uint32_t oy, ox, ch, ky, kx;
 
-    for (oy = 0; oy < p->out_h; oy++) {
-        const int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_top;
+    for (oy = 0; oy < p->g.out_h; oy++) {
+        const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
         uint32_t ky0, ky1;
-        clip_window(y0, p->k_h, p->in_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_left;
+        clip_window(y0, p->g.k_h, p->g.in_h, &ky0, &ky1);
+        for (ox = 0; ox < p->g.out_w; ox++) {
+            const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
             uint32_t kx0, kx1;
             int32_t count;
-            clip_window(x0, p->k_w, p->in_w, &kx0, &kx1);
+            clip_window(x0, p->g.k_w, p->g.in_w, &kx0, &kx1);
             count = (int32_t)((ky1 - ky0) * (kx1 - kx0));
-            for (ch = 0; ch < p->c; ch++) {
+            for (ch = 0; ch < p->g.in_c; ch++) {
                 int32_t acc = 0;
                 for (ky = ky0; ky < ky1; ky++) {
                     for (kx = kx0; kx < kx1; kx++) {
-                        acc += in[((size_t)(uint32_t)(y0 + (int32_t)ky) * p->in_w +
-                                   (uint32_t)(x0 + (int32_t)kx)) * p->c + ch];
+                        acc += in[((size_t)(uint32_t)(y0 + (int32_t)ky) * p->g.in_w +
+                                   (uint32_t)(x0 + (int32_t)kx)) * p->g.in_c + ch];
                     }
                 }
                 if (count > 0) {
                     acc = acc > 0 ? (acc + count / 2) / count
                                   : (acc - count / 2) / count;
                 }
-                out[((size_t)oy * p->out_w + ox) * p->c + ch] =
+                out[((size_t)oy * p->g.out_w + ox) * p->g.in_c + ch] =
                     (int8_t)kiln_clamp_s32(acc, p->act_min, p->act_max);
             }
         }

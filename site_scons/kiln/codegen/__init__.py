@@ -94,18 +94,11 @@ def _tensor_desc(t: Tensor, which: str) -> dict:
             "c_dtype": _DTYPES[t.dtype][0], "c_scale": c_float(scale)}
 
 
-def compile_model(tflite_path: str | Path, name: str | None = None,
-                  kernels: str = "portable") -> CompiledModel:
-    """Read, plan and generate the layers of a .tflite (nothing is written)."""
-    tflite_path = Path(tflite_path)
-    graph = read_tflite(tflite_path)
-    name = name or tflite_path.stem
-    graph.name = name
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise KilnError(f"'{tflite_path}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
-                        "outputs; Kiln compiles models with exactly one input and one output")
-    if not graph.ops:
-        raise KilnError(f"'{tflite_path}' has no operator to run")
+def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelConstants, list[Layer]]:
+    """Select a kernel for every operator of `graph`, plan the arena and build each layer's C.
+
+    The graph may have any number of inputs and outputs (the tests build one-layer
+    graphs with this); kernels' scratch tensors are added to `graph`."""
     for op in graph.ops:  # fail on the first unsupported layer before any planning
         impl = select(graph, op, kernels)
         if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
@@ -122,6 +115,22 @@ def compile_model(tflite_path: str | Path, name: str | None = None,
             raise unsupported(graph, op, str(exc)) from None
         out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
         layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call))
+    return p, consts, layers
+
+
+def compile_model(tflite_path: str | Path, name: str | None = None,
+                  kernels: str = "portable") -> CompiledModel:
+    """Read, plan and generate the layers of a .tflite (nothing is written)."""
+    tflite_path = Path(tflite_path)
+    graph = read_tflite(tflite_path)
+    name = name or tflite_path.stem
+    graph.name = name
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise KilnError(f"'{tflite_path}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
+                        "outputs; Kiln compiles models with exactly one input and one output")
+    if not graph.ops:
+        raise KilnError(f"'{tflite_path}' has no operator to run")
+    p, consts, layers = build_layers(graph, kernels)
     sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
     x, y = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     model = CompiledModel(name=name, sha256=sha, graph=graph, plan=p, layers=layers,
@@ -137,8 +146,6 @@ def compile_model(tflite_path: str | Path, name: str | None = None,
         "layers": [{"name": la.name, "op": la.op, "kernel": la.kernel, "macs": la.macs} for la in layers],
     }
     return model
-
-
 
 
 def generate(tflite_path: str | Path, outdir: str | Path, name: str | None = None,

@@ -20,17 +20,10 @@ import numpy as np
 
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
-from kiln.codegen.portable import _act, _conv_geometry, _fc_dims
+from kiln.codegen.geometry import Geometry
+from kiln.codegen.portable import _act, _fc_dims
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
-from kiln.ir import Graph, Operator, Tensor
-
-
-def is_hybrid(graph: Graph, op: Operator) -> bool:
-    """True for a layer with a float32 input and constant int8 weights (input 1)."""
-    if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0:
-        return False
-    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-    return x.dtype == "float32" and w.dtype == "int8" and w.is_const
+from kiln.ir import Graph, Operator, Tensor, is_hybrid
 
 
 def _weight_scales(w: Tensor, channels: int, axis: int) -> tuple[list[float], bool]:
@@ -79,11 +72,10 @@ def _fc(ctx: LayerContext) -> LayerCode:
 def _conv(ctx: LayerContext, depthwise: bool) -> LayerCode:
     x, w, y, scratch = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True), ctx.t(1, outputs=True)
     b = _bias(ctx)
-    geo = _conv_geometry(ctx, depthwise)
-    g = geo["geom"]
-    if g["dil_h"] != 1 or g["dil_w"] != 1:
+    geo = Geometry.of(ctx.graph, ctx.op)
+    if geo.dil_h != 1 or geo.dil_w != 1:
         raise UnsupportedLayer("dilated hybrid convolution (TFLite's hybrid kernels do not dilate)")
-    scales, per_channel = _weight_scales(w, g["out_c"], 3 if depthwise else 0)
+    scales, per_channel = _weight_scales(w, geo.out_c, 3 if depthwise else 0)
     # TFLite takes its per-channel path (asymmetric inputs, another rounding
     # order) only when the scales differ; equal ones run as per-tensor.
     per_channel = per_channel and len(set(scales)) > 1
@@ -95,11 +87,12 @@ def _conv(ctx: LayerContext, depthwise: bool) -> LayerCode:
                                "(the converter's default) or as full int8")
     lo, hi = qm.activation_range_float(_act(ctx.op))
     p = ctx.struct("kiln_hybrid_conv_params_t", dict(
-        g, asymmetric=int(per_channel), per_channel=int(per_channel), act_min=lo, act_max=hi,
+        g=geo.c_init(), depth_mult=geo.depth_mult, asymmetric=int(per_channel),
+        per_channel=int(per_channel), act_min=lo, act_max=hi,
         w_scale=ctx.array("w_scale", "float", scales if per_channel else scales[:1])))
     call = (f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, "
             f"{ctx.ptr(scratch, const=False)}, {ctx.ptr(y, const=False)});")
-    return LayerCode(ctx.decls, call, geo["macs"], ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, geo.macs(depthwise), ctx.weight_bytes)
 
 
 def _register() -> None:

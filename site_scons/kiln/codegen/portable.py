@@ -10,19 +10,13 @@ import numpy as np
 
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
+from kiln.codegen.geometry import Geometry
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
-
-U16 = 0xFFFF
 
 
 def _act(op: Operator) -> str:
     return op.options.get("FusedActivationFunction", "NONE")
-
-
-def _check_u16(*values: int) -> None:
-    if any(v < 0 or v > U16 for v in values):
-        raise UnsupportedLayer("a dimension exceeds the kernels' 16-bit fields")
 
 
 def _shape4(shape: tuple[int, ...]) -> list[int]:
@@ -30,12 +24,6 @@ def _shape4(shape: tuple[int, ...]) -> list[int]:
     if len(shape) > 4:
         raise UnsupportedLayer(f"rank {len(shape)} above 4")
     return [1] * (4 - len(shape)) + [int(d) for d in shape]
-
-
-def _pad_before(in_size: int, out_size: int, k: int, stride: int, dil: int, padding: str) -> int:
-    if padding != "SAME":
-        return 0
-    return max(0, ((out_size - 1) * stride + (k - 1) * dil + 1 - in_size) // 2)
 
 
 def _qp(t: Tensor) -> tuple[float, int]:
@@ -57,40 +45,10 @@ def _per_channel_ok(w: Tensor, channels: int, axis: int) -> None:
 
 # ---- convolutions ------------------------------------------------------------
 
-def _conv_geometry(ctx: LayerContext, depthwise: bool) -> dict:
-    op, x, w, y = ctx.op, ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
-    if x is None or w is None or not w.is_const or len(x.shape) != 4 or len(w.shape) != 4:
-        raise UnsupportedLayer("needs a 4-D input and constant 4-D weights")
-    _, ih, iw, ic = x.shape
-    _, oh, ow, oc = y.shape
-    if x.shape[0] != 1:
-        raise UnsupportedLayer("batch above 1")
-    if depthwise:
-        _, kh, kw, wc = w.shape
-        if wc != oc or oc % ic:
-            raise UnsupportedLayer("depthwise output channels are not a multiple of the input's")
-        mult = oc // ic
-    else:
-        wo, kh, kw, wi = w.shape
-        if wo != oc or wi != ic:
-            raise UnsupportedLayer("grouped convolution (weight input channels != input channels)")
-        mult = 1
-    sh, sw = op.options.get("StrideH", 1), op.options.get("StrideW", 1)
-    dh, dw = op.options.get("DilationHFactor", 1), op.options.get("DilationWFactor", 1)
-    pad = op.options.get("Padding", "VALID")
-    g = dict(in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
-             stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
-             pad_top=_pad_before(ih, oh, kh, sh, dh, pad), pad_left=_pad_before(iw, ow, kw, sw, dw, pad),
-             depth_mult=mult)
-    _check_u16(*[v for v in g.values()])
-    macs = oh * ow * oc * kh * kw * (1 if depthwise else ic)
-    return {"geom": g, "macs": macs}
-
-
 def _conv_s8(ctx: LayerContext, depthwise: bool) -> LayerCode:
     x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
-    geo = _conv_geometry(ctx, depthwise)
-    oc = geo["geom"]["out_c"]
+    geo = Geometry.of(ctx.graph, ctx.op)
+    oc = geo.out_c
     _per_channel_ok(w, oc, 3 if depthwise else 0)
     in_s, in_zp = _qp(x)
     out_s, out_zp = _qp(y)
@@ -98,22 +56,24 @@ def _conv_s8(ctx: LayerContext, depthwise: bool) -> LayerCode:
     lo, hi = qm.activation_range(_act(ctx.op), out_s, out_zp)
     if b is not None and (b.dtype != "int32" or not b.is_const):
         raise UnsupportedLayer("bias is not a constant int32 tensor")
-    fields = dict(geo["geom"], in_offset=-in_zp, out_offset=out_zp, act_min=lo, act_max=hi,
+    fields = dict(g=geo.c_init(), depth_mult=geo.depth_mult, in_offset=-in_zp, out_offset=out_zp,
+                  act_min=lo, act_max=hi,
                   mult=ctx.array("mult", "int32_t", mult), shift=ctx.array("shift", "int32_t", shift))
     p = ctx.struct("kiln_conv_s8_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
-    return LayerCode(ctx.decls, call, geo["macs"], ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, geo.macs(depthwise), ctx.weight_bytes)
 
 
 def _conv_f32(ctx: LayerContext, depthwise: bool) -> LayerCode:
     x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
-    geo = _conv_geometry(ctx, depthwise)
+    geo = Geometry.of(ctx.graph, ctx.op)
     if w.dtype != "float32" or (b is not None and b.dtype != "float32"):
         raise UnsupportedLayer("float convolution with non-float weights (hybrid models are not supported)")
     lo, hi = qm.activation_range_float(_act(ctx.op))
-    p = ctx.struct("kiln_conv_f32_params_t", dict(geo["geom"], act_min=lo, act_max=hi))
+    p = ctx.struct("kiln_conv_f32_params_t", dict(g=geo.c_init(), depth_mult=geo.depth_mult,
+                                                  act_min=lo, act_max=hi))
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
-    return LayerCode(ctx.decls, call, geo["macs"], ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, geo.macs(depthwise), ctx.weight_bytes)
 
 
 # ---- fully connected ---------------------------------------------------------
@@ -169,33 +129,21 @@ def _fc_f32(ctx: LayerContext) -> LayerCode:
 
 # ---- pooling -----------------------------------------------------------------
 
-def _pool_fields(ctx: LayerContext) -> dict:
-    x, y, o = ctx.t(0), ctx.t(0, outputs=True), ctx.op.options
-    if len(x.shape) != 4 or x.shape[0] != 1:
-        raise UnsupportedLayer("pooling needs a 4-D input with batch 1")
-    _, ih, iw, c = x.shape
-    _, oh, ow, _ = y.shape
-    kh, kw, sh, sw = o["FilterHeight"], o["FilterWidth"], o["StrideH"], o["StrideW"]
-    pad = o.get("Padding", "VALID")
-    f = dict(in_h=ih, in_w=iw, c=c, out_h=oh, out_w=ow, k_h=kh, k_w=kw, stride_h=sh, stride_w=sw,
-             pad_top=_pad_before(ih, oh, kh, sh, 1, pad), pad_left=_pad_before(iw, ow, kw, sw, 1, pad))
-    _check_u16(*f.values())
-    return f
-
-
 def _pool_s8(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     if _qp(x) != _qp(y):
         raise UnsupportedLayer("input and output quantization differ")
     lo, hi = qm.activation_range(_act(ctx.op), *_qp(y))
-    p = ctx.struct("kiln_pool_params_t", dict(_pool_fields(ctx), act_min=lo, act_max=hi))
+    p = ctx.struct("kiln_pool_params_t", dict(g=Geometry.of(ctx.graph, ctx.op).c_init(),
+                                              act_min=lo, act_max=hi))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
 def _pool_f32(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     lo, hi = qm.activation_range_float(_act(ctx.op))
-    p = ctx.struct("kiln_pool_f32_params_t", dict(_pool_fields(ctx), act_min=lo, act_max=hi))
+    p = ctx.struct("kiln_pool_f32_params_t", dict(g=Geometry.of(ctx.graph, ctx.op).c_init(),
+                                                  act_min=lo, act_max=hi))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
@@ -411,6 +359,7 @@ def _register() -> None:
         ("MEAN", f32, "kiln_mean_f32", _mean_f32, _mean_accepts),
         ("SOFTMAX", f32, "kiln_softmax_f32", _softmax_f32, None),
         ("PAD", f32, "kiln_pad", _pad, None),
+        ("PADV2", f32, "kiln_pad", _pad, None),
         ("CONCATENATION", f32, "kiln_concat", _concat, None),
     ]:
         register(KernelImpl(op=op, dtype=dt, func=func, build=build,

@@ -53,6 +53,10 @@ class KernelImpl:
     #: Bytes of arena scratch the kernel needs for a layer (planned, see
     #: kiln.planner.add_scratch); None for kernels that need none.
     scratch: Callable[[Graph, Operator], int] | None = None
+    #: The kernel also computes the one consumer of its output (for example a max
+    #: pool): it leaves that consumer's result at the start of its own output,
+    #: and the consumer's kernel only moves it. Tests compare after both steps.
+    fuses_next: bool = False
 
 
 _REGISTRY: list[KernelImpl] = []
@@ -134,3 +138,13 @@ def unsupported(graph: Graph, op: Operator, reason: str) -> KilnError:
         f"  Kiln compiles: {', '.join(supported())}.\n"
         "  Fix: change the model to use supported operators (full-int8 or float32), "
         "or add a kernel to kiln.codegen.")
+
+
+def entries(kernel_set: str | None = None) -> list[KernelImpl]:
+    """Every registered kernel (of `kernel_set` only, when given), its set's module loaded.
+
+    The tests enumerate operators and kernel sets from here, so a new entry is
+    checked against the oracle without editing them."""
+    for kset in KERNEL_SETS:
+        _load(kset)
+    return [k for k in _REGISTRY if kernel_set is None or k.kernel_set == kernel_set]

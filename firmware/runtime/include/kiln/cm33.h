@@ -88,12 +88,7 @@ typedef struct {
  *   scratch: 4 * k_len bytes of arena, 4-byte aligned (planned for this
  *   layer's step by the generator). */
 typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    uint16_t dil_h, dil_w;
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;           /* kiln/geometry.h */
     uint16_t k_len;
     int8_t pad_value;            /* the input zero point (see above) */
     uint8_t clamp;               /* 1: act range narrower than [-128, 127] */
@@ -115,9 +110,8 @@ void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_
  *        kiln_cm33_rq_t (bias, mult, round, shift).
  *   out: the pooled tensor [pool_h][pool_w][out_c]. */
 typedef struct {
-    uint16_t in_h, in_w;
+    kiln_geometry_t g;           /* the convolution's (before the pool) */
     uint16_t pool_h, pool_w;     /* pooled output size: floor(conv_out / 2) */
-    uint16_t out_c;
     uint8_t clamp;               /* conv or pool activation narrower than int8 */
     int32_t act_min, act_max;    /* intersection of the conv and pool clamps */
     const int32_t *rec;
@@ -142,14 +136,9 @@ void kiln_cm33_fc_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *o
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1 and c a multiple of 4: four
  * channels per loaded word, one lane per SMLABB/SMLATT.
- *   w: int16 [c/4][k_h*k_w taps][c0 c2 c1 c3]. */
+ *   w: int16 [c/4][k_h*k_w taps][c0 c2 c1 c3], c = g.in_c. */
 typedef struct {
-    uint16_t in_h, in_w, c;
-    uint16_t out_h, out_w;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    uint16_t dil_h, dil_w;
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;           /* in_c == out_c */
     int8_t pad_value;
     uint8_t clamp;
     int32_t act_min, act_max;

@@ -35,6 +35,9 @@
  * The portable kernels here are the reference and the fallback.
  *
  * Contract changes (newest first):
+ *   - the convolution and pooling structs (int8, float, hybrid) hold their
+ *     dims, strides, dilations and padding in one kiln_geometry_t `g`
+ *     (kiln/geometry.h) instead of separate fields; pooling's `c` is g.in_c.
  *   - added the hybrid (dynamic-range) section: kiln_hybrid_quantize_f32,
  *     kiln_hybrid_fc, kiln_hybrid_conv2d, kiln_hybrid_dwconv2d.
  *   - added kiln_mul_f32 and kiln_mean_f32 (+ kiln_mean_f32_params_t) so
@@ -55,6 +58,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kiln/geometry.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -66,10 +71,9 @@ extern "C" {
  *   Weights: CONV_2D [out_c][k_h][k_w][in_c] (OHWI), DEPTHWISE_CONV_2D
  *   [1][k_h][k_w][in_c * depth_mult], both exactly as stored in the .tflite.
  *   bias may be NULL (treated as zeros).
- *   Padding: SAME or VALID is resolved at build time into pad_top/pad_left
- *   (TFLite: pad = max(0, ((out - 1) * stride + (k - 1) * dil + 1 - in) / 2)
- *   with integer division, i.e. the smaller half goes before); taps outside
- *   the input are skipped (equivalent to padding with the input zero point).
+ *   Geometry (dims, strides, dilations, padding): the kiln_geometry_t `g`
+ *   of kiln/geometry.h; taps outside the input are skipped (equivalent to
+ *   padding with the input zero point).
  *   Multipliers: per output channel c,
  *     QuantizeMultiplier((double)in_scale * (double)w_scale[c] / (double)out_scale).
  *   Per-tensor weights: repeat the one value out_c times.
@@ -79,12 +83,7 @@ extern "C" {
  *     RELU6 -> [max(-128, zp_out), min(127, zp_out + round(6 / out_scale))]
  *   (round = half away from zero, like TFLite's CalculateActivationRange). */
 typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    uint16_t dil_h, dil_w;        /* dilation factors, 1 for none */
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;            /* kiln/geometry.h */
     uint16_t depth_mult;          /* depthwise only; out_c == in_c * depth_mult */
     int32_t in_offset;            /* -input zero point */
     int32_t out_offset;           /* +output zero point */
@@ -118,16 +117,12 @@ void kiln_fc_s8(const kiln_fc_s8_params_t *p, const int8_t *in,
                 const int8_t *w, const int32_t *bias, int8_t *out);
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D (input and output share scale and zero
- * point, as TFLite requires, so no requantization). Padding as for CONV_2D
- * (dilation 1); windows cover only valid input pixels, and the average
- * divides by the number of valid pixels in the window. act_min/act_max as
- * for CONV_2D (usually [-128, 127]). */
+ * point, as TFLite requires, so no requantization). Geometry `g` as for
+ * CONV_2D (in_c == out_c, dilation 1); windows cover only valid input
+ * pixels, and the average divides by the number of valid pixels in the
+ * window. act_min/act_max as for CONV_2D (usually [-128, 127]). */
 typedef struct {
-    uint16_t in_h, in_w, c;
-    uint16_t out_h, out_w;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;            /* in_c == out_c: the channels; dilation 1 */
     int32_t act_min, act_max;
 } kiln_pool_params_t;
 
@@ -260,12 +255,7 @@ void kiln_dequantize_s8_f32(const kiln_quant_params_t *p, const int8_t *in, floa
  * versions; bias may be NULL. act_min/act_max: NONE -> [-FLT_MAX, FLT_MAX],
  * RELU -> [0, FLT_MAX], RELU6 -> [0, 6]. */
 typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    uint16_t dil_h, dil_w;
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;            /* kiln/geometry.h */
     uint16_t depth_mult;
     float act_min, act_max;
 } kiln_conv_f32_params_t;
@@ -284,11 +274,7 @@ void kiln_fc_f32(const kiln_fc_f32_params_t *p, const float *in,
                  const float *w, const float *bias, float *out);
 
 typedef struct {
-    uint16_t in_h, in_w, c;
-    uint16_t out_h, out_w;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;            /* in_c == out_c: the channels; dilation 1 */
     float act_min, act_max;
 } kiln_pool_f32_params_t;
 
@@ -380,12 +366,7 @@ void kiln_hybrid_fc(const kiln_hybrid_fc_params_t *p, const float *in,
 /* CONV_2D / DEPTHWISE_CONV_2D: geometry, layouts and padding as
  * kiln_conv_f32_params_t (batch 1); the weights are int8. */
 typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t k_h, k_w;
-    uint16_t stride_h, stride_w;
-    uint16_t dil_h, dil_w;
-    int16_t pad_top, pad_left;
+    kiln_geometry_t g;            /* kiln/geometry.h */
     uint16_t depth_mult;
     uint8_t asymmetric;
     uint8_t per_channel;          /* w_scale has out_c entries, else 1 */

@@ -52,7 +52,7 @@ def measure(board: Board, elf: str | Path, infers: int = INFERS, seed: int = 0) 
     return the model, the total cost of the last INFER, its per-layer PROFILE
     and every output."""
     rng = np.random.default_rng(seed)
-    with Qemu.for_board(board, elf) as q, Client(q.port) as client:
+    with Qemu.for_board(board, elf) as q, Client(q.port, board.default_baud) as client:
         info = client.info()
         model = info.get("model", info)
         n_in, n_out = int(model["input"]["bytes"]), int(model["output"]["bytes"])

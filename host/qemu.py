@@ -70,9 +70,10 @@ def default_board() -> Board:
 class Qemu:
     """A running QEMU with the firmware's UART0 on a pty or a local TCP port.
 
-    serial: "pty" (fastest, about 20 KB/s) or "tcp" (127.0.0.1, `tcp_port`
-    or a free one; about 7 KB/s). Use as a context manager or call start()
-    and stop(); stop() is safe to call twice.
+    machine: QEMU's -M name (default: the first emulated board's; prefer
+    Qemu.for_board). serial: "pty" (fastest, about 20 KB/s) or "tcp"
+    (127.0.0.1, `tcp_port` or a free one; about 7 KB/s). Use as a context
+    manager or call start() and stop(); stop() is safe to call twice.
     """
 
     def __init__(self, elf: str | Path, machine: str = "", serial: str = "pty", tcp_port: int | None = None,

@@ -20,6 +20,10 @@ from kiln.atomic import write_atomic
 from kiln.errors import KilnError
 from SCons.Action import Action  # not env.Action: that substitutes $SOURCE at once
 
+#: Images declared so far in this SCons run, by build folder: the default
+#: image and the benchmark's image of the same kernel set are one image.
+_declared: dict[Path, dict] = {}
+
 
 def _board(name: str) -> boards.Board:
     try:
@@ -87,6 +91,15 @@ def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa:
     except KilnError as exc:
         kiln_scons.fail(str(exc))
     out = paths.firmware_dir(board_name, net, variant, kernels)
+    if out in _declared:
+        return _declared[out]
+    _declared[out] = _declare(env, board, flags, net, variant, tflite, kernels, out)
+    return _declared[out]
+
+
+def _declare(env, board: boards.Board, flags: fw.CpuFlags, net: str, variant: str,  # noqa: ANN001
+             tflite, kernels: str, out: Path) -> dict:  # noqa: ANN001
+    """The nodes of one image in `out`."""
     try:
         fw.check_toolchain()
     except KilnError as exc:

@@ -1,13 +1,7 @@
 """Kiln's host side: talk to the board over UART, run test sets, report.
 
-The host tools import the build library (site_scons/kiln) for datasets and
-errors; put it on the path here so `python -m host.infer` works from the
-repository root without an installed package.
+host/ may import the build library `kiln` (site_scons/kiln); the build
+library never imports host/. Run the host tools with site_scons and the
+repository root on PYTHONPATH (`kiln.child_env()` does that for the SCons
+tools; pytest's `pythonpath` setting does it for the tests).
 """
-
-import sys
-from pathlib import Path
-
-_SITE_SCONS = str(Path(__file__).resolve().parents[1] / "site_scons")
-if _SITE_SCONS not in sys.path:
-    sys.path.insert(0, _SITE_SCONS)

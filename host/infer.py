@@ -1,12 +1,13 @@
 """Run a test set on the board over UART; report accuracy, latency and fidelity.
 
-    python -m host.infer --board mps2_an505 --tflite build/models/fashion_mnist/ptq.tflite \\
-        --elf build/mps2_an505/fashion_mnist/ptq/firmware.elf [--port P] [--limit N] [--resume]
+    python -m host.infer --board BOARD --tflite build/models/<net>/<variant>.tflite \\
+        --elf build/<board>/<net>/<variant>/<kernels>/firmware.elf [--port P] [--limit N] [--resume]
 
-Without --port, mps2_an505 is booted in QEMU (and stopped afterwards, and
-restarted if it dies mid-run); the STM32 board is looked for on its ST-LINK
-virtual COM port. Results go beside the ELF: infer.jsonl (one line per sample,
-appended as they come), infer.json (the summary) and confusion.png.
+Without --port, an emulated board (an [emulator] section in its board.toml)
+is booted in QEMU (and stopped afterwards, and restarted if it dies mid-run);
+a hardware board is looked for on the serial devices its [uart] host_ports
+name. Results go beside the ELF: infer.jsonl (one line per sample, appended
+as they come), infer.json (the summary) and confusion.png.
 --info prints what the board runs and exits.
 """
 
@@ -22,32 +23,30 @@ import time
 from pathlib import Path
 
 import numpy as np
-from kiln import ROOT
+from kiln import boards, paths, registry
 from kiln.atomic import write_json
 from kiln.errors import KilnError
 
-import host  # noqa: F401 - puts site_scons on sys.path for kiln
 from host import client as cl
 from host import datasets, report
 from host.progress import Progress
 from host.protocol import DeviceError
 from host.qemu import Qemu, QemuError
 
-EMULATED_BOARD = "mps2_an505"
 MAX_RESTARTS = 3
 
 
 # ---- finding and starting the board ---------------------------------------------------
 
-def find_stlink_port() -> str:
-    """The ST-LINK virtual COM port of a plugged-in board, or a KilnError."""
-    found = sorted(glob.glob("/dev/serial/by-id/*STLINK*") + glob.glob("/dev/serial/by-id/*STLink*")
-                   + glob.glob("/dev/serial/by-id/*ST-LINK*"))
-    if found:
-        return found[0]
-    if os.path.exists("/dev/ttyACM0"):
-        return "/dev/ttyACM0"
-    raise KilnError("no board found: plug the B-U585I-IOT02A in by its ST-LINK USB port, "
+def find_board_port(board: boards.Board) -> str:
+    """The serial port of a plugged-in hardware board (the first match of its
+    [uart] host_ports globs, in their order), or a KilnError."""
+    for pattern in board.host_ports:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    looked = f" (looked for {', '.join(board.host_ports)})" if board.host_ports else ""
+    raise KilnError(f"no {board.name} found{looked}: plug it in ({board.description or board.name}), "
                     "or name the port with PORT=/dev/ttyACMn (or socket://host:port)")
 
 
@@ -71,16 +70,20 @@ class Board:
         """Open the port (booting QEMU first when needed) and check the device answers."""
         port = self.args.port
         if not port:
-            if self.args.board == EMULATED_BOARD:
+            if not self.args.board:
+                raise KilnError("no port and no board: pass --port, or --board (one of "
+                                f"{', '.join(boards.names())})")
+            board = boards.load(self.args.board)
+            if board.emulated:
                 if not self.args.elf:
                     raise KilnError("booting the emulator needs the firmware: pass --elf")
-                self.qemu = Qemu(self.args.elf, serial=self.args.serial)
                 try:
+                    self.qemu = Qemu.for_board(board, self.args.elf, serial=self.args.serial)
                     port = self.qemu.start()
                 except QemuError as exc:
                     raise KilnError(str(exc)) from exc
             else:
-                port = find_stlink_port()
+                port = find_board_port(board)
         self.client = cl.Client(port, self.args.baud, retries=self.args.retries,
                                 compute_timeout=self.args.timeout, on_event=self.on_event)
         self.client.check_alive()
@@ -123,7 +126,7 @@ def _close(a: float, b: float) -> bool:
 
 def which_model(sha256: str) -> str | None:
     """<net>/<variant> of the built .tflite with this hash, if any."""
-    for path in sorted((ROOT / "build" / "models").glob("*/*.tflite")):
+    for path in sorted(p for net in registry.nets() for p in paths.models_dir(net).glob("*.tflite")):
         if report_sha(path) == sha256:
             return f"{path.parent.name}/{path.stem}"
     return None
@@ -305,14 +308,14 @@ def show_info(args: argparse.Namespace) -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (every SCons variable has a flag here)."""
     ap = argparse.ArgumentParser(prog="python -m host.infer", description=__doc__.split("\n")[0])
-    ap.add_argument("--board", default="", help="board name (mps2_an505 boots QEMU when no --port)")
+    ap.add_argument("--board", default="", help="board name (an emulated board boots QEMU when no --port)")
     ap.add_argument("--net", default="fashion_mnist")
     ap.add_argument("--variant", default="ptq")
     ap.add_argument("--tflite", help="the model the board should run (the host reference)")
     ap.add_argument("--elf", help="the firmware (for QEMU; results are written beside it)")
     ap.add_argument("--out", help="results folder (default: the ELF's folder)")
     ap.add_argument("--port", default="", help="/dev/ttyACM0, socket://host:port, rfc2217://...")
-    ap.add_argument("--baud", type=int, default=921600)
+    ap.add_argument("--baud", type=int, help="UART baud rate (default: the board's default_baud)")
     ap.add_argument("--limit", type=int, help="first N samples only")
     ap.add_argument("--resume", action="store_true", help="continue the run in infer.jsonl")
     ap.add_argument("--dataset", default="",
@@ -325,6 +328,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--info", action="store_true", help="print what the board runs and exit")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if args.baud is None:
+        if not args.board:
+            ap.error("--baud or --board is required (the baud rate defaults to the board's)")
+        try:
+            args.baud = boards.load(args.board).default_baud
+        except KilnError as exc:
+            ap.error(str(exc))
     if args.limit is not None and args.limit < 0:
         ap.error("--limit must be 0 or more")
     if not args.info and not args.tflite:

@@ -1,13 +1,13 @@
-"""Boot a Kiln firmware ELF on QEMU's mps2-an505 (Cortex-M33) with its UART
-on a host port.
+"""Boot a Kiln firmware ELF on an emulated board (one with an [emulator]
+section in its board.toml) with its UART on a host port.
 
-QEMU always runs with `-icount shift=0`: one guest instruction is one
-nanosecond of virtual time, so the timer-based instruction counts the
-firmware reports are deterministic.
+QEMU always runs with `-icount`: with the board's shift 0, one guest
+instruction is one nanosecond of virtual time, so the timer-based
+instruction counts the firmware reports are deterministic.
 
-    with Qemu(elf) as q:            # serial on a pty
+    with Qemu.for_board(board, elf) as q:                # serial on a pty
         port = q.port               # "/dev/pts/N": open it with pyserial
-    with Qemu(elf, serial="tcp") as q:
+    with Qemu.for_board(board, elf, serial="tcp") as q:
         port = q.port               # "socket://127.0.0.1:PORT": serial_for_url
 
 `port` is a string pyserial's `serial_for_url` accepts either way.
@@ -25,7 +25,9 @@ import subprocess
 import time
 from pathlib import Path
 
-MACHINE = "mps2-an505"
+from kiln import boards
+from kiln.boards import Board
+
 QEMU = "qemu-system-arm"
 _PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
 
@@ -50,45 +52,66 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
-def command(elf: str | Path, serial_arg: str, machine: str = MACHINE) -> list[str]:
+def command(elf: str | Path, serial_arg: str, machine: str, icount_shift: int = 0) -> list[str]:
     """The qemu-system-arm command line that boots `elf` with UART0 on `serial_arg`."""
-    return [qemu_binary(), "-M", machine, "-icount", "shift=0",
+    return [qemu_binary(), "-M", machine, "-icount", f"shift={icount_shift}",
             "-display", "none", "-monitor", "none", "-nodefaults",
             "-serial", serial_arg, "-kernel", str(elf)]
+
+
+def default_board() -> Board:
+    """The first board with an [emulator] section, or a QemuError."""
+    emulated = boards.emulated()
+    if not emulated:
+        raise QemuError("no emulated board: no board.toml under firmware/boards/ has an [emulator] section")
+    return boards.load(emulated[0])
 
 
 class Qemu:
     """A running QEMU with the firmware's UART0 on a pty or a local TCP port.
 
-    serial: "pty" (fastest, about 20 KB/s) or "tcp" (127.0.0.1, `tcp_port`
-    or a free one; about 7 KB/s). Use as a context manager or call start()
-    and stop(); stop() is safe to call twice.
+    machine: QEMU's -M name (default: the first emulated board's; prefer
+    Qemu.for_board). serial: "pty" (fastest, about 20 KB/s) or "tcp"
+    (127.0.0.1, `tcp_port` or a free one; about 7 KB/s). Use as a context
+    manager or call start() and stop(); stop() is safe to call twice.
     """
 
-    def __init__(self, elf: str | Path, serial: str = "pty", tcp_port: int | None = None,
-                 machine: str = MACHINE, start_timeout: float = 10.0) -> None:
+    def __init__(self, elf: str | Path, machine: str = "", serial: str = "pty", tcp_port: int | None = None,
+                 icount_shift: int = 0, start_timeout: float = 10.0) -> None:
         if serial not in ("pty", "tcp"):
             raise QemuError(f"serial must be 'pty' or 'tcp', not {serial!r}")
+        if not machine:
+            # No machine given: the first emulated board of the registry, as bench picks it.
+            emu = default_board().emulator
+            assert emu is not None
+            machine, icount_shift = emu.machine, emu.icount_shift
         self.elf = Path(elf)
         self.serial = serial
         self.tcp_port = tcp_port
         self.machine = machine
+        self.icount_shift = icount_shift
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = ""
         self.argv: list[str] = []
 
+    @classmethod
+    def for_board(cls, board: Board, elf: str | Path, **kwargs: object) -> Qemu:
+        """A QEMU for `board` as its [emulator] section says (machine, icount shift)."""
+        if board.emulator is None:
+            raise QemuError(f"board {board.name} is not emulated: {board.toml} has no [emulator] section")
+        return cls(elf, board.emulator.machine, icount_shift=board.emulator.icount_shift, **kwargs)
+
     def start(self) -> str:
         """Boot the ELF; return the port name once the UART is reachable."""
         if not self.elf.is_file():
-            raise QemuError(f"firmware {self.elf} not found: build it first "
-                            "(scons BOARD=mps2_an505)")
+            raise QemuError(f"firmware {self.elf} not found: build it first (scons BOARD=<board>)")
         if self.serial == "pty":
             return self._start_pty()
         return self._start_tcp()
 
     def _spawn(self, serial_arg: str) -> subprocess.Popen[bytes]:
-        self.argv = command(self.elf, serial_arg, self.machine)
+        self.argv = command(self.elf, serial_arg, self.machine, self.icount_shift)
         # A new session: Ctrl-C in the terminal goes to us, and we stop QEMU.
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -7,38 +7,38 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from kiln import ROOT, boards, registry
+from kiln import boards, paths, registry
 from kiln import firmware as fw
 from kiln.errors import KilnError
+from support import have, run_scons
 
-SCONS = [str(Path(sys.executable).with_name("scons")), "-Q", "-j2"]
-# lower priority: the machine is shared; absolute, so a test PATH cannot hide it
-NICE = [shutil.which("nice") or "nice"]
 NET = registry.DEFAULT_NET
-BOARDS = ("b_u585i_iot02a", "mps2_an505")
+BOARDS = tuple(boards.names())
+EMULATED = boards.emulated()[0]
 
-pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+pytestmark = pytest.mark.skipif(not have("arm-none-eabi-gcc"),
                                 reason="arm-none-eabi-gcc not installed (toolchain/setup)")
 
 
 def scons(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the project's SConstruct; output is kept for the assertions."""
-    proc = subprocess.run([*NICE, *SCONS, *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env or os.environ.copy(), timeout=900)
-    if check and proc.returncode:
-        raise AssertionError(f"scons {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
+    """Run the project's SConstruct (two jobs); output is kept for the assertions."""
+    return run_scons("-j2", *args, env=env, check=check)
 
 
-def out_dir(board: str, variant: str) -> Path:
-    return ROOT / "build" / board / NET / variant
+def kernels_of(board: str, requested: str = "auto") -> str:
+    """The kernel set KERNELS=`requested` resolves to on `board`."""
+    return fw.resolve_kernels(requested, fw.cpu_flags(boards.load(board).cpu))
 
 
+def out_dir(board: str, variant: str, kernels: str = "auto") -> Path:
+    return paths.firmware_dir(board, NET, variant, kernels_of(board, kernels))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("variant", ["ptq", "float"])
 def test_board_builds_every_output(board, variant):
@@ -55,6 +55,7 @@ def test_board_builds_every_output(board, variant):
     assert "-mfloat-abi=hard" not in proc.stdout  # quiet unless VERBOSE=1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("variant", [v for v in registry.VARIANTS if v not in ("ptq", "float")])
 def test_every_other_variant_builds(board, variant):
@@ -63,14 +64,62 @@ def test_every_other_variant_builds(board, variant):
 
 
 def test_verbose_prints_the_full_command_lines():
-    d = out_dir("mps2_an505", "ptq")
-    scons("BOARD=mps2_an505", "MODEL=ptq")
+    d = out_dir(EMULATED, "ptq")
+    scons(f"BOARD={EMULATED}", "MODEL=ptq")
     (d / "firmware.elf").unlink()
-    proc = scons("BOARD=mps2_an505", "MODEL=ptq", "VERBOSE=1")
+    proc = scons(f"BOARD={EMULATED}", "MODEL=ptq", "VERBOSE=1")
     link = next(line for line in proc.stdout.splitlines() if "-o " in line and "firmware.elf" in line)
     for flag in ("-mcpu=cortex-m33", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard",
-                 "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,-Map="):
+                 "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,-Map=", f"-T{d / 'link.ld'}"):
         assert flag in link, flag
+    assert " -lm" not in link  # the runtime has its own expf: libm is not linked (docs/runtime.md)
+
+
+def test_each_kernel_set_builds_in_its_own_folder():
+    """KERNELS=portable and auto (the CPU's optimized set) keep separate results."""
+    assert kernels_of(EMULATED) != "portable"
+    scons(f"BOARD={EMULATED}", "MODEL=ptq", "KERNELS=portable")
+    scons(f"BOARD={EMULATED}", "MODEL=ptq", "KERNELS=auto")
+    portable, auto = out_dir(EMULATED, "ptq", "portable"), out_dir(EMULATED, "ptq")
+    assert portable.name == "portable" and auto.name == kernels_of(EMULATED) and portable != auto
+    assert (portable / "firmware.elf").read_bytes() != (auto / "firmware.elf").read_bytes()
+    assert "kiln_cm33_" not in (portable / "gen" / "kiln_model.c").read_text()
+    assert "kiln_cm33_" in (auto / "gen" / "kiln_model.c").read_text()
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_linker_script_memory_is_written_from_board_toml(board):
+    """The MEMORY block comes from board.toml's regions and nowhere else."""
+    b = boards.load(board)
+    scons(f"BOARD={board}", "MODEL=ptq")
+    script = (out_dir(board, "ptq") / "link.ld").read_text()
+    assert script == fw.linker_script(b)
+    for r in b.regions:
+        assert re.search(rf"{r.name}\s+\(rw?x\)\s+: ORIGIN = 0x{r.origin:08X}, LENGTH = 0x{r.length:08X}",
+                         script), r
+    assert f"KILN_STACK_SIZE = {b.stack_bytes};" in script
+    assert not list(b.dir.glob("link.ld"))  # no second copy of the map in the board folder
+    with open(out_dir(board, "ptq") / "firmware.elf", "rb") as fh:
+        stack = ELFFile(fh).get_section_by_name(".stack")
+        assert stack["sh_size"] == b.stack_bytes
+
+
+def test_bad_baud_is_one_clear_line():
+    proc = scons(f"BOARD={EMULATED}", "BAUD=fast", check=False)
+    assert proc.returncode != 0
+    assert "BAUD=fast is not a baud rate: use a number such as BAUD=115200" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_baud_defaults_to_the_boards():
+    """BAUD= empty builds the board's default_baud into the image."""
+    b = boards.load(EMULATED)
+    d = out_dir(EMULATED, "ptq")
+    scons(f"BOARD={EMULATED}", "MODEL=ptq")
+    (d / "obj" / "app" / "main.o").unlink()
+    proc = scons(f"BOARD={EMULATED}", "MODEL=ptq", "VERBOSE=1")
+    main = next(line for line in proc.stdout.splitlines() if "main.o" in line and " -c " in line)
+    assert f"-DKILN_BAUD={b.default_baud}u" in main
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -102,8 +151,8 @@ def test_vector_table_stack_and_entry_follow_the_memory_map(board):
 
 
 def test_include_dirs_hold_no_header_twice():
-    b = boards.load("b_u585i_iot02a")
-    dirs = fw.include_dirs(ROOT / "build" / "x" / "gen", b)
+    b = boards.load(BOARDS[0])
+    dirs = fw.include_dirs(paths.firmware_dir(b.name, NET, "x", "portable") / "gen", b)
     assert dirs[0].name == "gen" and dirs[-1] == fw.COMMON_DIR
     seen: dict[str, Path] = {}
     for d in dirs[1:]:
@@ -124,23 +173,36 @@ def test_unknown_board_lists_the_valid_ones():
 
 def test_missing_compiler_says_what_to_install(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))  # an empty PATH: no arm-none-eabi-gcc
-    proc = scons("BOARD=mps2_an505", "MODEL=ptq", "firmware", env=env, check=False)
+    proc = scons(f"BOARD={EMULATED}", "MODEL=ptq", "firmware", env=env, check=False)
     assert proc.returncode != 0
     assert "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi" in proc.stdout + proc.stderr
 
 
 def test_bad_board_toml_names_the_problem(tmp_path, monkeypatch):
+    real = boards.load(EMULATED)
+    good = real.toml.read_text()
     monkeypatch.setattr(boards, "BOARDS_DIR", tmp_path)
     bdir = tmp_path / "myboard"
     bdir.mkdir()
-    good = (ROOT / "firmware" / "boards" / "mps2_an505" / "board.toml").read_text()
-    for f in ("link.ld", "vectors.c", "board.c"):
-        (bdir / f).write_text("")
+    for f in real.sources:
+        (bdir / f.name).write_text("")
+
+    def sub(pattern: str, repl: str) -> str:
+        text, n = re.subn(pattern, repl, good, flags=re.M)
+        assert n, pattern
+        return text
+
     cases = {
-        good.replace('cost_unit = "instructions"', 'cost_unit = "ticks"'): "cost_unit 'ticks' must be one of",
-        good.replace("clock_hz = 20_000_000", ""): "missing key 'clock_hz'",
-        good.replace('"vectors.c", "board.c"', '"nope.c"'): "source 'nope.c' not found",
-        good.replace('kind = "ram"', 'kind = "rom"'): "kind 'rom' must be 'flash' or 'ram'",
+        sub(r'^cost_unit = "\w+"', 'cost_unit = "ticks"'): "cost_unit 'ticks' must be one of",
+        sub(r"^clock_hz = .*$", ""): "missing key 'clock_hz'",
+        sub(r"^stack_bytes = .*$", ""): "missing key 'stack_bytes'",
+        sub(r"^stack_bytes = .*$", "stack_bytes = 1001"): "stack_bytes must be a positive multiple of 8",
+        sub(r"^sources = .*$", 'sources = ["nope.c"]'): "source 'nope.c' not found",
+        sub(r'^kind = "ram"', 'kind = "rom"'): "kind 'rom' must be 'flash' or 'ram'",
+        sub(r'^name = "RAM"', 'name = "DATA"'): "needs a ram region named RAM",
+        sub(r"^resolution = .*$", "resolution = 0"): "resolution must be 1 or more",
+        sub(r"^machine = .*$", ""): "[emulator]: missing key 'machine'",
+        'linker_sections = "extra.ld"\n' + good: "linker_sections 'extra.ld' not found",
         good + "\n[[[": "not valid TOML",
     }
     for text, message in cases.items():
@@ -148,7 +210,8 @@ def test_bad_board_toml_names_the_problem(tmp_path, monkeypatch):
         with pytest.raises(KilnError, match=re.escape(message)):
             boards.load("myboard")
     (bdir / "board.toml").write_text(good)
-    assert boards.load("myboard").clock_hz == 20_000_000
+    assert boards.load("myboard").clock_hz == real.clock_hz
+    assert boards.emulated() == ["myboard"]
     with pytest.raises(KilnError, match="unknown BOARD 'other': valid values are myboard"):
         boards.load("other")
 

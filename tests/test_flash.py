@@ -4,24 +4,36 @@ installed, and the emulated board booted in QEMU on a TCP port."""
 
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import serial
-from kiln import ROOT, boards, flash, registry
+from kiln import boards, flash, paths, registry
+from kiln import firmware as fw
 from kiln.errors import KilnError
+from support import NICE, ROOT, SCONS, have, run_scons
 
 from host import protocol as p
 
-SCONS = [str(Path(sys.executable).with_name("scons")), "-Q"]
-# lower priority: the machine is shared; absolute, so a test PATH cannot hide it
-NICE = [shutil.which("nice") or "nice"]
-ELF = ROOT / "build" / "b_u585i_iot02a" / registry.DEFAULT_NET / "ptq" / "firmware.elf"
+pytestmark = pytest.mark.skipif(not have("arm-none-eabi-gcc"),
+                                reason="arm-none-eabi-gcc not installed (toolchain/setup)")
+
+#: A hardware board the registry says openocd can program (the default one when it can).
+FLASHABLE = sorted(boards.hardware(), key=lambda n: n != registry.DEFAULT_BOARD)
+HW = boards.load(next(n for n in FLASHABLE if "openocd" in flash.supported(boards.load(n))))
+EMULATED = boards.load(boards.emulated()[0])
+
+
+def elf_of(board: boards.Board) -> Path:
+    """The ptq image of `board` with its default kernels."""
+    kernels = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
+    return paths.firmware_elf(board.name, registry.DEFAULT_NET, "ptq", kernels)
+
+
+ELF = elf_of(HW)
 
 
 def fake(bindir: Path, name: str) -> Path:
@@ -35,26 +47,28 @@ def fake(bindir: Path, name: str) -> Path:
 
 def scons_flash(bindir: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([*NICE, *SCONS, "flash", "MODEL=ptq", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return run_scons("flash", "MODEL=ptq", *args, env=env, check=False)
 
 
 def test_openocd_programs_verifies_and_resets(tmp_path):
     argv_file = fake(tmp_path / "bin", "openocd")
-    proc = scons_flash(tmp_path / "bin", "BOARD=b_u585i_iot02a", "PROGRAMMER=openocd")
+    proc = scons_flash(tmp_path / "bin", f"BOARD={HW.name}", "PROGRAMMER=openocd")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert HW.flash is not None  # the command line is the board.toml's [flash] settings
     assert argv_file.read_text().splitlines() == [
-        "-f", "interface/stlink.cfg", "-f", "target/stm32u5x.cfg",
+        "-f", HW.flash.openocd_interface, "-f", HW.flash.openocd_target,
         "-c", f"program {ELF} verify reset exit"]
     assert ELF.is_file()  # built if needed
 
 
+@pytest.mark.skipif("cubeprogrammer" not in flash.supported(HW), reason="no CubeProgrammer settings")
 def test_cubeprogrammer_is_preferred_when_found(tmp_path):
     cube = fake(tmp_path / "bin", "STM32_Programmer_CLI")
     ocd = fake(tmp_path / "bin", "openocd")
-    proc = scons_flash(tmp_path / "bin")  # default BOARD is the U585
+    proc = scons_flash(tmp_path / "bin", f"BOARD={HW.name}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert cube.read_text().splitlines() == ["-c", "port=SWD", "-w", str(ELF), "-v", "-rst"]
+    assert cube.read_text().splitlines() == ["-c", f"port={HW.flash.cubeprogrammer_port}", "-w", str(ELF),
+                                             "-v", "-rst"]
     assert not ocd.exists()
 
 
@@ -72,14 +86,23 @@ def test_failing_programmer_fails_the_build(tmp_path):
     bindir.mkdir()
     (bindir / "openocd").write_text("#!/bin/sh\necho 'Error: open failed' >&2\nexit 1\n")
     (bindir / "openocd").chmod(0o755)
-    proc = scons_flash(bindir, "BOARD=b_u585i_iot02a", "PROGRAMMER=openocd")
+    proc = scons_flash(bindir, f"BOARD={HW.name}", "PROGRAMMER=openocd")
     assert proc.returncode != 0
-    assert "openocd exited with status 1" in proc.stdout
+    assert "openocd exited with status 1" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
+def test_board_without_flash_settings_is_refused(tmp_path):
+    bare = boards.Board(name="bare", dir=tmp_path, cpu=HW.cpu, clock_hz=1, cost_unit="cycles",
+                        default_baud=115200, sources=(), regions=HW.regions, stack_bytes=8)
+    with pytest.raises(KilnError, match=r"bare cannot be flashed: .* has no \[flash\] section"):
+        flash.find_programmer("", path=str(tmp_path), board=bare)
+
+
+@pytest.mark.skipif(not have("qemu-system-arm"), reason="qemu-system-arm not installed (toolchain/setup)")
 def test_emulated_board_boots_in_qemu_on_a_tcp_port():
-    assert boards.load("mps2_an505").emulated
-    proc = subprocess.Popen([*NICE, *SCONS, "flash", "BOARD=mps2_an505", "MODEL=ptq"], cwd=ROOT,
+    assert EMULATED.emulated
+    proc = subprocess.Popen([*NICE, SCONS, "-Q", "flash", f"BOARD={EMULATED.name}", "MODEL=ptq"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:

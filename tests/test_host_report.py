@@ -8,7 +8,7 @@ import numpy as np
 
 from host import report
 
-INFO = {"board": "mps2_an505", "clock_hz": 20_000_000, "cost_unit": "instructions",
+INFO = {"board": "example_board", "clock_hz": 20_000_000, "cost_unit": "instructions",
         "model": {"name": "fashion_mnist/ptq", "total_macs": 1000,
                   "layers": [{"name": "a", "op": "CONV_2D", "kernel": "k1", "macs": 600},
                              {"name": "b", "op": "FULLY_CONNECTED", "kernel": "k2", "macs": 400}]}}

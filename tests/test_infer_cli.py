@@ -10,14 +10,15 @@ import time
 import tty
 
 import pytest
-from kiln import ROOT
+from kiln import ROOT, boards, child_env, paths, registry
 
-TFLITE = ROOT / "build" / "models" / "fashion_mnist" / "ptq.tflite"  # when built; else a tiny model
+TFLITE = paths.tflite(registry.DEFAULT_NET, "ptq")  # when built; else a tiny model
+#: A board on real hardware (found on a serial port, never booted in QEMU).
+HARDWARE = boards.load(boards.hardware()[0])
 
 
 def _infer(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "site_scons")]))
-    return subprocess.run([sys.executable, "-m", "host.infer", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "host.infer", *args], cwd=ROOT, env=child_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -41,7 +42,7 @@ def test_silent_port_is_an_error_within_seconds(tflite, tmp_path) -> None:
     try:
         tty.setraw(slave)
         t0 = time.monotonic()
-        proc = _infer("--board", "b_u585i_iot02a", "--port", os.ttyname(slave), "--baud", "115200",
+        proc = _infer("--board", HARDWARE.name, "--port", os.ttyname(slave), "--baud", "115200",
                       "--tflite", str(tflite), "--out", str(tmp_path), "--limit", "3")
         took = time.monotonic() - t0
     finally:
@@ -56,6 +57,21 @@ def test_silent_port_is_an_error_within_seconds(tflite, tmp_path) -> None:
 @pytest.mark.skipif(bool(glob.glob("/dev/serial/by-id/*") or os.path.exists("/dev/ttyACM0")),
                     reason="a serial device is plugged in here")
 def test_no_board_plugged_in_names_the_fix(tflite, tmp_path) -> None:
-    proc = _infer("--board", "b_u585i_iot02a", "--tflite", str(tflite), "--out", str(tmp_path))
+    proc = _infer("--board", HARDWARE.name, "--tflite", str(tflite), "--out", str(tmp_path))
     assert proc.returncode == 1
-    assert "no board found" in proc.stderr and "PORT=" in proc.stderr
+    assert f"no {HARDWARE.name} found" in proc.stderr and "PORT=" in proc.stderr
+    for pattern in HARDWARE.host_ports:  # where it looked, from its board.toml
+        assert pattern in proc.stderr
+
+
+def test_baud_defaults_to_the_boards(tflite, tmp_path) -> None:
+    master, slave = os.openpty()
+    try:
+        tty.setraw(slave)
+        proc = _infer("--board", HARDWARE.name, "--port", os.ttyname(slave), "--tflite", str(tflite),
+                      "--out", str(tmp_path), "--limit", "1")
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 1
+    assert f"{HARDWARE.default_baud} baud" in proc.stderr

@@ -1,7 +1,7 @@
 """`scons infer` end to end on the emulated board, and its fault handling.
 
 Real parts only: the ptq Fashion-MNIST model built by SCons, the firmware on
-QEMU's mps2-an505, its UART over a pty or TCP, the tflite-micro reference.
+the registry's first emulated board in QEMU, its UART over a pty or TCP, the tflite-micro reference.
 Faults are made on the real link: a TCP proxy between the runner and QEMU
 injects garbage, cuts a request short and corrupts an answer; QEMU is
 killed mid-run; the runner is stopped and resumed.
@@ -21,30 +21,33 @@ import time
 from pathlib import Path
 
 import pytest
-from kiln import ROOT
+from kiln import ROOT, boards, child_env, paths
+from kiln import firmware as fw
+from support import have, run_scons
 
 from host import protocol as p
 from host import report
 from host.qemu import Qemu
 
-BOARD, NET, VARIANT = "mps2_an505", "fashion_mnist", "ptq"
-ELF = ROOT / "build" / BOARD / NET / VARIANT / "firmware.elf"
-TFLITE = ROOT / "build" / "models" / NET / f"{VARIANT}.tflite"
-SCONS = [sys.executable, "-m", "SCons"]
+pytestmark = [pytest.mark.skipif(not have("qemu-system-arm") or not have("arm-none-eabi-gcc"),
+                                 reason="qemu-system-arm or arm-none-eabi-gcc missing (toolchain/setup)"),
+              pytest.mark.slow]
+
+B = boards.load(boards.emulated()[0])
+BOARD, NET, VARIANT = B.name, "fashion_mnist", "ptq"
+ELF = paths.firmware_elf(BOARD, NET, VARIANT, fw.resolve_kernels("auto", fw.cpu_flags(B.cpu)))
+TFLITE = paths.tflite(NET, VARIANT)
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "site_scons")])
-    return env
+    """The host runner's environment: site_scons and the repository on PYTHONPATH."""
+    return child_env()
 
 
 @pytest.fixture(scope="module")
 def firmware() -> tuple[Path, Path]:
     """The ptq firmware for the emulated board and its .tflite, built by SCons."""
-    proc = subprocess.run([*SCONS, "-Q", f"BOARD={BOARD}", f"MODEL={VARIANT}", str(ELF)], cwd=ROOT,
-                          env=_env(), capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_scons(f"BOARD={BOARD}", f"MODEL={VARIANT}", str(ELF.relative_to(ROOT)))
     return ELF, TFLITE
 
 
@@ -70,9 +73,7 @@ def _check_complete(out: Path, n: int) -> dict:
 
 def test_scons_infer_200_images_bit_exact(firmware) -> None:
     out = ELF.parent
-    proc = subprocess.run([*SCONS, "-Q", f"BOARD={BOARD}", f"MODEL={VARIANT}", "LIMIT=200", "infer"],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_scons(f"BOARD={BOARD}", f"MODEL={VARIANT}", "LIMIT=200", "infer", timeout=600)
     s = _check_complete(out, 200)
     assert abs(s["device_accuracy"] - s["host_accuracy"]) <= 0.02
     assert s["device_accuracy"] > 0.7  # a trained model, not noise
@@ -139,7 +140,7 @@ class FaultyLink(threading.Thread):
 
 def test_garbage_cut_frame_and_bad_crc_are_retried(firmware, tmp_path) -> None:
     n = 60
-    with Qemu(ELF, serial="tcp") as q:
+    with Qemu.for_board(B, ELF, serial="tcp") as q:
         # Request 1 and 2 are the runner's PING and INFO; the INFERs follow.
         link = FaultyLink(q.port, to_device={8: "garbage", 15: "cut", 30: "garbage"}, to_host={22: "corrupt"})
         proc = subprocess.run(_runner(tmp_path, "--port", link.port, "--limit", str(n), "--verbose"),
@@ -201,9 +202,7 @@ def test_emulator_killed_then_runner_stopped_and_resumed(firmware, tmp_path) -> 
 def test_scons_info_prints_the_model_view(firmware) -> None:
     from host.reference import sha256_file
 
-    proc = subprocess.run([*SCONS, "-Q", f"BOARD={BOARD}", f"MODEL={VARIANT}", "info"], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_scons(f"BOARD={BOARD}", f"MODEL={VARIANT}", "info", timeout=300)
     assert f"{NET}/{VARIANT}" in proc.stdout and sha256_file(TFLITE) in proc.stdout
     assert "CONV_2D" in proc.stdout and "FULLY_CONNECTED" in proc.stdout and "instructions" in proc.stdout
 

@@ -1,36 +1,31 @@
-"""The emulated board end to end: the mps2_an505 firmware boots in QEMU
-(-icount shift=0), answers INFO and INFER with outputs identical to the
+"""The emulated board end to end: the firmware of the registry's first
+emulated board boots in QEMU (-icount), answers INFO and INFER with outputs identical to the
 tflite-micro reference, pipelines requests, and answers every malformed
 frame with the right error frame while it keeps working."""
 
 import gzip
 import json
-import os
 import re
-import shutil
 import struct
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import serial
-from kiln import ROOT, registry
+from kiln import boards, paths, registry
+from kiln import firmware as fw
+from support import ROOT, have, run_scons
 
 from host import protocol as p
 from host.qemu import Qemu
 from host.reference import Reference, sha256_file
 
-SCONS = [str(Path(sys.executable).with_name("scons")), "-Q", "-j2"]
-# lower priority: the machine is shared; absolute, so a test PATH cannot hide it
-NICE = [shutil.which("nice") or "nice"]
 NET = registry.DEFAULT_NET
 IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+BOARD = boards.load(boards.emulated()[0])
 
-pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None
-                                or shutil.which("arm-none-eabi-gcc") is None,
+pytestmark = pytest.mark.skipif(not have("qemu-system-arm") or not have("arm-none-eabi-gcc"),
                                 reason="qemu-system-arm or arm-none-eabi-gcc missing (toolchain/setup)")
 
 
@@ -65,17 +60,16 @@ class Link:
 
 
 def build(variant: str) -> Path:
-    proc = subprocess.run([*NICE, *SCONS, "BOARD=mps2_an505", f"MODEL={variant}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900, env=os.environ.copy())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return ROOT / "build" / "mps2_an505" / NET / variant / "firmware.elf"
+    run_scons("-j2", f"BOARD={BOARD.name}", f"MODEL={variant}")
+    kernels = fw.resolve_kernels("auto", fw.cpu_flags(BOARD.cpu))
+    return paths.firmware_elf(BOARD.name, NET, variant, kernels)
 
 
 @pytest.fixture(scope="module", params=["ptq", "float"])
 def device(request):
     """(variant, Link) to a freshly booted firmware of that variant."""
     elf = build(request.param)
-    with Qemu(elf) as q:
+    with Qemu.for_board(BOARD, elf) as q:
         link = Link(q.port)
         yield request.param, link
         link.ser.close()
@@ -93,12 +87,12 @@ test_images.__test__ = False  # a helper, not a test
 def test_info_describes_board_firmware_and_model(device):
     variant, link = device
     info = link.info()
-    assert info["board"] == "mps2_an505" and info["clock_hz"] == 20_000_000
-    assert info["cost_unit"] == "instructions"
+    assert info["board"] == BOARD.name and info["clock_hz"] == BOARD.clock_hz
+    assert info["cost_unit"] == BOARD.cost_unit
     version = re.search(r'KILN_FIRMWARE_VERSION "([^"]+)"',
                         (ROOT / "firmware" / "app" / "version.h").read_text()).group(1)
     assert info["firmware"] == version
-    tflite = ROOT / "build" / "models" / NET / f"{variant}.tflite"
+    tflite = paths.tflite(NET, variant)
     model = info["model"]
     assert model["tflite_sha256"] == sha256_file(tflite)
     ref = Reference(tflite)
@@ -109,7 +103,7 @@ def test_info_describes_board_firmware_and_model(device):
 
 def test_infer_matches_tflite_micro(device):
     variant, link = device
-    ref = Reference(ROOT / "build" / "models" / NET / f"{variant}.tflite")
+    ref = Reference(paths.tflite(NET, variant))
     costs = []
     for i, x in enumerate(test_images(6)):
         data = ref.encode(x)
@@ -184,7 +178,7 @@ def test_malformed_frame_gets_an_error_frame_and_the_device_keeps_answering(devi
     err = f.error()
     assert (err.code, err.offending_type, f.seq) == (code, offending, seq)
     assert link.ask(p.Command.PING, 70, b"still here").payload == b"still here"
-    assert link.info()["board"] == "mps2_an505"
+    assert link.info()["board"] == BOARD.name
 
 
 def test_garbage_between_frames_is_skipped(device):
@@ -196,7 +190,7 @@ def test_garbage_between_frames_is_skipped(device):
 
 def test_profile_before_any_infer_is_no_result():
     elf = build("ptq")
-    with Qemu(elf) as q:
+    with Qemu.for_board(BOARD, elf) as q:
         link = Link(q.port)
         f = link.ask(p.Command.PROFILE, 90)
         assert f.is_error and f.error().code == p.ErrorCode.NO_RESULT

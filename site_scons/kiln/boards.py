@@ -1,9 +1,15 @@
-"""Board descriptions: firmware/boards/<board>/board.toml, checked and typed."""
+"""The board registry: firmware/boards/<board>/board.toml, checked and typed.
+
+A board is one folder; its board.toml says everything the build and the host
+need to know (docs/adding-a-board.md lists the keys). Nothing outside the
+folder names a board: code asks here, e.g. `emulated()` for the boards that
+run in QEMU.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kiln import ROOT
@@ -15,7 +21,7 @@ COST_UNITS = ("cycles", "instructions")
 
 @dataclass(frozen=True)
 class Region:
-    """One memory region of the board's linker script."""
+    """One memory region: a MEMORY line of the generated linker script."""
 
     name: str
     origin: int
@@ -28,6 +34,26 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Flashing:
+    """How a programmer writes the board ([flash] of board.toml)."""
+
+    openocd_interface: str = ""
+    openocd_target: str = ""
+    cubeprogrammer_port: str = ""
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """How QEMU runs an emulated board ([emulator] of board.toml)."""
+
+    machine: str
+    icount_shift: int
+    #: cost units per tick of the timer the firmware measures with: the
+    #: smallest cost difference a measurement can show.
+    resolution: int
+
+
+@dataclass(frozen=True)
 class Board:
     """A board as board.toml describes it."""
 
@@ -37,30 +63,96 @@ class Board:
     clock_hz: int
     cost_unit: str
     default_baud: int
-    linker_script: Path
     sources: tuple[Path, ...]
     regions: tuple[Region, ...]
     stack_bytes: int
     description: str = ""
-    qemu_machine: str = ""
-    extra: dict = field(default_factory=dict)
+    #: board-specific output sections, INCLUDEd after the common ones (or None)
+    linker_sections: Path | None = None
+    uart: str = ""
+    #: globs of the host serial device the board shows up as (hardware boards)
+    host_ports: tuple[str, ...] = ()
+    flash: Flashing | None = None
+    emulator: Emulator | None = None
 
     @property
     def emulated(self) -> bool:
         """True for a board that runs in QEMU rather than on hardware."""
-        return bool(self.qemu_machine)
+        return self.emulator is not None
+
+    @property
+    def toml(self) -> Path:
+        """The board.toml this board was read from."""
+        return self.dir / "board.toml"
 
     def region_of(self, addr: int) -> Region | None:
         """The region holding `addr`, or None."""
         return next((r for r in self.regions if r.contains(addr)), None)
 
 
-def _need(data: dict, key: str, kind: type, where: Path) -> object:
+def names() -> list[str]:
+    """Every board: the folders under firmware/boards/ that hold a board.toml."""
+    return sorted(p.parent.name for p in BOARDS_DIR.glob("*/board.toml"))
+
+
+def emulated() -> list[str]:
+    """The boards with an [emulator] section, in name order."""
+    return [n for n in names() if load(n).emulated]
+
+
+def hardware() -> list[str]:
+    """The boards without an emulator, in name order."""
+    return [n for n in names() if not load(n).emulated]
+
+
+def _need(data: dict, key: str, kind: type, where: Path | str) -> object:
     if key not in data:
-        raise KilnError(f"{where}: missing key '{key}': add it (see docs/boards.md)")
-    if not isinstance(data[key], kind):
+        raise KilnError(f"{where}: missing key '{key}': add it (see docs/adding-a-board.md)")
+    if not isinstance(data[key], kind) or (kind is int and isinstance(data[key], bool)):
         raise KilnError(f"{where}: '{key}' must be a {kind.__name__}, not {data[key]!r}")
     return data[key]
+
+
+def _opt(data: dict, key: str, kind: type, where: Path | str, default: object) -> object:
+    return _need(data, key, kind, where) if key in data else default
+
+
+def _regions(data: dict, path: Path) -> tuple[Region, ...]:
+    regions = []
+    for i, r in enumerate(_need(data, "regions", list, path)):
+        where = f"{path} [[regions]] #{i + 1}"
+        kind = _need(r, "kind", str, where)
+        if kind not in ("flash", "ram"):
+            raise KilnError(f"{where}: kind '{kind}' must be 'flash' or 'ram'")
+        regions.append(Region(_need(r, "name", str, where), _need(r, "origin", int, where),
+                              _need(r, "length", int, where), kind))
+    # sections.ld places code in FLASH and data in RAM by those names.
+    for name, kind in (("FLASH", "flash"), ("RAM", "ram")):
+        if not any(r.name == name and r.kind == kind for r in regions):
+            raise KilnError(f"{path}: needs a {kind} region named {name} (the common sections go there)")
+    return tuple(regions)
+
+
+def _emulator(data: dict, path: Path) -> Emulator | None:
+    if "emulator" not in data:
+        return None
+    emu = _need(data, "emulator", dict, path)
+    where = f"{path} [emulator]"
+    resolution = _need(emu, "resolution", int, where)
+    if resolution < 1:
+        raise KilnError(f"{where}: resolution must be 1 or more, not {resolution}")
+    return Emulator(machine=_need(emu, "machine", str, where),
+                    icount_shift=_opt(emu, "icount_shift", int, where, 0), resolution=resolution)
+
+
+def _flashing(data: dict, path: Path) -> Flashing | None:
+    if "flash" not in data:
+        return None
+    fl = _need(data, "flash", dict, path)
+    where = f"{path} [flash]"
+    return Flashing(openocd_interface=_opt(fl, "openocd_interface", str, where, ""),
+                    openocd_target=_opt(fl, "openocd_target", str, where, ""),
+                    cubeprogrammer_port=_opt(fl, "cubeprogrammer_port", str, where, ""))
 
 
 def load(name: str) -> Board:
@@ -68,8 +160,7 @@ def load(name: str) -> Board:
     bdir = BOARDS_DIR / name
     path = bdir / "board.toml"
     if not path.is_file():
-        valid = sorted(p.parent.name for p in BOARDS_DIR.glob("*/board.toml"))
-        raise KilnError(f"unknown BOARD '{name}': valid values are {', '.join(valid)}")
+        raise KilnError(f"unknown BOARD '{name}': valid values are {', '.join(names()) or '(none found)'}")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -77,32 +168,25 @@ def load(name: str) -> Board:
     cost_unit = _need(data, "cost_unit", str, path)
     if cost_unit not in COST_UNITS:
         raise KilnError(f"{path}: cost_unit '{cost_unit}' must be one of {', '.join(COST_UNITS)}")
-    regions = []
-    for i, r in enumerate(_need(data, "regions", list, path)):
-        where = Path(f"{path} [[regions]] #{i + 1}")
-        kind = _need(r, "kind", str, where)
-        if kind not in ("flash", "ram"):
-            raise KilnError(f"{where}: kind '{kind}' must be 'flash' or 'ram'")
-        regions.append(Region(_need(r, "name", str, where), _need(r, "origin", int, where),
-                              _need(r, "length", int, where), kind))
-    if not any(r.kind == "flash" for r in regions) or not any(r.kind == "ram" for r in regions):
-        raise KilnError(f"{path}: needs at least one flash and one ram region")
     sources = tuple(bdir / s for s in _need(data, "sources", list, path))
     for s in sources:
         if not s.is_file():
             raise KilnError(f"{path}: source '{s.name}' not found in {bdir}")
-    script = bdir / _need(data, "linker_script", str, path)
-    if not script.is_file():
-        raise KilnError(f"{path}: linker script '{script.name}' not found in {bdir}")
-    known = {"name", "description", "cpu", "clock_hz", "cost_unit", "default_baud", "linker_script",
-             "sources", "regions", "stack_bytes", "qemu_machine"}
+    extra = _opt(data, "linker_sections", str, path, "")
+    if extra and not (bdir / extra).is_file():
+        raise KilnError(f"{path}: linker_sections '{extra}' not found in {bdir}")
+    stack = _need(data, "stack_bytes", int, path)
+    if stack <= 0 or stack % 8:
+        raise KilnError(f"{path}: stack_bytes must be a positive multiple of 8, not {stack}")
+    uart = _opt(data, "uart", dict, path, {})
     return Board(
         name=name, dir=bdir, cpu=_need(data, "cpu", str, path),
         clock_hz=_need(data, "clock_hz", int, path), cost_unit=cost_unit,
-        default_baud=_need(data, "default_baud", int, path), linker_script=script,
-        sources=sources, regions=tuple(regions),
-        stack_bytes=int(data.get("stack_bytes", 8192)),
-        description=str(data.get("description", "")),
-        qemu_machine=str(data.get("qemu_machine", "")),
-        extra={k: v for k, v in data.items() if k not in known},
+        default_baud=_need(data, "default_baud", int, path),
+        sources=sources, regions=_regions(data, path), stack_bytes=stack,
+        description=_opt(data, "description", str, path, ""),
+        linker_sections=bdir / extra if extra else None,
+        uart=_opt(uart, "peripheral", str, f"{path} [uart]", ""),
+        host_ports=tuple(_opt(uart, "host_ports", list, f"{path} [uart]", [])),
+        flash=_flashing(data, path), emulator=_emulator(data, path),
     )

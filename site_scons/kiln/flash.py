@@ -1,15 +1,15 @@
-"""Programming a board: which programmer to use and its command line, or,
-for an emulated board, booting the image in QEMU. No SCons here."""
+"""Programming a board: which programmer to use and its command line, from
+the [flash] section of the board's board.toml. No SCons here.
+
+An emulated board is "flashed" by booting it in QEMU: that is host/emulate.py,
+which the flash tool runs as a child (the build library never imports host/).
+"""
 
 from __future__ import annotations
 
 import shutil
-import signal
-import sys
-import threading
 from pathlib import Path
 
-from kiln import ROOT
 from kiln.boards import Board
 from kiln.errors import KilnError
 
@@ -17,17 +17,30 @@ from kiln.errors import KilnError
 PROGRAMMERS = {"cubeprogrammer": "STM32_Programmer_CLI", "openocd": "openocd"}
 
 
-def find_programmer(requested: str = "", path: str | None = None) -> tuple[str, str]:
+def find_programmer(requested: str = "", path: str | None = None,
+                    board: Board | None = None) -> tuple[str, str]:
     """(name, executable path) of the programmer to use; `path` is the PATH to
-    search (default: the process's)."""
+    search (default: the process's); with `board`, only the programmers its
+    [flash] section has settings for."""
     if requested and requested not in PROGRAMMERS:
         raise KilnError(f"unknown PROGRAMMER '{requested}': valid values are "
                         f"{', '.join(PROGRAMMERS)} (or leave it empty for the first found)")
-    for name in [requested] if requested else list(PROGRAMMERS):
+    candidates = list(PROGRAMMERS)
+    if board is not None:
+        candidates = supported(board)
+        if not candidates:
+            raise KilnError(f"board {board.name} cannot be flashed: {board.toml} has no [flash] "
+                            "section (openocd_interface/openocd_target or cubeprogrammer_port; "
+                            "docs/adding-a-board.md)")
+        if requested and requested not in candidates:
+            raise KilnError(f"PROGRAMMER={requested}: the [flash] section of {board.toml} has no "
+                            f"settings for it: use PROGRAMMER={candidates[0]}")
+    for name in [requested] if requested else candidates:
         exe = shutil.which(PROGRAMMERS[name], path=path)
         if exe:
             return name, exe
-    if requested:
+    if requested or len(candidates) == 1:
+        requested = requested or candidates[0]
         raise KilnError(f"PROGRAMMER={requested}: {PROGRAMMERS[requested]} not found on PATH: "
                         + _install_hint(requested))
     raise KilnError("no board programmer found on PATH: " + _install_hint("openocd") + "; or "
@@ -41,50 +54,27 @@ def _install_hint(name: str) -> str:
             "(STM32_Programmer_CLI) on PATH")
 
 
+def supported(board: Board) -> list[str]:
+    """The PROGRAMMER= values the board's [flash] section gives settings for."""
+    fl = board.flash
+    if fl is None:
+        return []
+    return [name for name, ok in (("cubeprogrammer", bool(fl.cubeprogrammer_port)),
+                                  ("openocd", bool(fl.openocd_target))) if ok]
+
+
 def command(programmer: str, exe: str, elf: Path, board: Board) -> list[str]:
     """The command line that writes `elf`, verifies it and resets the board."""
+    fl = board.flash
     if programmer == "openocd":
-        iface = board.extra.get("openocd_interface", "interface/stlink.cfg")
-        target = board.extra.get("openocd_target")
-        if not target:
-            raise KilnError(f"board {board.name} has no openocd_target in its board.toml")
-        return [exe, "-f", iface, "-f", target, "-c", f"program {elf} verify reset exit"]
+        if fl is None or not fl.openocd_target:
+            raise KilnError(f"board {board.name} has no openocd_target in the [flash] section "
+                            f"of {board.toml}")
+        iface = fl.openocd_interface or "interface/stlink.cfg"
+        return [exe, "-f", iface, "-f", fl.openocd_target, "-c", f"program {elf} verify reset exit"]
     if programmer == "cubeprogrammer":
-        return [exe, "-c", "port=SWD", "-w", str(elf), "-v", "-rst"]
+        if fl is None or not fl.cubeprogrammer_port:
+            raise KilnError(f"board {board.name} has no cubeprogrammer_port in the [flash] section "
+                            f"of {board.toml}")
+        return [exe, "-c", f"port={fl.cubeprogrammer_port}", "-w", str(elf), "-v", "-rst"]
     raise KilnError(f"unknown programmer '{programmer}'")
-
-
-def run_emulated(elf: Path, board: Board, port: int | None = None) -> int:
-    """Boot `elf` in QEMU with its UART on a local TCP port and stay in the
-    foreground until Ctrl-C; return QEMU's exit status (0 on Ctrl-C)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from host.qemu import Qemu, QemuError
-
-    q = Qemu(elf, serial="tcp", tcp_port=port, machine=board.qemu_machine)
-    try:
-        url = q.start()
-    except QemuError as exc:
-        raise KilnError(str(exc)) from exc
-    print(f"{board.name}: {elf} is running in QEMU ({board.qemu_machine}, -icount shift=0)")
-    print(f"  its UART is on {url}")
-    print(f"  connect with:  scons info BOARD={board.name} PORT={url}")
-    print(f"                 scons infer BOARD={board.name} PORT={url}")
-    print("  Ctrl-C stops it.", flush=True)
-    # SCons's own SIGINT handler only flags the build as interrupted; it does
-    # not stop a running action. Take Ctrl-C (and SIGTERM) ourselves while
-    # QEMU runs, where that is possible (the main thread, i.e. without -j).
-    stop = threading.Event()
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            saved[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
-        while q.running() and not stop.wait(0.2):
-            pass
-        return 0 if stop.is_set() else (q.proc.returncode if q.proc else 0)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        q.stop()
-        print(f"{board.name}: QEMU stopped", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiln import ROOT
+from kiln import boards as board_registry
 from kiln.quantize import recipes
 
 DEFAULT_NET = "fashion_mnist"
@@ -20,7 +21,7 @@ Targets:
   train           retrain models/<net>/ from its recipe
   check-host      compile MODEL (or TFLITE=) for the host and compare with tflite-micro
   size-report     flash and RAM use of the firmware, from the ELF
-  flash           program the board (BOARD=mps2_an505: boot it in QEMU)
+  flash           program the board (an emulated board: boot it in QEMU)
   info            print the model the board runs
   infer           run the test set on the board and report accuracy, latency, fidelity
   bench           instructions per layer on the emulated board, portable vs optimized
@@ -37,5 +38,5 @@ def nets() -> list[str]:
 
 
 def boards() -> list[str]:
-    """Boards: folders under firmware/boards/ that hold a board.toml."""
-    return sorted(p.parent.name for p in (ROOT / "firmware" / "boards").glob("*/board.toml"))
+    """Boards: folders under firmware/boards/ that hold a board.toml (kiln.boards)."""
+    return board_registry.names()

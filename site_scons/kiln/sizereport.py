@@ -188,7 +188,7 @@ def report(elf_path: Path, map_path: Path | None, board: Board) -> dict:
         lreg = _region(board, s.lma) if not s.nobits else None
         if vreg is None and (s.nobits or lreg is None):
             raise KilnError(f"{elf_path}: section {s.name} at 0x{s.vma:08x} lies in no memory region "
-                            f"of board {board.name}: check {board.linker_script}")
+                            f"of board {board.name}: check the [[regions]] of {board.toml}")
         if vreg is not None:
             used[vreg.name] += s.size
         if lreg is not None and lreg is not vreg:

@@ -1,10 +1,11 @@
 """SCons tool: env.KilnBench() -> the always-built `bench` target.
 
-Builds the emulated board's firmware (BOARD mps2_an505) of each benchmark
-network (kiln.bench.NETS, those present under models/) twice, with
-KERNELS=portable and KERNELS=cm33 (build/mps2_an505/<net>/<variant>-<kernels>/),
-then runs `python -m kiln.bench`: QEMU under -icount shift=0, per-layer
-instructions side by side, written to build/bench.json.
+Runs on an emulated board (kiln.bench.board_for: BOARD= when it is emulated,
+else the first board with an [emulator] section). Builds that board's firmware
+of each benchmark network (kiln.bench.NETS, those present under models/) twice,
+with KERNELS=portable and the board's optimized set, each in its own
+kiln.paths.firmware_dir, then runs `python -m host.bench`: QEMU under
+-icount, per-layer instructions side by side, written to kiln.paths.bench_json().
 """
 
 from __future__ import annotations
@@ -12,38 +13,51 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from kiln import ROOT, bench, child_env, registry
-from SCons.Script import Action
+import kiln_scons
+from kiln import ROOT, bench, child_env, paths, registry
+from kiln import firmware as fw
+from kiln.errors import KilnError
 
-BOARD = "mps2_an505"
 
-
-def _bench_action(target, source, env) -> int:  # noqa: ANN001 - SCons action signature
-    cmd = [sys.executable, "-m", "kiln.bench", "--out", str(ROOT / "build" / "bench.json"),
-           *env["KILN_BENCH_PAIRS"]]
-    return subprocess.call(cmd, env=child_env())
+def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+    cmd = [sys.executable, "-m", "host.bench", "--board", env["KILN_BENCH_BOARD"],
+           "--kernels", env["KILN_BENCH_KERNELS"], "--out", str(paths.bench_json()), *env["KILN_BENCH_PAIRS"]]
+    rc = subprocess.call(cmd, cwd=str(ROOT), env=child_env())
+    if rc:
+        raise KilnError(f"the benchmark failed (python -m host.bench exited with status {rc}; see above)")
 
 
 def kiln_bench(env) -> list:  # noqa: ANN001
     """Declare the four (or two) firmware images and the benchmark run."""
+    try:
+        board = bench.board_for(str(env.get("BOARD", "")))
+        optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
+    except KilnError as exc:
+        kiln_scons.fail(str(exc))
+    if optimized == "portable":
+        kiln_scons.fail(f"bench compares portable with optimized kernels, and the CPU of {board.name} "
+                        f"({board.cpu}) has none: see toolchain/cpus.toml")
     pairs, elfs = [], []
     for net, variant in bench.NETS:
         if net not in registry.nets():
             continue
         tflite = env.KilnModels(net, variants=[variant])[variant][0]
-        images = [env.KilnFirmware(BOARD, net, variant, tflite, kernels=k)["elf"]
-                  for k in ("portable", "cm33")]
+        images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k)["elf"]
+                  for k in ("portable", optimized)]
         elfs += images
         pairs.append(f"{net}:{variant}=" + ",".join(str(i[0] if isinstance(i, list) else i)
                                                      for i in images))
-    node = env.Alias("kiln-bench-run", elfs,
-                     Action(_bench_action, "  BENCH build/bench.json"), KILN_BENCH_PAIRS=pairs)
+    label = f"  BENCH {board.name}: {paths.bench_json().relative_to(ROOT)}"
+    node = env.Alias("kiln-bench-run", elfs, kiln_scons.action(_bench_action, label),
+                     KILN_BENCH_PAIRS=pairs, KILN_BENCH_BOARD=board.name, KILN_BENCH_KERNELS=optimized)
     env.AlwaysBuild(node)
     return node
 
 
 def generate(env) -> None:  # noqa: ANN001
-    """Add KilnBench to env."""
+    """Add KilnBench (and the model and firmware tools it calls) to env."""
+    env.Tool("kiln_models")
+    env.Tool("kiln_firmware")
     env.AddMethod(kiln_bench, "KilnBench")
 
 

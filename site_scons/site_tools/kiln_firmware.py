@@ -1,32 +1,47 @@
 """SCons tool: env.KilnFirmware(board, net, variant, tflite) builds
-build/<board>/<net>/<variant>/firmware.{elf,bin,hex,map} with arm-none-eabi-gcc.
+firmware.{elf,bin,hex,map} with arm-none-eabi-gcc in
+kiln.paths.firmware_dir(board, net, variant, kernels): build/<board>/<net>/<variant>/<kernels>/,
+with the resolved kernel set (portable, cm33, ...), so each set keeps its own files.
 
-Loading it also loads kiln_size (env.KilnSizeReport) and kiln_flash
-(env.KilnFlash). The logic lives in site_scons/kiln/firmware.py.
+Loading it also loads kiln_compile (env.KilnGenerate), kiln_size
+(env.KilnSizeReport) and kiln_flash (env.KilnFlash). The logic lives in
+site_scons/kiln/firmware.py; the board's linker script is written into the
+build folder from its board.toml.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kiln import ROOT, boards
+import kiln_scons
+from kiln import boards, paths
 from kiln import firmware as fw
+from kiln.atomic import write_atomic
 from kiln.errors import KilnError
 from SCons.Action import Action  # not env.Action: that substitutes $SOURCE at once
 
-
-def _fail(msg: str) -> None:
-    import SCons.Errors
-
-    raise SCons.Errors.UserError(msg)
+#: Images declared so far in this SCons run, by build folder: the default
+#: image and the benchmark's image of the same kernel set are one image.
+_declared: dict[Path, dict] = {}
 
 
-def _cross_env(env, board: boards.Board, out: Path):  # noqa: ANN001, ANN202 - SCons types
-    """A clone of env set up for the board's CPU."""
+def _board(name: str) -> boards.Board:
     try:
-        flags = fw.cpu_flags(board.cpu)
+        return boards.load(name)
     except KilnError as exc:
-        _fail(str(exc))
+        kiln_scons.fail(str(exc))
+
+
+def _write_linker_script(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+    write_atomic(Path(str(target[0])), source[0].read())
+
+
+def _cross_env(env, board: boards.Board, flags: fw.CpuFlags, out: Path):  # noqa: ANN001, ANN202
+    """A clone of env set up for the board's CPU, linking with the generated script."""
+    try:
+        baud = fw.parse_baud(env.get("BAUD", ""), board)
+    except KilnError as exc:
+        kiln_scons.fail(str(exc))
     xenv = env.Clone()
     for var, tool in fw.TOOLS.items():
         xenv[var] = tool
@@ -35,17 +50,13 @@ def _cross_env(env, board: boards.Board, out: Path):  # noqa: ANN001, ANN202 - S
     xenv.Replace(CCFLAGS=[*flags.cpu_flags, *flags.cflags], ASFLAGS=[*flags.cpu_flags, *flags.asflags],
                  CPPDEFINES=list(flags.defines), LINKFLAGS=[*flags.cpu_flags, *flags.ldflags],
                  CPPPATH=[], LIBS=[], LIBPATH=[])
-    baud = int(env.get("BAUD") or board.default_baud)
     xenv.Append(CPPDEFINES=list(fw.board_defines(board, baud).items()))
+    # No -lm: the runtime has its own expf (docs/runtime.md), so nothing needs libm.
     xenv.Append(LINKFLAGS=[
-        f"-T{board.linker_script}", f"-L{fw.COMMON_DIR}",
-        f"-Wl,--defsym=KILN_STACK_SIZE={board.stack_bytes}",
+        f"-T{out / 'link.ld'}", f"-L{fw.COMMON_DIR}",
         f"-Wl,-Map={out / 'firmware.map'}", "-Wl,--cref",
     ])
-    # libm is a static archive: it adds only the members a kernel calls
-    # (float softmax's expf), nothing for an int8 model.
-    xenv.Append(LIBS=["m"])
-    return xenv, flags
+    return xenv
 
 
 def _objects(xenv, sources: list[Path], objdir: Path, base: Path) -> list:  # noqa: ANN001
@@ -58,13 +69,12 @@ def _objects(xenv, sources: list[Path], objdir: Path, base: Path) -> list:  # no
 
 
 def _missing_toolchain(env, out: Path, message: str) -> dict:  # noqa: ANN001
-    def fail(target, source, env) -> int:  # noqa: ANN001
-        print(f"scons: *** {message}")
-        return 1
+    def fail(target, source, env) -> None:  # noqa: ANN001
+        raise KilnError(message)
 
     names = ("elf", "bin", "hex", "map")
     nodes = env.Command([str(out / f"firmware.{n}") for n in names], [],
-                        env.Action(fail, "  CHECK arm-none-eabi-gcc"))
+                        kiln_scons.action(fail, "  CHECK arm-none-eabi-gcc"))
     env.Precious(nodes)  # a firmware built earlier stays in place
     return dict(zip(names, nodes, strict=True))
 
@@ -73,23 +83,33 @@ def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa:
                   kernels: str | None = None) -> dict:
     """Build the firmware of one board, network and variant; return the
     {"elf", "bin", "hex", "map"} nodes. An explicit `kernels` (the benchmark
-    builds both sets) overrides KERNELS= and builds in <variant>-<kernels>/."""
+    builds both sets) overrides KERNELS=."""
+    board = _board(board_name)
     try:
-        board = boards.load(board_name)
+        flags = fw.cpu_flags(board.cpu)
+        kernels = fw.resolve_kernels(kernels or str(env.get("KERNELS", "auto")), flags)
     except KilnError as exc:
-        _fail(str(exc))
-    out = ROOT / "build" / board_name / net / (variant if kernels is None else f"{variant}-{kernels}")
+        kiln_scons.fail(str(exc))
+    out = paths.firmware_dir(board_name, net, variant, kernels)
+    if out in _declared:
+        return _declared[out]
+    _declared[out] = _declare(env, board, flags, net, variant, tflite, kernels, out)
+    return _declared[out]
+
+
+def _declare(env, board: boards.Board, flags: fw.CpuFlags, net: str, variant: str,  # noqa: ANN001
+             tflite, kernels: str, out: Path) -> dict:  # noqa: ANN001
+    """The nodes of one image in `out`."""
     try:
         fw.check_toolchain()
     except KilnError as exc:
         # Only building firmware needs the cross compiler: other targets
         # (models, check-host) still work, and this one says what to install.
         return _missing_toolchain(env, out, str(exc))
-    xenv, flags = _cross_env(env, board, out)
-    try:
-        kernels = fw.resolve_kernels(kernels or str(env.get("KERNELS", "auto")), flags)
-    except KilnError as exc:
-        _fail(str(exc))
+    xenv = _cross_env(env, board, flags, out)
+    # The script's text is the node's content: a board.toml edit rewrites it.
+    script = env.Command(str(out / "link.ld"), env.Value(fw.linker_script(board)),
+                         kiln_scons.action(_write_linker_script, "  LDS $TARGET"))
     gen = env.KilnGenerate(str(out / "gen"), tflite, name=f"{net}/{variant}", kernels=kernels)
     gen_c = [n for n in gen if str(n).endswith(".c")]
     xenv.Append(CPPPATH=[str(p) for p in fw.include_dirs(out / "gen", board)])
@@ -103,7 +123,10 @@ def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa:
     # The link writes the map too: naming it as a second target lets
     # aliases and Default() ask for it and lets SCons clean it.
     elf, map_node = xenv.Program([str(out / "firmware.elf"), str(out / "firmware.map")], objs)
-    xenv.Depends(elf, [str(board.linker_script), str(fw.COMMON_DIR / "sections.ld")])
+    scripts = [script, str(fw.COMMON_DIR / "sections.ld")]
+    if board.linker_sections is not None:
+        scripts.append(str(board.linker_sections))
+    xenv.Depends(elf, scripts)
     quiet = not env.get("VERBOSE")
     binary = xenv.Command(str(out / "firmware.bin"), elf, Action(
         "$OBJCOPY -O binary $SOURCE $TARGET", cmdstr="  BIN $TARGET" if quiet else None))
@@ -113,7 +136,8 @@ def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa:
 
 
 def generate(env) -> None:  # noqa: ANN001
-    """Add KilnFirmware (and the size and flash tools) to env."""
+    """Add KilnFirmware (and the tools it and its users call) to env."""
+    env.Tool("kiln_compile")
     env.AddMethod(kiln_firmware, "KilnFirmware")
     env.Tool("kiln_size")
     env.Tool("kiln_flash")

@@ -1,38 +1,42 @@
 """SCons tool: env.KilnFlash(fw, board) programs the board with the firmware
-(openocd or STM32_Programmer_CLI, PROGRAMMER= picks), or boots it in QEMU for
-an emulated board. Logic: kiln/flash.py."""
+(openocd or STM32_Programmer_CLI as its board.toml [flash] section says,
+PROGRAMMER= picks), or, for an emulated board, boots it in QEMU with
+`python -m host.emulate`. Logic: kiln/flash.py and host/emulate.py."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
-from kiln import boards, flash
+import kiln_scons
+from kiln import ROOT, boards, child_env, flash
 from kiln.errors import KilnError
 
 
-def _flash_action(target, source, env) -> int:  # noqa: ANN001 - SCons signature
+def _flash_action(target, source, env) -> None:  # noqa: ANN001 - SCons signature
     elf = Path(str(source[0])).resolve()
-    try:
-        board = boards.load(env["KILN_FLASH_BOARD"])
-        if board.emulated:
-            return flash.run_emulated(elf, board)
-        name, exe = flash.find_programmer(env.get("PROGRAMMER", ""), env["ENV"].get("PATH"))
-        argv = flash.command(name, exe, elf, board)
-    except KilnError as exc:
-        print(f"scons: *** flash: {exc}")
-        return 1
+    board = boards.load(env["KILN_FLASH_BOARD"])
+    if board.emulated:
+        # A child, so the build library never imports host/; it stays in the
+        # foreground until Ctrl-C, which it handles (SCons only flags it).
+        rc = subprocess.call([sys.executable, "-m", "host.emulate", "--board", board.name, str(elf)],
+                             cwd=str(ROOT), env=child_env())
+        if rc:
+            raise KilnError(f"booting {board.name} in QEMU failed (status {rc}; see above)")
+        return
+    name, exe = flash.find_programmer(env.get("PROGRAMMER", ""), env["ENV"].get("PATH"), board)
+    argv = flash.command(name, exe, elf, board)
     print("  " + " ".join(argv), flush=True)
     rc = subprocess.run(argv, env=env["ENV"], check=False).returncode
     if rc:
-        print(f"scons: *** flash: {name} exited with status {rc}: is the board plugged in "
-              "over its ST-LINK USB port?")
-    return rc
+        raise KilnError(f"{name} exited with status {rc}: is the board plugged in over its "
+                        "programmer's USB port?")
 
 
 def kiln_flash(env, fw: dict, board: str):  # noqa: ANN001, ANN201 - SCons nodes
     """An always-run alias that flashes fw["elf"] (building it first)."""
-    action = env.Action(_flash_action, strfunction=lambda target, source, env: f"  FLASH {source[0]}")
+    action = kiln_scons.action(_flash_action, lambda target, source, env: f"  FLASH {source[0]}")
     node = env.Alias(f"kiln-flash-{board}", [fw["elf"], fw["hex"]], action, KILN_FLASH_BOARD=board)
     env.AlwaysBuild(node)
     return node

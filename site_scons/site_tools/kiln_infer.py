@@ -5,10 +5,10 @@
 
 Both run `python -m host.infer` as a subprocess: the host reference
 (tflite-micro) and the serial link stay out of the SCons process, and the
-progress bar reaches the terminal. They honour PORT, BAUD, LIMIT, RESUME and
-DATASET, LABELS (for a .npy dataset); VERBOSE=1
-prints every link event as it happens. Without PORT,
-BOARD=mps2_an505 boots the firmware in QEMU for the run.
+progress bar reaches the terminal. They honour PORT, BAUD (empty: the board's
+default_baud), LIMIT, RESUME and DATASET, LABELS (for a .npy dataset);
+VERBOSE=1 prints every link event as it happens. Without PORT, an emulated
+board (one with an [emulator] section) boots the firmware in QEMU for the run.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import os
 import subprocess
 import sys
 
-from kiln import ROOT, child_env
-
-EMULATED_BOARD = "mps2_an505"
+import kiln_scons
+from kiln import ROOT, boards, child_env
+from kiln import firmware as fw
+from kiln.errors import KilnError
 
 
 def _first(node):  # noqa: ANN001, ANN202 - SCons nodes
@@ -27,30 +28,38 @@ def _first(node):  # noqa: ANN001, ANN202 - SCons nodes
     return node[0] if isinstance(node, list | tuple) or hasattr(node, "data") else node
 
 
-def _link_args(env, board: str) -> list[str]:  # noqa: ANN001 - SCons Environment
-    args = ["--board", board, "--baud", str(env.get("BAUD") or 921600)]
+def _board(name: str) -> boards.Board:
+    try:
+        return boards.load(name)
+    except KilnError as exc:
+        kiln_scons.fail(str(exc))
+
+
+def _link_args(env, board: boards.Board) -> list[str]:  # noqa: ANN001 - SCons Environment
+    args = ["--board", board.name, "--baud", str(fw.parse_baud(env.get("BAUD", ""), board))]
     if env.get("PORT"):
         args += ["--port", env["PORT"]]
     return args
 
 
-def _run_host(args: list[str]) -> int:
-    """Run python -m host.infer with `args` from the repository root; its exit code."""
-    return subprocess.call([sys.executable, "-m", "host.infer", *args], cwd=str(ROOT), env=child_env())
+def _run_host(what: str, args: list[str]) -> None:
+    """Run python -m host.infer with `args` from the repository root."""
+    rc = subprocess.call([sys.executable, "-m", "host.infer", *args], cwd=str(ROOT), env=child_env())
+    if rc == 130:
+        raise KilnError(f"{what} interrupted")
+    if rc:
+        raise KilnError(f"{what} failed (see the message above)")
 
 
-def _infer_args(env, board: str, net: str, variant: str, target, source) -> list[str] | None:  # noqa: ANN001
-    """The runner's arguments from the SCons variables; None after printing a bad value."""
+def _infer_args(env, board: boards.Board, net: str, variant: str, target, source) -> list[str]:  # noqa: ANN001
+    """The runner's arguments from the SCons variables."""
     elf, tflite = str(source[0]), str(source[1])
     args = [*_link_args(env, board), "--net", net, "--variant", variant, "--tflite", tflite,
             "--elf", elf, "--out", os.path.dirname(str(target[0]))]
-    limit = str(env.get("LIMIT") or "").strip()
+    limit = str(env.get("LIMIT") or "").strip()  # checked by its SConstruct validator
     if limit:
-        if not limit.isdigit():
-            print(f"scons: *** LIMIT={limit} is not a number of samples: use e.g. LIMIT=200", file=sys.stderr)
-            return None
         args += ["--limit", limit]
-    if str(env.get("RESUME") or "0") not in ("0", "", "no", "false"):
+    if env.get("RESUME"):  # a BoolVariable: SCons has parsed 1/yes/true already
         args.append("--resume")
     if env.get("DATASET"):
         args += ["--dataset", env["DATASET"]]
@@ -61,30 +70,39 @@ def _infer_args(env, board: str, net: str, variant: str, target, source) -> list
     return args
 
 
-def _infer_action(board: str, net: str, variant: str):  # noqa: ANN202
-    def action(target, source, env):  # noqa: ANN001, ANN202 - SCons action signature
-        args = _infer_args(env, board, net, variant, target, source)
-        return 2 if args is None else _run_host(args)
+def _infer_action(board: boards.Board, net: str, variant: str):  # noqa: ANN202
+    def infer(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+        _run_host("infer", _infer_args(env, board, net, variant, target, source))
 
-    return action
+    return infer
 
 
-def _info_action(board: str):  # noqa: ANN202
-    def action(target, source, env):  # noqa: ANN001, ANN202 - SCons action signature
+def _info_action(board: boards.Board):  # noqa: ANN202
+    def info(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
         args = [*_link_args(env, board), "--info"]
         if source:
             args += ["--elf", str(source[0])]
-        return _run_host(args)
+        _run_host("info", args)
 
-    return action
+    return info
 
 
-def KilnInfer(env, fw, board: str, net: str, variant: str, tflite):  # noqa: ANN001, ANN201, N802
+def _check_values(env, board: boards.Board) -> None:  # noqa: ANN001 - SCons Environment
+    """Refuse a bad BAUD while the SConstruct is read, before any build."""
+    try:
+        fw.parse_baud(env.get("BAUD", ""), board)
+    except KilnError as exc:
+        kiln_scons.fail(str(exc))
+
+
+def KilnInfer(env, fw_nodes, board: str, net: str, variant: str, tflite):  # noqa: ANN001, ANN201, N802
     """Run the test set on the board; the target is infer.json beside the ELF."""
-    elf = _first(fw["elf"])
+    b = _board(board)
+    _check_values(env, b)
+    elf = _first(fw_nodes["elf"])
     out = os.path.join(os.path.dirname(str(elf)), "infer.json")
     node = env.Command(out, [elf, _first(tflite)],
-                       env.Action(_infer_action(board, net, variant), f"  INFER {board} {net}/{variant}"))
+                       kiln_scons.action(_infer_action(b, net, variant), f"  INFER {board} {net}/{variant}"))
     # Always run; never delete the old results first (RESUME needs infer.jsonl).
     env.AlwaysBuild(node)
     env.Precious(node)
@@ -92,11 +110,13 @@ def KilnInfer(env, fw, board: str, net: str, variant: str, tflite):  # noqa: ANN
     return node
 
 
-def KilnInfo(env, fw, board: str):  # noqa: ANN001, ANN201, N802
+def KilnInfo(env, fw_nodes, board: str):  # noqa: ANN001, ANN201, N802
     """Print what the board runs (INFO as a model view)."""
+    b = _board(board)
+    _check_values(env, b)
     # The emulator boots the local ELF, so build it first; real hardware runs what was flashed.
-    sources = [_first(fw["elf"])] if board == EMULATED_BOARD and not env.get("PORT") else []
-    node = env.Alias("kiln-info-run", sources, env.Action(_info_action(board), f"  INFO  {board}"))
+    sources = [_first(fw_nodes["elf"])] if b.emulated and not env.get("PORT") else []
+    node = env.Alias("kiln-info-run", sources, kiln_scons.action(_info_action(b), f"  INFO  {board}"))
     env.AlwaysBuild(node)
     return node
 

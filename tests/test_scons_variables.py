@@ -12,7 +12,7 @@ from support import run_scons
 @pytest.mark.parametrize("args, expected", [
     (["MODLE=qat"], "unknown variable MODLE=qat (did you mean MODEL=qat?)"),
     (["VERBSE=1", "NET=fashion_mnist"], "unknown variable VERBSE=1 (did you mean VERBOSE=1?)"),
-    (["BAUD=fast"], "BAUD=fast is not a positive whole number: use e.g. BAUD=921600"),
+    (["BAUD=fast"], "BAUD=fast is not a baud rate: use a number such as BAUD=115200"),
     (["LIMIT=ten"], "LIMIT=ten is not a positive whole number"),
     (["COUNT=0"], "COUNT=0 is not a positive whole number"),
     (["MODEL=qta"], "Invalid value for enum variable 'MODEL': 'qta'"),

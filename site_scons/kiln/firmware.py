@@ -18,7 +18,10 @@ APP_DIR = FIRMWARE / "app"
 RUNTIME_INCLUDE = FIRMWARE / "runtime" / "include"
 BOARDS_DIR = FIRMWARE / "boards"
 COMMON_DIR = BOARDS_DIR / "common"
-KERNEL_SETS = ("auto", "portable", "cm33")
+#: KERNELS= values: auto, or a kernel set, i.e. a folder of C under firmware/runtime/.
+KERNEL_SETS = ("auto", "portable", *sorted(
+    d.name for d in (FIRMWARE / "runtime").iterdir()
+    if d.is_dir() and d.name != "portable" and any(d.glob("*.c"))))
 
 TOOLS = {"CC": "arm-none-eabi-gcc", "AS": "arm-none-eabi-gcc", "LINK": "arm-none-eabi-gcc",
          "AR": "arm-none-eabi-ar", "RANLIB": "arm-none-eabi-ranlib",

@@ -22,9 +22,11 @@ import numpy as np
 from kiln.errors import KilnError
 from kiln.ir import Graph, Operator
 
-KERNEL_SETS = ("portable", "cm33")
 #: Modules that register an optimized kernel set, imported on first use.
 KERNEL_MODULES = {"cm33": "kiln.kernels_cm33"}
+#: Every kernel set: portable, the fallback of every layer, then the optimized
+#: ones (each also a folder of C under firmware/runtime/, checked by the tests).
+KERNEL_SETS = ("portable", *KERNEL_MODULES)
 
 
 @dataclass

@@ -287,3 +287,12 @@ def test_fully_connected_multiplier_takes_the_scale_product_in_double(kernels: s
     assert quantmath.fc_multiplier(si, sw, so) != float32_product  # the case this fixture is for
     res = hostcheck.check_host(fixture / "model.tflite", inputs_npy=fixture / "inputs.npy", kernels=kernels)
     assert res.samples == 6 and res.identical_samples == 6, res.summary()
+
+
+def test_every_kernel_set_has_its_c_folder_and_its_generator() -> None:
+    """KERNELS= offers the folders of C under firmware/runtime/; the generator
+    registers a set for each, and nothing else."""
+    from kiln import firmware
+    from kiln.codegen import registry as kernel_registry
+
+    assert set(firmware.KERNEL_SETS) - {"auto"} == set(kernel_registry.KERNEL_SETS)

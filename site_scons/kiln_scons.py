@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import SCons.Action
 import SCons.Errors
-from kiln.errors import KilnError
+from kiln.errors import InternalError, KilnError
 
 #: An SCons Python action: fn(target, source, env) -> exit status (None is 0).
 ActionFunction = Callable[..., int | None]
@@ -51,6 +51,8 @@ def action(fn: ActionFunction, label: str | Callable[..., str] | None,
         except SCons.Errors.BuildError:
             raise
         except KilnError as exc:
+            if env.get("VERBOSE") and isinstance(exc, InternalError) and exc.__cause__ is not None:
+                traceback.print_exception(exc.__cause__)
             raise SCons.Errors.BuildError(node=target[0], errstr=str(exc), exitstatus=2) from None
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
             if env.get("VERBOSE"):

@@ -7,6 +7,16 @@ class KilnError(Exception):
     """A user-facing build error; the message is printed as is."""
 
 
+class InvalidScale(KilnError):
+    """Quantization scales whose ratio int32 requantization cannot represent:
+    the caller adds which layer (kiln.codegen.build_layers)."""
+
+
+class InternalError(KilnError):
+    """Kiln failed where it should not: a bug. The original exception is the
+    __cause__, shown with VERBOSE=1."""
+
+
 def unknown_value(kind: str, value: str, valid: list[str] | tuple[str, ...]) -> str:
     """The message for a value not among `valid`: names it, suggests the closest, lists all."""
     close = difflib.get_close_matches(value, list(valid), n=1)

@@ -13,20 +13,26 @@ import math
 
 import numpy as np
 
+from kiln.errors import InvalidScale
+
 INT8_MIN, INT8_MAX = -128, 127
+#: The fused activations the kernels apply (TANH and SIGN_BIT are refused).
+FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 
-def quantize_multiplier(real: float) -> tuple[int, int]:
+def quantize_multiplier(real: float, max_shift: int = 30) -> tuple[int, int]:
     """A real multiplier as (Q31 significand, power-of-two exponent).
 
     real == q * 2**(shift - 31) with q in [2**30, 2**31). Rounding is half away
     from zero; a significand that rounds up to 2**31 is halved and the
-    exponent raised; exponents below -31 flush to zero.
+    exponent raised; exponents below -31 flush to zero. An exponent above
+    `max_shift` (the kernels shift an int32 left by it) raises InvalidScale.
     """
     if real == 0.0:
         return 0, 0
     if real < 0 or not math.isfinite(real):
-        raise ValueError(f"multiplier {real} is not a finite positive number")
+        raise InvalidScale(f"the scales give a requantization multiplier of {real}, not a finite "
+                           "non-negative number")
     frac, shift = math.frexp(real)          # real = frac * 2**shift, frac in [0.5, 1)
     q = math.floor(frac * (1 << 31) + 0.5)  # std::round for positive values
     if q == 1 << 31:
@@ -34,6 +40,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         return 0, 0
+    if shift > max_shift:
+        raise InvalidScale(f"the scales give a requantization multiplier of {real:g}, above the "
+                           f"2^{max_shift} that int32 arithmetic can apply")
     return int(q), int(shift)
 
 
@@ -78,7 +87,7 @@ def activation_range(activation: str, scale: float, zero_point: int,
         return max(qmin, q(0.0)), min(qmax, q(6.0))
     if activation == "RELU_N1_TO_1":
         return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    raise ValueError(f"fused activation {activation}")
+    raise ValueError(f"fused activation {activation}")  # codegen.registry refuses it first
 
 
 def activation_range_float(activation: str) -> tuple[float, float]:
@@ -116,9 +125,10 @@ def softmax_params(beta: float, input_scale: float) -> dict:
     and the smallest difference that still contributes (diff_min)."""
     bits = SOFTMAX_DIFF_INTEGER_BITS
     real = min(f32(beta) * f32(input_scale) * float(1 << (31 - bits)), float((1 << 31) - 1))
-    mult, left_shift = quantize_multiplier(real)
+    mult, left_shift = quantize_multiplier(real, max_shift=31)
     if left_shift < 0:
-        raise ValueError("softmax input scale too small for the fixed-point path")
+        raise InvalidScale(f"beta {beta:g} times the input scale {input_scale:g} is too small for "
+                           "softmax's fixed-point arithmetic")
     max_rescaled = 1.0 * ((1 << bits) - 1) * float(1 << (31 - bits)) / float(1 << left_shift)
     diff_min = -int(math.floor(max_rescaled))
     return {"input_multiplier": mult, "input_left_shift": left_shift, "diff_min": diff_min}

@@ -235,10 +235,12 @@ def _read_options(op: tflite.Operator, op_name: str, name: str, index: int) -> d
             if "argument" not in str(exc):
                 raise
             continue
-        if attr == "FusedActivationFunction":
-            val = _ACTIVATIONS.get(val, str(val))
-        elif attr == "Padding":
-            val = _PADDINGS.get(val, str(val))
+        enum = {"FusedActivationFunction": _ACTIVATIONS, "Padding": _PADDINGS}.get(attr)
+        if enum is not None:
+            if val not in enum:
+                raise invalid(name, f"operator {index} ({op_name})", f"{attr} {val} is not one of "
+                              f"{', '.join(enum.values())}")
+            val = enum[val]
         out[attr] = val
     return out
 

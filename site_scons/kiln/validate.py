@@ -55,6 +55,13 @@ _ARITY = {
     "PAD": (2, 2, 1), "PADV2": (2, 3, 1), "MEAN": (2, 2, 1), "QUANTIZE": (1, 1, 1),
     "DEQUANTIZE": (1, 1, 1), "CONCATENATION": (1, 1 << 16, 1),
 }
+#: Operators whose data inputs and output share one dtype (TFLite's kernels
+#: refuse a mismatch in their preparation).
+_ONE_DTYPE = {"CONCATENATION", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "PADV2", "RESHAPE", "SQUEEZE",
+              "EXPAND_DIMS", "MEAN", "ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM",
+              "MINIMUM"}
+#: Inputs of those operators that are shapes, paddings or axes, not data.
+_PARAMETER_INPUTS = {"RESHAPE": {1}, "EXPAND_DIMS": {1}, "PAD": {1}, "PADV2": {1}, "MEAN": {1}}
 _ELEMENTWISE = {"ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM"}
 _SAME_SHAPE = {"SOFTMAX", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6",
                "RELU_N1_TO_1", "LEAKY_RELU", "HARD_SWISH", "ELU", "ABS", "NEG"}
@@ -170,6 +177,13 @@ def _check_operator(graph: Graph, op: Operator, name: str) -> None:
             raise invalid(name, _op(op), f"{len(op.inputs)} inputs and {len(op.outputs)} outputs; "
                           f"{op.op} takes {lo}" + (f"..{hi}" if hi != lo else "")
                           + f" inputs and {n_out} output")
+    if op.op in _ONE_DTYPE:
+        params = _PARAMETER_INPUTS.get(op.op, set())
+        data = [graph.tensors[i] for pos, i in enumerate(op.inputs) if i >= 0 and pos not in params]
+        y = _out(graph, op)
+        odd = next((t for t in data if t.dtype != y.dtype), None)
+        if odd is not None:
+            raise invalid(name, _op(op), f"{_tensor(odd)} is {odd.dtype} but the output is {y.dtype}")
     check = _SHAPE_RULES.get(op.op)
     if op.op in _ELEMENTWISE:
         check = _elementwise
@@ -347,6 +361,13 @@ def _pad(graph: Graph, op: Operator) -> str | None:
     return None
 
 
+def _softmax(graph: Graph, op: Operator) -> str | None:
+    beta = op.options.get("Beta", 1.0)
+    if not math.isfinite(beta) or beta <= 0:
+        return f"beta {beta} is not a finite positive number"
+    return _same_shape(graph, op)
+
+
 def _mean(graph: Graph, op: Operator) -> str | None:
     x, axes = _t(graph, op, 0), _t(graph, op, 1)
     if x is None or axes is None or axes.data is None:
@@ -362,5 +383,5 @@ _SHAPE_RULES = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "FULLY_CONNECTED": _fully_connected,
     "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool, "RESHAPE": _same_size, "SQUEEZE": _same_size,
     "EXPAND_DIMS": _same_size, "CONCATENATION": _concatenation, "PAD": _pad, "PADV2": _pad,
-    "MEAN": _mean,
+    "MEAN": _mean, "SOFTMAX": _softmax,
 }

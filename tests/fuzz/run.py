@@ -118,6 +118,8 @@ def mutant(case: int, seed: int) -> tuple[str, str, bytes]:
 
 def classify(message: str) -> str:
     """The rejection class of a KilnError's message."""
+    if message.startswith("internal error"):
+        return "FAIL.internal"
     if "truncated or corrupt" in message:
         return "rejected.corrupt"
     if " is invalid: " in message:

@@ -34,10 +34,13 @@ from kiln.codegen import (
 from kiln.codegen.context import LayerContext, ModelConstants
 from kiln.codegen.cwriter import c_comment, c_float, c_string
 from kiln.codegen.registry import UnsupportedLayer, select, unsupported
-from kiln.errors import KilnError
+from kiln.errors import InternalError, InvalidScale, KilnError, invalid
 from kiln.ir import Graph, Tensor
 from kiln.planner import Plan, add_scratch, plan
 from kiln.tflite_reader import read_tflite
+
+#: The largest arena the generated C addresses (its offsets are int literals).
+MAX_ARENA_BYTES = 1 << 30
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 OUTPUT_FILES = ("kiln_model.c", "kiln_model.h")
@@ -99,29 +102,51 @@ def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelCo
 
     The graph may have any number of inputs and outputs (the tests build one-layer
     graphs with this); kernels' scratch tensors are added to `graph`."""
-    for op in graph.ops:  # fail on the first unsupported layer before any planning
-        impl = select(graph, op, kernels)
-        if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
-            add_scratch(graph, op, impl.scratch(graph, op))
-    p = plan(graph)
-    consts = ModelConstants()
-    layers = []
-    for step, op in enumerate(graph.ops):
-        impl = select(graph, op, kernels)
-        ctx = LayerContext(graph, p, step, op, consts, impl.func)
-        try:
-            code = impl.build(ctx)
-        except UnsupportedLayer as exc:
-            raise unsupported(graph, op, str(exc)) from None
-        out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
-        layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call))
+    op = None
+    try:
+        for op in graph.ops:  # fail on the first unsupported layer before any planning
+            impl = select(graph, op, kernels)
+            if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
+                add_scratch(graph, op, impl.scratch(graph, op))
+        op = None
+        p = plan(graph)
+        if p.arena_bytes > MAX_ARENA_BYTES:
+            raise KilnError(f"'{graph.name}' needs an arena of {p.arena_bytes} bytes, more than "
+                            f"{MAX_ARENA_BYTES >> 20} MiB; no microcontroller has that RAM: use a "
+                            "smaller input or fewer channels")
+        consts = ModelConstants()
+        layers = []
+        for step, op in enumerate(graph.ops):
+            impl = select(graph, op, kernels)
+            ctx = LayerContext(graph, p, step, op, consts, impl.func)
+            try:
+                code = impl.build(ctx)
+            except UnsupportedLayer as exc:
+                raise unsupported(graph, op, str(exc)) from None
+            out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
+            layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call))
+    except InvalidScale as exc:
+        where = f"operator {op.index} ({op.op})" if op is not None else "its quantization"
+        raise invalid(graph.name, where, str(exc)) from None
     return p, consts, layers
 
 
 def compile_model(tflite_path: str | Path, name: str | None = None,
                   kernels: str = "portable") -> CompiledModel:
-    """Read, plan and generate the layers of a .tflite (nothing is written)."""
-    tflite_path = Path(tflite_path)
+    """Read, check, plan and generate the layers of a .tflite (nothing is written).
+
+    Every problem with the model is a KilnError that names it; anything else
+    that escapes is a bug in Kiln, reported as one InternalError line."""
+    try:
+        return _compile_model(Path(tflite_path), name, kernels)
+    except KilnError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - turned into one line that asks for a report
+        raise InternalError(f"internal error compiling {tflite_path} ({type(exc).__name__}: {exc}); "
+                            "please report it with the model (VERBOSE=1 shows the traceback)") from exc
+
+
+def _compile_model(tflite_path: Path, name: str | None, kernels: str) -> CompiledModel:
     graph = read_tflite(tflite_path)
     name = name or tflite_path.stem
     graph.name = name

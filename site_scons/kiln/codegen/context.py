@@ -8,6 +8,7 @@ from kiln.codegen.cwriter import c_array, c_comment, c_float, c_int
 from kiln.ir import Graph, Operator, Tensor
 from kiln.planner import Plan
 
+#: C types of the dtypes the runtime stores (kiln.codegen.registry.RUNTIME_DTYPES).
 CTYPES = {"int8": "int8_t", "float32": "float", "int32": "int32_t", "uint8": "uint8_t",
           "int16": "int16_t"}
 

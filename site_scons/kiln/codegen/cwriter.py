@@ -8,8 +8,10 @@ import numpy as np
 def c_float(x: float) -> str:
     """A float32 literal that reads back to the same float32 (9 significant digits)."""
     v = float(np.float32(x))
-    if v != v or v in (float("inf"), float("-inf")):
-        raise ValueError(f"non-finite constant {v}")
+    if v != v:  # GCC and Clang builtins: no <math.h> in freestanding code
+        return "__builtin_nanf(\"\")"
+    if v in (float("inf"), float("-inf")):
+        return "__builtin_inff()" if v > 0 else "(-__builtin_inff())"
     if v == float(np.finfo(np.float32).max):
         return "FLT_MAX"
     if v == -float(np.finfo(np.float32).max):

@@ -21,6 +21,7 @@ import numpy as np
 
 from kiln.errors import KilnError
 from kiln.ir import Graph, Operator
+from kiln.quantmath import FUSED_ACTIVATIONS
 
 #: Modules that register an optimized kernel set, imported on first use.
 KERNEL_MODULES = {"cm33": "kiln.kernels_cm33"}
@@ -85,6 +86,38 @@ def supported() -> list[str]:
     return sorted({f"{k.op} ({k.dtype})" for k in _REGISTRY if k.kernel_set == "portable"})
 
 
+#: The dtypes the runtime stores activations in (the C type of each: codegen.context.CTYPES).
+RUNTIME_DTYPES = ("int8", "uint8", "int16", "int32", "float32")
+#: Layers with weights: (weights, bias) dtypes by activation dtype. Float
+#: activations with int8 weights are the dynamic-range (hybrid) layers.
+_WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+_PARAMETER_DTYPES = {"int8": (("int8",), ("int32",)), "float32": (("float32", "int8"), ("float32",))}
+
+
+def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
+    """Why no kernel can take `op`'s tensor dtypes or fused activation, or None.
+    Every kernel relies on these: it reads and writes each array as the C type
+    of its dtype."""
+    act = op.options.get("FusedActivationFunction", "NONE")
+    if act not in FUSED_ACTIVATIONS:
+        return f"fused activation {act}"
+    for i in op.inputs + op.outputs:
+        t = graph.tensors[i] if i >= 0 else None
+        if t is not None and not t.is_const and t.dtype not in RUNTIME_DTYPES:
+            return f"{t.describe()} is {t.dtype}, which Kiln's runtime does not store"
+    if "->" not in dtype:  # QUANTIZE and DEQUANTIZE name both ends in their dtype
+        odd = next((graph.tensors[i] for i in op.outputs if graph.tensors[i].dtype != dtype), None)
+        if odd is not None:
+            return f"the input is {dtype} but output {odd.describe()} is {odd.dtype}"
+    if op.op in _WEIGHTED and dtype in _PARAMETER_DTYPES:
+        for pos, allowed in zip((1, 2), _PARAMETER_DTYPES[dtype], strict=True):
+            t = graph.tensors[op.inputs[pos]] if pos < len(op.inputs) and op.inputs[pos] >= 0 else None
+            if t is not None and t.dtype not in allowed:
+                what = "weights" if pos == 1 else "bias"
+                return f"{what} {t.describe()} are {t.dtype}; {dtype} layers take {' or '.join(allowed)}"
+    return None
+
+
 def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
     """The kernel for `op`: the requested set first, then portable.
 
@@ -96,6 +129,9 @@ def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
     for kset in order:
         _load(kset)
     dtype = op_dtype(graph, op)
+    problem = _contract_problem(graph, op, dtype)
+    if problem:
+        raise unsupported(graph, op, problem)
     reasons = []
     for kset in order:
         for impl in _REGISTRY:

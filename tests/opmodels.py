@@ -225,15 +225,18 @@ def build_mobilenet(seed: int):
 def check_random(path, seed: int, samples: int, kernels: str = "portable"):  # noqa: ANN201
     """Kiln on the host (`kernels`) against the oracle on `samples` seeded random inputs.
 
-    Returns (HostCheckResult, the set of kernel functions the model used).
+    The model runs in the sanitizer build (AddressSanitizer and UBSan), so an
+    out-of-bounds access or undefined arithmetic fails the test even when the
+    outputs happen to match. Returns (HostCheckResult, the set of kernel
+    functions the model used).
     """
     from kiln import hostcheck, oracle
 
-    hm = hostcheck.HostModel(path, kernels=kernels)
+    hm = hostcheck.HostModel(path, kernels=kernels, sanitize=True)
     try:
         used = {layer.kernel for layer in hm.model.layers}
         xs = hostcheck.make_inputs(hm, None, samples, seed)
-        got = np.stack([hm.invoke(x) for x in xs])
+        got = hm.invoke_many(xs)
     finally:
         hm.close()
     ref = oracle.reference_outputs(path, xs)

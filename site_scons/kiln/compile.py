@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from kiln.atomic import write_atomic
-from kiln.errors import KilnError
+from kiln.errors import describe_failure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host-size", action="store_true",
                     help="also compile for the host and print the code size of runtime + model")
     ap.add_argument("--json", help="write the memory plan as JSON to this file")
+    ap.add_argument("--verbose", action="store_true", help="tracebacks of internal errors")
     args = ap.parse_args(argv)
     from kiln import codegen
 
@@ -37,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             for fname, text in model.render().items():
                 write_atomic(Path(args.out) / fname, text)
-    except KilnError as exc:
-        print(f"kiln.compile: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line; a bug says so
+        print(f"kiln.compile: {describe_failure(exc, f'compiling {args.tflite}', args.verbose)}",
+              file=sys.stderr)
         return 2
     if args.report:
         print(model.plan.table())

@@ -1,6 +1,7 @@
 """Errors that Kiln reports to users: each names the problem and the fix."""
 
 import difflib
+import traceback
 
 
 class KilnError(Exception):
@@ -15,6 +16,19 @@ class InvalidScale(KilnError):
 class InternalError(KilnError):
     """Kiln failed where it should not: a bug. The original exception is the
     __cause__, shown with VERBOSE=1."""
+
+
+def describe_failure(exc: BaseException, what: str, verbose: bool = False) -> str:
+    """The one line a command-line tool prints for `exc`: a KilnError's own
+    message, anything else as an internal error asking for a report. With
+    `verbose` the traceback of an internal error goes to stderr first."""
+    cause = exc.__cause__ if isinstance(exc, InternalError) else exc
+    if verbose and cause is not None and (isinstance(exc, InternalError) or not isinstance(exc, KilnError)):
+        traceback.print_exception(cause)
+    if isinstance(exc, KilnError):
+        return str(exc)
+    return (f"internal error {what} ({type(exc).__name__}: {exc}); please report it "
+            "(--verbose or VERBOSE=1 shows the traceback)")
 
 
 def unknown_value(kind: str, value: str, valid: list[str] | tuple[str, ...]) -> str:

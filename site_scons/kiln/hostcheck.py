@@ -32,7 +32,7 @@ import numpy as np
 
 from kiln import ROOT, oracle
 from kiln.codegen import compile_model
-from kiln.errors import KilnError
+from kiln.errors import KilnError, describe_failure
 from kiln.quantmath import quantize
 
 RUNTIME = ROOT / "firmware" / "runtime"
@@ -320,11 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=100, help="number of seeded random inputs")
     ap.add_argument("--name")
     ap.add_argument("--kernels", default="portable")
+    ap.add_argument("--verbose", action="store_true", help="tracebacks of internal errors")
     args = ap.parse_args(argv)
     try:
         res = check_host(args.tflite, args.inputs, args.count, args.name, args.kernels)
-    except KilnError as exc:
-        print(f"check-host: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line; a bug says so
+        print(f"check-host: {describe_failure(exc, f'checking {args.tflite}', args.verbose)}",
+              file=sys.stderr)
         return 2
     print(res.summary())
     return 0 if res.ok else 1

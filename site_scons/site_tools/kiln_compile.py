@@ -67,6 +67,8 @@ def _check_host_action(target, source, env) -> int:  # noqa: ANN001
            "--name", env["KILN_CHECK_NAME"], "--count", str(env["KILN_CHECK_COUNT"])]
     if env["KILN_CHECK_INPUTS"]:
         cmd += ["--inputs", env["KILN_CHECK_INPUTS"]]
+    if env.get("VERBOSE"):
+        cmd.append("--verbose")
     proc = subprocess.run(cmd, env=kiln.child_env(), capture_output=True, text=True)
     sys.stdout.write(proc.stdout)
     if proc.returncode:

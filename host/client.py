@@ -93,6 +93,7 @@ class Client:
         self.stats = LinkStats()
         self._seq = 0
         self._dropped_seen = 0
+        self._inferred = False  # an INFER answered since the last reset: NO_RESULT then means a reboot
 
     # ---- transport ----------------------------------------------------------
 
@@ -215,6 +216,36 @@ class Client:
                     and frame.payload == payload:
                 return True
 
+    def _ping_until_echo(self, budget: float) -> bool:
+        """PING until one of the PINGs sent comes back, within `budget` seconds.
+
+        A PING can be swallowed by a frame the device is still receiving (the
+        rest of a request we gave up on). When that frame ends the device
+        answers it (an error frame), or drops it after its inter-byte
+        timeout. Either way the next PING goes out at once, rather than after
+        a whole response timeout; a device busy computing answers later, and
+        an echo of any PING sent here counts."""
+        deadline = time.monotonic() + budget
+        # Long enough for the device's inter-byte timeout and a PING's round trip.
+        quiet = 2 * p.INTER_BYTE_TIMEOUT_S + 2 * self.wire_time(p.HEADER_BYTES + p.CRC_BYTES + 8)
+        sent: dict[int, bytes] = {}
+        while time.monotonic() < deadline:
+            payload = os.urandom(8)
+            sent[self.send(p.Command.PING, payload)] = payload
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                try:
+                    frame = self.receive(min(left, quiet))
+                except ResponseTimeout:
+                    break  # silence: the swallowing frame was dropped, or the device computes
+                if frame.type == p.Command.PING | p.RESPONSE_BIT and sent.get(frame.seq) == frame.payload:
+                    return True
+                if frame.is_error:
+                    break  # the device finished a frame: it listens again, PING now
+        return False
+
     def check_alive(self, timeout: float = 1.5, attempts: int = 2) -> None:
         """Fail fast with a clear message when nothing answers on the port."""
         self.drain()
@@ -301,22 +332,22 @@ class Client:
         """Get back to a clean state: wait out partial frames, drain, PING until echoed.
 
         Then PROFILE tells whether the device rebooted (NO_RESULT: nothing
-        inferred since boot); a reboot is counted and reported.
+        inferred since boot, which is a reboot only once an INFER was
+        answered); a reboot is counted and reported.
         """
         # The device drops a partial frame after 100 ms of silence: wait that out.
         time.sleep(2 * p.INTER_BYTE_TIMEOUT_S)
         self.drain()
-        for _ in range(self.retries + 2):
-            if self.ping(timeout=self.compute_timeout + 0.5):
-                break
-        else:
+        if not self._ping_until_echo((self.retries + 2) * (self.compute_timeout + 0.5)):
             raise LinkError(f"{self.port} stopped answering PING: check the board and the cable")
         seq = self.send(p.Command.PROFILE)
         try:
             frame = self._await(seq, self.response_timeout(0, 4096))
         except (ResponseTimeout, _Retry):
             return  # the next exchange will retry; a reset is only counted when certain
-        if frame.is_error and frame.error().code == p.ErrorCode.NO_RESULT:
+        # NO_RESULT means "nothing inferred since boot": a reset only if we had a result.
+        if frame.is_error and frame.error().code == p.ErrorCode.NO_RESULT and self._inferred:
+            self._inferred = False
             self.stats.resets += 1
             self.on_event("reset", "the device answered PROFILE with NO_RESULT: it rebooted")
 
@@ -362,6 +393,7 @@ class Client:
                                 "the board runs another model (see scons info)")
             inflight.popleft()
             attempts.pop(key, None)
+            self._inferred = True
             yield InferResult(key, cost, output)
 
 

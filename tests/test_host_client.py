@@ -23,7 +23,7 @@ from host.client import Client, LinkError
 class Peer(threading.Thread):
     """Answers INFER with (cost = sum of input bytes, output = first 4 input bytes reversed)."""
 
-    def __init__(self, faults: dict[int, str] | None = None) -> None:
+    def __init__(self, faults: dict[int, str] | None = None, swallow_pings: int = 0) -> None:
         super().__init__(daemon=True)
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
@@ -31,6 +31,9 @@ class Peer(threading.Thread):
         self.faults = faults or {}  # INFER number -> "drop" | "corrupt" | "reset" | "garbage"
         self.infers = 0
         self.have_result = False
+        # PINGs that arrive while a cut-off frame is still being received: the
+        # device answers the mangled frame with an error instead of an echo.
+        self.swallow_pings = swallow_pings
         self.stop = threading.Event()
         self.start()
 
@@ -48,7 +51,10 @@ class Peer(threading.Thread):
                 self.answer(f)
 
     def answer(self, f: p.Frame) -> None:
-        if f.type == p.Command.PING:
+        if f.type == p.Command.PING and self.swallow_pings:
+            self.swallow_pings -= 1
+            self._send(p.encode_error(p.ErrorCode.BAD_CRC, 0x02, 17))
+        elif f.type == p.Command.PING:
             self._send(p.encode(f.type | p.RESPONSE_BIT, f.seq, f.payload))
         elif f.type == p.Command.PROFILE:
             if not self.have_result:
@@ -135,9 +141,30 @@ def test_garbage_between_frames_is_skipped(make_peer) -> None:
 
 
 def test_reboot_is_detected_and_counted(make_peer) -> None:
-    client, results, events = _run(make_peer(faults={1: "reset"}), 6)
+    client, results, events = _run(make_peer(faults={3: "reset"}), 6)
     _check(results, 6)
     assert client.stats.resets == 1 and "reset" in events
+
+
+def test_no_result_before_any_infer_is_not_a_reset(make_peer) -> None:
+    """The first INFER is lost: the resync's PROFILE answers NO_RESULT, which
+    only means nothing was inferred yet."""
+    client, results, events = _run(make_peer(faults={1: "drop"}), 4)
+    _check(results, 4)
+    assert client.stats.retries == 1 and client.stats.resets == 0 and "reset" not in events
+
+
+def test_resync_pings_again_as_soon_as_the_swallowing_frame_ends(make_peer) -> None:
+    """The first PING of a resync is taken into a frame the device is still
+    receiving; its error answer ends that frame, and the next PING goes out
+    at once instead of after a whole response timeout (here 2.5 s)."""
+    peer = make_peer(swallow_pings=1)
+    client = Client(peer.port, 115200, compute_timeout=2.0)
+    start = time.monotonic()
+    client.resync()
+    assert time.monotonic() - start < 1.0
+    assert peer.swallow_pings == 0
+    client.close()
 
 
 def test_bounded_retries_then_clear_error(make_peer) -> None:

@@ -165,6 +165,8 @@ MALFORMED = {
                         p.Command.PING),
     "INFO with a payload": (p.encode(p.Command.INFO, 65, b"x"), p.ErrorCode.BAD_LENGTH, 65,
                             p.Command.INFO),
+    # after the frames above: the error must not carry the previous frame's type and seq
+    "lone sync byte": (b"K", p.ErrorCode.TIMEOUT, 0, 0),
 }
 
 

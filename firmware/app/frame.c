@@ -37,7 +37,12 @@ kiln_rx_event_t kiln_rx_feed(kiln_rx_t *rx, uint8_t byte)
     switch (rx->state) {
     case S_SYNC0:
         if (byte == KILN_SYNC0) {
+            /* A frame may start here: an error about it (a lone sync byte
+             * then silence is a TIMEOUT) must not carry the last frame's
+             * type and seq. */
             rx->state = S_SYNC1;
+            rx->type = 0;
+            rx->seq = 0;
         }
         return KILN_RX_MORE;
     case S_SYNC1:
@@ -45,8 +50,6 @@ kiln_rx_event_t kiln_rx_feed(kiln_rx_t *rx, uint8_t byte)
             rx->state = S_HEADER;
             rx->pos = 0;
             rx->crc = KILN_CRC32_INIT;
-            rx->type = 0;
-            rx->seq = 0;
         } else if (byte != KILN_SYNC0) {
             /* "KK L" still syncs on the second K. */
             rx->state = S_SYNC0;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kiln.codegen.cwriter import c_array, c_comment, c_float, c_int
+from kiln.codegen.registry import UnsupportedLayer
 from kiln.ir import Graph, Operator, Tensor
 from kiln.planner import Plan
 
@@ -27,7 +28,8 @@ class ModelConstants:
         if key not in self.names:
             ctype = CTYPES.get(t.dtype)
             if ctype is None:
-                raise ValueError(f"constant {t.describe()} has no C type")
+                raise UnsupportedLayer(f"constant {t.describe()} is {t.dtype}, which Kiln's runtime "
+                                       "does not store")
             name = f"kiln_t{t.index}" + (f"_{layout_name}" if layout_name else "")
             values = t.data if data is None else data
             self.decls.append(f"/* {c_comment(t.name)} {list(t.shape)} */\n"

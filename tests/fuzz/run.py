@@ -38,6 +38,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+if __package__ in (None, ""):
+    # Run as a script: the repository's packages and tests/ the way pytest sees them.
+    _ROOT = Path(__file__).resolve().parents[2]
+    sys.path[:0] = [str(_ROOT / "tests"), str(_ROOT), str(_ROOT / "site_scons")]
+
 import numpy as np
 
 try:  # as a module of the tests (pytest puts tests/ on the path) or as a script

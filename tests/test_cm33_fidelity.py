@@ -18,7 +18,7 @@ import opmodels
 import pytest
 from kiln import datasets, hostcheck
 from kiln.codegen.registry import entries
-from test_fidelity_models import run_both, variant_path
+from support import run_both, variant_path
 
 SAMPLES = 60
 

@@ -183,7 +183,25 @@ def test_records_refuse_what_the_fast_path_cannot_do(mult, shift, bias, why) -> 
         lay.requant_records(np.ones((1, 9), int), np.array(bias), 0, mult, shift, 0)
 
 
+def _reference_rescale(x: int, mult: int, shift: int) -> int:
+    """TFLite's rescaling of an ADD input, written out here from the spec
+    (doubling high multiply rounding half away, then a rounding right shift)."""
+    x <<= max(shift, 0)
+    ab = x * mult
+    nudged = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    high = abs(nudged) >> 31
+    high = high if nudged >= 0 else -high
+    right = max(-shift, 0)
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0)
+
+
 def test_add_tables_reproduce_the_reference_rescaling() -> None:
-    tab = lay.add_tables(5, 20, 1518500250, -1)
-    for q in (-128, -5, 0, 77, 127):
-        assert tab[q + 128] == 2 * lay.requantize((q + 5) << 20, 1518500250, -1)
+    """The table holds each int8 input's rescaled value, doubled (the kernel
+    adds two halves), for every input value."""
+    cases = ((5, 20, 1518500250, -1), (-3, 20, 1 << 30, 0), (128, 20, 2147483647, -5))
+    for offset, left, mult, shift in cases:
+        tab = lay.add_tables(offset, left, mult, shift)
+        for q in range(-128, 128):
+            assert tab[q + 128] == 2 * _reference_rescale((q + offset) << left, mult, shift), (q, offset)

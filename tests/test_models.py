@@ -28,7 +28,6 @@ from support import run_scons
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny_net"
-SCONS = Path(sys.executable).with_name("scons")
 FULL_INTEGER = {"ptq", "qat", "pqat"}
 TINY_PARAMS = 40 + 1450  # conv 4x(3x3x1)+4, dense (6x6x4)x10+10
 

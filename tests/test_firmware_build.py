@@ -166,7 +166,7 @@ def test_include_dirs_hold_no_header_twice():
 def test_unknown_board_lists_the_valid_ones():
     proc = scons("BOARD=nucleo_f401", check=False)
     assert proc.returncode != 0
-    assert "unknown BOARD 'nucleo_f401'" in proc.stderr
+    assert "Invalid value for enum variable 'BOARD': 'nucleo_f401'" in proc.stderr
     for b in BOARDS:
         assert b in proc.stderr
 

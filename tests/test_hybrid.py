@@ -20,7 +20,7 @@ import pytest
 from kiln import datasets, hostcheck, oracle
 from kiln.ir import is_hybrid
 from kiln.tflite_reader import read_tflite
-from support import ROOT, run_scons
+from support import ROOT, run_scons, variant_path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -222,12 +222,7 @@ def test_float_mean_and_mul_match_tflite_micro(converted: dict, name: str, tmp_p
 # ---- the project's own dynamic variants ------------------------------------------------
 
 def _variant(net: str):
-    path = ROOT / "build" / "models" / net / "dynamic.tflite"
-    if not path.exists():
-        run_scons(f"NET={net}", "MODEL=dynamic", str(path.relative_to(ROOT)))
-        if not path.exists():
-            pytest.fail(f"the build did not produce {path}")
-    return path
+    return variant_path(net, "dynamic")
 
 
 @pytest.mark.slow
@@ -268,18 +263,23 @@ def test_per_tensor_hybrid_depthwise_is_rejected(tmp_path) -> None:
 def test_fashion_mnist_dynamic_firmware_on_qemu_bit_identical() -> None:
     """The mps2-an505 image of the dynamic variant (Cortex-M33 FPU arithmetic,
     arm-none-eabi-gcc) gives exactly tf.lite.Interpreter's outputs."""
+    from kiln import boards, paths
+    from kiln import firmware as fw
+
     from host.client import Client
     from host.qemu import Qemu
 
+    board = boards.load(boards.emulated()[0])
     tflite = _variant("fashion_mnist")
-    elf = ROOT / "build" / "mps2_an505" / "fashion_mnist" / "dynamic" / "firmware.elf"
-    proc = run_scons("-j2", "BOARD=mps2_an505", "NET=fashion_mnist", "MODEL=dynamic",
+    kernels = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
+    elf = paths.firmware_elf(board.name, "fashion_mnist", "dynamic", kernels)
+    proc = run_scons("-j2", f"BOARD={board.name}", "NET=fashion_mnist", "MODEL=dynamic",
                      str(elf.relative_to(ROOT)), timeout=600)
     assert "warning" not in (proc.stdout + proc.stderr).lower()
     images, _ = datasets.load_fashion_mnist("test")
     xs = (images[:24].astype(np.float32) / 255.0).reshape(24, 1, 28, 28, 1)
     xs[0] = 0.0  # the all-zero input: TFLite's zero-range branch
-    with Qemu(elf) as q, Client(q.port) as client:
+    with Qemu.for_board(board, elf) as q, Client(q.port, board.default_baud) as client:
         layers = client.info()["model"]["layers"]
         assert any(la["kernel"] == "kiln_hybrid_fc" for la in layers)
         results = list(client.infer_stream([(i, x.astype("<f4").tobytes()) for i, x in enumerate(xs)], 40))

@@ -171,13 +171,21 @@ def inplace_input(graph: Graph, op: Operator) -> int | None:
     return None
 
 
+SCRATCH_PREFIX = "kiln_scratch_op"
+
+
+def is_scratch(t: Tensor) -> bool:
+    """True for a kernel's arena scratch (add_scratch), not a tensor of the model."""
+    return t.name.startswith(SCRATCH_PREFIX)
+
+
 def add_scratch(graph: Graph, op: Operator, nbytes: int) -> int:
     """Give `op` `nbytes` of arena scratch: an int8 tensor appended to its outputs.
 
     Written and read only by `op`, it lives for that one step, so the planner
     keeps it apart from the op's inputs and outputs like any other tensor.
     Calling it again for the same op returns the existing tensor."""
-    name = f"kiln_scratch_op{op.index}"
+    name = f"{SCRATCH_PREFIX}{op.index}"
     for t in op.outputs[1:]:
         if t >= 0 and graph.tensors[t].name == name:
             return t

@@ -21,6 +21,7 @@ import numpy as np
 
 from kiln.errors import KilnError
 from kiln.ir import Graph, Operator
+from kiln.planner import is_scratch
 from kiln.quantmath import FUSED_ACTIVATIONS
 
 #: Modules that register an optimized kernel set, imported on first use.
@@ -81,11 +82,6 @@ def op_dtype(graph: Graph, op: Operator) -> str:
     return first.dtype if first is not None else "none"
 
 
-def supported() -> list[str]:
-    """'OP (dtype)' for every registered portable kernel, sorted."""
-    return sorted({f"{k.op} ({k.dtype})" for k in _REGISTRY if k.kernel_set == "portable"})
-
-
 #: The dtypes the runtime stores activations in (the C type of each: codegen.context.CTYPES).
 RUNTIME_DTYPES = ("int8", "uint8", "int16", "int32", "float32")
 #: Layers with weights: (weights, bias) dtypes by activation dtype. Float
@@ -106,7 +102,8 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
         if t is not None and not t.is_const and t.dtype not in RUNTIME_DTYPES:
             return f"{t.describe()} is {t.dtype}, which Kiln's runtime does not store"
     if "->" not in dtype:  # QUANTIZE and DEQUANTIZE name both ends in their dtype
-        odd = next((graph.tensors[i] for i in op.outputs if graph.tensors[i].dtype != dtype), None)
+        outs = [graph.tensors[i] for i in op.outputs if not is_scratch(graph.tensors[i])]
+        odd = next((t for t in outs if t.dtype != dtype), None)
         if odd is not None:
             return f"the input is {dtype} but output {odd.describe()} is {odd.dtype}"
     if op.op in _WEIGHTED and dtype in _PARAMETER_DTYPES:
@@ -170,10 +167,13 @@ def unsupported(graph: Graph, op: Operator, reason: str) -> KilnError:
     def names(ids: list[int]) -> str:
         return ", ".join(graph.tensors[t].describe() for t in ids if t >= 0) or "none"
 
+    dtypes = sorted({k.dtype for k in _REGISTRY if k.op == op.op})
+    offer = (f"Kiln runs {op.op} on {', '.join(dtypes)} data" if dtypes else
+             f"Kiln has no kernel for {op.op} (docs/compiler.md lists the operators it compiles)")
     return KilnError(
         f"unsupported operator {op.op} at index {op.index} of '{graph.name}': {reason}.\n"
         f"  inputs:  {names(op.inputs)}\n  outputs: {names(op.outputs)}\n"
-        f"  Kiln compiles: {', '.join(supported())}.\n"
+        f"  {offer}.\n"
         "  Fix: change the model to use supported operators (full-int8 or float32), "
         "or add a kernel to kiln.codegen.")
 

@@ -70,6 +70,7 @@ def _report(tiny: Path, variant: str) -> dict:
     return json.loads((tiny / "out" / f"{variant}.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", registry.VARIANTS)
 def test_variant_json_is_sane(tiny: Path, variant: str) -> None:
     r = _report(tiny, variant)
@@ -90,6 +91,7 @@ def test_variant_json_is_sane(tiny: Path, variant: str) -> None:
     assert "SHAPE" not in r["operators"] and "STRIDED_SLICE" not in r["operators"]
 
 
+@pytest.mark.slow
 def test_sparsity_and_sizes_follow_the_recipes(tiny: Path) -> None:
     r = {v: _report(tiny, v) for v in registry.VARIANTS}
     assert r["float"]["sparsity"] < 0.05
@@ -101,12 +103,14 @@ def test_sparsity_and_sizes_follow_the_recipes(tiny: Path) -> None:
     assert r["prune_unstruct"]["gzip_bytes"] < r["float"]["gzip_bytes"]
 
 
+@pytest.mark.slow
 def test_ptq_has_static_shapes_and_only_expected_ops(tiny: Path) -> None:
     ops = [op.op for op in parse_tflite((tiny / "out" / "ptq.tflite").read_bytes()).ops]
     assert set(ops) <= {"CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"}, ops
     assert ops.count("CONV_2D") == 1 and ops.count("FULLY_CONNECTED") == 1
 
 
+@pytest.mark.slow
 def test_json_accuracy_agrees_with_tflite_micro(tiny: Path) -> None:
     """The JSON accuracy is measured from the .tflite: the tflite-micro reference kernels agree."""
     from tflite_micro.python.tflite_micro import runtime
@@ -209,6 +213,7 @@ print("HEAVY_MODULES", sorted(k for k in ("tensorflow", "tf_keras", "matplotlib"
 """
 
 
+@pytest.mark.slow
 def test_build_graph_rebuilds_only_what_changed(tiny: Path, tmp_path: Path) -> None:
     """A private copy of site_scons, so editing a recipe does not touch the tree."""
     site = tmp_path / "site_scons"
@@ -252,6 +257,7 @@ def test_build_graph_rebuilds_only_what_changed(tiny: Path, tmp_path: Path) -> N
     assert _h5_weights(net_dir / "model.h5").keys() == _h5_weights(tiny / "tiny_net" / "model.h5").keys()
 
 
+@pytest.mark.slow
 def test_fashion_mnist_ptq_end_to_end(tmp_path: Path) -> None:
     """The committed model through scons to a ptq .tflite; accuracy measured from the .tflite."""
     net_dir = ROOT / "models" / "fashion_mnist"
@@ -280,6 +286,7 @@ def _h5_weights(path: Path) -> dict[str, np.ndarray]:
     return found
 
 
+@pytest.mark.slow
 def test_training_recipe_is_deterministic(tiny: Path, tmp_path: Path) -> None:
     """Retraining with the same seed gives the same weights, bit for bit."""
     shutil.copy(FIXTURE / "net.py", tmp_path / "net.py")

@@ -22,6 +22,7 @@ PACKAGE = "kiln"
 _BASE = Path(__file__).resolve().parent.parent  # the folder holding kiln/
 
 
+@cache
 def _file_of(module: str) -> Path | None:
     """The source file of a kiln module, or None when it is not one (an attribute)."""
     rel = Path(*module.split("."))
@@ -84,6 +85,11 @@ def script_imports(path: Path) -> list[str]:
 
 def module_files(*modules: str) -> list[Path]:
     """Every kiln source file that importing `modules` can run, sorted."""
+    return list(_closure(tuple(sorted(set(modules)))))
+
+
+@cache
+def _closure(modules: tuple[str, ...]) -> tuple[Path, ...]:
     seen: set[str] = set()
     todo = list(modules)
     while todo:
@@ -93,4 +99,4 @@ def module_files(*modules: str) -> list[Path]:
         seen.add(module)
         todo += _packages_of(module)
         todo += _imports(module)
-    return sorted({f for m in seen if (f := _file_of(m)) is not None})
+    return tuple(sorted({f for m in seen if (f := _file_of(m)) is not None}))

@@ -239,33 +239,23 @@ def _rank4(*tensors: Tensor) -> str | None:
 
 
 def _conv(graph: Graph, op: Operator) -> str | None:
+    """CONV_2D and DEPTHWISE_CONV_2D: filter, bias and output agree with the input."""
     x, w, b, y = _t(graph, op, 0), _t(graph, op, 1), _t(graph, op, 2), _out(graph, op)
     if x is None or w is None:
         return "its input and filter must be present"
     problem = _rank4(x, w, y)
     if problem:
         return problem
-    out_c, kh, kw, in_c = w.shape
-    if x.shape[3] % in_c:
-        return f"input has {x.shape[3]} channels; the filter {list(w.shape)} takes groups of {in_c}"
+    if op.op == "DEPTHWISE_CONV_2D":
+        _, kh, kw, out_c = w.shape
+        if w.shape[0] != 1 or out_c % x.shape[3]:
+            return f"filter {list(w.shape)} does not make a depthwise convolution of input {list(x.shape)}"
+    else:
+        out_c, kh, kw, in_c = w.shape
+        if x.shape[3] % in_c:
+            return f"input has {x.shape[3]} channels; the filter {list(w.shape)} takes groups of {in_c}"
     if y.shape[3] != out_c or y.shape[0] != x.shape[0]:
         return f"output {list(y.shape)} does not match input {list(x.shape)} and filter {list(w.shape)}"
-    if b is not None and b.size != out_c:
-        return f"bias {_tensor(b)} has {b.size} values for {out_c} output channels"
-    return _spatial(x, y, kh, kw, op.options, dilated=True)
-
-
-def _depthwise(graph: Graph, op: Operator) -> str | None:
-    x, w, b, y = _t(graph, op, 0), _t(graph, op, 1), _t(graph, op, 2), _out(graph, op)
-    if x is None or w is None:
-        return "its input and filter must be present"
-    problem = _rank4(x, w, y)
-    if problem:
-        return problem
-    _, kh, kw, out_c = w.shape
-    if w.shape[0] != 1 or out_c % x.shape[3] or y.shape[3] != out_c or y.shape[0] != x.shape[0]:
-        return (f"filter {list(w.shape)} and output {list(y.shape)} do not make a depthwise "
-                f"convolution of input {list(x.shape)}")
     if b is not None and b.size != out_c:
         return f"bias {_tensor(b)} has {b.size} values for {out_c} output channels"
     return _spatial(x, y, kh, kw, op.options, dilated=True)
@@ -380,7 +370,7 @@ def _mean(graph: Graph, op: Operator) -> str | None:
 
 
 _SHAPE_RULES = {
-    "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "FULLY_CONNECTED": _fully_connected,
+    "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "FULLY_CONNECTED": _fully_connected,
     "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool, "RESHAPE": _same_size, "SQUEEZE": _same_size,
     "EXPAND_DIMS": _same_size, "CONCATENATION": _concatenation, "PAD": _pad, "PADV2": _pad,
     "MEAN": _mean, "SOFTMAX": _softmax,

@@ -108,7 +108,7 @@ def _check_tensor(t: Tensor, name: str) -> None:
 
 
 def _check_quantization(t: Tensor, where: str, name: str) -> None:
-    scale, zp = np.asarray(t.scale, np.float64), np.asarray(t.zero_point)
+    scale, zp = [float(v) for v in t.scale], [int(v) for v in t.zero_point]
     if len(zp) != len(scale):
         raise invalid(name, where, f"{len(scale)} scales but {len(zp)} zero points")
     bad = [s for s in scale if not math.isfinite(s) or s < 0 or (s == 0 and t.data is None)]
@@ -116,7 +116,7 @@ def _check_quantization(t: Tensor, where: str, name: str) -> None:
         need = "positive" if t.data is None else "non-negative"
         raise invalid(name, where, f"quantization scale {bad[0]} is not a finite {need} number")
     lo, hi = _ZP_RANGE.get(t.dtype, (-(1 << 31), (1 << 31) - 1))
-    out = [int(z) for z in zp if not lo <= int(z) <= hi]
+    out = [z for z in zp if not lo <= z <= hi]
     if out:
         raise invalid(name, where, f"zero point {out[0]} is outside {t.dtype}'s {lo}..{hi}")
     if len(scale) > 1:
@@ -342,10 +342,10 @@ def _pad(graph: Graph, op: Operator) -> str | None:
     x, pads, y = _t(graph, op, 0), _t(graph, op, 1), _out(graph, op)
     if x is None or pads is None or pads.data is None:
         return None  # run-time paddings: the kernel choice refuses them
-    p = np.asarray(pads.data).reshape(-1)
-    if p.size != 2 * len(x.shape) or (p < 0).any():
-        return f"paddings {p.tolist()} are not two non-negative amounts per axis of {list(x.shape)}"
-    want = [int(d + p[2 * i] + p[2 * i + 1]) for i, d in enumerate(x.shape)]
+    p = [int(v) for v in np.asarray(pads.data).reshape(-1)]  # Python ints: no overflow
+    if len(p) != 2 * len(x.shape) or any(v < 0 for v in p):
+        return f"paddings {p} are not two non-negative amounts per axis of {list(x.shape)}"
+    want = [d + p[2 * i] + p[2 * i + 1] for i, d in enumerate(x.shape)]
     if want != list(y.shape):
         return f"output {list(y.shape)} is not the padded input {want}"
     return None

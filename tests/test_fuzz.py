@@ -17,3 +17,17 @@ def test_a_few_thousand_mutants_are_refused_clearly_or_compiled_safely() -> None
     for result in ("accepted", "rejected.corrupt", "rejected.invalid", "rejected.unsupported"):
         assert report.by_result[result] > 0, result
     assert report.sanitized == 25
+
+
+#: Cases the long run found, kept as regressions: (case, seed, what it was).
+FOUND = [
+    (2585, 0, "a depthwise bias overwritten with INT32_MAX: signed overflow when the bias was added"),
+]
+
+
+def test_cases_the_long_run_found_stay_fixed() -> None:
+    for case, seed, what in FOUND:
+        name, kind, blob = run.mutant(case, seed)
+        outcome = run.Outcome(case, name, kind, "accepted", blob=blob)
+        failed = run.sanitize(outcome, inputs=8)
+        assert failed is None, f"case {case} ({what}): {failed.detail if failed else ''}"

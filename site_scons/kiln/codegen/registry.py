@@ -14,6 +14,7 @@ first when asked for, and every layer falls back to "portable".
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -87,6 +88,9 @@ RUNTIME_DTYPES = ("int8", "uint8", "int16", "int32", "float32")
 #: Layers with weights: (weights, bias) dtypes by activation dtype. Float
 #: activations with int8 weights are the dynamic-range (hybrid) layers.
 _WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+#: Products an int8 layer's int32 accumulator always holds: (x - zp) is at most
+#: 255 in size and a weight 128, so 65,793 of them stay below 2^31.
+MAX_INT8_DEPTH = ((1 << 31) - 1) // (255 * 128)
 _PARAMETER_DTYPES = {"int8": (("int8",), ("int32",)), "float32": (("float32", "int8"), ("float32",))}
 
 
@@ -106,6 +110,12 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
         odd = next((t for t in outs if t.dtype != dtype), None)
         if odd is not None:
             return f"the input is {dtype} but output {odd.describe()} is {odd.dtype}"
+    if op.op in _WEIGHTED and dtype == "int8" and len(op.inputs) > 1 and op.inputs[1] >= 0:
+        w = graph.tensors[op.inputs[1]]
+        depth = math.prod(w.shape[1:3] if op.op == "DEPTHWISE_CONV_2D" else w.shape[1:])
+        if depth > MAX_INT8_DEPTH:
+            return (f"each output sums {depth} products; above {MAX_INT8_DEPTH} the int32 "
+                    "accumulator of the reference arithmetic can overflow")
     if op.op in _WEIGHTED and dtype in _PARAMETER_DTYPES:
         for pos, allowed in zip((1, 2), _PARAMETER_DTYPES[dtype], strict=True):
             t = graph.tensors[op.inputs[pos]] if pos < len(op.inputs) and op.inputs[pos] >= 0 else None

@@ -2,6 +2,7 @@
 
     build/models/<net>/<variant>.tflite, .json      quantized variants
     build/<board>/<net>/<variant>/<kernels>/        firmware of one kernel set
+    build/<board>/tflite/<file stem>/<kernels>/     firmware of one's own TFLITE=file.tflite
     build/check-host/                               check-host stamps
     build/bench.json                                the benchmark's figures
 
@@ -34,6 +35,17 @@ def firmware_dir(board: str, net: str, variant: str, kernels: str) -> Path:
 def firmware_elf(board: str, net: str, variant: str, kernels: str) -> Path:
     """The ELF of one firmware image."""
     return firmware_dir(board, net, variant, kernels) / "firmware.elf"
+
+
+def tflite_firmware_dir(board: str, tflite_file: str | Path, kernels: str) -> Path:
+    """The folder of the firmware of a .tflite given with TFLITE=: named by the
+    file's stem, beside the networks' folders of the same board."""
+    return BUILD / board / "tflite" / Path(tflite_file).stem / kernels
+
+
+def tflite_firmware_elf(board: str, tflite_file: str | Path, kernels: str) -> Path:
+    """The ELF of the firmware of a .tflite given with TFLITE=."""
+    return tflite_firmware_dir(board, tflite_file, kernels) / "firmware.elf"
 
 
 def check_host_dir() -> Path:

@@ -17,6 +17,7 @@ import kiln_scons
 from kiln import ROOT, bench, child_env, paths, registry
 from kiln import firmware as fw
 from kiln.errors import KilnError
+from SCons.Script import COMMAND_LINE_TARGETS
 
 
 def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
@@ -29,6 +30,13 @@ def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action s
 
 def kiln_bench(env) -> list:  # noqa: ANN001
     """Declare the four (or two) firmware images and the benchmark run."""
+    if env.get("TFLITE") and "bench" in COMMAND_LINE_TARGETS:
+        # The benchmark compares fixed networks across kernel sets; ignoring
+        # TFLITE= silently would report figures of another model.
+        kiln_scons.fail(f"bench measures the benchmark networks ({', '.join(n for n, _ in bench.NETS)}), "
+                        f"not TFLITE={env['TFLITE']}: drop TFLITE=, or see its per-layer cost with "
+                        f"'scons infer TFLITE={env['TFLITE']} BOARD=<an emulated board>' "
+                        "(and KERNELS=portable to compare kernel sets)")
     try:
         board = bench.board_for(str(env.get("BOARD", "")))
         optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))

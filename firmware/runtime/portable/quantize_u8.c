@@ -1,9 +1,9 @@
 /*
- * Kiln portable kernels: QUANTIZE and DEQUANTIZE for uint8 graph edges.
+ * Kiln portable kernels: QUANTIZE for uint8 graph edges.
  *
  * Models converted with uint8 inputs or outputs (common in ST's model zoo)
  * run int8 inside and convert at the edges: uint8 -> int8 after the input,
- * int8 -> uint8 (or -> float through DEQUANTIZE) before the output. Both
+ * int8 -> uint8 before the output. Both
  * conversions are a requantization with the same arithmetic as int8 -> int8;
  * only the C type read or written and the clamp differ.
  */
@@ -33,16 +33,5 @@ void kiln_requantize_s8_u8(const kiln_quant_params_t *p, const int8_t *in, uint8
         const int32_t q = kiln_requantize((int32_t)in[i] + p->in_offset, p->mult, p->shift) +
                           p->out_offset;
         out[i] = (uint8_t)kiln_clamp_s32(q, 0, 255);
-    }
-}
-
-/* uint8 -> float: x = scale * (q - zero_point), as for int8 (one float
- * rounding of an exact product). */
-void kiln_dequantize_u8_f32(const kiln_quant_params_t *p, const uint8_t *in, float *out)
-{
-    uint32_t i;
-
-    for (i = 0; i < p->n; i++) {
-        out[i] = p->scale * (float)((int32_t)in[i] - p->zero_point);
     }
 }

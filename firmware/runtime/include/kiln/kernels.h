@@ -35,8 +35,8 @@
  * The portable kernels here are the reference and the fallback.
  *
  * Contract changes (newest first):
- *   - added kiln_requantize_u8_s8, kiln_requantize_s8_u8 and
- *     kiln_dequantize_u8_f32 for models with uint8 inputs or outputs.
+ *   - added kiln_requantize_u8_s8 and kiln_requantize_s8_u8 for models
+ *     with uint8 inputs or outputs.
  *   - the convolution and pooling structs (int8, float, hybrid) hold their
  *     dims, strides, dilations and padding in one kiln_geometry_t `g`
  *     (kiln/geometry.h) instead of separate fields; pooling's `c` is g.in_c.
@@ -240,8 +240,8 @@ void kiln_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out)
  *   int8 -> int8:  q' = clamp(kiln_requantize(q + in_offset, mult, shift)
  *                   + out_offset), (mult, shift) =
  *                   QuantizeMultiplier((double)in_scale / (double)out_scale).
- *   uint8 -> int8, int8 -> uint8: the same, clamped to the output type;
- *   uint8 -> float: as int8 -> float (quantize_u8.c). */
+ *   uint8 -> int8, int8 -> uint8: the same, clamped to the output type
+ *                   (quantize_u8.c). */
 typedef struct {
     uint32_t n;                   /* number of elements */
     float scale;                  /* float <-> int8 */
@@ -254,7 +254,6 @@ void kiln_requantize_s8_s8(const kiln_quant_params_t *p, const int8_t *in, int8_
 void kiln_dequantize_s8_f32(const kiln_quant_params_t *p, const int8_t *in, float *out);
 void kiln_requantize_u8_s8(const kiln_quant_params_t *p, const uint8_t *in, int8_t *out);
 void kiln_requantize_s8_u8(const kiln_quant_params_t *p, const int8_t *in, uint8_t *out);
-void kiln_dequantize_u8_f32(const kiln_quant_params_t *p, const uint8_t *in, float *out);
 
 /* ---- float32 ------------------------------------------------------------- */
 

@@ -175,3 +175,26 @@ def test_uint8_model_end_to_end_on_the_emulated_board(uint8_model: Path, tmp_pat
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
     assert str(out.relative_to(ROOT)).startswith(f"build/{board}/tflite/{model.stem}/")
+
+
+def test_infer_checks_the_board_runs_the_given_tflite(uint8_model: Path) -> None:
+    """infer's INFO check compares the board's model sha256 with TFLITE=, and its
+    hint names TFLITE=, not NET/MODEL."""
+    import argparse
+
+    from kiln.errors import KilnError
+
+    from host.infer import check_info
+    from host.reference import Reference
+
+    ref = Reference(uint8_model)
+    args = argparse.Namespace(net="fashion_mnist", variant="ptq", board="mps2_an505", port="",
+                              select=f"TFLITE={uint8_model}")
+    model = {"name": uint8_model.stem, "tflite_sha256": ref.sha256, "input": ref.input.as_info(),
+             "output": ref.output.as_info()}
+    check_info({"board": "mps2_an505", "model": model}, ref, args)  # the same file: accepted
+    other = dict(model, tflite_sha256="0" * 64)
+    with pytest.raises(KilnError, match=f"flash this one with 'scons flash TFLITE={uint8_model} "
+                                        "BOARD=mps2_an505'") as exc:
+        check_info({"board": "mps2_an505", "model": other}, ref, args)
+    assert "MODEL=" not in str(exc.value)

@@ -5,6 +5,7 @@
     build/<board>/tflite/<file stem>/<kernels>/     firmware of one's own TFLITE=file.tflite
     build/check-host/                               check-host stamps
     build/bench.json                                the benchmark's figures
+    build/<board>/tflite/<file stem>/bench.json     the benchmark of one's own TFLITE=file
 
 Every tool, test and host script asks here instead of joining paths itself.
 """
@@ -56,3 +57,8 @@ def check_host_dir() -> Path:
 def bench_json() -> Path:
     """The benchmark's figures."""
     return BUILD / "bench.json"
+
+
+def tflite_bench_json(board: str, tflite_file: str | Path) -> Path:
+    """The benchmark's figures for a .tflite given with TFLITE= (beside its kernel-set folders)."""
+    return BUILD / board / "tflite" / Path(tflite_file).stem / "bench.json"

@@ -123,6 +123,13 @@ def refuse_together(arguments: dict, key: str, others: tuple[str, ...]) -> None:
              f"to build {key}={arguments[key]}, or drop {key} to build the network")
 
 
+def refuse_targets(targets: list[str], refused: tuple[str, ...], message: str) -> None:
+    """Stop when any of `refused` is among the command line's `targets`, with `message`."""
+    asked = [t for t in refused if t in targets]
+    if asked:
+        fail(f"{' and '.join(asked)}: {message}")
+
+
 def check_unknown(variables: object, known_targets: list[str] | None = None) -> None:
     """Stop on command-line variables the build does not declare (a typo such as
     MODLE=qat would otherwise be ignored and the default built)."""

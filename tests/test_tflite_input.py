@@ -199,3 +199,9 @@ def test_infer_checks_the_board_runs_the_given_tflite(uint8_model: Path) -> None
                                         "BOARD=mps2_an505'") as exc:
         check_info({"board": "mps2_an505", "model": other}, ref, args)
     assert "MODEL=" not in str(exc.value)
+
+
+def test_models_with_tflite_is_one_clear_error(uint8_model: Path) -> None:
+    """`models` makes the networks' variants; with TFLITE= it would silently ignore the file."""
+    proc = run_scons("models", f"TFLITE={uint8_model}", check=False)
+    assert proc.returncode != 0 and proc.stderr.count("scons: ***") == 1 and "drop TFLITE=" in proc.stderr

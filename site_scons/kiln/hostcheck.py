@@ -6,7 +6,7 @@
 The generated C and firmware/runtime/portable/*.c are built with the host C
 compiler into a temporary shared library (`cc -O2 -shared -fPIC`), loaded with
 ctypes and run on the same inputs as the tflite-micro Python interpreter (its
-reference kernels are the oracle). int8 outputs must be identical; float
+reference kernels are the oracle). int8 and uint8 outputs must be identical; float
 outputs must agree within 1e-5, relative to the largest reference value of
 the sample.
 

@@ -3,12 +3,14 @@
     fashion_mnist (default)   the Fashion-MNIST test split (10,000 images)
     <dir>                     a folder of MNIST idx files or CIFAR-10 batches
     <file>.npy                inputs; labels from LABELS=, else <stem>_labels.npy
-                              beside it, else labels.npy beside it
+                              beside it, else labels.npy beside it, else none
+                              (the run then reports fidelity and latency, no accuracy)
 
 File formats are read by kiln.datasets (shared with the build and training).
 uint8 inputs are images and are normalized as the models were trained
 (x / 255); float inputs are taken as already normalized; int8 inputs as
-already quantized (for int8 models only).
+already quantized (for int8 models only). A uint8 .npy given to a model with
+a uint8 input is already quantized too: host/infer.py sends it unchanged.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class Dataset:
 
     name: str
     inputs: np.ndarray          # (N, ...) uint8 images, float32 or int8
-    labels: np.ndarray          # (N,) int64
+    labels: np.ndarray | None   # (N,) int64; None for a .npy without labels
     classes: tuple[str, ...] = field(default=())
 
     def __len__(self) -> int:
@@ -42,12 +44,13 @@ class Dataset:
 
     def class_names(self) -> list[str]:
         """A name per class index, numbers when the set has no names."""
-        n = max(int(self.labels.max()) + 1 if len(self.labels) else 0, len(self.classes))
+        labels = self.labels if self.labels is not None else np.zeros(0, np.int64)
+        n = max(int(labels.max()) + 1 if len(labels) else 0, len(self.classes))
         return [self.classes[i] if i < len(self.classes) else str(i) for i in range(n)]
 
 
-def _labels_for(npy: Path, labels: str | None) -> Path:
-    """The labels file that goes with an inputs .npy (see the module docstring)."""
+def _labels_for(npy: Path, labels: str | None) -> Path | None:
+    """The labels file that goes with an inputs .npy (see the module docstring), or None."""
     if labels:
         path = Path(labels)
         if not path.is_file():
@@ -56,8 +59,9 @@ def _labels_for(npy: Path, labels: str | None) -> Path:
     for candidate in (npy.with_name(npy.stem + "_labels.npy"), npy.with_name("labels.npy")):
         if candidate.is_file() and candidate != npy:
             return candidate
-    raise KilnError(f"no labels for {npy}: put them in {npy.stem}_labels.npy or labels.npy "
-                    f"beside it, or name the file with LABELS=")
+    # Unlabelled inputs still measure what matters for a deployed model:
+    # agreement with the host reference and latency.
+    return None
 
 
 def _load_npy(path: Path, what: str) -> np.ndarray:
@@ -68,9 +72,14 @@ def _load_npy(path: Path, what: str) -> np.ndarray:
 
 
 def load_npy(path: Path, labels: str | None = None) -> Dataset:
-    """Inputs from a .npy and labels from the file _labels_for() finds."""
+    """Inputs from a .npy and labels from the file _labels_for() finds (None without one)."""
     inputs = _load_npy(path, "inputs")
+    if inputs.dtype not in (np.uint8, np.int8) and not np.issubdtype(inputs.dtype, np.floating):
+        raise KilnError(f"inputs in {path} have dtype {inputs.dtype}: use uint8 images, "
+                        "float32 normalized inputs or int8 quantized inputs")
     label_path = _labels_for(path, labels)
+    if label_path is None:
+        return Dataset(path.name, inputs, None)
     y = _load_npy(label_path, "labels")
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot labels, as Keras users often save them
         y = y.argmax(axis=1)
@@ -80,9 +89,6 @@ def load_npy(path: Path, labels: str | None = None) -> Dataset:
     if not np.issubdtype(y.dtype, np.integer):
         if not np.all(np.equal(np.mod(y, 1), 0)):
             raise KilnError(f"labels in {label_path} are not class indices (dtype {y.dtype})")
-    if inputs.dtype not in (np.uint8, np.int8) and not np.issubdtype(inputs.dtype, np.floating):
-        raise KilnError(f"inputs in {path} have dtype {inputs.dtype}: use uint8 images, "
-                        "float32 normalized inputs or int8 quantized inputs")
     return Dataset(path.name, inputs, y.astype(np.int64))
 
 

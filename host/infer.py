@@ -142,20 +142,23 @@ def report_sha(path: Path) -> str:
 def check_info(info: dict, ref, args: argparse.Namespace) -> None:  # noqa: ANN001 - a Reference
     """Stop with a clear message unless the board runs exactly the local model."""
     model = info.get("model") or {}
-    flash = f"scons flash NET={args.net} MODEL={args.variant} BOARD={args.board}"
+    # The variables that chose this model: NET/MODEL, or TFLITE= for one's own file.
+    chosen = getattr(args, "select", None) or f"NET={args.net} MODEL={args.variant}"
+    flash = f"scons flash {chosen} BOARD={args.board}"
     if args.board and info.get("board") and info["board"] != args.board:
         raise KilnError(f"the device on {args.port or 'the port'} is a {info['board']} board, not "
                         f"{args.board}: run with BOARD={info['board']}")
     if model.get("tflite_sha256") != ref.sha256:
         runs = which_model(model.get("tflite_sha256", "")) or model.get("name") or "an unknown model"
         raise KilnError(f"the board runs {runs} (tflite sha256 {str(model.get('tflite_sha256'))[:12]}...), "
-                        f"not {ref.path} ({ref.sha256[:12]}...): flash this one with '{flash}', "
-                        f"or test what it runs with MODEL={runs.split('/')[-1]}")
+                        f"not {ref.path} ({ref.sha256[:12]}...): flash this one with '{flash}'"
+                        + ("" if getattr(args, "select", None) else
+                           f", or test what it runs with MODEL={runs.split('/')[-1]}"))
     want = ref.input.as_info()
     got = model.get("input") or {}
     problems = [f"{k} {got.get(k)} != {want[k]}" for k in ("dtype", "shape", "bytes", "zero_point")
                 if got.get(k) != want[k]]
-    if want["dtype"] == "int8" and not _close(float(got.get("scale") or 0), want["scale"]):
+    if want["dtype"] != "float32" and not _close(float(got.get("scale") or 0), want["scale"]):
         problems.append(f"scale {got.get('scale')} != {want['scale']}")
     if (model.get("output") or {}).get("bytes") != ref.output.nbytes:
         problems.append(f"output bytes {(model.get('output') or {}).get('bytes')} != {ref.output.nbytes}")
@@ -183,16 +186,23 @@ def _prepare_log(path: Path, resume: bool, run: dict) -> tuple[set[int], list[di
     return set(), []
 
 
-def _sample_record(i: int, label: int, res: cl.InferResult, host_out: bytes, ref) -> dict:  # noqa: ANN001
+def _sample_record(i: int, label: int | None, res: cl.InferResult, host_out: bytes, ref) -> dict:  # noqa: ANN001
     dev = ref.decode_output(res.output)
     hst = ref.decode_output(host_out)
     diff = np.abs(dev.astype(np.float64) - hst.astype(np.float64))
-    kind = int if dev.dtype == np.int8 else float
+    kind = int if dev.dtype.kind in "iu" else float
     return {"kind": "sample", "i": i, "label": label, "device_pred": int(dev.argmax()),
             "host_pred": int(hst.argmax()), "cost": res.cost, "exact": res.output == host_out,
             "max_abs_diff": float(diff.max()) if diff.size else 0.0,
             "device": dev.astype(kind).tolist(), "host": hst.astype(kind).tolist(),
             "t": round(time.time(), 3)}
+
+
+def _already_quantized(data_dtype: np.dtype, input_dtype: str) -> bool:
+    """True when a dataset's values are the model's input integers already: int8
+    for an int8 input, uint8 for a uint8 input (uint8 images are otherwise
+    normalized as in training)."""
+    return np.dtype(data_dtype).name == input_dtype and input_dtype in ("int8", "uint8")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -231,9 +241,12 @@ def run(args: argparse.Namespace) -> dict:
         if done:
             print(f"resuming: {len(done)} samples already in {log_path}, {len(todo)} to go", file=sys.stderr)
         data_labels = data.labels
-        # int8 inputs are already quantized; everything else is normalized as in training.
+        # Inputs already in the model's integer input dtype (int8, or uint8 for a
+        # uint8-input model) are quantized and pass unchanged; everything else is
+        # normalized as in training and quantized by ref.encode as the model says.
+        # int8 data is never an image: ref.encode refuses it for a float or uint8 model.
         inputs = data.inputs[:limit]
-        if inputs.dtype != np.int8:
+        if inputs.dtype != np.int8 and not _already_quantized(inputs.dtype, ref.input.dtype):
             inputs = datasets.normalize(inputs)
         bar = Progress(limit, "infer", done=limit - len(todo))
         correct = exact = 0
@@ -251,13 +264,15 @@ def run(args: argparse.Namespace) -> dict:
                 for res in client.infer_stream(items(todo), ref.output.nbytes, depth=args.depth):
                     # The reference runs while the device computes the next input.
                     sent = encoded.pop(res.key)
-                    rec = _sample_record(res.key, int(data_labels[res.key]), res, ref.run(sent), ref)
+                    label = None if data_labels is None else int(data_labels[res.key])
+                    rec = _sample_record(res.key, label, res, ref.run(sent), ref)
                     log.write(rec)
                     done.add(res.key)
                     done_now += 1
                     correct += rec["device_pred"] == rec["label"]
                     exact += rec["exact"]
-                    bar.update(1, f"acc {100 * correct / done_now:.1f}% exact {100 * exact / done_now:.1f}%")
+                    acc = "" if label is None else f"acc {100 * correct / done_now:.1f}% "
+                    bar.update(1, f"{acc}exact {100 * exact / done_now:.1f}%")
             except cl.LinkError as exc:
                 if not board.owns_emulator:
                     raise
@@ -285,12 +300,16 @@ def run(args: argparse.Namespace) -> dict:
 
     records = report.read_log(log_path)
     summary = report.summarize(records, info, data.class_names(), args.baud, layer_costs)
-    summary["files"] = {"log": str(log_path), "summary": str(out_dir / "infer.json"),
-                        "confusion": str(out_dir / "confusion.png")}
+    summary["files"] = {"log": str(log_path), "summary": str(out_dir / "infer.json")}
+    if summary["confusion"]:  # none without labels
+        summary["files"]["confusion"] = str(out_dir / "confusion.png")
     write_json(out_dir / "infer.json", summary)
-    report.plot_confusion(summary, out_dir / "confusion.png")
+    written = [out_dir / "infer.json", log_path]
+    if summary["confusion"]:
+        report.plot_confusion(summary, out_dir / "confusion.png")
+        written.append(out_dir / "confusion.png")
     print(report.format_summary(summary))
-    print(f"\n  wrote {out_dir / 'infer.json'}, {log_path}, {out_dir / 'confusion.png'}")
+    print(f"\n  wrote {', '.join(map(str, written))}")
     return summary
 
 
@@ -312,6 +331,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--net", default="fashion_mnist")
     ap.add_argument("--variant", default="ptq")
     ap.add_argument("--tflite", help="the model the board should run (the host reference)")
+    ap.add_argument("--select", help="the scons variables choosing the model, for hints "
+                    "(default: NET=<net> MODEL=<variant>)")
     ap.add_argument("--elf", help="the firmware (for QEMU; results are written beside it)")
     ap.add_argument("--out", help="results folder (default: the ELF's folder)")
     ap.add_argument("--port", default="", help="/dev/ttyACM0, socket://host:port, rfc2217://...")

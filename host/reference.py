@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from kiln import quantmath
 from kiln.errors import KilnError
 
-_DTYPES = {"int8": np.int8, "float32": np.float32}
+#: Wire dtypes (little-endian) of the tensors Kiln models take and return.
+_DTYPES = {"int8": np.dtype("i1"), "uint8": np.dtype("u1"), "float32": np.dtype("<f4")}
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """dtype, shape and (for int8) the affine quantization of one tensor."""
+    """dtype, shape and (for int8 and uint8) the affine quantization of one tensor."""
 
     dtype: str
     shape: tuple[int, ...]
@@ -32,7 +34,12 @@ class TensorSpec:
     @property
     def nbytes(self) -> int:
         """Bytes of the tensor on the wire."""
-        return int(np.prod(self.shape)) * np.dtype(_DTYPES[self.dtype]).itemsize
+        return int(np.prod(self.shape)) * _DTYPES[self.dtype].itemsize
+
+    @property
+    def quantized(self) -> bool:
+        """True for int8 and uint8 tensors."""
+        return self.dtype != "float32"
 
     def as_info(self) -> dict:
         """The fields INFO reports for a tensor (docs/protocol.md)."""
@@ -43,28 +50,23 @@ class TensorSpec:
 def _spec(details: dict, what: str, path: Path) -> TensorSpec:
     dtype = np.dtype(details["dtype"]).name
     if dtype not in _DTYPES:
-        raise KilnError(f"{path}: {what} tensor has dtype {dtype}; Kiln runs int8 and float32 models")
+        raise KilnError(f"{path}: {what} tensor has dtype {dtype}; Kiln runs int8, uint8 and float32 models")
     q = details["quantization_parameters"]
     scales, zps = list(q["scales"]), list(q["zero_points"])
-    if dtype == "int8" and len(scales) != 1:
-        raise KilnError(f"{path}: {what} tensor is int8 without a single scale ({len(scales)} scales)")
+    if dtype != "float32" and len(scales) != 1:
+        raise KilnError(f"{path}: {what} tensor is {dtype} without a single scale ({len(scales)} scales)")
     return TensorSpec(dtype, tuple(int(d) for d in details["shape"]),
                       float(scales[0]) if scales else 0.0, int(zps[0]) if zps else 0)
 
 
-def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """float -> int8 as TFLite's QUANTIZE does it.
-
-    q = clamp(round(x / scale) + zero_point, -128, 127), with the division in
-    float32 and rounding half away from zero (not numpy's half to even).
-    """
-    scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
-    return np.clip(rounded.astype(np.int64) + int(zero_point), -128, 127).astype(np.int8)
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
+    """float -> int8 (or uint8) as TFLite's QUANTIZE does it: kiln.quantmath.quantize,
+    the one input quantizer, so the host and the build never disagree."""
+    return quantmath.quantize(x, scale, zero_point, dtype)
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """int8 -> float: scale * (q - zero_point)."""
+    """int8 or uint8 -> float: scale * (q - zero_point)."""
     return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
 
 
@@ -100,25 +102,29 @@ class Reference:
         if x.size != n:
             raise KilnError(f"a sample has {x.size} values ({x.shape}) but {self.path.name} "
                             f"takes {n} ({list(self.input.shape)}): is DATASET= right for this model?")
-        if self.input.dtype == "int8":
-            q = x if x.dtype == np.int8 else quantize(x, self.input.scale, self.input.zero_point)
+        if self.input.quantized:
+            wire = _DTYPES[self.input.dtype]
+            if x.dtype.kind in "iu" and x.dtype != wire:
+                raise KilnError(f"{x.dtype} inputs given but {self.path.name} takes {self.input.dtype}: "
+                                f"pass {self.input.dtype} (already quantized) or float inputs")
+            # Already-quantized inputs pass through unchanged; floats are quantized as the model says.
+            q = x if x.dtype == wire else quantize(x, self.input.scale, self.input.zero_point,
+                                                   self.input.dtype)
             return q.reshape(self.input.shape).tobytes()
-        if x.dtype == np.int8:
-            raise KilnError(f"int8 inputs given but {self.path.name} takes float32")
+        if x.dtype.kind in "iu":
+            raise KilnError(f"{x.dtype} inputs given but {self.path.name} takes float32")
         return x.astype("<f4").reshape(self.input.shape).tobytes()
 
     def decode_output(self, data: bytes) -> np.ndarray:
         """Output tensor bytes (from the device or the reference) as a flat array."""
         if len(data) != self.output.nbytes:
             raise KilnError(f"output of {len(data)} bytes, the model's is {self.output.nbytes}")
-        dtype = np.int8 if self.output.dtype == "int8" else np.dtype("<f4")
-        return np.frombuffer(data, dtype=dtype)
+        return np.frombuffer(data, dtype=_DTYPES[self.output.dtype])
 
     def run(self, data: bytes) -> bytes:
         """Run the reference on input tensor bytes; the output tensor bytes."""
-        dtype = np.int8 if self.input.dtype == "int8" else np.dtype("<f4")
-        x = np.frombuffer(data, dtype=dtype).reshape(self.input.shape)
+        x = np.frombuffer(data, dtype=_DTYPES[self.input.dtype]).reshape(self.input.shape)
         self.interpreter.set_input(x, 0)
         self.interpreter.invoke()
         out = np.asarray(self.interpreter.get_output(0))
-        return out.astype(np.int8 if self.output.dtype == "int8" else "<f4").tobytes()
+        return out.astype(_DTYPES[self.output.dtype]).tobytes()

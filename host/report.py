@@ -95,12 +95,16 @@ def summarize(records: list[dict], info: dict, classes: list[str], baud: int,
     samples = samples_by_index(records)
     rows = [samples[i] for i in sorted(samples)]
     n = len(rows)
-    labels = np.array([r["label"] for r in rows], dtype=np.int64)
+    # A dataset without labels (label None) has no accuracy: fidelity and latency only.
+    labelled = all(r.get("label") is not None for r in rows)
+    labels = np.array([r["label"] if labelled else -1 for r in rows], dtype=np.int64)
     dev = np.array([r["device_pred"] for r in rows], dtype=np.int64)
     host = np.array([r["host_pred"] for r in rows], dtype=np.int64)
-    n_classes = max(len(classes), int(labels.max(initial=-1)) + 1, int(dev.max(initial=-1)) + 1)
+    n_classes = max(len(classes), int(labels.max(initial=-1)) + 1, int(dev.max(initial=-1)) + 1) \
+        if labelled else 0
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (labels, dev), 1)
+    if labelled:
+        np.add.at(confusion, (labels, dev), 1)
     per_class = {}
     for c in range(n_classes):
         total = int(confusion[c].sum())
@@ -156,8 +160,9 @@ def summarize(records: list[dict], info: dict, classes: list[str], baud: int,
         "board": info.get("board", run.get("board")),
         "dataset": run.get("dataset"),
         "reference": run.get("reference", "tflite-micro"),
-        "device_accuracy": float((dev == labels).mean()) if n else None,
-        "host_accuracy": float((host == labels).mean()) if n else None,
+        "labelled": labelled,
+        "device_accuracy": float((dev == labels).mean()) if n and labelled else None,
+        "host_accuracy": float((host == labels).mean()) if n and labelled else None,
         "prediction_agreement": float((dev == host).mean()) if n else None,
         "fidelity": float(np.mean([r["exact"] for r in rows])) if n else None,
         "max_abs_diff": max((float(r["max_abs_diff"]) for r in rows), default=None),
@@ -229,6 +234,8 @@ def format_summary(s: dict[str, Any]) -> str:
             out.append(f"  {k:>3} {layer['op']:<18.18} {layer['kernel']:<26.26} {layer['macs']:>10,} "
                        f"{layer['cost']:>12,} {100 * layer['share']:>6.1f}%")
 
+    if not s["per_class"]:
+        return "\n".join([*out, "", "  no labels: accuracy not measured (LABELS= or x_labels.npy adds it)"])
     out += ["", "  per class:"]
     width = max([len(c) for c in s["per_class"]] + [5])
     for name, pc in s["per_class"].items():

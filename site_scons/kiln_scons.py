@@ -94,6 +94,11 @@ def existing_file(what: str) -> Validator:
     return check
 
 
+def tflite_path(value: str) -> Path | None:
+    """The absolute path of TFLITE= (already checked by existing_file), or None."""
+    return Path(str(value)).expanduser().resolve() if value else None
+
+
 def byte_count(key: str, value: str, env: object) -> None:
     """A validator for a byte count such as 600000, 586K or 1M (empty: none)."""
     if not str(value).strip():
@@ -104,6 +109,25 @@ def byte_count(key: str, value: str, env: object) -> None:
         parse_bytes(value, key)
     except KilnError as exc:
         fail(str(exc))
+
+
+def refuse_together(arguments: dict, key: str, others: tuple[str, ...]) -> None:
+    """Stop when `key` and any of `others` are all given on the command line
+    (SCons' ARGUMENTS): they choose the same thing, and one would be ignored."""
+    if not arguments.get(key):
+        return
+    clash = [o for o in others if o in arguments]
+    if clash:
+        given = " and ".join(f"{o}={arguments[o]}" for o in clash)
+        fail(f"{key}={arguments[key]} and {given} both choose the model: drop {' and '.join(clash)} "
+             f"to build {key}={arguments[key]}, or drop {key} to build the network")
+
+
+def refuse_targets(targets: list[str], refused: tuple[str, ...], message: str) -> None:
+    """Stop when any of `refused` is among the command line's `targets`, with `message`."""
+    asked = [t for t in refused if t in targets]
+    if asked:
+        fail(f"{' and '.join(asked)}: {message}")
 
 
 def check_unknown(variables: object, known_targets: list[str] | None = None) -> None:

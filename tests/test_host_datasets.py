@@ -24,8 +24,8 @@ def test_fashion_mnist_is_the_default() -> None:
 def test_npy_with_labels_beside_it(tmp_path) -> None:
     x = np.arange(5 * 4, dtype=np.uint8).reshape(5, 2, 2, 1)
     np.save(tmp_path / "set.npy", x)
-    with pytest.raises(KilnError, match="set_labels.npy or labels.npy"):
-        datasets.load(str(tmp_path / "set.npy"))
+    unlabelled = datasets.load(str(tmp_path / "set.npy"))  # no labels: fidelity and latency only
+    assert unlabelled.labels is None and len(unlabelled) == 5
     np.save(tmp_path / "labels.npy", np.array([0, 1, 2, 1, 0]))
     assert datasets.load(str(tmp_path / "set.npy")).labels.tolist() == [0, 1, 2, 1, 0]
     np.save(tmp_path / "set_labels.npy", np.eye(3)[[2, 2, 1, 0, 0]])  # one-hot: first choice, argmaxed

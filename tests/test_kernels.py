@@ -96,7 +96,7 @@ class Generated:
     def read(self, tensor: int) -> np.ndarray:
         """A tensor's value from the arena (a copy)."""
         t = self.graph.tensors[tensor]
-        dtype = np.dtype({"int8": np.int8, "float32": np.float32, "int32": np.int32}[t.dtype])
+        dtype = np.dtype(t.dtype)  # int8, uint8, int32, float32: numpy names them alike
         off = self.plan.offset(tensor)
         return self.arena[off:off + t.nbytes].copy().view(dtype).reshape(t.shape)
 
@@ -222,12 +222,13 @@ def _hybrid_model():
 
 
 def _convert(model, mode: str) -> bytes:
-    """mode: int8 (int8 in and out), int8_edges (float in and out), float, dynamic."""
+    """mode: int8 (int8 in and out), uint8 (uint8 in and out, int8 inside), int8_edges
+    (float in and out), float, dynamic."""
     import tensorflow as tf
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode != "float":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode.startswith("int8"):
+    if mode.startswith("int8") or mode == "uint8":
         rng = np.random.default_rng(0)
 
         def rep():
@@ -235,9 +236,9 @@ def _convert(model, mode: str) -> bytes:
                 yield [rng.normal(0, 1, [1, *t.shape[1:]]).astype(np.float32) for t in model.inputs]
         conv.representative_dataset = rep
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if mode == "int8":
-            conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
+        if mode in ("int8", "uint8"):
+            conv.inference_input_type = getattr(tf, mode)
+            conv.inference_output_type = getattr(tf, mode)
     return conv.convert()
 
 
@@ -246,7 +247,8 @@ def _model_specs() -> list[tuple[str, str, str]]:
     specs = []
     for name in NETS:
         specs += [(f"{name}_int8", name, "int8"), (f"{name}_f32", name, "float")]
-    return specs + [("edge_int8", "edge", "int8_edges"), ("hybrid", "hybrid", "dynamic")]
+    return specs + [("edge_int8", "edge", "int8_edges"), ("edge_uint8", "edge", "uint8"),
+                    ("hybrid", "hybrid", "dynamic")]
 
 
 MODELS = [spec[0] for spec in _model_specs()]
@@ -308,13 +310,15 @@ def oracle_tensors(path: Path, gen: Generated, inputs: list[np.ndarray]) -> dict
 
 
 def random_inputs(graph: Graph, seed: int) -> list[np.ndarray]:
-    """Random values for every graph input: full int8 range or N(0, 1.5) floats."""
+    """Random values for every graph input: full int8 or uint8 range, or N(0, 1.5) floats."""
     rng = np.random.default_rng(seed)
     xs = []
     for i in graph.inputs:
         t = graph.tensors[i]
         if t.dtype == "int8":
             xs.append(rng.integers(-128, 128, t.shape).astype(np.int8))
+        elif t.dtype == "uint8":
+            xs.append(rng.integers(0, 256, t.shape).astype(np.uint8))
         else:
             xs.append(rng.normal(0, 1.5, t.shape).astype(np.float32))
     return xs

@@ -6,7 +6,7 @@
 The generated C and firmware/runtime/portable/*.c are built with the host C
 compiler into a temporary shared library (`cc -O2 -shared -fPIC`), loaded with
 ctypes and run on the same inputs as the tflite-micro Python interpreter (its
-reference kernels are the oracle). int8 outputs must be identical; float
+reference kernels are the oracle). int8 and uint8 outputs must be identical; float
 outputs must agree within 1e-5, relative to the largest reference value of
 the sample.
 
@@ -64,7 +64,7 @@ class HostCheckResult:
 
     def summary(self) -> str:
         """Human-readable lines."""
-        rule = "identical" if self.dtype == "int8" else f"within {FLOAT_RTOL:g} relative"
+        rule = "identical" if self.dtype != "float32" else f"within {FLOAT_RTOL:g} relative"
         return (f"check-host {self.name}: oracle: {self.oracle}\n"
                 f"check-host {self.name}: {self.samples} inputs, {self.identical_samples} outputs "
                 f"identical, {self.identical_values}/{self.total_values} values identical, "
@@ -248,7 +248,7 @@ def host_code_size(tflite: str | Path, kernels: str = "portable") -> dict[str, i
 
 
 def make_inputs(hm: HostModel, inputs_npy: str | Path | None, count: int, seed: int = 0) -> np.ndarray:
-    """The inputs: from a .npy (quantized when the model is int8 and the file float), or
+    """The inputs: from a .npy (quantized when the model is int8/uint8 and the file float), or
     `count` seeded random ones over the input dtype's range."""
     shape, dtype = hm.in_shape, hm.in_dtype
     if inputs_npy:
@@ -264,16 +264,19 @@ def make_inputs(hm: HostModel, inputs_npy: str | Path | None, count: int, seed: 
         data = data.reshape(-1, *shape)
         if count:
             data = data[:count]
-        if dtype == np.int8 and np.issubdtype(data.dtype, np.floating):
+        if dtype.kind in "iu" and np.issubdtype(data.dtype, np.floating):
+            # A float dataset is quantized exactly as the model's input says, uint8 as int8.
             scale, zp = hm.model.input["scale"], hm.model.input["zero_point"]
-            data = quantize(data, scale, zp)
-        elif dtype == np.int8 and data.dtype != np.int8:
-            raise KilnError(f"INPUTS '{path}' is {data.dtype}; the model takes int8: pass int8 "
-                            "(already quantized) or float inputs (quantized with the input scale)")
+            data = quantize(data, scale, zp, dtype.name)
+        elif dtype.kind in "iu" and data.dtype != dtype:
+            raise KilnError(f"INPUTS '{path}' is {data.dtype}; the model takes {dtype.name}: pass "
+                            f"{dtype.name} (already quantized) or float inputs (quantized with the "
+                            "input scale)")
         return data.astype(dtype)
     rng = np.random.default_rng(seed)
-    if dtype == np.int8:
-        return rng.integers(-128, 128, size=(count, *shape), dtype=np.int8)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(int(info.min), int(info.max) + 1, size=(count, *shape), dtype=dtype)
     return rng.standard_normal((count, *shape)).astype(np.float32)
 
 

@@ -2,8 +2,10 @@
 
     build/models/<net>/<variant>.tflite, .json      quantized variants
     build/<board>/<net>/<variant>/<kernels>/        firmware of one kernel set
+    build/<board>/tflite/<file stem>/<kernels>/     firmware of one's own TFLITE=file.tflite
     build/check-host/                               check-host stamps
     build/bench.json                                the benchmark's figures
+    build/<board>/tflite/<file stem>/bench.json     the benchmark of one's own TFLITE=file
 
 Every tool, test and host script asks here instead of joining paths itself.
 """
@@ -36,6 +38,17 @@ def firmware_elf(board: str, net: str, variant: str, kernels: str) -> Path:
     return firmware_dir(board, net, variant, kernels) / "firmware.elf"
 
 
+def tflite_firmware_dir(board: str, tflite_file: str | Path, kernels: str) -> Path:
+    """The folder of the firmware of a .tflite given with TFLITE=: named by the
+    file's stem, beside the networks' folders of the same board."""
+    return BUILD / board / "tflite" / Path(tflite_file).stem / kernels
+
+
+def tflite_firmware_elf(board: str, tflite_file: str | Path, kernels: str) -> Path:
+    """The ELF of the firmware of a .tflite given with TFLITE=."""
+    return tflite_firmware_dir(board, tflite_file, kernels) / "firmware.elf"
+
+
 def check_host_dir() -> Path:
     """Where check-host leaves its stamps."""
     return BUILD / "check-host"
@@ -44,3 +57,8 @@ def check_host_dir() -> Path:
 def bench_json() -> Path:
     """The benchmark's figures."""
     return BUILD / "bench.json"
+
+
+def tflite_bench_json(board: str, tflite_file: str | Path) -> Path:
+    """The benchmark's figures for a .tflite given with TFLITE= (beside its kernel-set folders)."""
+    return BUILD / board / "tflite" / Path(tflite_file).stem / "bench.json"

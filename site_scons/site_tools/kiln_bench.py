@@ -6,6 +6,7 @@ of each benchmark network (kiln.bench.NETS, those present under models/) twice,
 with KERNELS=portable and the board's optimized set, each in its own
 kiln.paths.firmware_dir, then runs `python -m host.bench`: QEMU under
 -icount, per-layer instructions side by side, written to kiln.paths.bench_json().
+With TFLITE=, the same for that one file, written to kiln.paths.tflite_bench_json().
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ import kiln_scons
 from kiln import ROOT, bench, child_env, paths, registry
 from kiln import firmware as fw
 from kiln.errors import KilnError
+from SCons.Script import File
 
 
 def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
     cmd = [sys.executable, "-m", "host.bench", "--board", env["KILN_BENCH_BOARD"],
-           "--kernels", env["KILN_BENCH_KERNELS"], "--out", str(paths.bench_json()), *env["KILN_BENCH_PAIRS"]]
+           "--kernels", env["KILN_BENCH_KERNELS"], "--out", env["KILN_BENCH_OUT"], *env["KILN_BENCH_PAIRS"]]
     rc = subprocess.call(cmd, cwd=str(ROOT), env=child_env())
     if rc:
         raise KilnError(f"the benchmark failed (python -m host.bench exited with status {rc}; see above)")
 
 
 def kiln_bench(env) -> list:  # noqa: ANN001
-    """Declare the four (or two) firmware images and the benchmark run."""
+    """Declare the four (or two) firmware images and the benchmark run; with
+    TFLITE=, the two images of that file, its figures beside them."""
     try:
         board = bench.board_for(str(env.get("BOARD", "")))
         optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
@@ -38,18 +41,22 @@ def kiln_bench(env) -> list:  # noqa: ANN001
         kiln_scons.fail(f"bench compares portable with optimized kernels, and the CPU of {board.name} "
                         f"({board.cpu}) has none: see toolchain/cpus.toml")
     pairs, elfs = [], []
-    for net, variant in bench.NETS:
-        if net not in registry.nets():
-            continue
-        tflite = env.KilnModels(net, variants=[variant])[variant][0]
-        images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k)["elf"]
+    own = kiln_scons.tflite_path(str(env.get("TFLITE", "") or ""))
+    # TFLITE= benchmarks that one file, written beside its firmware; else the benchmark networks.
+    chosen = [(f"tflite:{own.stem}", File(str(own)), own)] if own else \
+        [(f"{net}:{variant}", env.KilnModels(net, variants=[variant])[variant][0], None)
+         for net, variant in bench.NETS if net in registry.nets()]
+    out = paths.tflite_bench_json(board.name, own) if own else paths.bench_json()
+    for key, tflite, own_file in chosen:
+        net, variant = key.split(":", 1)
+        images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k, own=own_file)["elf"]
                   for k in ("portable", optimized)]
         elfs += images
-        pairs.append(f"{net}:{variant}=" + ",".join(str(i[0] if isinstance(i, list) else i)
-                                                     for i in images))
-    label = f"  BENCH {board.name}: {paths.bench_json().relative_to(ROOT)}"
+        pairs.append(f"{key}=" + ",".join(str(i[0] if isinstance(i, list) else i) for i in images))
+    label = f"  BENCH {board.name}: {out.relative_to(ROOT)}"
     node = env.Alias("kiln-bench-run", elfs, kiln_scons.action(_bench_action, label),
-                     KILN_BENCH_PAIRS=pairs, KILN_BENCH_BOARD=board.name, KILN_BENCH_KERNELS=optimized)
+                     KILN_BENCH_PAIRS=pairs, KILN_BENCH_BOARD=board.name, KILN_BENCH_KERNELS=optimized,
+                     KILN_BENCH_OUT=str(out))
     env.AlwaysBuild(node)
     return node
 

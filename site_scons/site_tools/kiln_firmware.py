@@ -1,7 +1,8 @@
 """SCons tool: env.KilnFirmware(board, net, variant, tflite) builds
 firmware.{elf,bin,hex,map} with arm-none-eabi-gcc in
 kiln.paths.firmware_dir(board, net, variant, kernels): build/<board>/<net>/<variant>/<kernels>/,
-with the resolved kernel set (portable, cm33, ...), so each set keeps its own files.
+with the resolved kernel set (portable, cm33, ...), so each set keeps its own files; for
+one's own model (TFLITE=, `own=`) in kiln.paths.tflite_firmware_dir: build/<board>/tflite/<stem>/<kernels>/.
 
 Loading it also loads kiln_compile (env.KilnGenerate), kiln_size
 (env.KilnSizeReport) and kiln_flash (env.KilnFlash). The logic lives in
@@ -80,26 +81,32 @@ def _missing_toolchain(env, out: Path, message: str) -> dict:  # noqa: ANN001
 
 
 def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa: ANN001
-                  kernels: str | None = None) -> dict:
+                  kernels: str | None = None, own: Path | None = None) -> dict:
     """Build the firmware of one board, network and variant; return the
     {"elf", "bin", "hex", "map"} nodes. An explicit `kernels` (the benchmark
-    builds both sets) overrides KERNELS=."""
+    builds both sets) overrides KERNELS=. `own` is a .tflite given with
+    TFLITE=: it replaces net and variant, and names the build folder and the model."""
     board = _board(board_name)
     try:
         flags = fw.cpu_flags(board.cpu)
         kernels = fw.resolve_kernels(kernels or str(env.get("KERNELS", "auto")), flags)
     except KilnError as exc:
         kiln_scons.fail(str(exc))
-    out = paths.firmware_dir(board_name, net, variant, kernels)
+    if own is not None:
+        out = paths.tflite_firmware_dir(board_name, own, kernels)
+        name = own.stem
+    else:
+        out = paths.firmware_dir(board_name, net, variant, kernels)
+        name = f"{net}/{variant}"
     if out in _declared:
         return _declared[out]
-    _declared[out] = _declare(env, board, flags, net, variant, tflite, kernels, out)
+    _declared[out] = _declare(env, board, flags, name, tflite, kernels, out)
     return _declared[out]
 
 
-def _declare(env, board: boards.Board, flags: fw.CpuFlags, net: str, variant: str,  # noqa: ANN001
+def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: ANN001
              tflite, kernels: str, out: Path) -> dict:  # noqa: ANN001
-    """The nodes of one image in `out`."""
+    """The nodes of one image of the model `name` in `out`."""
     try:
         fw.check_toolchain()
     except KilnError as exc:
@@ -110,7 +117,7 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, net: str, variant: st
     # The script's text is the node's content: a board.toml edit rewrites it.
     script = env.Command(str(out / "link.ld"), env.Value(fw.linker_script(board)),
                          kiln_scons.action(_write_linker_script, "  LDS $TARGET"))
-    gen = env.KilnGenerate(str(out / "gen"), tflite, name=f"{net}/{variant}", kernels=kernels)
+    gen = env.KilnGenerate(str(out / "gen"), tflite, name=name, kernels=kernels)
     gen_c = [n for n in gen if str(n).endswith(".c")]
     xenv.Append(CPPPATH=[str(p) for p in fw.include_dirs(out / "gen", board)])
     objdir = out / "obj"

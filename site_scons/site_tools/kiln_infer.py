@@ -67,6 +67,8 @@ def _infer_args(env, board: boards.Board, net: str, variant: str, target, source
         args.append("--verbose")  # print each retry, timeout and reset as it happens
     if env.get("LABELS"):
         args += ["--labels", env["LABELS"]]
+    if env.get("TFLITE"):  # one's own model: hints name TFLITE=, not NET/MODEL
+        args += ["--select", f"TFLITE={env['TFLITE']}"]
     return args
 
 
@@ -101,8 +103,9 @@ def KilnInfer(env, fw_nodes, board: str, net: str, variant: str, tflite):  # noq
     _check_values(env, b)
     elf = _first(fw_nodes["elf"])
     out = os.path.join(os.path.dirname(str(elf)), "infer.json")
+    what = os.path.basename(str(_first(tflite))) if env.get("TFLITE") else f"{net}/{variant}"
     node = env.Command(out, [elf, _first(tflite)],
-                       kiln_scons.action(_infer_action(b, net, variant), f"  INFER {board} {net}/{variant}"))
+                       kiln_scons.action(_infer_action(b, net, variant), f"  INFER {board} {what}"))
     # Always run; never delete the old results first (RESUME needs infer.jsonl).
     env.AlwaysBuild(node)
     env.Precious(node)

@@ -44,7 +44,8 @@ MAX_ARENA_BYTES = 1 << 30
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 OUTPUT_FILES = ("kiln_model.c", "kiln_model.h")
-_DTYPES = {"int8": ("KILN_DTYPE_INT8", 1), "float32": ("KILN_DTYPE_FLOAT32", 2)}
+_DTYPES = {"int8": ("KILN_DTYPE_INT8", 1), "float32": ("KILN_DTYPE_FLOAT32", 2),
+           "uint8": ("KILN_DTYPE_UINT8", 3)}
 
 
 @dataclass
@@ -87,11 +88,11 @@ class CompiledModel:
 def _tensor_desc(t: Tensor, which: str) -> dict:
     if t.dtype not in _DTYPES:
         raise KilnError(f"the model {which} {t.describe()} has dtype {t.dtype}; Kiln models take and "
-                        "return int8 or float32: convert with inference_input_type/"
-                        "inference_output_type int8 (or keep float32)")
+                        "return int8, uint8 or float32: convert with inference_input_type/"
+                        "inference_output_type int8 or uint8 (or keep float32)")
     if len(t.shape) > 4:
         raise KilnError(f"the model {which} {t.describe()} has rank above 4")
-    scale, zp = t.qparams() if t.dtype == "int8" else (0.0, 0)
+    scale, zp = t.qparams() if t.dtype in ("int8", "uint8") else (0.0, 0)
     return {"dtype": t.dtype, "shape": [int(d) for d in t.shape], "bytes": t.nbytes,
             "scale": float(scale), "zero_point": int(zp),
             "c_dtype": _DTYPES[t.dtype][0], "c_scale": c_float(scale)}

@@ -349,6 +349,9 @@ def _register() -> None:
         ("QUANTIZE", "float32->int8", "kiln_quantize_f32_s8", _quant, None),
         ("QUANTIZE", "int8->int8", "kiln_requantize_s8_s8", _quant, None),
         ("DEQUANTIZE", "int8->float32", "kiln_dequantize_s8_f32", _quant, None),
+        # uint8 model edges (ST model zoo): int8 inside, requantized at the input and output.
+        ("QUANTIZE", "uint8->int8", "kiln_requantize_u8_s8", _quant, None),
+        ("QUANTIZE", "int8->uint8", "kiln_requantize_s8_u8", _quant, None),
         ("CONV_2D", f32, "kiln_conv2d_f32", lambda c: _conv_f32(c, False), None),
         ("DEPTHWISE_CONV_2D", f32, "kiln_dwconv2d_f32", lambda c: _conv_f32(c, True), None),
         ("FULLY_CONNECTED", f32, "kiln_fc_f32", _fc_f32, None),

@@ -35,6 +35,8 @@
  * The portable kernels here are the reference and the fallback.
  *
  * Contract changes (newest first):
+ *   - added kiln_requantize_u8_s8 and kiln_requantize_s8_u8 for models
+ *     with uint8 inputs or outputs.
  *   - the convolution and pooling structs (int8, float, hybrid) hold their
  *     dims, strides, dilations and padding in one kiln_geometry_t `g`
  *     (kiln/geometry.h) instead of separate fields; pooling's `c` is g.in_c.
@@ -231,13 +233,15 @@ typedef struct {
 
 void kiln_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out);
 
-/* QUANTIZE (float32 -> int8, or int8 -> int8 requantize) and DEQUANTIZE.
+/* QUANTIZE (float32 -> int8, or int8/uint8 -> int8/uint8 requantize) and DEQUANTIZE.
  *   float -> int8: q = clamp(round_half_away(x / scale) + zero_point), the
  *                  division in single precision as tflite-micro does
  *   int8 -> float: x = scale * (q - zero_point)
  *   int8 -> int8:  q' = clamp(kiln_requantize(q + in_offset, mult, shift)
  *                   + out_offset), (mult, shift) =
- *                   QuantizeMultiplier((double)in_scale / (double)out_scale). */
+ *                   QuantizeMultiplier((double)in_scale / (double)out_scale).
+ *   uint8 -> int8, int8 -> uint8: the same, clamped to the output type
+ *                   (quantize_u8.c). */
 typedef struct {
     uint32_t n;                   /* number of elements */
     float scale;                  /* float <-> int8 */
@@ -248,6 +252,8 @@ typedef struct {
 void kiln_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 void kiln_requantize_s8_s8(const kiln_quant_params_t *p, const int8_t *in, int8_t *out);
 void kiln_dequantize_s8_f32(const kiln_quant_params_t *p, const int8_t *in, float *out);
+void kiln_requantize_u8_s8(const kiln_quant_params_t *p, const uint8_t *in, int8_t *out);
+void kiln_requantize_s8_u8(const kiln_quant_params_t *p, const int8_t *in, uint8_t *out);
 
 /* ---- float32 ------------------------------------------------------------- */
 

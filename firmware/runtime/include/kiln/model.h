@@ -19,6 +19,7 @@ extern "C" {
 typedef enum {
     KILN_DTYPE_INT8 = 1,
     KILN_DTYPE_FLOAT32 = 2,
+    KILN_DTYPE_UINT8 = 3,   /* uint8 model edges; int8 inside */
 } kiln_dtype_t;
 
 typedef struct {

@@ -38,8 +38,8 @@ from host.client import Client, ResponseTimeout
 from host.qemu import Qemu
 
 #: Kinds of step and their weights in the mix.
-MIX = {"ping": 30, "info": 3, "infer": 10, "pipelined": 3, "profile": 5, "bad_crc": 10, "unknown": 6,
-       "bad_length": 6, "too_long": 4, "cut": 3, "lone_sync": 2, "garbage": 8}
+MIX = {"ping": 40, "info": 2, "infer": 4, "pipelined": 1, "profile": 5, "bad_crc": 12, "unknown": 8,
+       "bad_length": 3, "too_long": 4, "cut": 1, "lone_sync": 1, "garbage": 10}
 #: The longest an answer may take (an INFER on the emulator is a few ms; the link is a pty).
 ANSWER_TIMEOUT = 5.0
 

@@ -51,7 +51,7 @@ void kiln_conv2d_s8(const kiln_conv_s8_params_t *p, const int8_t *in,
                     }
                 }
                 if (bias != 0) {
-                    acc = kiln_add_wrap(acc, bias[oc]);
+                    acc += bias[oc];
                 }
                 o[oc] = conv_output(p, acc, oc);
             }
@@ -92,7 +92,7 @@ void kiln_dwconv2d_s8(const kiln_conv_s8_params_t *p, const int8_t *in,
                     }
                 }
                 if (bias != 0) {
-                    acc = kiln_add_wrap(acc, bias[oc]);
+                    acc += bias[oc];
                 }
                 o[oc] = conv_output(p, acc, oc);
             }

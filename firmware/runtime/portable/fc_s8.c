@@ -23,7 +23,7 @@ void kiln_fc_s8(const kiln_fc_s8_params_t *p, const int8_t *in,
                 acc += ((int32_t)x[i] + p->in_offset) * wr[i];
             }
             if (bias != 0) {
-                acc = kiln_add_wrap(acc, bias[o]);
+                acc += bias[o];
             }
             acc = kiln_requantize(acc, p->mult[q], p->shift[q]) + p->out_offset;
             y[o] = (int8_t)kiln_clamp_s32(acc, p->act_min, p->act_max);

@@ -116,6 +116,11 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
         if depth > MAX_INT8_DEPTH:
             return (f"each output sums {depth} products; above {MAX_INT8_DEPTH} the int32 "
                     "accumulator of the reference arithmetic can overflow")
+        b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        largest = int(np.abs(b.data.astype(np.int64)).max(initial=0)) if b is not None and b.is_const else 0
+        if largest > (1 << 31) - 1 - depth * 255 * 128:  # the kernels add the bias to the products
+            return (f"bias {b.describe()} holds {largest}; with {depth} products per output the "
+                    "int32 accumulator could overflow")
     if op.op in _WEIGHTED and dtype in _PARAMETER_DTYPES:
         for pos, allowed in zip((1, 2), _PARAMETER_DTYPES[dtype], strict=True):
             t = graph.tensors[op.inputs[pos]] if pos < len(op.inputs) and op.inputs[pos] >= 0 else None

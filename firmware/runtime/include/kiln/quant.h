@@ -31,14 +31,6 @@ static inline int32_t kiln_clamp_s32(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* a + b with two's complement wrap-around, as the reference kernels' int32
- * bias addition behaves on every target (written so that C has no undefined
- * signed overflow when a hostile bias is near INT32_MAX). */
-static inline int32_t kiln_add_wrap(int32_t a, int32_t b)
-{
-    return (int32_t)((uint32_t)a + (uint32_t)b);
-}
-
 /* round(a * b / 2^31), halves away from zero, saturating the single
  * overflowing case INT32_MIN * INT32_MIN. This is the Q0.31 product. */
 static inline int32_t kiln_sat_rdhm(int32_t a, int32_t b)

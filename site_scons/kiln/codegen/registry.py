@@ -117,7 +117,8 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
             return (f"each output sums {depth} products; above {MAX_INT8_DEPTH} the int32 "
                     "accumulator of the reference arithmetic can overflow")
         b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-        largest = int(np.abs(b.data.astype(np.int64)).max(initial=0)) if b is not None and b.is_const else 0
+        int32_bias = b is not None and b.is_const and b.dtype == "int32"  # other dtypes are refused below
+        largest = int(np.abs(b.data.astype(np.int64)).max(initial=0)) if int32_bias else 0
         if largest > (1 << 31) - 1 - depth * 255 * 128:  # the kernels add the bias to the products
             return (f"bias {b.describe()} holds {largest}; with {depth} products per output the "
                     "int32 accumulator could overflow")

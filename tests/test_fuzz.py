@@ -23,6 +23,8 @@ def test_a_few_thousand_mutants_are_refused_clearly_or_compiled_safely() -> None
 FOUND = [
     (2585, 0, "a depthwise bias overwritten with INT32_MAX: signed overflow when the bias was added "
               "(now refused: the accumulator could overflow)"),
+    (109402, 0, "RESHAPE turned into SHAPE: folded to 4 values for a 32-value tensor the dense layer "
+                "read in full (now invalid)"),
 ]
 
 

@@ -323,7 +323,12 @@ def _try_fold(graph: Graph, op: Operator) -> bool:
     _, np_type = _TYPES.get({"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4,
                              "bool": 6, "int16": 7, "int8": 9}.get(out.dtype, 0))
     value = np.asarray(value).astype(np_type)
-    if out.shape and value.size == int(np.prod(out.shape)):
+    if out.shape:
+        if value.size != int(np.prod(out.shape)):
+            # The constant must fill the tensor the model declares: the
+            # kernels reading it go by the declared shape.
+            raise invalid(graph.name, f"operator {op.index} ({op.op})", f"it computes {value.size} values "
+                          f"but its output {out.describe()} holds {int(np.prod(out.shape))}")
         value = value.reshape(out.shape)
     out.data = value
     src = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None

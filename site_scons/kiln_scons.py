@@ -12,14 +12,14 @@ SCons. Errors follow SCons' own conventions:
 from __future__ import annotations
 
 import difflib
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import SCons.Action
 import SCons.Errors
-from kiln.errors import InternalError, KilnError
+from kiln import boards
+from kiln.errors import KilnError, describe_failure
 
 #: An SCons Python action: fn(target, source, env) -> exit status (None is 0).
 ActionFunction = Callable[..., int | None]
@@ -30,10 +30,12 @@ def fail(message: str) -> NoReturn:
     raise SCons.Errors.UserError(message)
 
 
-def internal_error(what: str, exc: BaseException) -> str:
-    """The one line shown for an exception nobody expected."""
-    return (f"internal error {what} ({type(exc).__name__}: {exc}); please report it "
-            "(VERBOSE=1 shows the traceback)")
+def board(name: str) -> boards.Board:
+    """The board `name` (kiln.boards), or stop the build naming the problem."""
+    try:
+        return boards.load(name)
+    except KilnError as exc:
+        fail(str(exc))
 
 
 def action(fn: ActionFunction, label: str | Callable[..., str] | None,
@@ -50,16 +52,9 @@ def action(fn: ActionFunction, label: str | Callable[..., str] | None,
             return fn(target, source, env) or 0
         except SCons.Errors.BuildError:
             raise
-        except KilnError as exc:
-            if env.get("VERBOSE") and isinstance(exc, InternalError) and exc.__cause__ is not None:
-                traceback.print_exception(exc.__cause__)
-            raise SCons.Errors.BuildError(node=target[0], errstr=str(exc), exitstatus=2) from None
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
-            if env.get("VERBOSE"):
-                traceback.print_exc()
-            raise SCons.Errors.BuildError(
-                node=target[0], errstr=internal_error(f"building {target[0]}", exc),
-                exitstatus=2) from None
+            message = describe_failure(exc, f"building {target[0]}", bool(env.get("VERBOSE")))
+            raise SCons.Errors.BuildError(node=target[0], errstr=message, exitstatus=2) from None
 
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -130,7 +125,7 @@ def refuse_targets(targets: list[str], refused: tuple[str, ...], message: str) -
         fail(f"{' and '.join(asked)}: {message}")
 
 
-def check_unknown(variables: object, known_targets: list[str] | None = None) -> None:
+def check_unknown(variables: object) -> None:
     """Stop on command-line variables the build does not declare (a typo such as
     MODLE=qat would otherwise be ignored and the default built)."""
     unknown = variables.UnknownVariables()  # type: ignore[attr-defined]

@@ -26,13 +26,6 @@ from SCons.Action import Action  # not env.Action: that substitutes $SOURCE at o
 _declared: dict[Path, dict] = {}
 
 
-def _board(name: str) -> boards.Board:
-    try:
-        return boards.load(name)
-    except KilnError as exc:
-        kiln_scons.fail(str(exc))
-
-
 def _write_linker_script(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
     write_atomic(Path(str(target[0])), source[0].read())
 
@@ -86,7 +79,7 @@ def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa:
     {"elf", "bin", "hex", "map"} nodes. An explicit `kernels` (the benchmark
     builds both sets) overrides KERNELS=. `own` is a .tflite given with
     TFLITE=: it replaces net and variant, and names the build folder and the model."""
-    board = _board(board_name)
+    board = kiln_scons.board(board_name)
     try:
         flags = fw.cpu_flags(board.cpu)
         kernels = fw.resolve_kernels(kernels or str(env.get("KERNELS", "auto")), flags)

@@ -28,13 +28,6 @@ def _first(node):  # noqa: ANN001, ANN202 - SCons nodes
     return node[0] if isinstance(node, list | tuple) or hasattr(node, "data") else node
 
 
-def _board(name: str) -> boards.Board:
-    try:
-        return boards.load(name)
-    except KilnError as exc:
-        kiln_scons.fail(str(exc))
-
-
 def _link_args(env, board: boards.Board) -> list[str]:  # noqa: ANN001 - SCons Environment
     args = ["--board", board.name, "--baud", str(fw.parse_baud(env.get("BAUD", ""), board))]
     if env.get("PORT"):
@@ -99,7 +92,7 @@ def _check_values(env, board: boards.Board) -> None:  # noqa: ANN001 - SCons Env
 
 def KilnInfer(env, fw_nodes, board: str, net: str, variant: str, tflite):  # noqa: ANN001, ANN201, N802
     """Run the test set on the board; the target is infer.json beside the ELF."""
-    b = _board(board)
+    b = kiln_scons.board(board)
     _check_values(env, b)
     elf = _first(fw_nodes["elf"])
     out = os.path.join(os.path.dirname(str(elf)), "infer.json")
@@ -115,7 +108,7 @@ def KilnInfer(env, fw_nodes, board: str, net: str, variant: str, tflite):  # noq
 
 def KilnInfo(env, fw_nodes, board: str):  # noqa: ANN001, ANN201, N802
     """Print what the board runs (INFO as a model view)."""
-    b = _board(board)
+    b = kiln_scons.board(board)
     _check_values(env, b)
     # The emulator boots the local ELF, so build it first; real hardware runs what was flashed.
     sources = [_first(fw_nodes["elf"])] if b.emulated and not env.get("PORT") else []

@@ -15,6 +15,7 @@ from dataclasses import astuple, dataclass, fields
 from kiln.codegen.cwriter import c_int
 from kiln.codegen.registry import UnsupportedLayer
 from kiln.ir import Graph, Operator
+from kiln.planner import same_padding
 
 #: The C fields are uint16_t / int16_t.
 U16 = 0xFFFF
@@ -22,11 +23,10 @@ CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 
 
-def pad_before(in_size: int, out_size: int, k: int, stride: int, dil: int, padding: str) -> int:
-    """TFLite's leading pad along one axis: the smaller half of the total (0 for VALID)."""
-    if padding != "SAME":
-        return 0
-    return max(0, ((out_size - 1) * stride + (k - 1) * dil + 1 - in_size) // 2)
+def pad_before(in_size: int, k: int, stride: int, dil: int, padding: str) -> int:
+    """TFLite's leading pad along one axis: the smaller half of the total (0 for VALID).
+    The output size it implies is the one kiln.validate required of the model."""
+    return same_padding(in_size, k, stride, dil)[1] if padding == "SAME" else 0
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Geometry:
         dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
         pad = o.get("Padding", "VALID")
         return cls(ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw,
-                   pad_before(ih, oh, kh, sh, dh, pad), pad_before(iw, ow, kw, sw, dw, pad), mult)
+                   pad_before(ih, kh, sh, dh, pad), pad_before(iw, kw, sw, dw, pad), mult)
 
     @classmethod
     def _pool(cls, graph: Graph, op: Operator) -> Geometry:
@@ -100,7 +100,7 @@ class Geometry:
         kh, kw, sh, sw = o["FilterHeight"], o["FilterWidth"], o["StrideH"], o["StrideW"]
         pad = o.get("Padding", "VALID")
         return cls(ih, iw, c, oh, ow, c, kh, kw, sh, sw, 1, 1,
-                   pad_before(ih, oh, kh, sh, 1, pad), pad_before(iw, ow, kw, sw, 1, pad))
+                   pad_before(ih, kh, sh, 1, pad), pad_before(iw, kw, sw, 1, pad))
 
     @property
     def taps(self) -> int:

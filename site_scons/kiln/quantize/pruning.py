@@ -21,6 +21,14 @@ def steps_per_epoch(ctx: Context) -> int:
     return math.ceil(len(ctx.data[0]) / int(ctx.hparams.get("batch_size", 128)))
 
 
+def pruning_frequency(ctx: Context, epochs: int, events: int = 4) -> int:
+    """Steps between pruning updates: the configured `prune_frequency`, lowered so that at least
+    `events` updates happen in `epochs` (a small training set has few steps; with too few
+    updates the masks are never applied and the model stays dense)."""
+    steps = steps_per_epoch(ctx) * epochs
+    return max(1, min(int(ctx.hparams.get("prune_frequency", 100)), steps // events))
+
+
 def prune_finetune(ctx: Context, model: tf_keras.Model, epochs: int, **pruning_params) -> tf_keras.Model:
     """Wrap the prunable layers of `model`, fine-tune it `epochs` epochs, and strip the wrappers.
 

@@ -9,15 +9,15 @@ import tensorflow_model_optimization as tfmot
 from kiln.errors import KilnError
 from kiln.quantize.context import Context
 from kiln.quantize.convert import to_tflite
-from kiln.quantize.pruning import prune_finetune
+from kiln.quantize.pruning import prune_finetune, pruning_frequency
 
 
 def build(ctx: Context) -> bytes:
     """50% pruning for `prune_epochs`, then prune-preserving QAT for `qat_epochs`, int8."""
     epochs = int(ctx.hparams.get("prune_epochs", 2))
     schedule = tfmot.sparsity.keras.ConstantSparsity(
-        0.5, begin_step=0, frequency=ctx.hparams.get("prune_frequency", 100))
-    pruned = prune_finetune(ctx, ctx.load_model(), epochs, pruning_schedule=schedule)
+        0.5, begin_step=0, frequency=pruning_frequency(ctx, epochs))
+    pruned = prune_finetune(ctx, ctx.load_model("pqat"), epochs, pruning_schedule=schedule)
     qk = tfmot.quantization.keras
     try:
         model = qk.quantize_apply(

@@ -1,6 +1,8 @@
 """Test sets for the inference runner, chosen by one DATASET= string.
 
-    fashion_mnist (default)   the Fashion-MNIST test split (10,000 images)
+    (empty)                   the network's own test set (a net.toml's [dataset]),
+                              else Fashion-MNIST
+    fashion_mnist             the Fashion-MNIST test split (10,000 images)
     <dir>                     a folder of MNIST idx files or CIFAR-10 batches
     <file>.npy                inputs; labels from LABELS=, else <stem>_labels.npy
                               beside it, else labels.npy beside it, else none
@@ -21,13 +23,9 @@ from pathlib import Path
 
 import numpy as np
 from kiln import datasets as kd
+from kiln import netdata, netspec
+from kiln.datasets import CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES
 from kiln.errors import KilnError
-
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
-MNIST_CLASSES = tuple(str(d) for d in range(10))
 
 
 @dataclass
@@ -38,6 +36,14 @@ class Dataset:
     inputs: np.ndarray          # (N, ...) uint8 images, float32 or int8
     labels: np.ndarray | None   # (N,) int64; None for a .npy without labels
     classes: tuple[str, ...] = field(default=())
+    scale: float | None = None  # model input = stored * scale + offset (a net.toml); None: normalize()'s rule
+    offset: float = 0.0
+
+    def model_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """`inputs` (some of this set's) as the model's float inputs."""
+        if self.scale is None:
+            return normalize(inputs)
+        return inputs.astype(np.float32) * np.float32(self.scale) + np.float32(self.offset)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -104,9 +110,28 @@ def _load_folder(path: Path) -> Dataset:
                     "CIFAR-10 batches (test_batch or test_batch.bin): point DATASET= at one of them")
 
 
-def load(spec: str | None, labels: str | None = None) -> Dataset:
-    """The dataset named by a DATASET= value (empty means Fashion-MNIST)."""
+def _net_test_set(net_dir: Path) -> Dataset:
+    """A net.toml network's own test split, with its scaling."""
+    spec = netspec.load(net_dir)
+    split = netdata.load_split(spec, "test")
+    inputs, labels = split
+    return Dataset(f"{spec.name}:test", inputs, labels, spec.data.classes,
+                   scale=spec.data.input_scale(inputs.dtype), offset=spec.data.offset)
+
+
+def load(spec: str | None, labels: str | None = None, net_dir: str | Path | None = None) -> Dataset:
+    """The dataset named by a DATASET= value; empty means the network's own test set when
+    `net_dir` holds a net.toml, else Fashion-MNIST. A net.toml's scaling applies to uint8 images."""
     spec = (spec or "").strip()
+    manifest = Path(net_dir) / netspec.MANIFEST if net_dir else None
+    if manifest is not None and manifest.is_file():
+        if not spec:
+            return _net_test_set(Path(net_dir))
+        data = load(spec, labels)
+        own = netspec.load(net_dir).data
+        if data.inputs.dtype == np.uint8 and own.scale is not None:
+            data.scale, data.offset = own.scale, own.offset
+        return data
     if spec in ("", "fashion_mnist", "fashion-mnist"):
         images, y = kd.load_fashion_mnist("test")
         return Dataset("fashion_mnist", images, y, FASHION_MNIST_CLASSES)

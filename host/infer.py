@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from kiln import boards, paths, registry
+from kiln import boards, netdata, paths, registry
 from kiln.atomic import write_json
 from kiln.errors import KilnError
 
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
     from host.reference import Reference
 
     ref = Reference(args.tflite)
-    data = datasets.load(args.dataset, args.labels)
+    data = datasets.load(args.dataset, args.labels, args.net_dir)
     limit = len(data) if args.limit is None else min(args.limit, len(data))
     out_dir = Path(args.out)
     log_path = out_dir / "infer.jsonl"
@@ -245,9 +245,9 @@ def run(args: argparse.Namespace) -> dict:
         # uint8-input model) are quantized and pass unchanged; everything else is
         # normalized as in training and quantized by ref.encode as the model says.
         # int8 data is never an image: ref.encode refuses it for a float or uint8 model.
-        inputs = data.inputs[:limit]
+        inputs = netdata.fit_layout(data.inputs[:limit], tuple(ref.input.shape[1:]), f"dataset {data.name}")
         if inputs.dtype != np.int8 and not _already_quantized(inputs.dtype, ref.input.dtype):
-            inputs = datasets.normalize(inputs)
+            inputs = data.model_inputs(inputs)
         bar = Progress(limit, "infer", done=limit - len(todo))
         correct = exact = 0
         start = time.monotonic()
@@ -342,6 +342,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dataset", default="",
                     help="fashion_mnist, a .npy of inputs, an MNIST or CIFAR-10 folder")
     ap.add_argument("--labels", help="labels .npy for a .npy dataset")
+    ap.add_argument("--net-dir", help="the network folder (its net.toml names the default dataset)")
     ap.add_argument("--serial", choices=("pty", "tcp"), default="pty", help="QEMU's UART link")
     ap.add_argument("--retries", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=2.0, help="compute allowance per request, seconds")

@@ -2,8 +2,8 @@
 
 Only the tools in site_tools/ import this; the library (kiln/) never imports
 SCons. Errors follow SCons' own conventions:
-- while the SConstruct is read, `fail(message)` raises SCons' UserError:
-  SCons prints `scons: *** message` and stops before building anything;
+- while the SConstruct is read, `fail(message)` prints `scons: *** message`
+  as SCons does and stops before building anything;
 - while a target builds, `action(fn, label)` turns a KilnError into SCons'
   BuildError (`scons: *** [target] message`), and anything unexpected into
   one line asking for a report, with the traceback only under VERBOSE=1.
@@ -12,12 +12,14 @@ SCons. Errors follow SCons' own conventions:
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import SCons.Action
 import SCons.Errors
+import SCons.Script
 from kiln import boards
 from kiln.errors import KilnError, describe_failure
 
@@ -26,8 +28,14 @@ ActionFunction = Callable[..., int | None]
 
 
 def fail(message: str) -> NoReturn:
-    """Stop the build while the SConstruct is read, with `message` (problem and fix)."""
-    raise SCons.Errors.UserError(message)
+    """Stop the build while the SConstruct is read, with `message` (problem and fix).
+
+    Printed in SCons' own error form and exited directly: a UserError would
+    add the Python file and line of this function, which is noise to a user.
+    """
+    sys.stderr.write(f"scons: *** {message}\n")
+    sys.stderr.flush()
+    SCons.Script.Exit(2)
 
 
 def board(name: str) -> boards.Board:
@@ -87,6 +95,40 @@ def existing_file(what: str) -> Validator:
             fail(f"{key}={value}: no such file; pass the path of {what}")
 
     return check
+
+
+def net_name(key: str, value: str, env: object) -> None:
+    """A validator for NET: a network folder under models/ (new-net checks a new name itself)."""
+    from kiln import registry
+
+    if value in registry.nets() or "new-net" in SCons.Script.COMMAND_LINE_TARGETS:
+        return
+    close = difflib.get_close_matches(value, registry.nets(), n=1)
+    hint = f" (did you mean NET={close[0]}?)" if close else ""
+    fail(f"unknown NET '{value}'{hint}: a network is a folder models/<net>/ holding a trained model "
+         "(model.keras, model.h5, saved_model/, model.onnx or model.tflite) and a net.toml manifest, "
+         f"or a net.py; make one with 'scons new-net NET={value} FROM=path/to/model DATASET=...'. "
+         f"Networks: {', '.join(registry.nets())}")
+
+
+def net_spec(name: str) -> object:
+    """The network folder models/`name` (a kiln.netspec.NetSpec), or stop the build naming the problem."""
+    from kiln import ROOT, netspec
+
+    try:
+        return netspec.load(ROOT / "models" / name)
+    except KilnError as exc:
+        fail(str(exc))
+
+
+def variant_for(spec: object, given: str) -> str:
+    """MODEL= for network `spec` (a kiln.netspec.NetSpec): as given if its source allows it, its
+    default when not given; an impossible variant stops the build saying why."""
+    variant = given or spec.default_variant  # type: ignore[attr-defined]
+    reason = spec.why_not(variant)  # type: ignore[attr-defined]
+    if reason:
+        fail(reason)
+    return variant
 
 
 def tflite_path(value: str) -> Path | None:

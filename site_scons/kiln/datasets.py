@@ -23,6 +23,14 @@ FASHION_MNIST_ENV = "KILN_FASHION_MNIST_DIR"
 #: Environment variable naming a CIFAR-10 directory (python or binary batches).
 CIFAR10_ENV = "KILN_CIFAR10_DIR"
 
+#: Class names of the built-in datasets (the host's reports and new-net's manifests use them).
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+CLASSES = {"fashion_mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES, "mnist": MNIST_CLASSES}
+
 _IDX_DTYPES = {
     0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"),
     0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),

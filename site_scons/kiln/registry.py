@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiln import ROOT
+from kiln import ROOT, netspec
 from kiln import boards as board_registry
 from kiln.quantize import recipes
 
@@ -16,9 +16,10 @@ VARIANTS = recipes.VARIANTS
 ALIAS_HELP = """
 Targets:
   (default)       firmware for NET/MODEL/BOARD: build/<board>/<net>/<variant>/<kernels>/firmware.elf
-  models          every variant of NET: build/models/<net>/<variant>.tflite and .json
+  models          every variant NET's model allows: build/models/<net>/<variant>.tflite and .json
   models-report   the variants' result summary: table, CSV and PNG
-  train           retrain models/<net>/ from its recipe
+  train           retrain models/<net>/ from its recipe (networks with a net.py)
+  new-net         make models/<NET>/ from a trained model: NET=name FROM=model file DATASET=...
   check-host      compile MODEL (or TFLITE=) for the host and compare with tflite-micro
   size-report     flash and RAM use of the firmware, from the ELF
   flash           program the board (an emulated board: boot it in QEMU)
@@ -33,8 +34,8 @@ Cleaning:
 
 
 def nets() -> list[str]:
-    """Networks: folders under models/ that hold a net.py."""
-    return sorted(p.parent.name for p in (ROOT / "models").glob("*/net.py"))
+    """Networks: folders under models/ that hold a net.toml or a net.py (kiln.netspec)."""
+    return sorted(p.name for p in (ROOT / "models").iterdir() if p.is_dir() and netspec.is_net_folder(p))
 
 
 def boards() -> list[str]:

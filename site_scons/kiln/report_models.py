@@ -47,7 +47,8 @@ def _row(report: dict) -> dict:
 
 def format_table(reports: list[dict], net: str) -> str:
     """The exercise's "Result Summary" as an aligned text table."""
-    rows = [[fmt.format(_row(r)[col]) for col, _, _, fmt in COLUMNS] for r in reports]
+    rows = [["n/a" if _row(r)[col] is None else fmt.format(_row(r)[col]) for col, _, _, fmt in COLUMNS]
+            for r in reports]
     heads = [head for _, head, _, _ in COLUMNS]
     widths = [max(len(x) for x in col) for col in zip(heads, *rows, strict=True)]
     line = "  ".join("-" * w for w in widths)
@@ -60,7 +61,7 @@ def format_table(reports: list[dict], net: str) -> str:
     out = [f"Result Summary: {net} (test set, measured from each .tflite)", line, fmt_line(heads), line]
     out += [fmt_line(row) for row in rows]
     out.append(line)
-    out.append("Compression: float Keras model file size / gzip size of the .tflite.")
+    out.append("Compression: trained model file size / gzip size of the .tflite.")
     return "\n".join(out)
 
 
@@ -82,7 +83,7 @@ def plot(reports: list[dict], path: str | os.PathLike, net: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for r in reports:
+    for r in (r for r in reports if r["accuracy"] is not None):  # unlabelled test sets have none
         ax.scatter(r["gzip_bytes"] / 1024, r["accuracy"] * 100)
         ax.annotate(r["variant"], (r["gzip_bytes"] / 1024, r["accuracy"] * 100),
                     textcoords="offset points", xytext=(4, 4), fontsize=8)

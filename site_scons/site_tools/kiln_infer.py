@@ -62,6 +62,8 @@ def _infer_args(env, board: boards.Board, net: str, variant: str, target, source
         args += ["--labels", env["LABELS"]]
     if env.get("TFLITE"):  # one's own model: hints name TFLITE=, not NET/MODEL
         args += ["--select", f"TFLITE={env['TFLITE']}"]
+    else:  # a net.toml there names the network's own test set
+        args += ["--net-dir", str(ROOT / "models" / net)]
     return args
 
 

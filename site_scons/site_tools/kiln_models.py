@@ -21,7 +21,8 @@ from pathlib import Path
 
 import kiln
 import kiln_scons
-from kiln import ROOT, paths, pydeps, registry
+from kiln import ROOT, netspec, paths, pydeps
+from kiln.errors import KilnError
 from kiln.quantize import MODEL_FILE, entry_modules
 
 
@@ -47,8 +48,8 @@ def _run(cmd: list[str], verbose: bool) -> int:
 
 def _convert_action(target, source, env) -> int:  # noqa: ANN001 - SCons action signature
     cmd = [sys.executable, "-W", "ignore", "-m", "kiln.quantize", "convert",
-           "--net-dir", env["KILN_NET_DIR"], "--model", str(source[0]),
-           "--variant", env["KILN_VARIANT"], "--out-dir", os.path.dirname(str(target[0]))]
+           "--net-dir", env["KILN_NET_DIR"], "--variant", env["KILN_VARIANT"],
+           "--out-dir", os.path.dirname(str(target[0]))]
     return _run(cmd, bool(env.get("VERBOSE")))
 
 
@@ -97,24 +98,31 @@ def _paths(env, net: str, net_dir: str | None, build_dir: str | None) -> tuple[P
 
 def kiln_models(env, net: str, net_dir: str | None = None, build_dir: str | None = None,  # noqa: ANN001
                 variants: list[str] | tuple[str, ...] | None = None) -> dict:
-    """Declare every variant of `net`: {variant: [tflite_node, json_node]}.
+    """Declare every variant `net`'s model allows: {variant: [tflite_node, json_node]}.
 
     net_dir/build_dir/variants override models/<net>/, build/models/<net>/
-    and registry.VARIANTS (used by the tests with a fixture net).
+    and the variants of the network's source (used by the tests with a fixture net).
+    A folder that is not a network yet declares nothing (new-net makes it).
     """
     ndir, bdir = _paths(env, net, net_dir, build_dir)
-    model = ndir / MODEL_FILE
+    if not netspec.is_net_folder(ndir):
+        return {}
+    try:
+        spec = netspec.load(ndir)
+    except KilnError as exc:
+        kiln_scons.fail(str(exc))
     action = kiln_scons.action(_convert_action, _convert_str, varlist=["KILN_VARIANT", "KILN_NET_DIR"])
-    net_py = ndir / "net.py"
-    net_imports = pydeps.script_imports(net_py) if net_py.is_file() else []
+    net_py = ndir / netspec.CODE
+    net_code = [net_py, *pydeps.script_imports(net_py)] if spec.has_code else []
+    inputs = [str(p) for p in netspec.input_files(spec)]
     result = {}
-    for variant in variants or registry.VARIANTS:
+    for variant in variants or spec.variants:
         nodes = env.Command(
-            [str(bdir / f"{variant}.tflite"), str(bdir / f"{variant}.json")], str(model), action,
+            [str(bdir / f"{variant}.tflite"), str(bdir / f"{variant}.json")], inputs, action,
             KILN_VARIANT=variant, KILN_NET_DIR=str(ndir),
         )
-        code = pydeps.module_files(*entry_modules(variant), *net_imports)
-        env.Depends(nodes, [str(p) for p in code] + [str(net_py)])
+        code = pydeps.module_files(*entry_modules(variant), *net_code[1:])
+        env.Depends(nodes, [str(p) for p in code] + [str(p) for p in net_code[:1]])
         result[variant] = nodes
     return result
 
@@ -145,8 +153,30 @@ def kiln_train(env, net: str, net_dir: str | None = None) -> list:  # noqa: ANN0
     return node
 
 
+def _new_net_action(target, source, env) -> int:  # noqa: ANN001
+    if not env["KILN_FROM"]:
+        raise KilnError("new-net needs FROM=: the trained model file (.keras, .h5, .onnx, .tflite) or "
+                        "SavedModel folder, e.g. 'scons new-net NET=mynet FROM=path/model.keras "
+                        "DATASET=fashion_mnist'")
+    cmd = [sys.executable, "-W", "ignore", "-m", "kiln.quantize", "new-net", "--name", env["KILN_NET"],
+           "--from", env["KILN_FROM"], "--dataset", env["KILN_DATASET"],
+           "--models-dir", str(ROOT / "models")]
+    if env["KILN_LABELS"]:
+        cmd += ["--labels", env["KILN_LABELS"]]
+    return _run(cmd, bool(env.get("VERBOSE")))
+
+
+def kiln_new_net(env, net: str, source: str, dataset: str, labels: str) -> list:  # noqa: ANN001
+    """An always-built alias making models/<net>/ (the model and net.toml) from a trained model."""
+    node = env.Alias(f"kiln-new-net-{net}", [], kiln_scons.action(_new_net_action, f"  NEW   models/{net}/"),
+                     KILN_NET=net, KILN_FROM=source, KILN_DATASET=dataset, KILN_LABELS=labels)
+    env.AlwaysBuild(node)
+    return node
+
+
 def generate(env) -> None:  # noqa: ANN001
-    """Add KilnModels, KilnModelsReport and KilnTrain to `env`."""
+    """Add KilnModels, KilnModelsReport, KilnTrain and KilnNewNet to `env`."""
+    env.AddMethod(kiln_new_net, "KilnNewNet")
     env.AddMethod(kiln_models, "KilnModels")
     env.AddMethod(kiln_models_report, "KilnModelsReport")
     env.AddMethod(kiln_train, "KilnTrain")

@@ -1,8 +1,14 @@
-"""Keras model loading and .tflite conversion with the batch dimension fixed to 1."""
+"""Float model -> .tflite bytes, with the batch dimension fixed to 1.
+
+A float model reaches the converter as a `Serving`: one traceable function of
+one input. Keras models of either flavour (Keras 3, tf_keras) and SavedModels
+(including those onnx2tf makes from ONNX) all become one (kiln.quantize.sources).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +16,31 @@ import tensorflow as tf
 import tf_keras
 
 from kiln.errors import KilnError
+
+
+@dataclass
+class Serving:
+    """A float model as the converter takes it: `fn(x) -> y` for x of `input_shape` (batch first)."""
+
+    fn: Callable[[tf.Tensor], tf.Tensor]
+    input_shape: tuple[int, ...]   # per sample, without the batch axis
+    # What owns the variables, for converters that need it (tf_keras models); None lets the
+    # converter freeze the variables the traced function captured, which Keras 3 models need
+    # (given the model, the converter keeps them as uninitialised resource variables).
+    trackable: object | None
+
+
+def keras_serving(model: object) -> Serving:
+    """A Keras model (Keras 3 or tf_keras) with one input, as a Serving."""
+    shape = model.input_shape
+    if isinstance(shape, list):
+        raise KilnError(f"the model has {len(shape)} inputs; Kiln builds models with one input for now")
+    if any(d is None for d in shape[1:]):
+        raise KilnError(f"the model's input has a dynamic size {tuple(shape)}: give its Input a fixed shape "
+                        "(only the batch dimension may vary; Kiln fixes it to 1)")
+    legacy = type(model).__module__.startswith("tf_keras")
+    return Serving(fn=lambda x: model(x, training=False), input_shape=tuple(shape[1:]),
+                   trackable=model if legacy else None)
 
 
 def load_keras_model(path: Path, custom_scope: dict | None = None) -> tf_keras.Model:
@@ -43,25 +74,25 @@ def representative_dataset(
 
 
 def to_tflite(
-    model: tf_keras.Model,
+    model: object,
     mode: str,
     calibration: Callable[[], Iterator[list[np.ndarray]]] | None = None,
 ) -> bytes:
-    """Convert `model` to .tflite bytes.
+    """Convert `model` (a Serving, or a Keras model) to .tflite bytes.
 
     mode: 'float' (float32), 'dynamic' (int8 weights, float activations) or
     'int8' (full integer, int8 input and output, calibrated by `calibration`).
     The model is traced with a static batch of 1 so that Flatten becomes one
     RESHAPE with a constant shape instead of SHAPE/STRIDED_SLICE/PACK ops.
     """
-    shape = [1, *model.input_shape[1:]]
+    serving = model if isinstance(model, Serving) else keras_serving(model)
 
     @tf.function
     def serve(x: tf.Tensor) -> tf.Tensor:
-        return model(x, training=False)
+        return serving.fn(x)
 
-    concrete = serve.get_concrete_function(tf.TensorSpec(shape, tf.float32, name="input"))
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    concrete = serve.get_concrete_function(tf.TensorSpec([1, *serving.input_shape], tf.float32, name="input"))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], serving.trackable)
     if mode == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif mode == "int8":
@@ -77,4 +108,7 @@ def to_tflite(
     try:
         return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
-        raise KilnError(f"TFLite conversion ({mode}) failed: {type(exc).__name__}: {exc}") from exc
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        detail = " / ".join(lines[-4:])[:800]
+        raise KilnError(f"TFLite conversion ({mode}) failed: {type(exc).__name__}: {detail}; the model "
+                        "uses something the TFLite converter cannot lower to builtin operators") from exc

@@ -75,26 +75,41 @@ def run_interpreter(tflite_bytes: bytes, x: np.ndarray) -> tuple[np.ndarray, dic
     return results, _io(inp), _io(out)
 
 
+def _predictions(outputs: np.ndarray, logits: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(class per sample, probabilities (N, classes)); one output column is a binary classifier."""
+    if outputs.shape[1] == 1:
+        p1 = 1.0 / (1.0 + np.exp(-outputs[:, 0])) if logits else np.clip(outputs[:, 0], 0.0, 1.0)
+        probs = np.stack([1.0 - p1, p1], axis=1)
+        return (p1 > 0.5).astype(np.int64), probs
+    probs = _softmax(outputs) if logits else outputs
+    return np.argmax(outputs, axis=1), probs
+
+
 def measure(
-    tflite_bytes: bytes, x_test: np.ndarray, y_test: np.ndarray, logits: bool, float_model_bytes: int
+    tflite_bytes: bytes, x_test: np.ndarray, y_test: np.ndarray | None, logits: bool, float_model_bytes: int
 ) -> dict:
     """Accuracy, loss, sizes, compression and sparsity of one .tflite over the test set.
 
     Loss is the mean cross-entropy of the (dequantized) output probabilities;
-    outputs are passed through softmax first when the net outputs logits.
-    Compression is the float Keras model file size over the gzip size of the
-    .tflite, the exercise's measure.
+    outputs are passed through softmax first when the net outputs logits (a
+    single output through the logistic function). Without labels accuracy and
+    loss are None. Compression is the float model file size over the gzip
+    size of the .tflite, the exercise's measure.
     """
     outputs, inp, out = run_interpreter(tflite_bytes, x_test)
-    probs = _softmax(outputs) if logits else outputs
-    picked = probs[np.arange(len(y_test)), y_test]
-    loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    accuracy = loss = None
+    if y_test is not None and len(y_test) and outputs.ndim == 2:
+        predicted, probs = _predictions(outputs, logits)
+        if int(y_test.max()) < probs.shape[1]:
+            picked = probs[np.arange(len(y_test)), y_test]
+            loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+        accuracy = float(np.mean(predicted == y_test))
     graph = parse_tflite(tflite_bytes)
     gz = len(gzip.compress(tflite_bytes, compresslevel=9, mtime=0))
     return {
-        "accuracy": float(np.mean(np.argmax(outputs, axis=1) == y_test)),
+        "accuracy": accuracy,
         "loss": loss,
-        "test_samples": int(len(y_test)),
+        "test_samples": int(len(x_test)),
         "tflite_bytes": len(tflite_bytes),
         "gzip_bytes": gz,
         "keras_bytes": int(float_model_bytes),

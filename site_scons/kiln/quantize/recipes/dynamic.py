@@ -6,4 +6,4 @@ from kiln.quantize.convert import to_tflite
 
 def build(ctx: Context) -> bytes:
     """The trained model with its weights quantized to int8 at conversion; no calibration."""
-    return to_tflite(ctx.load_model(), "dynamic")
+    return to_tflite(ctx.serving(), "dynamic")

@@ -6,4 +6,4 @@ from kiln.quantize.convert import to_tflite
 
 def build(ctx: Context) -> bytes:
     """The trained model converted without optimization."""
-    return to_tflite(ctx.load_model(), "float")
+    return to_tflite(ctx.serving(), "float")

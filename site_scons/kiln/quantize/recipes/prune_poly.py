@@ -20,5 +20,5 @@ def build(ctx: Context) -> bytes:
     schedule = tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=0.50, final_sparsity=0.80, begin_step=0, end_step=end_step, frequency=frequency,
     )
-    model = prune_finetune(ctx, ctx.load_model(), epochs, pruning_schedule=schedule)
+    model = prune_finetune(ctx, ctx.load_model("prune_poly"), epochs, pruning_schedule=schedule)
     return to_tflite(model, "float")

@@ -6,4 +6,4 @@ from kiln.quantize.convert import to_tflite
 
 def build(ctx: Context) -> bytes:
     """The trained model calibrated on a seeded sample of training data."""
-    return to_tflite(ctx.load_model(), "int8", ctx.calibration())
+    return to_tflite(ctx.serving(), "int8", ctx.calibration())

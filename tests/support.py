@@ -32,6 +32,18 @@ def run_scons(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, c
     return proc
 
 
+def tracked_copy(dest: Path) -> Path:
+    """Copy the repository's tracked files (as they are in the work tree) to `dest`: a clean
+    checkout that a test may add network or board folders to. Returns `dest`."""
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, names.decode().split("\0")):
+        src = ROOT / name
+        if src.is_file() and not src.is_symlink():  # .venv is a symlink and stays behind
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
 def have(tool: str) -> bool:
     """True when `tool` is on PATH."""
     return shutil.which(tool) is not None

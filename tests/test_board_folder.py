@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from kiln import ROOT, boards, paths, registry
 from kiln import firmware as fw
-from support import have, run_scons
+from support import have, run_scons, tracked_copy
 
 pytestmark = [pytest.mark.skipif(not have("qemu-system-arm") or not have("arm-none-eabi-gcc"),
                                  reason="qemu-system-arm or arm-none-eabi-gcc missing (toolchain/setup)"),
               pytest.mark.slow]
-
-
-def _tracked_copy(dest: Path) -> None:
-    """Copy the repository's tracked files (as they are in the work tree) to `dest`."""
-    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, names.decode().split("\0")):
-        src = ROOT / name
-        if src.is_file() and not src.is_symlink():  # .venv is a symlink and stays behind
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
 
 
 def _in_tree(tree: Path, path: Path) -> Path:
@@ -38,7 +27,7 @@ def test_a_copied_board_folder_is_a_new_board(tmp_path):
     source = boards.load(boards.emulated()[0])
     new = f"{source.name}_copy"
     tree = tmp_path / "repo"
-    _tracked_copy(tree)
+    tracked_copy(tree)
     shutil.copytree(_in_tree(tree, source.dir), _in_tree(tree, source.dir).with_name(new))
 
     net, variant = registry.DEFAULT_NET, registry.DEFAULT_VARIANT

@@ -122,7 +122,10 @@ class NetSpec:
         """Why `variant` cannot be built from this source (None when it can)."""
         if variant in self.variants:
             return None
-        reason = _WHY_NOT.get(self.kind, f"it does not apply to a {self.kind} model")
+        if variant == GIVEN:
+            reason = "MODEL=given builds a network's model.tflite as it is, and this one is not a .tflite"
+        else:
+            reason = _WHY_NOT.get(self.kind, f"it does not apply to a {self.kind} model")
         return (f"MODEL={variant} cannot be built for NET={self.name} from {self.source.name}: {reason}. "
                 f"This network builds MODEL={', '.join(self.variants)}")
 

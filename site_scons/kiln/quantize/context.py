@@ -127,12 +127,10 @@ class Context:
 
     def load_model(self, variant: str = "") -> tf_keras.Model:
         """A fresh tf_keras copy of the trained model, for the recipes that fine-tune it in place."""
-        if self.net:
-            return load_keras_model(self.spec.source)
         reason = self.spec.why_not(variant) if variant else None
         if reason or self.spec.kind not in ("keras", "h5"):
             raise KilnError(reason or f"NET={self.spec.name}: a {self.spec.kind} model cannot be fine-tuned")
-        if self.data[0] is None or self.data[1] is None:
+        if not self.net and (self.data[0] is None or self.data[1] is None):
             raise KilnError(f"MODEL={variant} fine-tunes on the training split, and NET={self.spec.name}'s "
                             "net.toml gives none: add train_x and train_y to [dataset]")
         if not sources.is_keras3(self.spec):
@@ -149,10 +147,10 @@ class Context:
         """Trainable and fixed parameters of the float model (None for a .tflite source)."""
         if self.spec.kind == "tflite":
             return None
-        if self.net or (self.spec.kind == "h5" and not sources.is_keras3(self.spec)):
+        if self.spec.kind in ("keras", "h5"):
+            if sources.is_keras3(self.spec):
+                return int(sources.load_keras3(self.spec.source).count_params())
             return int(load_keras_model(self.spec.source).count_params())
-        if sources.is_keras3(self.spec):
-            return int(sources.load_keras3(self.spec.source).count_params())
         serving = self.serving()
         variables = getattr(serving.trackable, "variables", None) or []
         return int(sum(np.prod(v.shape) for v in variables))

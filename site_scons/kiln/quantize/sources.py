@@ -22,6 +22,8 @@ def h5_flavour(path: Path) -> str:
     """'keras3' or 'tf_keras': the Keras that wrote the .h5 file (its keras_version attribute)."""
     import h5py
 
+    if not path.is_file():
+        return "tf_keras"  # missing: the tf_keras loader says how to make it (scons train)
     try:
         with h5py.File(path, "r") as f:
             version = f.attrs.get("keras_version", "")

@@ -16,7 +16,7 @@ from support import run_scons
     (["LIMIT=ten"], "LIMIT=ten is not a positive whole number"),
     (["COUNT=0"], "COUNT=0 is not a positive whole number"),
     (["MODEL=qta"], "Invalid value for enum variable 'MODEL': 'qta'"),
-    (["NET=nosuchnet"], "unknown NET 'nosuchnet': a network is a folder models/<net>/ holding a trained model"),
+    (["NET=nosuchnet"], "unknown NET 'nosuchnet': a network is a folder models/<net>/ holding"),
     (["NET=fashion_mnst"], "unknown NET 'fashion_mnst' (did you mean NET=fashion_mnist?)"),
     (["MODEL=given"], "MODEL=given cannot be built for NET=fashion_mnist"),
     (["BOARD=nucleo"], "Invalid value for enum variable 'BOARD'"),

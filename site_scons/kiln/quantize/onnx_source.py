@@ -369,12 +369,36 @@ def _cache_key(data: bytes) -> str:
 
 
 def _meaningful_tail(text: str, lines: int = _TAIL_LINES) -> str:
-    """The last `lines` informative lines of converter output, colour codes and log noise removed."""
-    noise = re.compile(r"^(WARNING: All log messages before absl|[IW]\d{4} |E0000 |\s*$|"
+    """What converter output says about a failure, on one line.
+
+    onnx2tf's own ERROR lines and the exception that ended the run (the last
+    line of a Python traceback); without either, the last `lines` lines.
+    Colour codes and TensorFlow's start-up log lines are dropped.
+    """
+    noise = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} |\s*$|"
                        r"To enable the following instructions|Could not find cuda)")
     plain = [re.sub(r"\x1b\[[0-9;]*m", "", ln).rstrip() for ln in text.splitlines()]
     kept = [ln for ln in plain if not noise.match(ln)]
-    return " | ".join(ln.strip() for ln in kept[-lines:]) or "(no output)"
+    picked = [ln for ln in kept if ln.startswith("ERROR:")][-lines + 1:]
+    if "Traceback (most recent call last):" in kept:
+        after = kept[len(kept) - 1 - kept[::-1].index("Traceback (most recent call last):"):]
+        raised = [ln for ln in after if ln[:1] not in (" ", "\t") and ln != after[0]]
+        if raised and raised[-1] not in picked:
+            picked.append(raised[-1])
+    picked = picked or kept[-lines:]
+    return " | ".join(ln.strip() for ln in picked) or "(no output)"
+
+
+#: The sample images onnx2tf checks each converted op with, for 4-D 3-channel inputs. It
+#: reads them from this file in its working directory, else downloads them (from the network,
+#: which builds do not have): Kiln writes seeded images of the same shape there instead.
+_ONNX2TF_SAMPLES = ("calibration_image_sample_data_20x128x128x3_float32.npy", (20, 128, 128, 3))
+
+
+def _write_sample_images(work_dir: Path) -> None:
+    """Write onnx2tf's sample-image file into `work_dir` (seeded uniform [0, 1) float32 images)."""
+    name, shape = _ONNX2TF_SAMPLES
+    np.save(work_dir / name, np.random.default_rng(0).random(shape, dtype=np.float32))
 
 
 def _run_converter(onnx_file: Path, out_dir: Path, info: OnnxInput, source: Path) -> dict[str, Any]:
@@ -388,6 +412,8 @@ def _run_converter(onnx_file: Path, out_dir: Path, info: OnnxInput, source: Path
                                          *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
+    if len(info.nhwc_shape) == 4:
+        _write_sample_images(out_dir.parent)
     cmd = [sys.executable, "-m", "kiln.quantize.onnx_source", str(onnx_file), str(out_dir), info.layout,
            info.name]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out_dir.parent)

@@ -65,14 +65,15 @@ def _input_specs(saved_model: Path) -> list[tuple[tuple[int, ...], str]]:
 
 
 def _save(tmp_path: Path, name: str, nodes: list, inputs: list, outputs: list,
-          weights: dict[str, np.ndarray] | None = None) -> Path:
-    """An opset-13 ONNX model of `nodes` written to tmp_path/name."""
+          weights: dict[str, np.ndarray] | None = None, domains: tuple[str, ...] = ()) -> Path:
+    """An opset-13 ONNX model of `nodes` (plus version 1 of custom `domains`) written to tmp_path/name."""
     import onnx
     from onnx import helper, numpy_helper
 
     inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in (weights or {}).items()]
     graph = helper.make_graph(nodes, name, inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    opsets = [helper.make_opsetid("", 13)] + [helper.make_opsetid(d, 1) for d in domains]
+    model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
     path = tmp_path / name
     onnx.save(model, str(path))
@@ -127,7 +128,13 @@ def test_three_channel_model_converts_offline_with_flatten_folded(tmp_path: Path
     model = _rgb_cnn(tmp_path)
     xs = np.random.default_rng(3).random((4, 10, 12, 3), dtype=np.float32)
     want = onnx_source.onnxruntime_outputs(model, xs)
-    saved = onnx_source.to_saved_model(model, tmp_path / "cache")
+    cache = tmp_path / "cache"
+    stale, other = cache / "rgb.0123456789abcdef.savedmodel", cache / "rgb.v2.0123456789abcdef.savedmodel"
+    stale.mkdir(parents=True)
+    other.mkdir()
+    saved = onnx_source.to_saved_model(model, cache)
+    # An older result for rgb.onnx is removed; rgb.v2.onnx's is not ours to remove.
+    assert sorted(p.name for p in cache.iterdir()) == sorted([saved.name, other.name])
     assert _input_specs(saved) == [((1, 10, 12, 3), "float32")]
     ops, got = _tflite_ops_and_outputs(saved, xs)
     assert ops <= CNN_OPS, f"unexpected operators {ops - CNN_OPS}"
@@ -146,6 +153,17 @@ def test_flatten_rewrite_keeps_outputs(tmp_path: Path) -> None:
     xs = np.random.default_rng(5).random((3, 10, 12, 3), dtype=np.float32)
     np.testing.assert_allclose(onnx_source.onnxruntime_outputs(rewritten, xs),
                                onnx_source.onnxruntime_outputs(path, xs), atol=1e-5)
+
+
+def test_converter_failure_quotes_its_error(tmp_path: Path) -> None:
+    from onnx import helper
+
+    node = helper.make_node("Frobnicate", ["x"], ["y"], domain="com.example")
+    path = _save(tmp_path, "custom.onnx", [node], [_value("x", [1, 1, 8, 8])], [_value("y", [1, 1, 8, 8])],
+                 domains=("com.example",))
+    with pytest.raises(KilnError, match=r"converting .*custom.onnx with onnx2tf failed: .*Frobnicate"):
+        onnx_source.to_saved_model(path, tmp_path / "cache")
+    assert not any((tmp_path / "cache").iterdir())
 
 
 @pytest.mark.parametrize("keep", [0, 1, 100, 0.5, -1])

@@ -478,8 +478,9 @@ def to_saved_model(onnx_path: Path, cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     # Results for earlier contents of the same file are stale.
-    for old in cache_dir.glob(f"{stem}.*.savedmodel"):
-        if old != final:
+    ours = re.compile(rf"{re.escape(stem)}\.[0-9a-f]{{{len(key)}}}\.savedmodel")
+    for old in cache_dir.iterdir():
+        if old != final and ours.fullmatch(old.name):
             shutil.rmtree(old, ignore_errors=True)
     return final
 

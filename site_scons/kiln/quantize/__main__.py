@@ -62,6 +62,8 @@ def convert(net_dir: Path, variants: list[str], out_dir: Path) -> None:
             **measure(tflite_bytes, x_test, y_test, ctx.output_logits, netspec.source_bytes(spec)),
             **ctx.checks,
         }
+        if not report["params"]:  # a graph without Keras layers: count what the .tflite holds
+            report["params"] = report["weights"]
         report["seconds"] = round(time.monotonic() - start, 2)
         # JSON last: its presence means the .tflite beside it is complete.
         write_atomic(out_dir / f"{variant}.tflite", tflite_bytes)

@@ -144,16 +144,16 @@ class Context:
         return twin
 
     def param_count(self) -> int | None:
-        """Trainable and fixed parameters of the float model (None for a .tflite source)."""
+        """Trainable and fixed parameters of the float model; None when the model holds its weights
+        as constants (a .tflite, most ONNX imports): the report then counts the .tflite's."""
         if self.spec.kind == "tflite":
             return None
         if self.spec.kind in ("keras", "h5"):
             if sources.is_keras3(self.spec):
                 return int(sources.load_keras3(self.spec.source).count_params())
             return int(load_keras_model(self.spec.source).count_params())
-        serving = self.serving()
-        variables = getattr(serving.trackable, "variables", None) or []
-        return int(sum(np.prod(v.shape) for v in variables))
+        variables = getattr(self.serving().trackable, "variables", None) or []
+        return int(sum(np.prod(v.shape) for v in variables)) or None
 
     def calibration(self):  # noqa: ANN201 - a generator factory for the converter
         """Seeded representative samples from the training data (the test data without one)."""

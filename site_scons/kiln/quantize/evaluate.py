@@ -42,6 +42,14 @@ def weight_sparsity(graph: Graph) -> float:
     return zeros / total if total else 0.0
 
 
+def weight_count(graph: Graph) -> int:
+    """Values in the weights and biases of the conv/depthwise/dense layers: the parameter count of
+    a model known only as a graph (after conversion, batch norms are folded into these)."""
+    consts = {i for op in graph.ops if op.op in _KERNEL_OPS for i in op.inputs[1:]
+              if i >= 0 and graph.tensors[i].data is not None}
+    return int(sum(graph.tensors[i].data.size for i in consts))
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -115,6 +123,7 @@ def measure(
         "keras_bytes": int(float_model_bytes),
         "compression": float_model_bytes / gz,
         "sparsity": weight_sparsity(graph),
+        "weights": weight_count(graph),
         "operators": sorted({op.op for op in graph.ops}),
         "input": inp,
         "output": out,

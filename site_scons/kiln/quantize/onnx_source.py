@@ -457,7 +457,7 @@ def to_saved_model(onnx_path: Path, cache_dir: Path) -> Path:
     info = _inspect(model, path)
     for module, _ in _PACKAGES:
         _require(module)
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir).resolve()  # the converter runs in a working directory of its own
     key = _cache_key(path.read_bytes())
     stem = re.sub(r"[^\w.-]", "_", path.stem)
     final = cache_dir / f"{stem}.{key}.savedmodel"

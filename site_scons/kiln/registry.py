@@ -10,7 +10,8 @@ DEFAULT_NET = "fashion_mnist"
 DEFAULT_VARIANT = "ptq"
 DEFAULT_BOARD = "b_u585i_iot02a"
 
-#: Every variant a network builds, in report order (one recipe module each).
+#: Every variant, in report order (one recipe module each); which ones a network builds
+#: depends on its model's form: variants(net).
 VARIANTS = recipes.VARIANTS
 
 ALIAS_HELP = """
@@ -36,6 +37,11 @@ Cleaning:
 def nets() -> list[str]:
     """Networks: folders under models/ that hold a net.toml or a net.py (kiln.netspec)."""
     return sorted(p.name for p in (ROOT / "models").iterdir() if p.is_dir() and netspec.is_net_folder(p))
+
+
+def variants(net: str) -> tuple[str, ...]:
+    """The variants network `net` builds (kiln.netspec: by the form of its trained model)."""
+    return netspec.load(ROOT / "models" / net).variants
 
 
 def boards() -> list[str]:

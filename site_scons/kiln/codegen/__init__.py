@@ -29,6 +29,7 @@ from kiln import kernels_cm33  # noqa: F401 - registers the cm33 kernels (kernel
 from kiln.atomic import write_atomic
 from kiln.codegen import (
     hybrid,  # noqa: F401 - registers the hybrid (dynamic-range) kernels
+    ops,  # noqa: F401 - registers the portable kernels of each operator family
     portable,  # noqa: F401 - registers the portable kernels
 )
 from kiln.codegen.context import LayerContext, ModelConstants

@@ -62,6 +62,9 @@ class KernelImpl:
     #: pool): it leaves that consumer's result at the start of its own output,
     #: and the consumer's kernel only moves it. Tests compare after both steps.
     fuses_next: bool = False
+    #: The output dtype when it differs from `dtype` (ARG_MAX: int32, comparisons: bool);
+    #: None: every output has the input's dtype.
+    out_dtype: str | None = None
 
 
 _REGISTRY: list[KernelImpl] = []
@@ -75,16 +78,22 @@ def register(impl: KernelImpl) -> KernelImpl:
     return impl
 
 
+#: Operators whose deciding input is not the first (the others are shapes or indices).
+DATA_INPUT = {"TRANSPOSE_CONV": 2}
+
+
 def op_dtype(graph: Graph, op: Operator) -> str:
-    """The dtype a kernel is chosen by: the first input's, or the output's for QUANTIZE."""
-    first = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
+    """The dtype a kernel is chosen by: the data input's (the first, or DATA_INPUT's), and
+    both ends' for QUANTIZE and DEQUANTIZE."""
+    pos = DATA_INPUT.get(op.op, 0)
+    first = graph.tensors[op.inputs[pos]] if len(op.inputs) > pos and op.inputs[pos] >= 0 else None
     if op.op in ("QUANTIZE", "DEQUANTIZE") and first is not None:
         return f"{first.dtype}->{graph.tensors[op.outputs[0]].dtype}"
     return first.dtype if first is not None else "none"
 
 
 #: The dtypes the runtime stores activations in (the C type of each: codegen.context.CTYPES).
-RUNTIME_DTYPES = ("int8", "uint8", "int16", "int32", "float32")
+RUNTIME_DTYPES = ("int8", "uint8", "int16", "int32", "float32", "bool")
 #: Layers with weights: (weights, bias) dtypes by activation dtype. Float
 #: activations with int8 weights are the dynamic-range (hybrid) layers.
 _WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
@@ -92,6 +101,11 @@ _WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 #: 255 in size and a weight 128, so 65,793 of them stay below 2^31.
 MAX_INT8_DEPTH = ((1 << 31) - 1) // (255 * 128)
 _PARAMETER_DTYPES = {"int8": (("int8",), ("int32",)), "float32": (("float32", "int8"), ("float32",))}
+
+
+def _out_dtypes(op: Operator) -> set[str | None]:
+    """The output dtypes registered kernels of `op` declare (None: the input's)."""
+    return {k.out_dtype for k in _REGISTRY if k.op == op.op}
 
 
 def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
@@ -107,7 +121,8 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
             return f"{t.describe()} is {t.dtype}, which Kiln's runtime does not store"
     if "->" not in dtype:  # QUANTIZE and DEQUANTIZE name both ends in their dtype
         outs = [graph.tensors[i] for i in op.outputs if not is_scratch(graph.tensors[i])]
-        odd = next((t for t in outs if t.dtype != dtype), None)
+        allowed = {dtype if d is None else d for d in _out_dtypes(op)} or {dtype}
+        odd = next((t for t in outs if t.dtype not in allowed), None)
         if odd is not None:
             return f"the input is {dtype} but output {odd.describe()} is {odd.dtype}"
     if op.op in _WEIGHTED and dtype == "int8" and len(op.inputs) > 1 and op.inputs[1] >= 0:
@@ -149,6 +164,9 @@ def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
     for kset in order:
         for impl in _REGISTRY:
             if impl.kernel_set != kset or impl.op != op.op or impl.dtype != dtype:
+                continue
+            out = graph.tensors[op.outputs[0]].dtype if op.outputs and op.outputs[0] >= 0 else None
+            if "->" not in dtype and out != (impl.out_dtype or dtype):
                 continue
             try:
                 if impl.accepts(graph, op):

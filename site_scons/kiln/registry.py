@@ -22,6 +22,7 @@ Targets:
   train           retrain models/<net>/ from its recipe (networks with a net.py)
   new-net         make models/<NET>/ from a trained model: NET=name FROM=model file DATASET=...
   check-host      compile MODEL (or TFLITE=) for the host and compare with tflite-micro
+  ops             the operators Kiln compiles, their dtypes and optimized kernels
   size-report     flash and RAM use of the firmware, from the ELF
   flash           program the board (an emulated board: boot it in QEMU)
   info            print the model the board runs

@@ -100,8 +100,22 @@ def kiln_check_host(env, net: str, variant: str, tflite_node) -> list:  # noqa: 
     return node
 
 
+def _ops_action(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+    from kiln import optable
+
+    print(optable.text(), end="")
+
+
+def kiln_ops(env) -> list:  # noqa: ANN001
+    """An always-built alias printing the supported-operator table (kiln.optable)."""
+    node = env.Alias("kiln-ops-table", [], kiln_scons.action(_ops_action, None))
+    env.AlwaysBuild(node)
+    return node
+
+
 def generate(env) -> None:  # noqa: ANN001
-    """Add KilnGenerate and KilnCheckHost to env."""
+    """Add KilnGenerate, KilnCheckHost and KilnOps to env."""
+    env.AddMethod(kiln_ops, "KilnOps")
     env["BUILDERS"]["_KilnGenerate"] = Builder(
         action=kiln_scons.action(_generate_action, _generate_str,
                                  varlist=["KILN_MODEL_NAME", "KILN_KERNELS"]),

@@ -29,6 +29,7 @@ from kiln.boards import Board
 from kiln.errors import KilnError
 
 from host.client import Client
+from host.protocol import io_bytes
 from host.qemu import Qemu
 
 INFERS = 3
@@ -55,7 +56,7 @@ def measure(board: Board, elf: str | Path, infers: int = INFERS, seed: int = 0) 
     with Qemu.for_board(board, elf) as q, Client(q.port, board.default_baud) as client:
         info = client.info()
         model = info.get("model", info)
-        n_in, n_out = int(model["input"]["bytes"]), int(model["output"]["bytes"])
+        n_in, n_out = io_bytes(model, "inputs"), io_bytes(model, "outputs")
         inputs = [(i, rng.integers(-128, 128, n_in, dtype=np.int8).tobytes()) for i in range(infers)]
         results = list(client.infer_stream(inputs, n_out))
         profile = client.profile()

@@ -280,9 +280,14 @@ class Client:
         """The device's INFO as a dict."""
         frame = self.request(p.Command.INFO)
         try:
-            return json.loads(frame.payload.decode("utf-8"))
+            info = json.loads(frame.payload.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise LinkError(f"INFO from {self.port} is not JSON ({exc}): is this Kiln firmware?") from exc
+        if not isinstance(info, dict) or info.get("protocol") != p.PROTOCOL_VERSION:
+            seen = info.get("protocol", 1) if isinstance(info, dict) else "?"
+            raise LinkError(f"the board at {self.port} speaks protocol {seen}, this host "
+                            f"{p.PROTOCOL_VERSION}: rebuild and flash the firmware ('scons flash')")
+        return info
 
     def profile(self) -> list[int] | None:
         """Per-layer costs of the last INFER, or None when the device has none (NO_RESULT)."""

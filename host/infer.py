@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from kiln import boards, netdata, paths, registry
+from kiln import boards, netdata, netspec, paths, registry
 from kiln.atomic import write_json
 from kiln.errors import KilnError
 
@@ -154,14 +154,20 @@ def check_info(info: dict, ref, args: argparse.Namespace) -> None:  # noqa: ANN0
                         f"not {ref.path} ({ref.sha256[:12]}...): flash this one with '{flash}'"
                         + ("" if getattr(args, "select", None) else
                            f", or test what it runs with MODEL={runs.split('/')[-1]}"))
-    want = ref.input.as_info()
-    got = model.get("input") or {}
-    problems = [f"{k} {got.get(k)} != {want[k]}" for k in ("dtype", "shape", "bytes", "zero_point")
-                if got.get(k) != want[k]]
-    if want["dtype"] != "float32" and not _close(float(got.get("scale") or 0), want["scale"]):
-        problems.append(f"scale {got.get('scale')} != {want['scale']}")
-    if (model.get("output") or {}).get("bytes") != ref.output.nbytes:
-        problems.append(f"output bytes {(model.get('output') or {}).get('bytes')} != {ref.output.nbytes}")
+    problems = []
+    for key, specs in (("inputs", ref.inputs), ("outputs", ref.outputs)):
+        got_all = model.get(key) or []
+        if len(got_all) != len(specs):
+            problems.append(f"{len(got_all)} {key} != {len(specs)}")
+            continue
+        for n, (spec, got) in enumerate(zip(specs, got_all, strict=True)):
+            want = spec.as_info()
+            fields = ("dtype", "shape", "bytes", "zero_point") if key == "inputs" else ("bytes",)
+            problems += [f"{key[:-1]} {n} {k} {got.get(k)} != {want[k]}" for k in fields
+                         if got.get(k) != want[k]]
+            if key == "inputs" and want["dtype"] != "float32" and not _close(float(got.get("scale") or 0),
+                                                                               want["scale"]):
+                problems.append(f"input {n} scale {got.get('scale')} != {want['scale']}")
     if problems:
         raise KilnError(f"the board's model input does not match {ref.path}: {'; '.join(problems)}; "
                         f"rebuild and flash it with '{flash}'")
@@ -187,15 +193,24 @@ def _prepare_log(path: Path, resume: bool, run: dict) -> tuple[set[int], list[di
 
 
 def _sample_record(i: int, label: int | None, res: cl.InferResult, host_out: bytes, ref) -> dict:  # noqa: ANN001
-    dev = ref.decode_output(res.output)
-    hst = ref.decode_output(host_out)
-    diff = np.abs(dev.astype(np.float64) - hst.astype(np.float64))
+    devs, hsts = ref.split_outputs(res.output), ref.split_outputs(host_out)
+    dev, hst = devs[ref.label_index], hsts[ref.label_index]
+    diffs = [np.abs(d.astype(np.float64) - h.astype(np.float64)) for d, h in zip(devs, hsts, strict=True)]
     kind = int if dev.dtype.kind in "iu" else float
     return {"kind": "sample", "i": i, "label": label, "device_pred": int(dev.argmax()),
             "host_pred": int(hst.argmax()), "cost": res.cost, "exact": res.output == host_out,
-            "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+            # Fidelity per output tensor: a multi-head model may differ in one head only.
+            "exact_outputs": [bool(np.array_equal(d, h)) for d, h in zip(devs, hsts, strict=True)],
+            "max_abs_diff": max((float(d.max()) for d in diffs if d.size), default=0.0),
             "device": dev.astype(kind).tolist(), "host": hst.astype(kind).tolist(),
             "t": round(time.time(), 3)}
+
+
+def _manifest_label_output(net_dir: str | None) -> str:
+    """net.toml's [model] label_output: the output predictions are read from ("" for the first)."""
+    if not net_dir or not (Path(net_dir) / netspec.MANIFEST).is_file():
+        return ""
+    return netspec.load(net_dir).label_output
 
 
 def _already_quantized(data_dtype: np.dtype, input_dtype: str) -> bool:
@@ -209,7 +224,10 @@ def run(args: argparse.Namespace) -> dict:
     """Run the test set and write the report files; the summary."""
     from host.reference import Reference
 
-    ref = Reference(args.tflite)
+    ref = Reference(args.tflite, args.output or _manifest_label_output(args.net_dir))
+    if len(ref.inputs) > 1:
+        raise KilnError(f"{ref.path.name} has {len(ref.inputs)} inputs; infer feeds one-input models "
+                        "for now (check-host and bench run any model)")
     data = datasets.load(args.dataset, args.labels, args.net_dir)
     limit = len(data) if args.limit is None else min(args.limit, len(data))
     out_dir = Path(args.out)
@@ -261,7 +279,7 @@ def run(args: argparse.Namespace) -> dict:
 
         while todo:
             try:
-                for res in client.infer_stream(items(todo), ref.output.nbytes, depth=args.depth):
+                for res in client.infer_stream(items(todo), ref.output_bytes, depth=args.depth):
                     # The reference runs while the device computes the next input.
                     sent = encoded.pop(res.key)
                     label = None if data_labels is None else int(data_labels[res.key])
@@ -343,6 +361,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="fashion_mnist, a .npy of inputs, an MNIST or CIFAR-10 folder")
     ap.add_argument("--labels", help="labels .npy for a .npy dataset")
     ap.add_argument("--net-dir", help="the network folder (its net.toml names the default dataset)")
+    ap.add_argument("--output", default="", help="the output tensor predictions are read from, by name "
+                    "(default: net.toml's label_output, else the first)")
     ap.add_argument("--serial", choices=("pty", "tcp"), default="pty", help="QEMU's UART link")
     ap.add_argument("--retries", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=2.0, help="compute allowance per request, seconds")

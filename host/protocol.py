@@ -23,8 +23,17 @@ CRC_BYTES = 4
 MAX_PAYLOAD_FORMAT = 0xFFFF
 RESPONSE_BIT = 0x80
 ERROR_TYPE = 0x7F
+#: The protocol version this host speaks (INFO's "protocol"): 2 lists every input and output
+#: tensor in INFO, and INFER carries all inputs back to back and returns all outputs.
+PROTOCOL_VERSION = 2
 #: The device drops a partial frame after this long between two bytes.
 INTER_BYTE_TIMEOUT_S = 0.100
+
+
+def io_bytes(model: dict, key: str) -> int:
+    """Bytes of all of a model's "inputs" or "outputs" (INFO's model), back to back as INFER
+    carries them."""
+    return sum(int(t["bytes"]) for t in model.get(key, []))
 
 
 class Command(enum.IntEnum):

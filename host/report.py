@@ -165,6 +165,9 @@ def summarize(records: list[dict], info: dict, classes: list[str], baud: int,
         "host_accuracy": float((host == labels).mean()) if n and labelled else None,
         "prediction_agreement": float((dev == host).mean()) if n else None,
         "fidelity": float(np.mean([r["exact"] for r in rows])) if n else None,
+        # Per output tensor, in the model's order (one entry for a one-output model).
+        "fidelity_per_output": ([float(v) for v in np.mean([r.get("exact_outputs", [r["exact"]])
+                                                             for r in rows], axis=0)] if n else []),
         "max_abs_diff": max((float(r["max_abs_diff"]) for r in rows), default=None),
         "latency": latency,
         "layers": layers,
@@ -200,6 +203,8 @@ def format_summary(s: dict[str, Any]) -> str:
         ("device accuracy", _pct(s["device_accuracy"])),
         (f"host accuracy ({s.get('reference', 'tflite-micro').split(' (')[0]})", _pct(s["host_accuracy"])),
         ("fidelity (bit-identical outputs)", _pct(s["fidelity"])),
+        *((f"  output {k}", _pct(v)) for k, v in enumerate(s.get("fidelity_per_output", []))
+          if len(s.get("fidelity_per_output", [])) > 1),
         ("max |device - host|", _num(s["max_abs_diff"], "g")),
         ("same prediction as host", _pct(s["prediction_agreement"])),
     ]
@@ -259,14 +264,14 @@ def _tensor(t: dict) -> str:
 def format_info(info: dict) -> str:
     """INFO as a model view: the board, then the model layer by layer."""
     m = info.get("model", {})
-    i, o = m.get("input", {}), m.get("output", {})
+    ios = [f"{kind[:-1]:<9} {_tensor(t)}" + (f"  {t['name']}" if len(m.get(kind, [])) > 1 else "")
+           for kind in ("inputs", "outputs") for t in m.get(kind, [])]
     head = [
         f"board     {info.get('board')} at {info.get('clock_hz', 0) / 1e6:g} MHz, firmware "
         f"{info.get('firmware')}, cost unit {info.get('cost_unit')}, max payload {info.get('max_payload')} B",
         f"model     {m.get('name')}",
         f"sha256    {m.get('tflite_sha256')}",
-        f"input     {_tensor(i)}",
-        f"output    {_tensor(o)}",
+        *ios,
         f"memory    arena {m.get('arena_bytes', 0):,} B, weights {m.get('weight_bytes', 0):,} B",
         f"compute   {m.get('total_macs', 0):,} MACs in {len(m.get('layers', []))} layers",
         "",

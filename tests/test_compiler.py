@@ -186,19 +186,23 @@ def test_descriptor_in_the_compiled_library(fashion_ptq) -> None:
 
         class Desc(ctypes.Structure):
             _fields_ = [("name", ctypes.c_char_p), ("sha", ctypes.c_char_p),
-                        ("input", TensorDesc), ("output", TensorDesc),
+                        ("n_inputs", ctypes.c_uint32), ("n_outputs", ctypes.c_uint32),
+                        ("inputs", ctypes.POINTER(TensorDesc)), ("outputs", ctypes.POINTER(TensorDesc)),
                         ("arena", ctypes.c_uint32), ("weights", ctypes.c_uint32),
                         ("macs", ctypes.c_uint32), ("n_layers", ctypes.c_uint32),
                         ("layers", ctypes.c_void_p), ("info_json", ctypes.c_char_p)]
         d = Desc.in_dll(hm.lib, "kiln_model")
         info = json.loads(d.info_json)
         assert d.sha.decode() == hashlib.sha256(fashion_ptq.read_bytes()).hexdigest() == info["tflite_sha256"]
-        assert (d.input.dtype, d.input.rank, list(d.input.dims), d.input.bytes) == (1, 4, [1, 28, 28, 1], 784)
-        assert (d.output.bytes, d.output.zero_point) == (10, info["output"]["zero_point"])
+        assert (d.n_inputs, d.n_outputs) == (1, 1)
+        x, y = d.inputs[0], d.outputs[0]
+        assert (x.dtype, x.rank, list(x.dims), x.bytes) == (1, 4, [1, 28, 28, 1], 784)
+        assert (y.bytes, y.zero_point) == (10, info["outputs"][0]["zero_point"])
         assert d.arena == info["arena_bytes"] == plan(read_tflite(fashion_ptq)).arena_bytes
         assert d.n_layers == len(info["layers"]) == 3
-        assert info["input"] == {"dtype": "int8", "shape": [1, 28, 28, 1], "bytes": 784,
-                                 "scale": pytest.approx(1 / 255), "zero_point": -128}
+        assert info["inputs"] == [{"name": info["inputs"][0]["name"], "dtype": "int8",
+                                   "shape": [1, 28, 28, 1], "bytes": 784, "scale": pytest.approx(1 / 255),
+                                   "zero_point": -128}]
         assert info["total_macs"] == d.macs == 26 * 26 * 12 * 9 + 2028 * 10
         assert [la["op"] for la in info["layers"]] == ["CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"]
     finally:

@@ -96,8 +96,9 @@ def test_info_describes_board_firmware_and_model(device):
     model = info["model"]
     assert model["tflite_sha256"] == sha256_file(tflite)
     ref = Reference(tflite)
-    assert model["input"]["bytes"] == ref.input.nbytes
-    assert model["output"]["bytes"] == ref.output.nbytes
+    assert [t["bytes"] for t in model["inputs"]] == [ref.input.nbytes]
+    assert [t["bytes"] for t in model["outputs"]] == [ref.output.nbytes]
+    assert info["protocol"] == 2
     assert info["max_payload"] == max(ref.input.nbytes, 256)
 
 
@@ -130,7 +131,7 @@ def test_infer_matches_tflite_micro(device):
 def test_profile_reports_every_layer(device):
     _, link = device
     info = link.info()
-    x = bytes(info["model"]["input"]["bytes"])
+    x = bytes(info["model"]["inputs"][0]["bytes"])
     cost, _ = p.unpack_infer_response(link.ask(p.Command.INFER, 40, x).payload)
     f = link.ask(p.Command.PROFILE, 41)
     assert f.type == p.Command.PROFILE | p.RESPONSE_BIT
@@ -141,7 +142,7 @@ def test_profile_reports_every_layer(device):
 
 def test_two_pipelined_requests_are_answered_in_order(device):
     _, link = device
-    n = link.info()["model"]["input"]["bytes"]
+    n = link.info()["model"]["inputs"][0]["bytes"]
     link.send(p.encode(p.Command.INFER, 50, bytes(n)) + p.encode(p.Command.INFER, 51, bytes([1]) * n))
     a, b = link.receive(), link.receive()
     assert (a.seq, b.seq) == (50, 51)

@@ -191,8 +191,8 @@ def test_infer_checks_the_board_runs_the_given_tflite(uint8_model: Path) -> None
     ref = Reference(uint8_model)
     args = argparse.Namespace(net="fashion_mnist", variant="ptq", board="mps2_an505", port="",
                               select=f"TFLITE={uint8_model}")
-    model = {"name": uint8_model.stem, "tflite_sha256": ref.sha256, "input": ref.input.as_info(),
-             "output": ref.output.as_info()}
+    model = {"name": uint8_model.stem, "tflite_sha256": ref.sha256, "inputs": [ref.input.as_info()],
+             "outputs": [ref.output.as_info()]}
     check_info({"board": "mps2_an505", "model": model}, ref, args)  # the same file: accepted
     other = dict(model, tflite_sha256="0" * 64)
     with pytest.raises(KilnError, match=f"flash this one with 'scons flash TFLITE={uint8_model} "

@@ -71,7 +71,7 @@ static void cmd_info(uint8_t seq)
     uint32_t clock_n = format_u32(KILN_BOARD_CLOCK_HZ, clock);
     uint32_t maxp_n = format_u32(KILN_RX_CAPACITY, maxp);
     const char *parts[] = {
-        "{\"board\":\"", KILN_BOARD_NAME, "\",\"clock_hz\":", clock,
+        "{\"protocol\":", KILN_PROTOCOL_VERSION, ",\"board\":\"", KILN_BOARD_NAME, "\",\"clock_hz\":", clock,
         ",\"firmware\":\"", KILN_FIRMWARE_VERSION, "\",\"cost_unit\":\"", KILN_BOARD_COST_UNIT,
         "\",\"max_payload\":", maxp, ",\"model\":", kiln_model.info_json, "}",
     };

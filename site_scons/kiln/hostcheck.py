@@ -202,6 +202,24 @@ class HostModel:
             raise RuntimeError(f"kiln_model_invoke returned {rc}")
         return out
 
+    def invoke_all(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run one sample of a model with any number of inputs and outputs: one array per input
+        (in the model's order, each in its dtype), one array per output back."""
+        if len(inputs) != len(self.model.inputs):
+            raise ValueError(f"{len(inputs)} inputs given, the model takes {len(self.model.inputs)}")
+        packed = b"".join(np.ascontiguousarray(x, dtype=np.dtype(t["dtype"])).tobytes()
+                          for x, t in zip(inputs, self.model.inputs, strict=True))
+        if len(packed) != self.model.input_bytes:
+            raise ValueError(f"inputs of {len(packed)} bytes, the model takes {self.model.input_bytes}")
+        if self.sanitize:
+            raise ValueError("invoke_all runs the shared library, not the sanitizer build")
+        out = ctypes.create_string_buffer(self.model.output_bytes)
+        rc = self.lib.kiln_model_invoke(packed, out, None)
+        if rc != 0:
+            raise RuntimeError(f"kiln_model_invoke returned {rc}")
+        return [np.frombuffer(out.raw[t["at"]: t["at"] + t["bytes"]], dtype=np.dtype(t["dtype"]))
+                .reshape(t["shape"]) for t in self.model.outputs]
+
     def invoke_many(self, xs: np.ndarray) -> np.ndarray:
         """Run each input of `xs` (N inputs of any shape with the right size); N outputs.
 
@@ -303,6 +321,11 @@ def check_host(tflite: str | Path, inputs_npy: str | Path | None = None, count: 
                name: str | None = None, kernels: str = "portable", seed: int = 0) -> HostCheckResult:
     """Compile `tflite` for the host, run it and tflite-micro on the inputs, compare."""
     hm = HostModel(tflite, name=name, kernels=kernels)
+    if len(hm.model.inputs) > 1 or len(hm.model.outputs) > 1:
+        try:
+            return _check_multi(tflite, hm, count, seed, inputs_npy)
+        finally:
+            hm.close()
     try:
         xs = make_inputs(hm, inputs_npy, count, seed)
         if len(xs) == 0:
@@ -312,6 +335,43 @@ def check_host(tflite: str | Path, inputs_npy: str | Path | None = None, count: 
         hm.close()
     res = compare(hm.model.name, got, oracle.reference_outputs(tflite, xs, hm.model.graph))
     res.oracle = oracle.TFLITE if oracle.needs_tflite(hm.model.graph) else oracle.MICRO
+    return res
+
+
+def _random_input(t: dict, rng: np.random.Generator) -> np.ndarray:
+    dtype = np.dtype(t["dtype"])
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(int(info.min), int(info.max) + 1, size=t["shape"], dtype=dtype)
+    return rng.standard_normal(t["shape"]).astype(np.float32)
+
+
+def _check_multi(tflite: str | Path, hm: HostModel, count: int, seed: int,
+                 inputs_npy: str | Path | None) -> HostCheckResult:
+    """check_host for a model with several inputs or outputs: seeded random inputs, every output
+    compared with the oracle's; the result is the first output that fails (else the last)."""
+    if inputs_npy:
+        raise KilnError(f"{hm.model.name} has {len(hm.model.inputs)} inputs and {len(hm.model.outputs)} "
+                        "outputs: INPUTS= takes one array for one-input models; check it with COUNT=")
+    if count < 1:
+        raise KilnError("no inputs to check: COUNT must be at least 1")
+    rng = np.random.default_rng(seed)
+    interp, kind = oracle.open_reference(tflite, hm.model.graph)
+    got: list[list[np.ndarray]] = [[] for _ in hm.model.outputs]
+    ref: list[list[np.ndarray]] = [[] for _ in hm.model.outputs]
+    for _ in range(count):
+        xs = [_random_input(t, rng) for t in hm.model.inputs]
+        for k, out in enumerate(hm.invoke_all(xs)):
+            got[k].append(out)
+        for i, x in enumerate(xs):
+            interp.set_input(x, i)
+        interp.invoke()
+        for k in range(len(hm.model.outputs)):
+            ref[k].append(np.array(interp.get_output(k), copy=True))
+    results = [compare(f"{hm.model.name} output {k}", np.stack(g), np.stack(r))
+               for k, (g, r) in enumerate(zip(got, ref, strict=True))]
+    res = next((r for r in results if not r.ok), results[-1])
+    res.oracle = kind
     return res
 
 

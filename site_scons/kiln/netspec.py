@@ -105,6 +105,7 @@ class NetSpec:
     kind: str               # a value of SOURCES
     has_code: bool          # net.py defines the data and training
     output: str = "logits"  # "logits" or "probabilities"
+    label_output: str = ""  # the output tensor predictions are read from ("": the first)
     data: DataSpec = field(default_factory=DataSpec)
     training: dict = field(default_factory=lambda: dict(TRAINING_DEFAULTS))
 
@@ -184,7 +185,7 @@ def _read_manifest(path: Path) -> dict:
 
 
 _TABLES = {
-    "model": {"file", "output"},
+    "model": {"file", "output", "label_output"},
     "dataset": {"name", "dir", "idx", "train_x", "train_y", "test_x", "test_y", "scale", "offset", "classes"},
     "training": set(TRAINING_DEFAULTS),
 }
@@ -255,6 +256,7 @@ def load(folder: str | Path, name: str | None = None) -> NetSpec:
                         f"(see {_EXAMPLE})")
     training = dict(TRAINING_DEFAULTS, **manifest.get("training", {}))
     return NetSpec(name=name, folder=folder, source=source, kind=kind, has_code=False, output=output,
+                   label_output=str(model.get("label_output", "")),
                    data=_data_spec(path, manifest["dataset"]), training=training)
 
 

@@ -60,6 +60,8 @@ def _infer_args(env, board: boards.Board, net: str, variant: str, target, source
         args.append("--verbose")  # print each retry, timeout and reset as it happens
     if env.get("LABELS"):
         args += ["--labels", env["LABELS"]]
+    if env.get("OUTPUT"):
+        args += ["--output", env["OUTPUT"]]
     if env.get("TFLITE"):  # one's own model: hints name TFLITE=, not NET/MODEL
         args += ["--select", f"TFLITE={env['TFLITE']}"]
     else:  # a net.toml there names the network's own test set

@@ -24,6 +24,7 @@ from kiln import firmware as fw
 from kiln.boards import Board
 
 from host.client import Client
+from host.protocol import io_bytes
 from host.qemu import Qemu
 
 
@@ -34,7 +35,7 @@ def measure(board: Board, elf: Path, serial: str, count: int, depth: int, baud: 
         try:
             client.check_alive()
             info = client.info()
-            in_bytes, out_bytes = info["model"]["input"]["bytes"], info["model"]["output"]["bytes"]
+            in_bytes, out_bytes = io_bytes(info["model"], "inputs"), io_bytes(info["model"], "outputs")
             items = [(k, os.urandom(in_bytes)) for k in range(count)]
             tx0, rx0 = client.stats.bytes_tx, client.stats.bytes_rx
             t0 = time.monotonic()

@@ -168,7 +168,7 @@ class Session:
             self.c._write(p.encode(type_, seq, os.urandom(r.randint(0, 8))))
             self._expect_error(kind, seq, p.ErrorCode.UNKNOWN_COMMAND, type_)
         elif kind == "bad_length":
-            seq, n = self._seq(), int(self.info["model"]["input"]["bytes"])
+            seq, n = self._seq(), p.io_bytes(self.info["model"], "inputs")
             size = r.choice([0, 1, n - 1, n + 1])
             # no sync byte inside: after TOO_LONG the device hunts for sync in the payload
             payload = bytes(b for b in os.urandom(size) if b != ord("K")).ljust(size, b"\0")
@@ -222,9 +222,9 @@ def run(frames: int = 10000, seed: int = 0, board_name: str | None = None) -> Re
     with Qemu.for_board(board, elf) as q, Client(q.port, board.default_baud) as client:
         client.check_alive()
         info = client.info()
-        n_in = int(info["model"]["input"]["bytes"])
+        n_in = p.io_bytes(info["model"], "inputs")
         xs = nprng.integers(-128, 128, (16, n_in), dtype=np.int8)
-        refs = oracle.reference_outputs(tflite, xs.reshape(16, *info["model"]["input"]["shape"]))
+        refs = oracle.reference_outputs(tflite, xs.reshape(16, *info["model"]["inputs"][0]["shape"]))
         pool = [(x.tobytes(), np.asarray(ref, np.int8).tobytes()) for x, ref in zip(xs, refs, strict=True)]
         session = Session(client, info, pool, rng)
         kinds, weights = zip(*MIX.items(), strict=True)

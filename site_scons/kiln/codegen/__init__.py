@@ -72,9 +72,29 @@ class CompiledModel:
     layers: list[Layer]
     constants: list[str]
     weight_bytes: int
-    input: dict
-    output: dict
+    inputs: list[dict]      # per graph input: its tensor_desc, arena offset, and place in the buffer
+    outputs: list[dict]
     descriptor: dict = field(default_factory=dict)
+
+    @property
+    def input(self) -> dict:
+        """The first input (all of it for the usual one-input model)."""
+        return self.inputs[0]
+
+    @property
+    def output(self) -> dict:
+        """The first output."""
+        return self.outputs[0]
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of all inputs, concatenated in the model's order (what invoke takes)."""
+        return sum(t["bytes"] for t in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        """Bytes of all outputs, concatenated in the model's order (what invoke returns)."""
+        return sum(t["bytes"] for t in self.outputs)
 
     def render(self) -> dict[str, str]:
         """The generated files' text, by file name."""
@@ -94,9 +114,20 @@ def _tensor_desc(t: Tensor, which: str) -> dict:
     if len(t.shape) > 4:
         raise KilnError(f"the model {which} {t.describe()} has rank above 4")
     scale, zp = t.qparams() if t.dtype in ("int8", "uint8") else (0.0, 0)
-    return {"dtype": t.dtype, "shape": [int(d) for d in t.shape], "bytes": t.nbytes,
+    return {"name": t.name, "dtype": t.dtype, "shape": [int(d) for d in t.shape], "bytes": t.nbytes,
             "scale": float(scale), "zero_point": int(zp),
             "c_dtype": _DTYPES[t.dtype][0], "c_scale": c_float(scale)}
+
+
+def _io_descs(graph: Graph, p: Plan, ids: list[int], which: str) -> list[dict]:
+    """The descriptors of the graph inputs or outputs `ids`: each one's arena offset, and
+    where it sits in the buffer that holds them all back to back (`at`)."""
+    descs, at = [], 0
+    for n, t in enumerate(ids):
+        desc = _tensor_desc(graph.tensors[t], f"{which} {n}") | {"offset": p.offset(t), "at": at}
+        at += desc["bytes"]
+        descs.append(desc)
+    return descs
 
 
 def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelConstants, list[Layer]]:
@@ -152,22 +183,25 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str) -> Compile
     graph = read_tflite(tflite_path)
     name = name or tflite_path.stem
     graph.name = name
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+    if not graph.inputs or not graph.outputs:
         raise KilnError(f"'{tflite_path}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
-                        "outputs; Kiln compiles models with exactly one input and one output")
+                        "outputs; a model needs at least one of each")
+    if len(set(graph.inputs) | set(graph.outputs)) != len(graph.inputs) + len(graph.outputs):
+        raise KilnError(f"'{tflite_path}' names one tensor twice among its inputs and outputs; "
+                        "Kiln needs each input and output to be a tensor of its own")
     if not graph.ops:
         raise KilnError(f"'{tflite_path}' has no operator to run")
     p, consts, layers = build_layers(graph, kernels)
     sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
-    x, y = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     model = CompiledModel(name=name, sha256=sha, graph=graph, plan=p, layers=layers,
                           constants=consts.decls, weight_bytes=consts.bytes,
-                          input=_tensor_desc(x, "input") | {"offset": p.offset(x.index)},
-                          output=_tensor_desc(y, "output") | {"offset": p.offset(y.index)})
-    keys = ("dtype", "shape", "bytes", "scale", "zero_point")
+                          inputs=_io_descs(graph, p, graph.inputs, "input"),
+                          outputs=_io_descs(graph, p, graph.outputs, "output"))
+    keys = ("name", "dtype", "shape", "bytes", "scale", "zero_point")
     model.descriptor = {
         "name": name, "tflite_sha256": sha,
-        "input": {k: model.input[k] for k in keys}, "output": {k: model.output[k] for k in keys},
+        "inputs": [{k: t[k] for k in keys} for t in model.inputs],
+        "outputs": [{k: t[k] for k in keys} for t in model.outputs],
         "arena_bytes": p.arena_bytes, "weight_bytes": consts.bytes,
         "total_macs": sum(la.macs for la in layers),
         "layers": [{"name": la.name, "op": la.op, "kernel": la.kernel, "macs": la.macs} for la in layers],

@@ -41,8 +41,10 @@ typedef struct {
 typedef struct {
     const char *name;             /* <net>/<variant> or the .tflite stem */
     const char *tflite_sha256;    /* hex digest of the source .tflite */
-    kiln_tensor_desc_t input;
-    kiln_tensor_desc_t output;
+    uint32_t n_inputs;
+    uint32_t n_outputs;
+    const kiln_tensor_desc_t *inputs;   /* n_inputs, in the .tflite's order */
+    const kiln_tensor_desc_t *outputs;  /* n_outputs, in the .tflite's order */
     uint32_t arena_bytes;
     uint32_t weight_bytes;
     uint32_t total_macs;
@@ -53,8 +55,10 @@ typedef struct {
 
 extern const kiln_model_t kiln_model;
 
-/* Runs one inference. `input` holds model.input.bytes bytes, `output`
- * receives model.output.bytes bytes. When layer_cost is not NULL it
+/* Runs one inference. `input` holds every input tensor back to back, in
+ * the model's order (the sum of inputs[i].bytes: KILN_MODEL_INPUT_BYTES);
+ * `output` receives every output tensor the same way (KILN_MODEL_OUTPUT_BYTES).
+ * Neither needs any alignment. When layer_cost is not NULL it
  * receives n_layers entries of kiln_cost_now() differences, one per layer.
  * Returns 0 on success. */
 int kiln_model_invoke(const void *input, void *output, uint32_t *layer_cost);

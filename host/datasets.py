@@ -4,6 +4,9 @@
                               else Fashion-MNIST
     fashion_mnist             the Fashion-MNIST test split (10,000 images)
     <dir>                     a folder of MNIST idx files or CIFAR-10 batches
+    <file>.npz                a model with several inputs: one array per input, named
+                              after the model's input tensors or in their order; labels
+                              in an array named labels (or y), or from LABELS=
     <file>.npy                inputs; labels from LABELS=, else <stem>_labels.npy
                               beside it, else labels.npy beside it, else none
                               (the run then reports fidelity and latency, no accuracy)
@@ -37,6 +40,8 @@ class Dataset:
     labels: np.ndarray | None   # (N,) int64; None for a .npy without labels
     classes: tuple[str, ...] = field(default=())
     scale: float | None = None  # model input = stored * scale + offset (a net.toml); None: normalize()'s rule
+    more: dict[str, np.ndarray] = field(default_factory=dict)  # a .npz's other inputs, by name
+    first: str = ""                                              # the .npz's name of `inputs`
     offset: float = 0.0
 
     def model_inputs(self, inputs: np.ndarray) -> np.ndarray:
@@ -98,6 +103,43 @@ def load_npy(path: Path, labels: str | None = None) -> Dataset:
     return Dataset(path.name, inputs, y.astype(np.int64))
 
 
+def load_npz(path: Path, labels: str | None = None) -> Dataset:
+    """Inputs of a several-input model from a .npz: every array but labels/y, in the file's order."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise KilnError(f"cannot read inputs {path}: {exc}; save it with numpy.savez") from exc
+    y = next((arrays.pop(k) for k in ("labels", "y") if k in arrays), None)
+    if labels:
+        y = _load_npy(Path(labels), "labels")
+    if not arrays:
+        raise KilnError(f"{path} holds no input arrays")
+    names = list(arrays)
+    count = {len(a) for a in arrays.values()}
+    if len(count) != 1:
+        raise KilnError(f"the arrays in {path} hold different numbers of samples: "
+                        + ", ".join(f"{k} {len(a)}" for k, a in arrays.items()))
+    first = arrays.pop(names[0])
+    if y is not None:
+        y = (y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y).reshape(-1).astype(np.int64)
+        if len(y) != len(first):
+            raise KilnError(f"{path} holds {len(first)} samples but {len(y)} labels")
+    return Dataset(path.name, first, y, more=arrays, first=names[0])
+
+
+def arrays_for(data: Dataset, names: list[str]) -> list[np.ndarray]:
+    """The dataset's arrays for a model's inputs `names`: by name when the .npz uses the model's
+    tensor names, else in order."""
+    given = {data.first or "input": data.inputs, **data.more}
+    if len(given) != len(names):
+        raise KilnError(f"DATASET {data.name} gives {len(given)} input arrays but the model takes "
+                        f"{len(names)} ({', '.join(names)}): save one array per input with numpy.savez")
+    if set(given) == set(names):
+        return [given[n] for n in names]
+    return list(given.values())
+
+
 def _load_folder(path: Path) -> Dataset:
     """An MNIST idx folder or a CIFAR-10 batch folder, told apart by their files."""
     if any(path.glob("t10k-images*")):
@@ -143,6 +185,10 @@ def load(spec: str | None, labels: str | None = None, net_dir: str | Path | None
         images, y = kd.load_cifar10("test", where)
         return Dataset("cifar10", images, y, CIFAR10_CLASSES)
     path = Path(spec)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise KilnError(f"inputs file {path} not found (DATASET=)")
+        return load_npz(path, labels)
     if path.suffix == ".npy":
         if not path.is_file():
             raise KilnError(f"inputs file {path} not found (DATASET=)")

@@ -225,9 +225,6 @@ def run(args: argparse.Namespace) -> dict:
     from host.reference import Reference
 
     ref = Reference(args.tflite, args.output or _manifest_label_output(args.net_dir))
-    if len(ref.inputs) > 1:
-        raise KilnError(f"{ref.path.name} has {len(ref.inputs)} inputs; infer feeds one-input models "
-                        "for now (check-host and bench run any model)")
     data = datasets.load(args.dataset, args.labels, args.net_dir)
     limit = len(data) if args.limit is None else min(args.limit, len(data))
     out_dir = Path(args.out)
@@ -263,9 +260,13 @@ def run(args: argparse.Namespace) -> dict:
         # uint8-input model) are quantized and pass unchanged; everything else is
         # normalized as in training and quantized by ref.encode as the model says.
         # int8 data is never an image: ref.encode refuses it for a float or uint8 model.
-        inputs = netdata.fit_layout(data.inputs[:limit], tuple(ref.input.shape[1:]), f"dataset {data.name}")
-        if inputs.dtype != np.int8 and not _already_quantized(inputs.dtype, ref.input.dtype):
-            inputs = data.model_inputs(inputs)
+        arrays = []
+        for array, spec in zip(datasets.arrays_for(data, [t.name for t in ref.inputs]), ref.inputs,
+                               strict=True):
+            array = netdata.fit_layout(array[:limit], tuple(spec.shape[1:]), f"dataset {data.name}")
+            if array.dtype != np.int8 and not _already_quantized(array.dtype, spec.dtype):
+                array = data.model_inputs(array)
+            arrays.append(array)
         bar = Progress(limit, "infer", done=limit - len(todo))
         correct = exact = 0
         start = time.monotonic()
@@ -274,7 +275,7 @@ def run(args: argparse.Namespace) -> dict:
 
         def items(indices: list[int]):  # noqa: ANN202 - a generator
             for i in indices:
-                encoded[i] = ref.encode(inputs[i])
+                encoded[i] = ref.encode([a[i] for a in arrays])
                 yield i, encoded[i]
 
         while todo:

@@ -98,6 +98,14 @@ def test_board_runs_several_inputs_and_outputs(models: dict[str, Path], tmp_path
             for res in results:
                 assert res.output == ref.run(wires[res.key])
                 assert sorted(a.size for a in ref.split_outputs(res.output)) == [5, 72]
+        # infer feeds both inputs from one .npz (arrays in the inputs' order), labels beside them.
+        np.savez(tmp_path / "pairs.npz", a=rng.uniform(-1, 1, (12, 6, 6, 3)).astype(np.float32),
+                 b=rng.uniform(-1, 1, (12, 6, 6, 3)).astype(np.float32), labels=np.arange(12) % 5)
+        run_scons("infer", f"TFLITE={model}", f"BOARD={board.name}", "KERNELS=portable",
+                  f"DATASET={tmp_path / 'pairs.npz'}")
+        summary = json.loads((out / "infer.json").read_text())
+        assert summary["samples"] == 12 and summary["fidelity"] == 1.0
+        assert summary["device_accuracy"] is not None and len(summary["fidelity_per_output"]) == 2
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
 

@@ -192,13 +192,27 @@ def _prepare_log(path: Path, resume: bool, run: dict) -> tuple[set[int], list[di
     return set(), []
 
 
+def predict(values: np.ndarray, spec) -> int:  # noqa: ANN001 - a reference.TensorSpec
+    """The class a model output says: argmax over classes; the value itself for an int32 output
+    (an on-device ARG_MAX); for a single score, 1 when it is above one half (a probability: its
+    quantized range ends near 1, or a float in [0, 1]) or above 0 (a logit)."""
+    if values.size == 1:
+        if spec.dtype in ("int32", "bool"):
+            return int(values[0])
+        real = float(values[0]) if not spec.quantized else spec.scale * (float(values[0]) - spec.zero_point)
+        top = spec.scale * (np.iinfo(values.dtype).max - spec.zero_point) if spec.quantized else real
+        threshold = 0.5 if 0.0 <= top <= 1.01 else 0.0
+        return int(real > threshold)
+    return int(values.argmax())
+
+
 def _sample_record(i: int, label: int | None, res: cl.InferResult, host_out: bytes, ref) -> dict:  # noqa: ANN001
     devs, hsts = ref.split_outputs(res.output), ref.split_outputs(host_out)
     dev, hst = devs[ref.label_index], hsts[ref.label_index]
     diffs = [np.abs(d.astype(np.float64) - h.astype(np.float64)) for d, h in zip(devs, hsts, strict=True)]
     kind = int if dev.dtype.kind in "iu" else float
-    return {"kind": "sample", "i": i, "label": label, "device_pred": int(dev.argmax()),
-            "host_pred": int(hst.argmax()), "cost": res.cost, "exact": res.output == host_out,
+    return {"kind": "sample", "i": i, "label": label, "device_pred": predict(dev, ref.output),
+            "host_pred": predict(hst, ref.output), "cost": res.cost, "exact": res.output == host_out,
             # Fidelity per output tensor: a multi-head model may differ in one head only.
             "exact_outputs": [bool(np.array_equal(d, h)) for d, h in zip(devs, hsts, strict=True)],
             "max_abs_diff": max((float(d.max()) for d in diffs if d.size), default=0.0),

@@ -19,7 +19,10 @@ from kiln import quantmath
 from kiln.errors import KilnError
 
 #: Wire dtypes (little-endian) of the tensors Kiln models take and return.
-_DTYPES = {"int8": np.dtype("i1"), "uint8": np.dtype("u1"), "float32": np.dtype("<f4")}
+_DTYPES = {"int8": np.dtype("i1"), "uint8": np.dtype("u1"), "float32": np.dtype("<f4"),
+           "int16": np.dtype("<i2"), "int32": np.dtype("<i4"), "bool": np.dtype("?")}
+#: The dtypes that carry a scale and zero point; int32 and bool tensors (ARG_MAX, comparisons) do not.
+_QUANTIZED = ("int8", "uint8", "int16")
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,8 @@ class TensorSpec:
 
     @property
     def quantized(self) -> bool:
-        """True for int8 and uint8 tensors."""
-        return self.dtype != "float32"
+        """True for the affine-quantized dtypes (int8, uint8, int16)."""
+        return self.dtype in _QUANTIZED
 
     def as_info(self) -> dict:
         """The fields INFO reports for a tensor (docs/protocol.md)."""
@@ -51,10 +54,11 @@ class TensorSpec:
 def _spec(details: dict, what: str, path: Path, name: str = "") -> TensorSpec:
     dtype = np.dtype(details["dtype"]).name
     if dtype not in _DTYPES:
-        raise KilnError(f"{path}: {what} tensor has dtype {dtype}; Kiln runs int8, uint8 and float32 models")
+        raise KilnError(f"{path}: {what} tensor has dtype {dtype}; Kiln's models take and return "
+                        f"{', '.join(_DTYPES)}")
     q = details["quantization_parameters"]
     scales, zps = list(q["scales"]), list(q["zero_points"])
-    if dtype != "float32" and len(scales) != 1:
+    if dtype in _QUANTIZED and len(scales) != 1:
         raise KilnError(f"{path}: {what} tensor is {dtype} without a single scale ({len(scales)} scales)")
     return TensorSpec(dtype, tuple(int(d) for d in details["shape"]),
                       float(scales[0]) if scales else 0.0, int(zps[0]) if zps else 0, name)

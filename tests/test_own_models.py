@@ -139,6 +139,9 @@ def test_onnx_from_pytorch_runs_bit_exact(world: dict) -> None:
     check = report["source_check"]
     assert check["reference"] == "onnxruntime" and check["max_abs_diff"] <= check["tolerance"]
     assert "TRANSPOSE" not in report["operators"], report["operators"]
+    # new-net takes an .onnx like any other model file: logits told from sample outputs.
+    manifest = _new_net(world, "own_onnx", str(ROOT / "models/fashion_torch/model.onnx"))
+    assert manifest["model"] == {"file": "model.onnx", "output": "logits"}
 
 
 def test_new_net_errors_name_the_problem(world: dict, tmp_path: Path) -> None:

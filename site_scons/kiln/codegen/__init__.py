@@ -46,7 +46,8 @@ MAX_ARENA_BYTES = 1 << 30
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 OUTPUT_FILES = ("kiln_model.c", "kiln_model.h")
 _DTYPES = {"int8": ("KILN_DTYPE_INT8", 1), "float32": ("KILN_DTYPE_FLOAT32", 2),
-           "uint8": ("KILN_DTYPE_UINT8", 3)}
+           "uint8": ("KILN_DTYPE_UINT8", 3), "int16": ("KILN_DTYPE_INT16", 4),
+           "int32": ("KILN_DTYPE_INT32", 5), "bool": ("KILN_DTYPE_BOOL", 6)}
 
 
 @dataclass
@@ -109,11 +110,11 @@ class CompiledModel:
 def _tensor_desc(t: Tensor, which: str) -> dict:
     if t.dtype not in _DTYPES:
         raise KilnError(f"the model {which} {t.describe()} has dtype {t.dtype}; Kiln models take and "
-                        "return int8, uint8 or float32: convert with inference_input_type/"
+                        f"return {', '.join(_DTYPES)}: convert with inference_input_type/"
                         "inference_output_type int8 or uint8 (or keep float32)")
     if len(t.shape) > 4:
         raise KilnError(f"the model {which} {t.describe()} has rank above 4")
-    scale, zp = t.qparams() if t.dtype in ("int8", "uint8") else (0.0, 0)
+    scale, zp = t.qparams()
     return {"name": t.name, "dtype": t.dtype, "shape": [int(d) for d in t.shape], "bytes": t.nbytes,
             "scale": float(scale), "zero_point": int(zp),
             "c_dtype": _DTYPES[t.dtype][0], "c_scale": c_float(scale)}

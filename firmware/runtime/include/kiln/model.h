@@ -20,6 +20,9 @@ typedef enum {
     KILN_DTYPE_INT8 = 1,
     KILN_DTYPE_FLOAT32 = 2,
     KILN_DTYPE_UINT8 = 3,   /* uint8 model edges; int8 inside */
+    KILN_DTYPE_INT16 = 4,
+    KILN_DTYPE_INT32 = 5,   /* e.g. an ARG_MAX output */
+    KILN_DTYPE_BOOL = 6,    /* one byte, 0 or 1 */
 } kiln_dtype_t;
 
 typedef struct {

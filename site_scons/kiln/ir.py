@@ -30,6 +30,7 @@ class Tensor:
     quantized_dimension: int = 0
     data: np.ndarray | None = None         # constants only, already shaped
     alias_of: int | None = None            # storage shared with this tensor
+    is_variable: bool = False              # state kept between invocations (an LSTM's), zeros at start
 
     @property
     def is_const(self) -> bool:

@@ -181,7 +181,8 @@ def _read_tensor(model: tflite.Model, sub: tflite.SubGraph, i: int, buf: bytes, 
             data = np.frombuffer(raw, dtype=np_type).copy()
             data = data.reshape(shape) if data.size == _elements(shape) else data
     return Tensor(index=i, name=_name_of(t) or f"tensor_{i}", shape=shape, dtype=type_name, scale=scale,
-                  zero_point=zero_point, quantized_dimension=qdim, data=data)
+                  zero_point=zero_point, quantized_dimension=qdim, data=data,
+                  is_variable=bool(t.IsVariable()) and data is None)
 
 
 def _name_of(t: tflite.Tensor) -> str:

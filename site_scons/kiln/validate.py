@@ -137,7 +137,8 @@ def _check_edges(graph: Graph, name: str) -> None:
     for i in graph.inputs:
         if graph.tensors[i].is_const:
             raise invalid(name, f"graph input {_tensor(graph.tensors[i])}", "it is a constant")
-    available = set(graph.inputs) | {t.index for t in graph.tensors if t.is_const}
+    # Variable tensors (recurrent state) are read before any operator writes them: they start at zero.
+    available = set(graph.inputs) | {t.index for t in graph.tensors if t.is_const or t.is_variable}
     produced: set[int] = set()
     for op in graph.ops:
         optional = OPTIONAL_INPUTS.get(op.op, set())

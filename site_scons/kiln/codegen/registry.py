@@ -115,6 +115,9 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
     act = op.options.get("FusedActivationFunction", "NONE")
     if act not in FUSED_ACTIVATIONS:
         return f"fused activation {act}"
+    state = next((graph.tensors[i] for i in op.inputs if i >= 0 and graph.tensors[i].is_variable), None)
+    if state is not None:
+        return f"{state.describe()} is a variable tensor (recurrent state), which Kiln's runtime does not keep"
     for i in op.inputs + op.outputs:
         t = graph.tensors[i] if i >= 0 else None
         if t is not None and not t.is_const and t.dtype not in RUNTIME_DTYPES:
@@ -157,6 +160,8 @@ def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
     for kset in order:
         _load(kset)
     dtype = op_dtype(graph, op)
+    if not any(k.op == op.op for k in _REGISTRY):  # before the contract: its options may be odd
+        raise unsupported(graph, op, f"no kernel for {op.op} with {dtype} data")
     problem = _contract_problem(graph, op, dtype)
     if problem:
         raise unsupported(graph, op, problem)

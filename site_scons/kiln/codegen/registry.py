@@ -117,7 +117,8 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
         return f"fused activation {act}"
     state = next((graph.tensors[i] for i in op.inputs if i >= 0 and graph.tensors[i].is_variable), None)
     if state is not None:
-        return f"{state.describe()} is a variable tensor (recurrent state), which Kiln's runtime does not keep"
+        return (f"{state.describe()} is a variable tensor (recurrent state), which Kiln's runtime "
+                "does not keep")
     for i in op.inputs + op.outputs:
         t = graph.tensors[i] if i >= 0 else None
         if t is not None and not t.is_const and t.dtype not in RUNTIME_DTYPES:

@@ -96,6 +96,33 @@ SPECS = [
     ("tconv_k4s3valid_f32", _tconv(3, (4, 3), (3, 2), "valid", "relu"), (3, 3, 2), False,
      (-2.0, 2.0), False),
 ]
+
+def _conv_then(fn: Callable) -> Callable:
+    """A 1x1 convolution (or Dense on 1-D input) first, then Lambda(fn)."""
+    def build(shape):
+        first = _L().Conv2D(shape[-1] + 2, 1) if len(shape) == 3 else _L().Dense(shape[-1] + 3)
+        return opmodels._seq(shape, first, _L().Lambda(fn))
+    return build
+
+
+def _l2(t):
+    return _tf().math.l2_normalize(t, axis=-1)
+
+
+def _log_softmax(t):
+    return _tf().nn.log_softmax(t)
+
+
+SPECS += [
+    ("l2norm_s8", _conv_then(_l2), (4, 5, 3), True, (-1.0, 1.0), True),
+    ("l2norm_s8_input", _lambda(_l2), (6, 7), True, (-0.01, 0.03), False),
+    ("l2norm_s8_huge", _lambda(_l2), (40,), True, (-200.0, 100.0), False),
+    ("l2norm_s8_deep", _conv_then(_l2), (2, 2, 61), True, (-1.0, 1.0), False),
+    ("l2norm_f32", _lambda(_l2), (4, 5, 3), False, (-2.0, 2.0), True),
+    ("l2norm_f32_tiny", _lambda(_l2), (9,), False, (-1e-7, 1e-7), False),
+    ("log_softmax_f32", _lambda(_log_softmax), (3, 10), False, (-8.0, 8.0), True),
+    ("log_softmax_f32_dense", _conv_then(_log_softmax), (12,), False, (-1.0, 1.0), False),
+]
 FAST = [s[0] for s in SPECS if s[5]]
 SLOW = [s[0] for s in SPECS if not s[5]]
 

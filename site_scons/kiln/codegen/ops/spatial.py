@@ -195,6 +195,40 @@ def _tconv(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, call, oh * ow * oc * ic * kh * kw // (sh * sw), ctx.weight_bytes)
 
 
+# ---- last-axis normalizations -------------------------------------------------------------
+
+def _rows(ctx: LayerContext) -> tuple[int, int]:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    depth = int(x.shape[-1]) if x.shape else 1
+    if depth < 1 or x.size != y.size:
+        raise UnsupportedLayer(f"input {x.describe()} and output {y.describe()} do not match")
+    return x.size // depth, depth
+
+
+def _l2norm(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    if ctx.op.options.get("FusedActivationFunction", "NONE") != "NONE":
+        raise UnsupportedLayer("fused activation on L2_NORMALIZATION")
+    rows, depth = _rows(ctx)
+    zp = 0
+    if x.dtype == "int8":
+        zp = _qp(x)[1]
+        so, zo = _qp(y)
+        if (qm.f32(so), zo) != (1.0 / 128, 0):
+            raise UnsupportedLayer("int8 L2_NORMALIZATION output must have scale 1/128 and zero point 0")
+        if depth * 255 * 255 > (1 << 31) - 1:
+            raise UnsupportedLayer(f"depth {depth} can overflow the int32 sum of squares")
+    p = ctx.struct("kiln_l2norm_params_t", dict(rows=rows, depth=depth, in_zp=zp))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _log_softmax_f32(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    rows, depth = _rows(ctx)
+    p = ctx.struct("kiln_log_softmax_f32_params_t", dict(rows=rows, depth=depth))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
 def _register() -> None:
     s8, fl = "int8", "float32"
     for op, dt, func, build, acc in [
@@ -204,8 +238,12 @@ def _register() -> None:
         ("RESIZE_BILINEAR", fl, "kiln_resize_bilinear_f32", _resize_bilinear, _resize_accepts),
         ("TRANSPOSE_CONV", s8, "kiln_transpose_conv_s8", _tconv, _tconv_accepts),
         ("TRANSPOSE_CONV", fl, "kiln_transpose_conv_f32", _tconv, _tconv_accepts),
+        ("L2_NORMALIZATION", s8, "kiln_l2norm_s8", _l2norm, None),
+        ("L2_NORMALIZATION", fl, "kiln_l2norm_f32", _l2norm, None),
+        ("LOG_SOFTMAX", fl, "kiln_log_softmax_f32", _log_softmax_f32, None),
     ]:
-        register(KernelImpl(op=op, dtype=dt, func=func, build=build, accepts=acc, header=HEADER))
+        register(KernelImpl(op=op, dtype=dt, func=func, build=build, header=HEADER,
+                            **({"accepts": acc} if acc else {})))
 
 
 _register()

@@ -1,6 +1,7 @@
 /*
  * Kiln runtime: spatial operators (RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,
- * TRANSPOSE_CONV), NHWC.
+ * TRANSPOSE_CONV), NHWC, and the last-axis normalizations L2_NORMALIZATION
+ * and LOG_SOFTMAX.
  *
  * The generator (site_scons/kiln/codegen/ops/spatial.py) precomputes the
  * source coordinates of every output row and column as tflite-micro's
@@ -92,6 +93,30 @@ void kiln_transpose_conv_s8(const kiln_transpose_conv_s8_params_t *p, const int8
                             const int8_t *w, const int32_t *bias, int8_t *out);
 void kiln_transpose_conv_f32(const kiln_transpose_conv_f32_params_t *p, const float *in,
                              const float *w, const float *bias, float *out);
+
+/* L2_NORMALIZATION over the last axis (rows * depth values).
+ *   int8 (output scale 1/128, zero point 0, as the converter produces):
+ *   x = q - in_zp; acc = sum x^2 (int32); (m, s) = the fixed-point inverse
+ *   square root of acc (3 integer bits, five Newton-Raphson steps, times
+ *   sqrt(2)/2, as tflite-micro's GetInvSqrtQuantizedMultiplierExp; acc <= 1
+ *   gives m = 2^31 - 1, s = 0); out = clamp(requantize(x, m, 7 - s)).
+ *   float: out = x / max(sqrt(sum x^2), 1e-6) (the sum in order; sqrt is
+ *   Kiln's own, no libm). in_zp is unused by the float kernel. */
+typedef struct {
+    uint32_t rows, depth;
+    int32_t in_zp;
+} kiln_l2norm_params_t;
+
+void kiln_l2norm_s8(const kiln_l2norm_params_t *p, const int8_t *in, int8_t *out);
+void kiln_l2norm_f32(const kiln_l2norm_params_t *p, const float *in, float *out);
+
+/* LOG_SOFTMAX over the last axis, float32: out = x - max - log(sum exp(x - max))
+ * per row (kiln_expf and Kiln's own log, no libm). */
+typedef struct {
+    uint32_t rows, depth;
+} kiln_log_softmax_f32_params_t;
+
+void kiln_log_softmax_f32(const kiln_log_softmax_f32_params_t *p, const float *in, float *out);
 
 #ifdef __cplusplus
 }

@@ -120,6 +120,11 @@ SPECS += [
     ("l2norm_s8_deep", _conv_then(_l2), (2, 2, 61), True, (-1.0, 1.0), False),
     ("l2norm_f32", _lambda(_l2), (4, 5, 3), False, (-2.0, 2.0), True),
     ("l2norm_f32_tiny", _lambda(_l2), (9,), False, (-1e-7, 1e-7), False),
+    ("log_softmax_s8", _conv_then(_log_softmax), (10,), True, (-1.0, 1.0), True),
+    ("log_softmax_s8_input", _lambda(_log_softmax), (4, 9), True, (-6.0, 6.0), False),
+    ("log_softmax_s8_small", _lambda(_log_softmax), (2, 30), True, (-0.05, 0.1), False),
+    ("log_softmax_s8_huge", _lambda(_log_softmax), (3, 5), True, (-150.0, 90.0), False),
+    ("log_softmax_s8_deep", _lambda(_log_softmax), (300,), True, (-20.0, 20.0), False),
     ("log_softmax_f32", _lambda(_log_softmax), (3, 10), False, (-8.0, 8.0), True),
     ("log_softmax_f32_dense", _conv_then(_log_softmax), (12,), False, (-1.0, 1.0), False),
 ]

@@ -229,6 +229,26 @@ def _log_softmax_f32(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
+def _log_softmax_s8(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    rows, depth = _rows(ctx)
+    so, zo = _qp(y)
+    if (qm.f32(so), zo) != (16.0 / 256, 127):
+        raise UnsupportedLayer("int8 LOG_SOFTMAX output must have scale 16/256 and zero point 127")
+    if depth >= 4096:
+        raise UnsupportedLayer(f"depth {depth}: the Q12.19 sum of exponentials holds below 4096")
+    q = qm.softmax_params(1.0, _qp(x)[0])  # beta 1: the same input scaling as SOFTMAX
+    reverse = float(1 << (31 - q["input_left_shift"])) / float(q["input_multiplier"])
+    r_mult, r_shift = qm.quantize_multiplier(reverse)
+    if r_shift > 0:
+        raise UnsupportedLayer("LOG_SOFTMAX's reverse scaling must be below 1")
+    p = ctx.struct("kiln_log_softmax_s8_params_t", dict(
+        rows=rows, depth=depth, input_multiplier=q["input_multiplier"],
+        input_left_shift=q["input_left_shift"], reverse_multiplier=r_mult, reverse_shift=r_shift,
+        diff_min=q["diff_min"]))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
 def _register() -> None:
     s8, fl = "int8", "float32"
     for op, dt, func, build, acc in [
@@ -241,6 +261,7 @@ def _register() -> None:
         ("L2_NORMALIZATION", s8, "kiln_l2norm_s8", _l2norm, None),
         ("L2_NORMALIZATION", fl, "kiln_l2norm_f32", _l2norm, None),
         ("LOG_SOFTMAX", fl, "kiln_log_softmax_f32", _log_softmax_f32, None),
+        ("LOG_SOFTMAX", s8, "kiln_log_softmax_s8", _log_softmax_s8, None),
     ]:
         register(KernelImpl(op=op, dtype=dt, func=func, build=build, header=HEADER,
                             **({"accepts": acc} if acc else {})))

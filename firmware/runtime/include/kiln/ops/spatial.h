@@ -118,6 +118,27 @@ typedef struct {
 
 void kiln_log_softmax_f32(const kiln_log_softmax_f32_params_t *p, const float *in, float *out);
 
+/* LOG_SOFTMAX, int8 (output scale 16/256, zero point 127, as the converter
+ * produces), tflite-micro's fixed point. With in_scale the input scale:
+ *   (input_multiplier, input_left_shift) = QM(min((double)in_scale * 2^26,
+ *                                              2^31 - 1))   (shift >= 0)
+ *   diff_min = -floor(31 * 2^26 / 2^input_left_shift)
+ *   (reverse_multiplier, reverse_shift) =
+ *       QM(2^(31 - input_left_shift) / (double)input_multiplier)  (shift <= 0)
+ * Per row: d = q - max; the exps of d >= diff_min (d as Q5.26) are summed
+ * in Q12.19; log of the sum in Q5.26; outputs with d above
+ * max(diff_min - 1, requantize(log_sum + INT32_MIN, reverse_multiplier,
+ * reverse_shift)) are round((d5 - log_sum) / 2^22) + 127 clamped, the
+ * rest -128. */
+typedef struct {
+    uint32_t rows, depth;
+    int32_t input_multiplier, input_left_shift;
+    int32_t reverse_multiplier, reverse_shift;
+    int32_t diff_min;
+} kiln_log_softmax_s8_params_t;
+
+void kiln_log_softmax_s8(const kiln_log_softmax_s8_params_t *p, const int8_t *in, int8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

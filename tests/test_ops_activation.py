@@ -100,6 +100,8 @@ SPECS: list[Spec] = [
     ("hswish_s8", _act(lambda: _L().Lambda(_hard_swish)), (6, 5, 3), True, (-4.0, 4.0), True),
     ("hswish_s8_small", _act(lambda: _L().Lambda(_hard_swish)), (40,), True, (-0.3, 0.2), False),
     ("hswish_s8_wide", _act(lambda: _L().Lambda(_hard_swish)), (5, 8), True, (-9.0, 12.0), False),
+    ("hswish_s8_tiny", _act(lambda: _L().Lambda(_hard_swish)), (40,), True, (-1e-6, 2e-6), False),
+    ("hswish_s8_micro", _act(lambda: _L().Lambda(_hard_swish)), (40,), True, (-2e-8, 1e-8), False),
     ("hswish_s8_huge", _act(lambda: _L().Lambda(_hard_swish)), (30,), True, (-60.0, 100.0), False),
     ("hswish_s8_conv", _conv_then(lambda: _L().Lambda(_hard_swish)), (4, 4, 3), True,
      (-1.0, 1.0), False),

@@ -204,6 +204,18 @@ static int32_t sat_shl16(int32_t v, int32_t amount)
     return r > 32767 ? 32767 : (r < -32768 ? -32768 : (int32_t)r);
 }
 
+/* The reference's rounding right shift of an int16 value (exponent 0..31).
+ * Its mask 2^exponent - 1 is held in int16, so from exponent 16 on it is all
+ * ones and the result is the sign alone: 1 for x >= 0, -1 below (reached
+ * with input scales below about 2e-7). */
+static int32_t rounding_div_pot16(int32_t x, int32_t exponent)
+{
+    if (exponent >= 16) {
+        return x >= 0 ? 1 : -1;
+    }
+    return kiln_rounding_div_pot(x, exponent);
+}
+
 void kiln_hard_swish_s8(const kiln_act_hard_swish_s8_params_t *p, const int8_t *in, int8_t *out)
 {
     uint32_t i;
@@ -224,11 +236,11 @@ void kiln_hard_swish_s8(const kiln_act_hard_swish_s8_params_t *p, const int8_t *
         if (p->relu_exp > 0) {
             relu = sat_shl16(relu, 1);
         } else if (p->relu_exp < 0) {
-            relu = kiln_rounding_div_pot(relu, -p->relu_exp);
+            relu = rounding_div_pot16(relu, -p->relu_exp);
         }
         /* [-1, 1] -> [0, 1] in Q0.15 */
         relu = (relu + (1 << 15)) >> 1;
-        v = kiln_rounding_div_pot(sdhm16(relu, pre_out), -p->out_exp);
+        v = rounding_div_pot16(sdhm16(relu, pre_out), -p->out_exp);
         out[i] = sat_s8(v + p->out_zp);
     }
 }

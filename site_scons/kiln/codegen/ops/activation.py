@@ -111,7 +111,7 @@ def _hard_swish_s8(ctx: LayerContext) -> LayerCode:
     hires = f(1.0 / 128.0) * f(si)  # single precision throughout, as the reference
     out_m, out_exp = qm.quantize_multiplier(float(hires / f(so)))
     relu_m, relu_exp = qm.quantize_multiplier(float(hires / (f(3.0) / f(32768.0))))
-    if not (-15 <= out_exp <= 0 and -15 <= relu_exp <= 30):
+    if not (-31 <= out_exp <= 0 and -31 <= relu_exp <= 30):
         raise UnsupportedLayer(f"input scale {si:g} and output scale {so:g} are outside what "
                                "HARD_SWISH's 16-bit arithmetic takes")
     return _unary(ctx, "kiln_act_hard_swish_s8_params_t",

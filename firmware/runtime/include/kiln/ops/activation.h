@@ -107,7 +107,9 @@ void kiln_tanh_s8(const kiln_act_sigmoid_s8_params_t *p, const int8_t *in, int8_
  * the 16-bit multipliers are the Q31 ones rounded to their top half:
  *   out_mult  = m  >= 2^31 - 1 - 2^15 ? 32767 : (m  + 2^15) >> 16
  *   relu_mult = m' >= 2^31 - 1 - 2^15 ? 32767 : (m' + 2^15) >> 16
- * The generator accepts -15 <= out_exp <= 0 and -15 <= relu_exp <= 30. */
+ * The generator accepts -31 <= out_exp <= 0 and relu_exp <= 30. Right
+ * shifts by 16 or more give the sign (+-1), as the reference's int16 mask
+ * does. */
 typedef struct {
     uint32_t n;
     int32_t in_zp, out_zp;

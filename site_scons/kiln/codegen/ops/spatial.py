@@ -15,7 +15,7 @@ import numpy as np
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_int
-from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import MAX_INT8_DEPTH, KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
 HEADER = "kiln/ops/spatial.h"
@@ -151,6 +151,10 @@ def _tconv_accepts(g: Graph, op: Operator) -> bool:
         raise UnsupportedLayer(f"weights {w.describe()} do not match input {x.describe()}")
     if max(list(x.shape) + list(y.shape) + list(w.shape)) > 65535:
         raise UnsupportedLayer("dimension above 65535")
+    taps = int(w.shape[1]) * int(w.shape[2]) * int(w.shape[3])
+    if x.dtype == "int8" and taps > MAX_INT8_DEPTH:
+        raise UnsupportedLayer(f"each output can sum {taps} products; above {MAX_INT8_DEPTH} the "
+                               "int32 accumulator of the reference arithmetic can overflow")
     return True
 
 

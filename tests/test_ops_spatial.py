@@ -163,6 +163,7 @@ class Converted:
         self.specs = {s[0]: s for s in SPECS}
 
     def __getitem__(self, name: str) -> Path:
+        """The .tflite of spec `name`, converted now if it was not yet."""
         if name not in self.paths:
             _, builder, shape, int8, (lo, hi), _ = self.specs[name]
             seed = zlib.crc32(name.encode()) % 1000
@@ -175,6 +176,7 @@ class Converted:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> Converted:
+    """One converter cache for the whole file: TensorFlow loads once."""
     return Converted(tmp_path_factory.mktemp("ops_spatial"))
 
 

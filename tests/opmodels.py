@@ -185,10 +185,11 @@ def build(builder: Callable[[], object], seed: int):
     return model
 
 
-def tanh_model():
-    """Conv then Dense with tanh: the converter emits a TANH operator Kiln lacks."""
+def unsupported_op_model():
+    """A clip to [-1, 1] on the input, then Dense: the converter emits a standalone
+    RELU_N1_TO_1, which Kiln lacks (tflite-micro has no kernel for it either)."""
     L = _keras().layers
-    return _seq((6, 6, 1), L.Conv2D(2, 3), L.Flatten(), L.Dense(4), L.Activation("tanh"))
+    return _seq((4,), L.Lambda(lambda t: _tf().clip_by_value(t, -1.0, 1.0)), L.Dense(3))
 
 
 def dynamic_reshape_model():

@@ -22,11 +22,11 @@ from support import run_scons, variant_path
 
 @pytest.fixture(scope="module")
 def small_models(tmp_path_factory) -> dict:
-    """Two converted models: one with in-graph shape arithmetic, one with TANH."""
+    """Two converted models: one with in-graph shape arithmetic, one with RELU_N1_TO_1."""
     out = tmp_path_factory.mktemp("compiler")
-    paths = {"dyn": out / "dyn.tflite", "tanh": out / "tanh.tflite"}
+    paths = {"dyn": out / "dyn.tflite", "unsupported": out / "unsupported.tflite"}
     paths["dyn"].write_bytes(opmodels.convert(opmodels.build(opmodels.dynamic_reshape_model, 1)))
-    paths["tanh"].write_bytes(opmodels.convert(opmodels.build(opmodels.tanh_model, 2)))
+    paths["unsupported"].write_bytes(opmodels.convert(opmodels.build(opmodels.unsupported_op_model, 2)))
     return paths
 
 
@@ -97,12 +97,12 @@ def test_not_a_tflite_file(tmp_path) -> None:
 
 
 def test_unsupported_operator_names_op_index_and_tensors(small_models: dict, tmp_path) -> None:
-    g = parse_tflite(small_models["tanh"].read_bytes())
-    index = next(op.index for op in g.ops if op.op == "TANH")
+    g = parse_tflite(small_models["unsupported"].read_bytes())
+    index = next(op.index for op in g.ops if op.op == "RELU_N1_TO_1")
     with pytest.raises(KilnError) as err:
-        codegen.generate(small_models["tanh"], tmp_path / "gen")
+        codegen.generate(small_models["unsupported"], tmp_path / "gen")
     msg = str(err.value)
-    assert f"unsupported operator TANH at index {index}" in msg
+    assert f"unsupported operator RELU_N1_TO_1 at index {index}" in msg
     assert "int8[1, 4]" in msg and "inputs:" in msg and "outputs:" in msg and "Fix:" in msg
     assert not (tmp_path / "gen" / "kiln_model.c").exists()  # nothing half-written
 
@@ -235,9 +235,9 @@ def test_scons_check_host(small_models: dict, fashion_ptq, tmp_path) -> None:
     ok = run_scons("check-host", f"TFLITE={small_models['dyn']}", "COUNT=10", check=False)
     assert ok.returncode == 0, ok.stderr
     assert "10 inputs, 10 outputs identical" in ok.stdout and "PASS" in ok.stdout
-    bad = run_scons("check-host", f"TFLITE={small_models['tanh']}", "COUNT=5", check=False)
+    bad = run_scons("check-host", f"TFLITE={small_models['unsupported']}", "COUNT=5", check=False)
     assert bad.returncode != 0
-    assert "unsupported operator TANH" in bad.stderr
+    assert "unsupported operator RELU_N1_TO_1" in bad.stderr
     # INPUTS: float images get quantized with the model's input scale
     from kiln import datasets
     images, _ = datasets.load_fashion_mnist("test")

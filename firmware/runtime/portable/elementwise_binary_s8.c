@@ -93,3 +93,52 @@ void kiln_minimum_s8(const kiln_ew_binary_s8_params_t *p, const int8_t *a, const
 {
     walk(p, a, b, out, min_one);
 }
+
+/* Leading bits equal to the sign bit, minus one (31 for 0 and -1), as the
+ * reference's CountLeadingSignBits. */
+static int32_t leading_sign_bits(int32_t x)
+{
+    if (x >= 0) {
+        return kiln_clz32((uint32_t)x) - 1;
+    }
+    return kiln_clz32(2u * (uint32_t)(-x) - 1u);
+}
+
+/* DIV as tflite-micro's int8 DIV: the divisor's reciprocal in fixed point
+ * (1 / (1 + x) on its normalized mantissa), the dividend normalized by its
+ * headroom, their product, then one rounding right shift that also folds
+ * the output multiplier's shift, the reciprocal's exponent and the
+ * headroom. |a|, |b| <= 255, so the headroom is at least 22 and the
+ * generator refuses output shifts above 22 (the total shift is then never
+ * a left shift). A total right shift above 31 leaves less than one half:
+ * the result is 0. A zero divisor (undefined in the reference) gives the
+ * clamp limit of the dividend's sign, or the zero point for 0 / 0. */
+static int8_t div_one(const kiln_ew_binary_s8_params_t *p, int32_t qa, int32_t qb)
+{
+    int32_t a = qa + p->a_offset;
+    int32_t b = qb + p->b_offset;
+    int32_t clz_b, recip_shift, inv, headroom, q, right, r;
+
+    if (b == 0) {
+        r = a > 0 ? p->act_max : (a < 0 ? p->act_min : p->out_offset);
+        return (int8_t)kiln_clamp_s32(r, p->act_min, p->act_max);
+    }
+    if (b < 0) {
+        a = -a;
+        b = -b;
+    }
+    clz_b = kiln_clz32((uint32_t)b);
+    recip_shift = 31 - clz_b;
+    inv = kiln_one_over_one_plus_x_q0((int32_t)(((uint32_t)b << clz_b) - 0x80000000u));
+    headroom = leading_sign_bits(a);
+    q = kiln_sat_rdhm((int32_t)((uint32_t)a << headroom), inv);
+    right = -(p->out_shift - recip_shift - headroom);
+    q = kiln_sat_rdhm(q, p->out_mult);
+    r = (right > 31 ? 0 : kiln_rounding_div_pot(q, right)) + p->out_offset;
+    return (int8_t)kiln_clamp_s32(r, p->act_min, p->act_max);
+}
+
+void kiln_div_s8(const kiln_ew_binary_s8_params_t *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    walk(p, a, b, out, div_one);
+}

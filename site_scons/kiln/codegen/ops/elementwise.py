@@ -9,6 +9,8 @@ gives the arithmetic each one matches in tflite-micro.
 
 from __future__ import annotations
 
+import numpy as np
+
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
@@ -100,6 +102,23 @@ def _no_left_shift(q: dict, keys: tuple[str, ...]) -> None:
 
 # ---- binary arithmetic -------------------------------------------------------------
 
+#: int8 DIV: the dividend's headroom is at least 22 bits (|q - zp| <= 255), so an
+#: output shift up to 22 keeps the kernel's total shift a right shift.
+DIV_MAX_SHIFT = 22
+
+
+def div_params(a_scale: float, b_scale: float, out_scale: float) -> dict:
+    """Int8 DIV: one multiplier for a_scale / (b_scale * out_scale), the whole
+    expression in float32 as tflite-micro's preparation computes it."""
+    real = np.float32(a_scale) / (np.float32(b_scale) * np.float32(out_scale))
+    m, s = qm.quantize_multiplier(float(real))
+    if s > DIV_MAX_SHIFT:
+        raise UnsupportedLayer(f"the scales give a DIV multiplier of {float(real):g}, above the "
+                               f"2^{DIV_MAX_SHIFT} the reference arithmetic can apply")
+    return {"left_shift": 0, "a_mult": 0, "a_shift": 0, "b_mult": 0, "b_shift": 0,
+            "out_mult": m, "out_shift": s}
+
+
 def sqdiff_params(a_scale: float, b_scale: float, out_scale: float) -> dict:
     """Int8 SQUARED_DIFFERENCE: inputs to twice the larger scale (as ADD), the
     square of their difference to the output scale."""
@@ -123,6 +142,8 @@ def _binary_s8(ctx: LayerContext) -> LayerCode:
         _no_left_shift(q, ("a_shift", "b_shift", "out_shift"))
     elif ctx.op.op == "SQUARED_DIFFERENCE":
         q = sqdiff_params(sa, sb, so)
+    elif ctx.op.op == "DIV":
+        q = div_params(sa, sb, so)
     else:  # MAXIMUM, MINIMUM: raw values
         _need_same_qparams([a, b, y])
         q = zero
@@ -214,7 +235,7 @@ def _select(ctx: LayerContext) -> LayerCode:
         raise UnsupportedLayer("x, y and the output must share one dtype")
     if y.dtype == "int8":
         _need_same_qparams([x, z, y])
-    size = {"int8": 1, "float32": 4, "int32": 4}[y.dtype]
+    size = {"int8": 1, "float32": 4}[y.dtype]
     p = ctx.struct("kiln_select_params_t", _fmt_bc(dict(broadcast([c, x, z], y), elem_bytes=size)))
     call = (f"{ctx.func}({p}, {ctx.ptr(c)}, (const void *){ctx.ptr(x)}, (const void *){ctx.ptr(z)}, "
             f"(void *){ctx.ptr(y, const=False)});")
@@ -239,6 +260,7 @@ def _register() -> None:
         ("MAXIMUM", f32, "kiln_maximum_f32", _binary_f32, None),
         ("MINIMUM", f32, "kiln_minimum_f32", _binary_f32, None),
         ("DIV", f32, "kiln_div_f32", _binary_f32, None),
+        ("DIV", s8, "kiln_div_s8", _binary_s8, None),
         ("ABS", s8, "kiln_abs_s8", _abs_s8, None),
     ]
     for op in ("ABS", "NEG", "SQUARE", "SQRT", "RSQRT", "EXP", "LOG", "FLOOR", "ROUND"):
@@ -248,7 +270,7 @@ def _register() -> None:
             entries.append((op, dt, f"kiln_compare_{suffix}", _compare, "bool"))
     for op in ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"):
         entries.append((op, "bool", f"kiln_{op.lower()}", _logical, None))
-    for dt in (s8, f32, "int32"):
+    for dt in (s8, f32):  # tflite-micro's SELECT_V2 takes no int32 values
         entries.append(("SELECT_V2", "bool", "kiln_select_v2", _select, dt))
     for op, dt, func, build, out in entries:
         register(KernelImpl(op=op, dtype=dt, func=func, build=build, accepts=_rank_ok, header=HEADER,

@@ -100,9 +100,11 @@ static inline void kiln_ew_iter_next(const kiln_ew_bcast_t *bc, kiln_ew_iter_t *
  * MAXIMUM, MINIMUM: the raw int8 values are compared (tflite-micro does not
  *   rescale; the converter gives both inputs and the output one scale and
  *   zero point, and the generator requires it). Only `bc` is used.
- * DIV: offsets as above; (out_mult, out_shift) =
- *   QuantizeMultiplier((double)a_scale / ((double)b_scale * (double)out_scale));
- *   see elementwise_div.c for the fixed-point reciprocal.
+ * DIV: left_shift, a_*, b_* unused (0); (out_mult, out_shift) =
+ *   QuantizeMultiplier((double)(a_scale / (b_scale * out_scale))), the
+ *   expression in float as tflite-micro computes it; out_shift <= 22 (the
+ *   generator refuses others). The divisor's fixed-point reciprocal and the
+ *   shifts: elementwise_binary_s8.c, div_one().
  * act_min/act_max: the fused activation (kiln/kernels.h, CONV_2D). */
 typedef struct {
     kiln_ew_bcast_t bc;
@@ -214,8 +216,9 @@ void kiln_logical_not(const kiln_logical_params_t *p, const uint8_t *in, uint8_t
 /* ---- SELECT_V2 --------------------------------------------------------------------------
  * out = cond ? x : y, the three inputs broadcast (stride[0]: cond, [1]: x,
  * [2]: y). elem_bytes: the size of an x/y/out element (1 for int8, 4 for
- * float32 and int32); values are copied unchanged (int8: x, y and the output
- * share one scale and zero point, which the generator requires). */
+ * float32); values are copied unchanged (int8: x, y and the output
+ * share one scale and zero point, which the generator requires). tflite-micro
+ * selects no int32 values, so neither does Kiln. */
 typedef struct {
     kiln_ew_bcast_t bc;
     uint8_t elem_bytes;

@@ -29,7 +29,8 @@ static float nan_f(void)
 
 /* sqrt(x): Newton-Raphson from an exponent-halving first guess (within
  * 4%); each step squares the relative error, so four reach single
- * precision, and a final check rounds correctly. Subnormals are scaled by 2^24 first so the guess stays good. */
+ * precision (within one unit in the last place; a correctly rounded check
+ * would need double arithmetic, which the Cortex-M33's FPU lacks). Subnormals are scaled by 2^24 first so the guess stays good. */
 static float sqrt_f(float x)
 {
     bits_t b;
@@ -51,28 +52,6 @@ static float sqrt_f(float x)
     y = b.f;
     for (i = 0; i < 4; i++) {
         y = 0.5f * (y + x / y);
-    }
-    /* Newton leaves y within an ulp; the midpoints to its neighbours,
-     * squared exactly in double (25 bits -> 50), say which float is the
-     * correctly rounded root, as the FPU's square root gives. */
-    {
-        bits_t lo, hi;
-        const double xd = x;
-        double m;
-
-        lo.f = y;
-        lo.u -= 1u;
-        hi.f = y;
-        hi.u += 1u;
-        m = 0.5 * ((double)y + (double)lo.f);
-        if (m * m > xd) {
-            y = lo.f;
-        } else {
-            m = 0.5 * ((double)y + (double)hi.f);
-            if (m * m < xd) {
-                y = hi.f;
-            }
-        }
     }
     return y * post;
 }

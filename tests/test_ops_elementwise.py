@@ -195,6 +195,10 @@ def _logical_fn(c1: np.ndarray, c2: np.ndarray) -> Callable:
                                             tf.logical_not(tf.logical_or(x > c2, x < -c1))), x, c2)
 
 
+def _act_fn(fn: Callable, act: Callable) -> Callable:
+    return lambda x: act(fn(x))
+
+
 def slow_specs() -> list[Spec]:
     """Per operator and dtype, several random models."""
     tf = _tf()
@@ -239,6 +243,12 @@ def slow_specs() -> list[Spec]:
                         rng.integers(-3, 3, other), dtype=np.int32)
         values = _f(rng.uniform(-1, 1, shape))
         specs.append((f"{op}_int32", "int32", shape, _compare_int32_fn(comparisons[op], ci, values)))
+    for kind in ("int8", "float32"):  # fused activations (the converter folds RELU, RELU6)
+        shape, other = _shapes(rng)
+        c = _f(rng.uniform(-1, 1, other))
+        specs.append((f"sub_relu_{kind}", kind, shape, _act_fn(lambda x, c=c: x - c, tf.nn.relu)))
+        specs.append((f"sub_relu6_{kind}", kind, shape, _act_fn(lambda x, c=c: x * 5.0 - c, tf.nn.relu6)))
+        specs.append((f"div_relu_{kind}", kind, shape, _act_fn(lambda x, c=c: c / _pos(x), tf.nn.relu)))
     for i, kind in enumerate(("int8", "float32")):
         shape, other = _shapes(rng)
         c1, c2 = _f(rng.uniform(-1, 1, other)), _f(rng.uniform(-1, 1, shape[-1:]))

@@ -127,6 +127,7 @@ def fast_specs() -> list[Spec]:
         ("fast_binary_s8", "int8", (3, 5, 4), binary_div),
         ("fast_binary_f32", "float32", (3, 5, 4), binary_div),
         ("fast_abs_s8", "int8", (4, 6), lambda x: tf.abs(x - 0.3)),
+        ("fast_rsqrt_s8", "int8", (4, 6), lambda x: tf.math.rsqrt(_pos(x, 0.1))),
         ("fast_unary_f32", "float32", (2, 3, 4), unary),
         ("fast_compare_s8", "int8", (3, 5, 4), lambda x: compare(x, c4, c4 * 0.5, c4 * 0.5)),
         ("fast_not_equal_s8", "int8", (3, 4), lambda x: tf.where(tf.equal(x, c4[0] * 0.3), x, c4[0])),
@@ -189,6 +190,11 @@ def _unary_fn(ra: float) -> Callable:
          tf.math.log(_pos(x * ra, 1e-3)), tf.floor(x * ra), tf.round(x * ra)], axis=-1)
 
 
+def _rsqrt_fn(ra: float, eps: float) -> Callable:
+    # a non-negative input: tflite-micro refuses int8 RSQRT inputs below the zero point
+    return lambda x: _tf().math.rsqrt(_pos(x * ra, eps))
+
+
 def _logical_fn(c1: np.ndarray, c2: np.ndarray) -> Callable:
     tf = _tf()
     return lambda x: tf.where(tf.logical_or(tf.logical_and(x > c1, x < c2),
@@ -236,6 +242,8 @@ def slow_specs() -> list[Spec]:
         ra = _range(rng)
         specs.append((f"abs_int8_{i}", "int8", shape, _abs_fn(ra, float(rng.uniform(-1, 1)) * ra)))
         specs.append((f"unary_float32_{i}", "float32", shape, _unary_fn(ra)))
+        eps = float(rng.choice([1e-4, 0.1, 1.0])) * ra
+        specs.append((f"rsqrt_int8_{i}", "int8", shape, _rsqrt_fn(ra, eps)))
     for op in ("lt", "eq", "ge"):  # int32 (the fast part has all six)
         shape, other = _shapes(rng)
         # full-range constants, and small ones that the small inputs meet (EQUAL)
@@ -248,7 +256,8 @@ def slow_specs() -> list[Spec]:
         c = _f(rng.uniform(-1, 1, other))
         specs.append((f"sub_relu_{kind}", kind, shape, _act_fn(lambda x, c=c: x - c, tf.nn.relu)))
         specs.append((f"sub_relu6_{kind}", kind, shape, _act_fn(lambda x, c=c: x * 5.0 - c, tf.nn.relu6)))
-        specs.append((f"div_relu_{kind}", kind, shape, _act_fn(lambda x, c=c: c / _pos(x), tf.nn.relu)))
+        cf = _f(rng.uniform(-1, 1, shape))  # full shape: both signs occur
+        specs.append((f"div_relu_{kind}", kind, shape, _act_fn(lambda x, c=cf: c / _pos(x), tf.nn.relu)))
     for i, kind in enumerate(("int8", "float32")):
         shape, other = _shapes(rng)
         c1, c2 = _f(rng.uniform(-1, 1, other)), _f(rng.uniform(-1, 1, shape[-1:]))

@@ -9,6 +9,8 @@ gives the arithmetic each one matches in tflite-micro.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from kiln import quantmath as qm
@@ -27,6 +29,8 @@ COMPARISONS = {"EQUAL": 0, "NOT_EQUAL": 1, "LESS": 2, "LESS_EQUAL": 3, "GREATER"
 SQDIFF_LEFT_SHIFT = 7
 #: Left shift of int8 comparisons (tflite-micro's headroom for int8).
 COMPARE_LEFT_SHIFT = 8
+#: int8 RSQRT keeps its intermediate 1/sqrt(v) as an integer scaled by 2^20 (as tflite-micro).
+RSQRT_SHIFT = 20
 
 
 def _act(op: Operator) -> str:
@@ -184,6 +188,18 @@ def _abs_s8(ctx: LayerContext) -> LayerCode:
                      0, ctx.weight_bytes)
 
 
+def _rsqrt_s8(ctx: LayerContext) -> LayerCode:
+    (x,), y = _inputs(ctx, 1), ctx.t(0, outputs=True)
+    (si, zi), (so, zo) = _qp(x), _qp(y)
+    m, s = qm.quantize_multiplier(1.0 / (math.sqrt(qm.f32(si)) * qm.f32(so)))
+    if s - RSQRT_SHIFT < -31:
+        raise UnsupportedLayer("the output scale is too large for the reference's RSQRT arithmetic")
+    p = ctx.struct("kiln_ew_unary_s8_params_t", dict(n=y.size, in_zp=zi, out_zp=zo, mult=m, shift=s,
+                                                     rescale=0))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});",
+                     0, ctx.weight_bytes)
+
+
 # ---- comparisons, logical, select ---------------------------------------------------
 
 def compare_params(a_scale: float, b_scale: float) -> dict:
@@ -262,6 +278,7 @@ def _register() -> None:
         ("DIV", f32, "kiln_div_f32", _binary_f32, None),
         ("DIV", s8, "kiln_div_s8", _binary_s8, None),
         ("ABS", s8, "kiln_abs_s8", _abs_s8, None),
+        ("RSQRT", s8, "kiln_rsqrt_s8", _rsqrt_s8, None),
     ]
     for op in ("ABS", "NEG", "SQUARE", "SQRT", "RSQRT", "EXP", "LOG", "FLOOR", "ROUND"):
         entries.append((op, f32, f"kiln_{op.lower()}_f32", _unary_f32, None))

@@ -167,7 +167,10 @@ void kiln_round_f32(const kiln_ew_unary_f32_params_t *p, const float *in, float 
  *   rescale == 0 (input and output scales equal): out = clamp(v + zp_out)
  *   else out = clamp(kiln_requantize(v, mult, shift) + zp_out), with
  *   (mult, shift) = QuantizeMultiplier((double)in_scale / (double)out_scale).
- * RSQRT: see elementwise_unary_s8.c. */
+ * RSQRT (tflite-micro's quantized RSQRT): (mult, shift) =
+ *   QuantizeMultiplier(1 / (sqrt((double)in_scale) * (double)out_scale)),
+ *   shift >= -11 (the generator refuses others); rescale unused. The
+ *   fixed-point inverse square root: elementwise_unary_s8.c. */
 typedef struct {
     uint32_t n;
     int32_t in_zp, out_zp;
@@ -176,6 +179,7 @@ typedef struct {
 } kiln_ew_unary_s8_params_t;
 
 void kiln_abs_s8(const kiln_ew_unary_s8_params_t *p, const int8_t *in, int8_t *out);
+void kiln_rsqrt_s8(const kiln_ew_unary_s8_params_t *p, const int8_t *in, int8_t *out);
 
 /* ---- comparisons -> bool ---------------------------------------------------------
  * op: KILN_CMP_* below. float32 and int32 compare the values. int8

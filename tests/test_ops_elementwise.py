@@ -201,6 +201,12 @@ def _logical_fn(c1: np.ndarray, c2: np.ndarray) -> Callable:
                                             tf.logical_not(tf.logical_or(x > c2, x < -c1))), x, c2)
 
 
+def _rank5_fn(fn: Callable) -> Callable:
+    """fn on the (1, 6, 2, 4) input seen as (1, 2, 3, 2, 4) (RESHAPE is storage only)."""
+    tf = _tf()
+    return lambda x: tf.reshape(fn(tf.reshape(x, (1, 2, 3, 2, 4))), (1, 6, 2, 4))
+
+
 def _act_fn(fn: Callable, act: Callable) -> Callable:
     return lambda x: act(fn(x))
 
@@ -258,6 +264,12 @@ def slow_specs() -> list[Spec]:
         specs.append((f"sub_relu6_{kind}", kind, shape, _act_fn(lambda x, c=c: x * 5.0 - c, tf.nn.relu6)))
         cf = _f(rng.uniform(-1, 1, shape))  # full shape: both signs occur
         specs.append((f"div_relu_{kind}", kind, shape, _act_fn(lambda x, c=cf: c / _pos(x), tf.nn.relu)))
+    for kind in ("int8", "float32"):  # rank 5 inside the model (its interface stops at 4)
+        c5 = _f(rng.uniform(-1, 1, (3, 1, 4)))
+        c5b = _f(rng.uniform(-1, 1, (2, 1, 2, 1)))
+        specs.append((f"rank5_sub_{kind}", kind, (6, 2, 4), _rank5_fn(lambda t, c=c5: t - c)))
+        specs.append((f"rank5_lt_{kind}", kind, (6, 2, 4),
+                      _rank5_fn(lambda t, c=c5, d=c5b: tf.where(t < c, t, d))))
     for i, kind in enumerate(("int8", "float32")):
         shape, other = _shapes(rng)
         c1, c2 = _f(rng.uniform(-1, 1, other)), _f(rng.uniform(-1, 1, shape[-1:]))

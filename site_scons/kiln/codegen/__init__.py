@@ -46,7 +46,7 @@ MAX_ARENA_BYTES = 1 << 30
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 OUTPUT_FILES = ("kiln_model.c", "kiln_model.h")
 _DTYPES = {"int8": ("KILN_DTYPE_INT8", 1), "float32": ("KILN_DTYPE_FLOAT32", 2),
-           "uint8": ("KILN_DTYPE_UINT8", 3)}
+           "uint8": ("KILN_DTYPE_UINT8", 3), "int32": ("KILN_DTYPE_INT32", 4)}  # int32: ARG_MAX outputs
 
 
 @dataclass

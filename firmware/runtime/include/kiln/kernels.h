@@ -391,4 +391,6 @@ void kiln_hybrid_dwconv2d(const kiln_hybrid_conv_params_t *p, const float *in,
 }
 #endif
 
+#include "kiln/ops/movement.h"
+
 #endif /* KILN_KERNELS_H */

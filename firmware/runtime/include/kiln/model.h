@@ -20,6 +20,7 @@ typedef enum {
     KILN_DTYPE_INT8 = 1,
     KILN_DTYPE_FLOAT32 = 2,
     KILN_DTYPE_UINT8 = 3,   /* uint8 model edges; int8 inside */
+    KILN_DTYPE_INT32 = 4,   /* int32 outputs (ARG_MAX / ARG_MIN) */
 } kiln_dtype_t;
 
 typedef struct {

@@ -176,6 +176,9 @@ def slow_specs(seed: int = 77) -> list[Spec]:
         for j in range(3):  # three of the five per operator, rotating
             vname, shape, vfn = variants[(i + 2 * j) % 5]
             add(f"{op}_{vname}", shape, vfn, scales[(i + j) % 3])
+    # spatial MEAN with equal int8 parameters (forced by the CONCATENATION): this module's kernel
+    add("mean_spatial_same", (4, 4, 3), lambda t: tf.concat(
+        [flat(tf.reduce_mean(t, axis=[1, 2])), flat(tf.reduce_min(t, axis=1))], 1))
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import kiln.codegen.portable  # noqa: F401 - registered first, so this module's entries are tried before it
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.registry import DATA_INPUT, KernelImpl, LayerCode, UnsupportedLayer, register
@@ -44,10 +45,14 @@ def _axis(axis: int, rank: int) -> int:
     return axis % rank if rank else 0
 
 
+def _equal_qparams(x: Tensor, y: Tensor) -> bool:
+    return qm.f32(_qp(x)[0]) == qm.f32(_qp(y)[0]) and _qp(x)[1] == _qp(y)[1]
+
+
 def _same_quant(x: Tensor, y: Tensor) -> None:
     """Movement copies bytes, so an int8 output must mean what its input meant (the
     converter always gives both the same parameters; tflite-micro copies them too)."""
-    if x.dtype == "int8" and (qm.f32(_qp(x)[0]) != qm.f32(_qp(y)[0]) or _qp(x)[1] != _qp(y)[1]):
+    if x.dtype == "int8" and not _equal_qparams(x, y):
         raise UnsupportedLayer("input and output quantization differ")
 
 
@@ -423,8 +428,11 @@ def _reduce(ctx: LayerContext) -> LayerCode:
 def _reduce_accepts(g: Graph, op: Operator) -> bool:
     x = g.tensors[op.inputs[0]]
     axes = _reduce_axes(g, op)
-    if op.op == "MEAN" and len(x.shape) == 4 and axes == [1, 2] and x.shape[0] == 1:
-        # kiln_mean_s8 / kiln_mean_f32 (codegen/portable.py) already run the spatial mean.
+    if op.op == "MEAN" and len(x.shape) == 4 and axes == [1, 2] and x.shape[0] == 1 and \
+            not (x.dtype == "int8" and _equal_qparams(x, g.tensors[op.outputs[0]])):
+        # kiln_mean_s8 / kiln_mean_f32 (codegen/portable.py) run the spatial mean, except
+        # int8 with equal parameters: kiln_mean_s8 then divides by the count (truncating),
+        # where tflite-micro still applies the folded multiplier (checked by the tests).
         raise UnsupportedLayer("the spatial mean is kiln_mean's")
     rank = len(x.shape)
     _loops(x.shape, [d for d in range(rank) if d not in axes])

@@ -21,7 +21,7 @@ import pytest
 from kiln.codegen.registry import entries
 from kiln.tflite_reader import read_tflite
 
-SAMPLES = 30
+SAMPLES = 20
 MODULE = "kiln.codegen.ops.movement"
 
 #: (name, builder, int8) -- builder returns a Keras model.
@@ -176,6 +176,19 @@ def slow_specs(seed: int = 77) -> list[Spec]:
         for j in range(3):  # three of the five per operator, rotating
             vname, shape, vfn = variants[(i + 2 * j) % 5]
             add(f"{op}_{vname}", shape, vfn, scales[(i + j) % 3])
+    # MIRROR_PAD, REFLECT and SYMMETRIC
+    add("mirror_reflect", (5, 4, 3), lambda t: tf.pad(t, [[0, 0], [2, 1], [0, 3], [1, 1]], "REFLECT"))
+    add("mirror_symmetric", (5, 4, 3),
+        lambda t: tf.pad(t, [[0, 0], [1, 5], [4, 0], [0, 2]], "SYMMETRIC"), 40.0)
+    add("mirror_r2", (6,), lambda t: tf.pad(t, [[0, 0], [5, 3]], "REFLECT"), 1e-3)
+    # CAST: each converted model says which (from, to) it has
+    for int8 in (True, False):
+        sfx = "s8" if int8 else "f32"
+        out.append((f"cast_to_int_{sfx}", _m((4, 5), lambda t: tf.cast(t * 7.0, tf.int32)), int8))
+        out.append((f"cast_back_{sfx}", _m((4, 5), lambda t: tf.cast(tf.cast(t * 7.0, tf.int32),
+                                                                     tf.float32) * 0.5), int8))
+        out.append((f"cast_arg_{sfx}", _m((4, 6), lambda t: tf.cast(
+            tf.argmax(t, axis=-1, output_type=tf.int32), tf.float32)), int8))
     # spatial MEAN with equal int8 parameters (forced by the CONCATENATION): this module's kernel
     add("mean_spatial_same", (4, 4, 3), lambda t: tf.concat(
         [flat(tf.reduce_mean(t, axis=[1, 2])), flat(tf.reduce_min(t, axis=1))], 1))
@@ -188,7 +201,7 @@ def _convert_all(specs: list[Spec], tmp) -> dict:
         seed = zlib.crc32(name.encode()) % 1000
         paths[name] = tmp / f"{name}.tflite"
         paths[name].write_bytes(opmodels.convert(opmodels.build(builder, seed), int8=int8, seed=seed,
-                                                      samples=32))
+                                                      samples=16))
     return paths
 
 

@@ -228,6 +228,67 @@ def _map_accepts(g: Graph, op: Operator) -> bool:
     return True
 
 
+# ---- MIRROR_PAD: per-dimension offset tables -----------------------------------------
+
+def separable_map(idx: np.ndarray) -> tuple[list[int], list[int]]:
+    """(out_shape, offsets) of kiln_table_copy for a source index map that is a sum of
+    one term per dimension, right-aligned into MAX_RANK dimensions; checked."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if idx.ndim > MAX_RANK:
+        raise UnsupportedLayer(f"rank {idx.ndim} above {MAX_RANK}")
+    base = int(idx.flat[0]) if idx.size else 0
+    tables, total = [], np.zeros((1,) * idx.ndim, dtype=np.int64)
+    for d in range(idx.ndim):
+        line = [0] * idx.ndim
+        line[d] = slice(None)
+        tab = idx[tuple(line)] - base + (base if d == 0 else 0)
+        tables.append([int(v) for v in tab])
+        view = [1] * idx.ndim
+        view[d] = idx.shape[d]
+        total = total + tab.reshape(view)
+    if not np.array_equal(np.broadcast_to(total, idx.shape), idx):
+        raise UnsupportedLayer("the operator's index map is not separable")
+    pad = MAX_RANK - idx.ndim
+    return [1] * pad + list(idx.shape), [0] * pad + [v for t in tables for v in t]
+
+
+def _mirror_map(g: Graph, op: Operator) -> np.ndarray:
+    x = g.tensors[op.inputs[0]]
+    pads = _const_ints(g.tensors[op.inputs[1]], "paddings").reshape(-1, 2)
+    if len(pads) != len(x.shape) or np.any(pads < 0):
+        raise UnsupportedLayer("paddings must be [rank, 2] and non-negative")
+    mode = int(op.options.get("Mode", 0))  # MirrorPadMode: 0 REFLECT, 1 SYMMETRIC
+    limit = [d - 1 if mode == 0 else d for d in x.shape]  # TensorFlow's bounds
+    if any(max(p) > lim for p, lim in zip(pads.tolist(), limit, strict=True)):
+        raise UnsupportedLayer("a padding is larger than the mirrored dimension allows")
+    return np.pad(_source_index(x), [tuple(p) for p in pads.tolist()],
+                  mode="reflect" if mode == 0 else "symmetric")
+
+
+def _mirror_pad(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    idx = _mirror_map(ctx.graph, ctx.op)
+    if idx.size != y.size:
+        raise UnsupportedLayer(f"output {y.describe()} does not match the padded size")
+    _same_quant(x, y)
+    shape, offsets = separable_map(idx)
+    p = ctx.struct("kiln_table_copy_params_t", dict(
+        out_shape=shape, offsets=ctx.array("offs", "int32_t", offsets), elem_bytes=_ELEM_BYTES[x.dtype]))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _mirror_accepts(g: Graph, op: Operator) -> bool:
+    separable_map(_mirror_map(g, op))
+    return True
+
+
+# ---- CAST ---------------------------------------------------------------------------
+
+def _cast(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    return LayerCode(ctx.decls, f"{ctx.func}({x.size}u, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
 # ---- several outputs: SPLIT, SPLIT_V, UNPACK --------------------------------------
 
 def _split_parts(g: Graph, op: Operator) -> tuple[Tensor, list[np.ndarray]]:
@@ -462,6 +523,11 @@ def _register() -> None:
     entries.append(("STRIDED_SLICE", "int32", "kiln_strided_copy", _copy, _map_accepts, None))
     entries.append(("PACK", "int32", "kiln_concat", _pack, None, None))
     entries.append(("CONCATENATION", "int32", "kiln_concat", _concat_i32, None, None))
+    for dt in (s8, f32):
+        entries.append(("MIRROR_PAD", dt, "kiln_table_copy", _mirror_pad, _mirror_accepts, None))
+    # CAST of int8 data: the converter dequantizes first, so only these two occur.
+    for src, dst, sfx in (("float32", "int32", "f32_s32"), ("int32", "float32", "s32_f32")):
+        entries.append(("CAST", src, f"kiln_cast_{sfx}", _cast, None, dst))
     for op, dt, func, build, acc, out in entries:
         # kiln_concat is declared in kiln/kernels.h, the others in this family's header
         header = "kiln/kernels.h" if func == "kiln_concat" else "kiln/ops/movement.h"

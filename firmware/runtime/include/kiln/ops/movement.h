@@ -3,9 +3,10 @@
  *
  * TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, REVERSE_V2,
  * BROADCAST_TO, DEPTH_TO_SPACE and SPACE_TO_DEPTH are all one strided copy
- * (kiln_strided_copy); PACK reuses kiln_concat (kiln/kernels.h); GATHER,
- * ARG_MAX / ARG_MIN and the reductions (MEAN, SUM, REDUCE_MAX, REDUCE_MIN)
- * have their own kernels. The generator (site_scons/kiln/codegen/ops/
+ * (kiln_strided_copy); MIRROR_PAD is a copy through per-dimension offset
+ * tables (kiln_table_copy); PACK and int32 CONCATENATION reuse kiln_concat
+ * (kiln/kernels.h); GATHER, ARG_MAX / ARG_MIN, CAST and the reductions
+ * (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) have their own kernels. The generator (site_scons/kiln/codegen/ops/
  * movement.py) computes every field; docs/ops/movement.md gives the
  * arithmetic. None of these kernels may run in place (the planner never
  * shares their input and output storage).
@@ -46,6 +47,34 @@ typedef struct {
 } kiln_strided_copy_params_t;
 
 void kiln_strided_copy(const kiln_strided_copy_params_t *p, const void *in, void *out);
+
+/* MIRROR_PAD (and any copy whose source index is a sum of one term per
+ * output dimension): out[i0, ..., i5] = in[sum_d offsets_d[i_d]], the output
+ * written contiguously in row-major order. `offsets` holds the per-dimension
+ * tables one after the other: out_shape[0] entries for dimension 0, then
+ * out_shape[1] for dimension 1, ... (shapes right-aligned into 6
+ * dimensions with leading 1s, whose single entry is 0). The generator
+ * computes the source index map with NumPy (np.pad of the input's element
+ * indices, mode "reflect" for REFLECT, "symmetric" for SYMMETRIC), takes
+ * table d from the map's line along dimension d through element 0
+ * (dimension 0's table includes element 0's own index) and checks that
+ * the sum reproduces every index. elem_bytes: 1 (int8) or 4 (float32). */
+typedef struct {
+    uint32_t out_shape[KILN_COPY_MAX_RANK];
+    const int32_t *offsets;
+    uint8_t elem_bytes;
+} kiln_table_copy_params_t;
+
+void kiln_table_copy(const kiln_table_copy_params_t *p, const void *in, void *out);
+
+/* CAST of n elements. tflite-micro converts each stored value with a C++
+ * static_cast, ignoring any quantization parameters:
+ *   float32 -> int32: truncation toward zero (out-of-range values, undefined
+ *     in the reference, saturate here; NaN gives 0);
+ *   int32 -> float32: the C conversion (nearest even above 2^24).
+ * (The converter dequantizes int8 data before a CAST, so no int8 casts.) */
+void kiln_cast_f32_s32(uint32_t n, const float *in, int32_t *out);
+void kiln_cast_s32_f32(uint32_t n, const int32_t *in, float *out);
 
 /* GATHER (batch_dims 0): params viewed as [outer][axis_n][inner] with
  * outer = prod(params.shape[:axis]), axis_n = params.shape[axis],

@@ -286,6 +286,8 @@ def _mirror_accepts(g: Graph, op: Operator) -> bool:
 
 def _cast(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
+    if x.size != y.size:
+        raise UnsupportedLayer("input and output sizes differ")
     return LayerCode(ctx.decls, f"{ctx.func}({x.size}u, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
@@ -335,6 +337,12 @@ def _split_accepts(g: Graph, op: Operator) -> bool:
 
 # ---- PACK: kiln_concat along the new axis ------------------------------------------
 
+def _check_rows(ins: list[Tensor], outer: int, inner: list[int], y: Tensor) -> None:
+    """kiln_concat reads outer * inner[i] elements of input i and writes their sum."""
+    if any(t.size != outer * n for t, n in zip(ins, inner, strict=True)) or outer * sum(inner) != y.size:
+        raise UnsupportedLayer("the inputs' shapes do not fill the output along the axis")
+
+
 def _pack(ctx: LayerContext) -> LayerCode:
     y = ctx.t(0, outputs=True)
     ins = [ctx.graph.tensors[i] for i in ctx.op.inputs]
@@ -346,6 +354,7 @@ def _pack(ctx: LayerContext) -> LayerCode:
     # Stacking along `axis` is concatenating rows of prod(in.shape[axis:]) elements.
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = [int(np.prod(t.shape[axis:], dtype=np.int64)) for t in ins]
+    _check_rows(ins, outer, inner, y)
     ptrs = ", ".join(f"(const void *){ctx.ptr(t)}" for t in ins)
     ctx.decls.append(f"static const void *const {ctx.prefix}_in[{len(ins)}] = {{{ptrs}}};")
     p = ctx.struct("kiln_concat_params_t", dict(
@@ -364,8 +373,7 @@ def _concat_i32(ctx: LayerContext) -> LayerCode:
     axis = _axis(int(ctx.op.options.get("Axis", 0)), len(y.shape))
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = [int(np.prod(t.shape[axis:], dtype=np.int64)) for t in ins]
-    if outer * sum(inner) != y.size:
-        raise UnsupportedLayer("the inputs do not fill the output")
+    _check_rows(ins, outer, inner, y)
     ptrs = ", ".join(f"(const void *){ctx.ptr(t)}" for t in ins)
     ctx.decls.append(f"static const void *const {ctx.prefix}_in[{len(ins)}] = {{{ptrs}}};")
     p = ctx.struct("kiln_concat_params_t", dict(
@@ -415,12 +423,13 @@ def _gather_accepts(g: Graph, op: Operator) -> bool:
 # ---- ARG_MAX / ARG_MIN ------------------------------------------------------------
 
 def _arg(ctx: LayerContext) -> LayerCode:
-    x = ctx.t(0)
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
     axis = _axis(int(_const_ints(ctx.t(1), "axis")[0]), len(x.shape))
-    p = ctx.struct("kiln_arg_params_t", dict(
-        outer=int(np.prod(x.shape[:axis], dtype=np.int64)), axis_n=int(x.shape[axis]),
-        inner=int(np.prod(x.shape[axis + 1:], dtype=np.int64))))
-    y = ctx.t(0, outputs=True)
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    if y.size != outer * inner or x.shape[axis] < 1:
+        raise UnsupportedLayer(f"output {y.describe()} does not match the reduced input")
+    p = ctx.struct("kiln_arg_params_t", dict(outer=outer, axis_n=int(x.shape[axis]), inner=inner))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 

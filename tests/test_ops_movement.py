@@ -16,6 +16,7 @@ import random
 import zlib
 from collections.abc import Callable
 
+import numpy as np
 import opmodels
 import pytest
 from kiln.codegen.registry import entries
@@ -124,6 +125,9 @@ def slow_specs(seed: int = 77) -> list[Spec]:
     add("gather_2d_idx", (6, 5), lambda t: flat(tf.gather(t, [[1, 5], [0, 0], [3, 2]], axis=1)), 40.0)
     add("gather_runtime", (5, 6), lambda t: tf.gather(
         t, tf.argmax(t[0], axis=1, output_type=tf.int32), axis=2))
+    table = np.random.default_rng(5).normal(0, 1, (6, 3)).astype(np.float32)
+    add("gather_table", (4, 6), lambda t: tf.gather(tf.constant(table), tf.argmax(
+        t, axis=-1, output_type=tf.int32)) + 0.0 * t[:, :, :3])
     # SPLIT, SPLIT_V, UNPACK (several outputs), PACK, CONCATENATION on each axis
     add("split_ax1", (6, 4, 3), lambda t: tf.concat(tf.split(t, 3, axis=1)[::-1], axis=1))
     add("split_ax3", (3, 4, 6), lambda t: tf.concat(tf.split(t, 2, axis=3)[::-1], axis=2), 1e-3)

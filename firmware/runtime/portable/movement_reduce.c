@@ -7,20 +7,23 @@
 
 #define KILN_FLT_MAX 3.40282347e+38f
 
-/* Element offsets of the `n`-th position of a right-aligned odometer of
- * KILN_COPY_MAX_RANK digits (shape, stride). Called once per output and
- * once per reduced element: the reductions are small next to the layers
- * around them, so clarity wins over incremental indexing here. */
-static int32_t kiln_offset_of(size_t n, const uint32_t *shape, const int32_t *stride)
+/* Advances a right-aligned odometer of KILN_COPY_MAX_RANK digits (shape,
+ * stride) by one position, keeping the element offset `*off` in step
+ * (no division per element). After a full cycle the digits and the offset
+ * are back at zero. */
+static void kiln_odometer_next(uint32_t *digit, const uint32_t *shape, const int32_t *stride,
+                               int32_t *off)
 {
-    int32_t off = 0;
     int d;
 
     for (d = KILN_COPY_MAX_RANK - 1; d >= 0; d--) {
-        off += (int32_t)(n % shape[d]) * stride[d];
-        n /= shape[d];
+        *off += stride[d];
+        if (++digit[d] < shape[d]) {
+            return;
+        }
+        *off -= (int32_t)shape[d] * stride[d];
+        digit[d] = 0;
     }
-    return off;
 }
 
 static size_t kiln_count_of(const uint32_t *shape)
@@ -37,14 +40,18 @@ static size_t kiln_count_of(const uint32_t *shape)
 void kiln_reduce_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out)
 {
     const size_t n_out = kiln_count_of(p->out_shape);
+    uint32_t o_digit[KILN_COPY_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+    uint32_t r_digit[KILN_COPY_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+    int32_t o_off = 0;
     size_t o, r;
 
     for (o = 0; o < n_out; o++) {
-        const int8_t *base = in + kiln_offset_of(o, p->out_shape, p->out_stride);
+        const int8_t *base = in + o_off;
+        int32_t r_off = 0;
         int32_t acc = p->kind == 2 ? -128 : (p->kind == 3 ? 127 : 0);
         int32_t v;
         for (r = 0; r < p->count; r++) {
-            const int32_t x = base[kiln_offset_of(r, p->red_shape, p->red_stride)];
+            const int32_t x = base[r_off];
             if (p->kind == 2) {
                 acc = x > acc ? x : acc;
             } else if (p->kind == 3) {
@@ -52,7 +59,9 @@ void kiln_reduce_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out
             } else {
                 acc += x;
             }
+            kiln_odometer_next(r_digit, p->red_shape, p->red_stride, &r_off);
         }
+        kiln_odometer_next(o_digit, p->out_shape, p->out_stride, &o_off);
         if (p->kind >= 2) {
             v = acc;
         } else {
@@ -66,13 +75,17 @@ void kiln_reduce_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out
 void kiln_reduce_f32(const kiln_reduce_params_t *p, const float *in, float *out)
 {
     const size_t n_out = kiln_count_of(p->out_shape);
+    uint32_t o_digit[KILN_COPY_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+    uint32_t r_digit[KILN_COPY_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+    int32_t o_off = 0;
     size_t o, r;
 
     for (o = 0; o < n_out; o++) {
-        const float *base = in + kiln_offset_of(o, p->out_shape, p->out_stride);
+        const float *base = in + o_off;
+        int32_t r_off = 0;
         float acc = p->kind == 2 ? -KILN_FLT_MAX : (p->kind == 3 ? KILN_FLT_MAX : 0.0f);
         for (r = 0; r < p->count; r++) {
-            const float x = base[kiln_offset_of(r, p->red_shape, p->red_stride)];
+            const float x = base[r_off];
             if (p->kind == 2) {
                 acc = x > acc ? x : acc;
             } else if (p->kind == 3) {
@@ -80,7 +93,9 @@ void kiln_reduce_f32(const kiln_reduce_params_t *p, const float *in, float *out)
             } else {
                 acc += x;
             }
+            kiln_odometer_next(r_digit, p->red_shape, p->red_stride, &r_off);
         }
+        kiln_odometer_next(o_digit, p->out_shape, p->out_stride, &o_off);
         out[o] = p->kind == 0 ? acc / (float)p->count : acc;
     }
 }

@@ -83,7 +83,17 @@ def fast_specs() -> list[Spec]:
         d = i[:, 1:, ::-1]                                         # (1,4,6)
         return tf.concat([tf.reshape(c, [1, -1]), tf.reshape(d, [1, -1])], 1)
 
+    def more_moves(t):
+        a = tf.reverse(t, [2])                                     # REVERSE_V2 (1,4,6,4)
+        b = tf.nn.space_to_depth(a, 2)                             # SPACE_TO_DEPTH (1,2,3,16)
+        c = tf.nn.depth_to_space(b[:, :, :, 4:], 2)                # DEPTH_TO_SPACE (1,4,6,3)
+        d = tf.pad(t, [[0, 0], [1, 2], [2, 0], [0, 0]], "REFLECT")  # MIRROR_PAD (1,7,8,4)
+        e = tf.broadcast_to(t[:, :1], [1, 3, 6, 4])                # BROADCAST_TO
+        f = tf.cast(tf.cast(t * 5.0, tf.int32), tf.float32) * 0.2   # CAST both ways
+        return tf.concat([tf.reshape(v, [1, -1]) for v in (c, d, e, f)], 1)
+
     return [("fast_int32_moves", _m((5, 6, 7), int32_moves), True),
+            ("fast_more_moves", _m((4, 6, 4), more_moves), True),
             ("fast_moves", _m((4, 6, 5), moves), True),
             ("fast_reduces", _m((3, 4, 5), reduces), True),
             ("fast_args", _m((5, 7), args), True)]

@@ -3,6 +3,7 @@
  * SPLIT, SPLIT_V, UNPACK, REVERSE_V2, BROADCAST_TO, DEPTH_TO_SPACE,
  * SPACE_TO_DEPTH) and GATHER, for any element size.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "kiln/kernels.h"
@@ -34,6 +35,15 @@ void kiln_strided_copy(const kiln_strided_copy_params_t *p, const void *in, void
             /* a contiguous run of the input */
             memcpy(dst, src + (size_t)base * eb, (size_t)last_n * eb);
             dst += (size_t)last_n * eb;
+        } else if (eb == 1) {
+            /* typed loops for the common element sizes: no call per element */
+            const int8_t *s8 = (const int8_t *)src + base;
+            int8_t *d8 = (int8_t *)dst;
+            uint32_t k;
+            for (k = 0; k < last_n; k++) {
+                d8[k] = s8[(ptrdiff_t)k * last_s];
+            }
+            dst += last_n;
         } else {
             int32_t e = base;
             uint32_t k;

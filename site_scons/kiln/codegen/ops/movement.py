@@ -489,7 +489,7 @@ def _reduce(ctx: LayerContext) -> LayerCode:
             if kind == 0:
                 m, s = mean_multiplier(m, s, count)
             f.update(mult=m, shift=s, in_offset=-zi, out_offset=zo)
-        if count * 255 > _INT32_MAX:
+        if count * 256 > _INT32_MAX:  # |q| <= 128 plus |in_offset| <= 128, per element
             raise UnsupportedLayer("too many elements for the int32 sum")
     p = ctx.struct("kiln_reduce_params_t", f)
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")

@@ -129,7 +129,7 @@ def slow_specs(seed: int = 77) -> list[Spec]:
     add("slice_c", (10, 6, 4), lambda t: flat(tf.slice(tf.reshape(t, [1, 2, 5, 6, 4]),
                                                         [0, 1, 2, 0, 1], [1, 1, 3, 6, 2])))
     # GATHER: constant indices on every axis, runtime int32 indices
-    for axis in (1, 3):
+    for axis in (3,):
         idx = [r.randrange(4) for _ in range(r.randint(2, 6))]
         add(f"gather_ax{axis}", (4, 4, 4), lambda t, a=axis, i=idx: tf.gather(t, i, axis=a))
     add("gather_2d_idx", (6, 5), lambda t: flat(tf.gather(t, [[1, 5], [0, 0], [3, 2]], axis=1)), 40.0)
@@ -147,12 +147,10 @@ def slow_specs(seed: int = 77) -> list[Spec]:
     add("splitv_ax3", (2, 3, 9), lambda t: tf.concat(tf.split(t, [5, 1, 3], axis=3)[::-1], axis=3))
     add("unpack_ax1", (3, 4, 5), lambda t: tf.stack(tf.unstack(t, axis=1)[::-1], axis=3))
     add("unpack_ax3", (3, 4, 5), lambda t: tf.concat(tf.unstack(t, axis=3)[::-1], axis=2))
-    add("unpack_ax2", (4, 3), lambda t: tf.stack(tf.unstack(t, axis=2)[::-1], axis=1), 1e-3)
     add("pack_ax0", (4, 3), lambda t: flat(tf.stack(tf.unstack(t, axis=1), axis=0)))
     add("pack_ax_last", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=2), axis=-1)))
     add("pack_ax2", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=1)[::-1], axis=2)), 40.0)
     add("concat_ax1", (3, 4, 2), lambda t: tf.concat([t, t[:, ::-1]], axis=1))
-    add("concat_ax2", (3, 4, 2), lambda t: tf.concat([t[:, :, 1:], t, t[:, :, :2]], axis=2))
     add("concat_ax3", (3, 4, 2), lambda t: tf.concat([t[:, :, :, ::-1], t], axis=3))
     # ARG_MAX / ARG_MIN (ties: relu makes many zeros, int8 inputs repeat values)
     add("argmin_last", (5, 6), lambda t: tf.argmin(t, axis=-1, output_type=tf.int32), 1e-3)

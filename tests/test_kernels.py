@@ -464,13 +464,19 @@ def run_one(graph: Graph, feeds: list[np.ndarray], workdir: Path) -> np.ndarray:
     return gen.read(graph.outputs[0])
 
 
-def test_mean_same_qparams_truncates(tmp_path: Path) -> None:
+def test_mean_same_qparams_folds_the_count(tmp_path: Path) -> None:
+    """Equal input and output parameters: tflite-micro still requantizes with 1/count folded
+    into the multiplier, no truncating division (tests/test_ops_movement.py checks it against
+    the oracle); kiln_reduce_s8 of kiln.codegen.ops.movement runs this case."""
+    from kiln.codegen.ops.movement import mean_multiplier
+
     rng = np.random.default_rng(3)
     for h, w, c in ((3, 3, 4), (5, 2, 1), (7, 7, 8)):
         x = rng.integers(-128, 128, (1, h, w, c)).astype(np.int8)
         out = run_one(mean_graph(h, w, c, 0.1, 3, 0.1, 3), [x], tmp_path / f"{h}{w}{c}")
-        sums = x.astype(np.int64).sum(axis=(0, 1, 2))
-        expect = np.array([int(s / (h * w)) for s in sums])  # C division: toward zero
+        sums = x.astype(np.int64).sum(axis=(0, 1, 2)) - 3 * h * w
+        mult, shift = mean_multiplier(*qm.requantize_params(0.1, 0.1), h * w)
+        expect = [clamp8(ref_requantize(int(s), mult, shift) + 3) for s in sums]
         np.testing.assert_array_equal(out.ravel(), expect)
 
 

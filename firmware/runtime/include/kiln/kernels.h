@@ -393,6 +393,7 @@ void kiln_hybrid_dwconv2d(const kiln_hybrid_conv_params_t *p, const float *in,
 
 #include "kiln/ops/activation.h"
 #include "kiln/ops/elementwise.h"
+#include "kiln/ops/movement.h"
 #include "kiln/ops/spatial.h"
 
 #endif /* KILN_KERNELS_H */

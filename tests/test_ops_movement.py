@@ -1,0 +1,269 @@
+"""Movement and reduction operators (kiln.codegen.ops.movement) against tflite-micro.
+
+Small models built with tf ops in Keras Lambda layers, converted by the real
+TFLite converter (full int8 with a representative dataset, and float32), run by
+Kiln on the host (sanitizer build) and by tflite-micro on the same seeded random
+inputs: int8 and int32 outputs identical, float32 within 1e-5 relative. Scale
+factors in front of the operators give tiny and huge quantization scales.
+
+The fast part (one int8 model per operator, several operators per model) runs
+in the fast loop; the slow part has 3-6 randomized models per operator and dtype.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+import opmodels
+import pytest
+from kiln.codegen.registry import entries
+from kiln.tflite_reader import read_tflite
+
+SAMPLES = 20
+MODULE = "kiln.codegen.ops.movement"
+
+#: (name, builder, int8) -- builder returns a Keras model.
+Spec = tuple[str, Callable[[], object], bool]
+
+
+def _tf():
+    import tensorflow as tf
+    return tf
+
+
+def _lambda_model(shape: tuple[int, ...], fn: Callable, scale: float = 1.0):
+    """Input (batch 1) times `scale` (a MUL: the operator then sees that range), then fn."""
+    k = opmodels._keras()
+    inp = k.Input(shape=shape, batch_size=1)
+    x = inp if scale == 1.0 else k.layers.Lambda(lambda t: t * scale)(inp)
+    return k.Model(inp, k.layers.Lambda(fn)(x))
+
+
+def _m(shape, fn, scale=1.0) -> Callable[[], object]:
+    return lambda: _lambda_model(shape, fn, scale)
+
+
+def fast_specs() -> list[Spec]:
+    """One int8 model per operator (several operators chained per model)."""
+    tf = _tf()
+
+    def moves(t):
+        a = tf.transpose(t, [0, 3, 1, 2])                          # TRANSPOSE (1,5,4,6)
+        b = a[:, 4:0:-2, ::-1, 1]                                  # STRIDED_SLICE (1,2,6)
+        c = tf.slice(a, [0, 1, 1, 0], [1, 2, 2, 6])                # SLICE (1,2,2,6)
+        s = tf.split(c, 3, axis=3)                                 # SPLIT
+        v = tf.split(c, [1, 3, 2], axis=3)                         # SPLIT_V
+        u = tf.unstack(b, axis=1)                                  # UNPACK
+        p = tf.stack([u[1], u[0]], axis=2)                         # PACK (1,2,2)
+        g = tf.gather(b, [2, 0, 3, 3], axis=2)                     # GATHER (1,2,4)
+        r = tf.concat([s[2], v[0], s[0], v[2], s[1], v[1]], 3)     # CONCATENATION
+        return tf.concat([tf.reshape(r, [1, -1]), tf.reshape(p, [1, -1]),
+                          tf.reshape(g, [1, -1])], 1)
+
+    def reduces(t):
+        m = tf.reduce_mean(t, axis=[3], keepdims=True)
+        s = tf.reduce_sum(t, axis=[1])
+        hi = tf.reduce_max(t, axis=[2, 3])
+        lo = tf.reduce_min(t, axis=1)
+        return tf.concat([tf.reshape(m, [1, -1]) * 1.0, tf.reshape(s, [1, -1]) * 0.3,
+                          tf.reshape(hi, [1, -1]), tf.reshape(lo, [1, -1])], 1)
+
+    def args(t):
+        i = tf.argmax(t, axis=2, output_type=tf.int32)
+        j = tf.argmin(t, axis=1, output_type=tf.int32)
+        return tf.concat([tf.reshape(i, [1, -1]), tf.reshape(j, [1, -1])], 1)
+
+    def int32_moves(t):
+        i = tf.argmax(t, axis=3, output_type=tf.int32)             # (1,5,6) int32
+        b = i[:, ::-2, 1:4]                                        # STRIDED_SLICE (1,3,3)
+        c = tf.stack([b[:, 0], b[:, 2]], axis=1)                   # STRIDED_SLICE, PACK (1,2,3)
+        d = i[:, 1:, ::-1]                                         # (1,4,6)
+        return tf.concat([tf.reshape(c, [1, -1]), tf.reshape(d, [1, -1])], 1)
+
+    def more_moves(t):
+        a = tf.reverse(t, [2])                                     # REVERSE_V2 (1,4,6,4)
+        b = tf.nn.space_to_depth(a, 2)                             # SPACE_TO_DEPTH (1,2,3,16)
+        c = tf.nn.depth_to_space(b[:, :, :, 4:], 2)                # DEPTH_TO_SPACE (1,4,6,3)
+        d = tf.pad(t, [[0, 0], [1, 2], [2, 0], [0, 0]], "REFLECT")  # MIRROR_PAD (1,7,8,4)
+        e = tf.broadcast_to(t[:, :1], [1, 3, 6, 4])                # BROADCAST_TO
+        f = tf.cast(tf.cast(t * 5.0, tf.int32), tf.float32) * 0.2   # CAST both ways
+        return tf.concat([tf.reshape(v, [1, -1]) for v in (c, d, e, f)], 1)
+
+    return [("fast_int32_moves", _m((5, 6, 7), int32_moves), True),
+            ("fast_more_moves", _m((4, 6, 4), more_moves), True),
+            ("fast_moves", _m((4, 6, 5), moves), True),
+            ("fast_reduces", _m((3, 4, 5), reduces), True),
+            ("fast_args", _m((5, 7), args), True)]
+
+
+def slow_specs(seed: int = 77) -> list[Spec]:
+    """3-6 randomized models per operator, each int8 and float32."""
+    tf = _tf()
+    r = random.Random(seed)
+    out: list[Spec] = []
+    scales = [1e-3, 1.0, 40.0]
+
+    def add(name: str, shape, fn, scale: float = 1.0) -> None:
+        for int8 in (True, False):
+            out.append((f"{name}_{'s8' if int8 else 'f32'}", _m(shape, fn, scale), int8))
+
+    def flat(t):
+        return tf.reshape(t, [1, -1])
+
+    # TRANSPOSE: rank 3, 4 and (inside the model) 5 (tflite-micro's limit)
+    add("transpose_r4", (3, 4, 5), lambda t: tf.transpose(t, [0, 2, 3, 1]), 40.0)
+    add("transpose_r5", (6, 4, 5),
+        lambda t: flat(tf.transpose(tf.reshape(t, [1, 2, 3, 4, 5]), [0, 4, 2, 1, 3])))
+    add("transpose_r5b", (6, 4, 6),
+        lambda t: flat(tf.transpose(tf.reshape(t, [2, 3, 2, 2, 6]), [4, 3, 1, 0, 2])), 1e-3)
+    # STRIDED_SLICE: masks, negative strides, shrink
+    add("sslice_neg", (6, 7, 3), lambda t: t[:, ::-2, 1:6:3, :])
+    add("sslice_shrink", (6, 7, 3), lambda t: t[:, 2, -1:0:-1, 1:])
+    add("sslice_begin_end", (8, 5), lambda t: t[:, -6:-1:2, :3], 40.0)
+    # SLICE
+    add("slice_a", (6, 7, 3), lambda t: tf.slice(t, [0, 1, 2, 0], [1, 4, -1, 2]))
+    add("slice_b", (9, 4), lambda t: tf.slice(t, [0, 3, 1], [1, 5, 2]), 1e-3)
+    add("slice_c", (10, 6, 4), lambda t: flat(tf.slice(tf.reshape(t, [1, 2, 5, 6, 4]),
+                                                        [0, 1, 2, 0, 1], [1, 1, 3, 6, 2])))
+    # GATHER: constant indices on every axis, runtime int32 indices
+    for axis in (3,):
+        idx = [r.randrange(4) for _ in range(r.randint(2, 6))]
+        add(f"gather_ax{axis}", (4, 4, 4), lambda t, a=axis, i=idx: tf.gather(t, i, axis=a))
+    add("gather_2d_idx", (6, 5), lambda t: flat(tf.gather(t, [[1, 5], [0, 0], [3, 2]], axis=1)), 40.0)
+    add("gather_runtime", (5, 6), lambda t: tf.gather(
+        t, tf.argmax(t[0], axis=1, output_type=tf.int32), axis=2))
+    table = np.random.default_rng(5).normal(0, 1, (6, 3)).astype(np.float32)
+    add("gather_table", (4, 6), lambda t: tf.gather(tf.constant(table), tf.argmax(
+        t, axis=-1, output_type=tf.int32)) + 0.0 * t[:, :, :3])
+    # SPLIT, SPLIT_V, UNPACK (several outputs), PACK, CONCATENATION on each axis
+    add("split_ax1", (6, 4, 3), lambda t: tf.concat(tf.split(t, 3, axis=1)[::-1], axis=1))
+    add("split_ax3", (3, 4, 6), lambda t: tf.concat(tf.split(t, 2, axis=3)[::-1], axis=2), 1e-3)
+    add("split_neg_ax", (4, 8), lambda t: tf.concat(tf.split(t, 4, axis=-1)[::-1], axis=1))
+    add("splitv_ax2", (3, 7, 2), lambda t: tf.concat(tf.split(t, [2, 4, 1], axis=2)[::-1], axis=2))
+    add("splitv_ax1", (7, 3), lambda t: tf.concat(tf.split(t, [3, -1], axis=1)[::-1], axis=1), 40.0)
+    add("splitv_ax3", (2, 3, 9), lambda t: tf.concat(tf.split(t, [5, 1, 3], axis=3)[::-1], axis=3))
+    add("unpack_ax1", (3, 4, 5), lambda t: tf.stack(tf.unstack(t, axis=1)[::-1], axis=3))
+    add("unpack_ax3", (3, 4, 5), lambda t: tf.concat(tf.unstack(t, axis=3)[::-1], axis=2))
+    add("pack_ax0", (4, 3), lambda t: flat(tf.stack(tf.unstack(t, axis=1), axis=0)))
+    add("pack_ax_last", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=2), axis=-1)))
+    add("pack_ax2", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=1)[::-1], axis=2)), 40.0)
+    add("concat_ax1", (3, 4, 2), lambda t: tf.concat([t, t[:, ::-1]], axis=1))
+    add("concat_ax3", (3, 4, 2), lambda t: tf.concat([t[:, :, :, ::-1], t], axis=3))
+    # ARG_MAX / ARG_MIN (ties: relu makes many zeros, int8 inputs repeat values)
+    add("argmin_last", (5, 6), lambda t: tf.argmin(t, axis=-1, output_type=tf.int32), 1e-3)
+    add("argmax_last", (4, 9), lambda t: tf.argmax(t, axis=-1, output_type=tf.int32))
+    add("argmax_ax1", (6, 3, 4), lambda t: tf.argmax(t, axis=1, output_type=tf.int32))
+    add("argmin_ax2", (3, 5, 4), lambda t: tf.argmin(t, axis=2, output_type=tf.int32))
+    # ties: every value appears twice along the axis, the first copy must win
+    add("argmin_ties", (6, 4),
+        lambda t: tf.argmin(tf.concat([t, t[:, :, ::-1]], axis=2), axis=2, output_type=tf.int32))
+    add("argmax_ties", (3, 5),
+        lambda t: tf.argmax(tf.concat([t[:, ::-1], t], axis=1), axis=1, output_type=tf.int32))
+    # DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2, BROADCAST_TO
+    add("depth_to_space2", (3, 2, 8), lambda t: tf.nn.depth_to_space(t, 2))
+    add("depth_to_space3", (2, 2, 18), lambda t: tf.nn.depth_to_space(t, 3), 40.0)
+    add("depth_to_space_r1", (1, 3, 12), lambda t: tf.nn.depth_to_space(t, 2), 1e-3)
+    add("space_to_depth2", (4, 6, 3), lambda t: tf.nn.space_to_depth(t, 2))
+    add("space_to_depth3", (6, 3, 2), lambda t: tf.nn.space_to_depth(t, 3), 1e-3)
+    add("space_to_depth_c1", (4, 4, 1), lambda t: tf.nn.space_to_depth(t, 4), 40.0)
+    add("reverse_ax1", (4, 5, 3), lambda t: tf.reverse(t, [1]))
+    add("reverse_ax23", (4, 5, 3), lambda t: tf.reverse(t, [2, -1]))
+    add("reverse_r2", (7,), lambda t: tf.reverse(t, [1]), 40.0)
+    add("broadcast_rows", (1, 5), lambda t: tf.broadcast_to(t, [1, 4, 5]))
+    add("broadcast_mid", (3, 1, 2), lambda t: tf.broadcast_to(t, [1, 3, 4, 2]))
+    add("broadcast_front", (2, 3), lambda t: flat(tf.broadcast_to(tf.reshape(t, [1, 1, 2, 3]), [2, 3, 2, 3])))
+    # Reductions: axes, keep_dims, scales
+    for i, (op, fn) in enumerate([("mean", tf.reduce_mean), ("sum", tf.reduce_sum),
+                                  ("max", tf.reduce_max), ("min", tf.reduce_min)]):
+        variants = [
+            ("last_keep", (3, 4, 5), lambda t, f=fn: f(t, axis=[3], keepdims=True)),
+            ("ax1", (3, 4, 5), lambda t, f=fn: f(t, axis=1)),
+            ("ax13", (3, 4, 5), lambda t, f=fn: f(t, axis=[1, 3])),
+            ("all_keep", (3, 4, 2), lambda t, f=fn: f(t, axis=[1, 2, 3], keepdims=True)),
+            ("r2", (9,), lambda t, f=fn: f(t, axis=-1, keepdims=True)),
+        ]
+        for j in range(3):  # three of the five per operator, rotating
+            vname, shape, vfn = variants[(i + 2 * j) % 5]
+            add(f"{op}_{vname}", shape, vfn, scales[(i + j) % 3])
+    # MIRROR_PAD, REFLECT and SYMMETRIC
+    add("mirror_reflect", (5, 4, 3), lambda t: tf.pad(t, [[0, 0], [2, 1], [0, 3], [1, 1]], "REFLECT"))
+    add("mirror_symmetric", (5, 4, 3),
+        lambda t: tf.pad(t, [[0, 0], [1, 5], [4, 0], [0, 2]], "SYMMETRIC"), 40.0)
+    add("mirror_r2", (6,), lambda t: tf.pad(t, [[0, 0], [5, 3]], "REFLECT"), 1e-3)
+    # CAST: each converted model says which (from, to) it has
+    for int8 in (True, False):
+        sfx = "s8" if int8 else "f32"
+        out.append((f"cast_to_int_{sfx}", _m((4, 5), lambda t: tf.cast(t * 7.0, tf.int32)), int8))
+        out.append((f"cast_back_{sfx}", _m((4, 5), lambda t: tf.cast(tf.cast(t * 7.0, tf.int32),
+                                                                     tf.float32) * 0.5), int8))
+        out.append((f"cast_arg_{sfx}", _m((4, 6), lambda t: tf.cast(
+            tf.argmax(t, axis=-1, output_type=tf.int32), tf.float32)), int8))
+    # spatial MEAN with equal int8 parameters (forced by the CONCATENATION): this module's kernel
+    add("mean_spatial_same", (4, 4, 3), lambda t: tf.concat(
+        [flat(tf.reduce_mean(t, axis=[1, 2])), flat(tf.reduce_min(t, axis=1))], 1))
+    return out
+
+
+def _convert_all(specs: list[Spec], tmp) -> dict:
+    paths = {}
+    for name, builder, int8 in specs:
+        seed = zlib.crc32(name.encode()) % 1000
+        paths[name] = tmp / f"{name}.tflite"
+        paths[name].write_bytes(opmodels.convert(opmodels.build(builder, seed), int8=int8, seed=seed,
+                                                      samples=16))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def fast_models(tmp_path_factory) -> dict:
+    """The fast subset, converted once."""
+    return _convert_all(fast_specs(), tmp_path_factory.mktemp("ops_movement_fast"))
+
+
+@pytest.fixture(scope="module")
+def slow_models(tmp_path_factory) -> dict:
+    """Every randomized model, converted once."""
+    return _convert_all(slow_specs(), tmp_path_factory.mktemp("ops_movement_slow"))
+
+
+def _check(path) -> set[str]:
+    res, used = opmodels.check_random(path, zlib.crc32(path.stem.encode()) % 1000, SAMPLES)
+    assert res.ok, res.summary()
+    if res.dtype != "float32":
+        assert res.identical_samples == SAMPLES, res.summary()
+    return used
+
+
+def _module_kernels() -> set[tuple[str, str]]:
+    return {(k.op, k.dtype) for k in entries("portable") if k.build.__module__ == MODULE}
+
+
+@pytest.mark.parametrize("name", [s[0] for s in fast_specs()])
+def test_fast_int8(fast_models: dict, name: str) -> None:
+    _check(fast_models[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s[0] for s in slow_specs()])
+def test_randomized(slow_models: dict, name: str) -> None:
+    _check(slow_models[name])
+
+
+@pytest.mark.slow
+def test_models_select_every_kernel(fast_models: dict, slow_models: dict) -> None:
+    """Every (operator, dtype) this module registers runs in some model here (the
+    global coverage tests skip the ops package)."""
+    from kiln.codegen.registry import op_dtype, select
+
+    seen = set()
+    for path in [*fast_models.values(), *slow_models.values()]:
+        graph = read_tflite(path)
+        for op in graph.ops:
+            impl = select(graph, op)
+            if impl.build.__module__ == MODULE:
+                seen.add((op.op, op_dtype(graph, op)))
+    missing = _module_kernels() - seen
+    assert not missing, f"registered but never selected: {sorted(missing)}"

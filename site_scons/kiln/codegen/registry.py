@@ -79,7 +79,7 @@ def register(impl: KernelImpl) -> KernelImpl:
 
 
 #: Operators whose deciding input is not the first (the others are shapes or indices).
-DATA_INPUT = {"TRANSPOSE_CONV": 2}
+DATA_INPUT = {"TRANSPOSE_CONV": 2, "SPLIT": 1}  # SPLIT: the axis comes first
 
 
 def op_dtype(graph: Graph, op: Operator) -> str:

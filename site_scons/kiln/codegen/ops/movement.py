@@ -17,7 +17,7 @@ import numpy as np
 import kiln.codegen.portable  # noqa: F401 - registered first, so this module's entries are tried before it
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
-from kiln.codegen.registry import DATA_INPUT, KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
 #: The kernels' loop depth (KILN_COPY_MAX_RANK in kiln/ops/movement.h).
@@ -511,8 +511,6 @@ def _reduce_accepts(g: Graph, op: Operator) -> bool:
 
 
 def _register() -> None:
-    # SPLIT's first input is the axis: its kernel is chosen by the data (input 1).
-    DATA_INPUT.setdefault("SPLIT", 1)
     s8, f32 = "int8", "float32"
     entries = []
     for dt in (s8, f32):

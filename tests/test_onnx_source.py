@@ -102,6 +102,7 @@ def _rgb_cnn(tmp_path: Path) -> Path:
     return _save(tmp_path, "rgb.onnx", nodes, [_value("x", [1, 3, 10, 12])], [_value("y", [1, 5])], weights)
 
 
+@pytest.mark.slow  # a real onnx2tf conversion: seconds
 def test_pytorch_export_converts_to_nhwc_savedmodel_that_matches_onnxruntime(tmp_path: Path) -> None:
     from kiln.datasets import load_fashion_mnist
 
@@ -124,6 +125,7 @@ def test_pytorch_export_converts_to_nhwc_savedmodel_that_matches_onnxruntime(tmp
     np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, float(np.abs(want).max())))
 
 
+@pytest.mark.slow  # a real onnx2tf conversion: seconds
 def test_three_channel_model_converts_offline_with_flatten_folded(tmp_path: Path) -> None:
     model = _rgb_cnn(tmp_path)
     xs = np.random.default_rng(3).random((4, 10, 12, 3), dtype=np.float32)
@@ -155,6 +157,7 @@ def test_flatten_rewrite_keeps_outputs(tmp_path: Path) -> None:
                                onnx_source.onnxruntime_outputs(path, xs), atol=1e-5)
 
 
+@pytest.mark.slow  # a real onnx2tf conversion: seconds
 def test_converter_failure_quotes_its_error(tmp_path: Path) -> None:
     from onnx import helper
 

@@ -22,6 +22,10 @@ Generated from the kernel registry by `python -m kiln.optable --write docs/opera
 A dtype is the data input's (`in->out` where the output's differs). *hybrid*: float32
 activations with int8 weights (the `dynamic` variant). Optimized kernels run where the board's
 CPU has them (`KERNELS=auto`); every layer falls back to the portable kernel otherwise.
+Each family's integer arithmetic, and what it refuses and why, is in `docs/ops/`:
+[activation](ops/activation.md), [elementwise](ops/elementwise.md),
+[movement and reductions](ops/movement.md), [spatial](ops/spatial.md); the convolutions,
+pooling, softmax and quantization are in [runtime.md](runtime.md).
 """
 
 

@@ -99,6 +99,13 @@ def fast_specs() -> list[Spec]:
             ("fast_args", _m((5, 7), args), True)]
 
 
+#: The data-movement models also converted to float32 (the element-size path of the copy kernels).
+FLOAT_TOO = {"transpose_r4", "sslice_neg", "slice_a", "gather_runtime", "split_ax1", "splitv_ax2",
+             "unpack_ax1",
+             "pack_ax0", "concat_ax1", "depth_to_space2", "space_to_depth2", "reverse_ax1",
+             "broadcast_rows", "mirror_reflect"}
+
+
 def slow_specs(seed: int = 77) -> list[Spec]:
     """3-6 randomized models per operator, each int8 and float32."""
     tf = _tf()
@@ -106,52 +113,58 @@ def slow_specs(seed: int = 77) -> list[Spec]:
     out: list[Spec] = []
     scales = [1e-3, 1.0, 40.0]
 
-    def add(name: str, shape, fn, scale: float = 1.0) -> None:
-        for int8 in (True, False):
+    def add(name: str, shape, fn, scale: float = 1.0, both: bool = True) -> None:
+        for int8 in (True, False) if both else (True,):
             out.append((f"{name}_{'s8' if int8 else 'f32'}", _m(shape, fn, scale), int8))
+
+    def copy(name: str, shape, fn, scale: float = 1.0) -> None:
+        """A pure data movement: one byte-wise kernel for every dtype (kiln_strided_copy and
+        kiln_table_copy take the element size), so int8 models test it; the float32 path is
+        covered by the first model of each operator and the fast models."""
+        add(name, shape, fn, scale, both=name in FLOAT_TOO)
 
     def flat(t):
         return tf.reshape(t, [1, -1])
 
     # TRANSPOSE: rank 3, 4 and (inside the model) 5 (tflite-micro's limit)
-    add("transpose_r4", (3, 4, 5), lambda t: tf.transpose(t, [0, 2, 3, 1]), 40.0)
-    add("transpose_r5", (6, 4, 5),
+    copy("transpose_r4", (3, 4, 5), lambda t: tf.transpose(t, [0, 2, 3, 1]), 40.0)
+    copy("transpose_r5", (6, 4, 5),
         lambda t: flat(tf.transpose(tf.reshape(t, [1, 2, 3, 4, 5]), [0, 4, 2, 1, 3])))
-    add("transpose_r5b", (6, 4, 6),
+    copy("transpose_r5b", (6, 4, 6),
         lambda t: flat(tf.transpose(tf.reshape(t, [2, 3, 2, 2, 6]), [4, 3, 1, 0, 2])), 1e-3)
     # STRIDED_SLICE: masks, negative strides, shrink
-    add("sslice_neg", (6, 7, 3), lambda t: t[:, ::-2, 1:6:3, :])
-    add("sslice_shrink", (6, 7, 3), lambda t: t[:, 2, -1:0:-1, 1:])
-    add("sslice_begin_end", (8, 5), lambda t: t[:, -6:-1:2, :3], 40.0)
+    copy("sslice_neg", (6, 7, 3), lambda t: t[:, ::-2, 1:6:3, :])
+    copy("sslice_shrink", (6, 7, 3), lambda t: t[:, 2, -1:0:-1, 1:])
+    copy("sslice_begin_end", (8, 5), lambda t: t[:, -6:-1:2, :3], 40.0)
     # SLICE
-    add("slice_a", (6, 7, 3), lambda t: tf.slice(t, [0, 1, 2, 0], [1, 4, -1, 2]))
-    add("slice_b", (9, 4), lambda t: tf.slice(t, [0, 3, 1], [1, 5, 2]), 1e-3)
-    add("slice_c", (10, 6, 4), lambda t: flat(tf.slice(tf.reshape(t, [1, 2, 5, 6, 4]),
+    copy("slice_a", (6, 7, 3), lambda t: tf.slice(t, [0, 1, 2, 0], [1, 4, -1, 2]))
+    copy("slice_b", (9, 4), lambda t: tf.slice(t, [0, 3, 1], [1, 5, 2]), 1e-3)
+    copy("slice_c", (10, 6, 4), lambda t: flat(tf.slice(tf.reshape(t, [1, 2, 5, 6, 4]),
                                                         [0, 1, 2, 0, 1], [1, 1, 3, 6, 2])))
     # GATHER: constant indices on every axis, runtime int32 indices
     for axis in (3,):
         idx = [r.randrange(4) for _ in range(r.randint(2, 6))]
         add(f"gather_ax{axis}", (4, 4, 4), lambda t, a=axis, i=idx: tf.gather(t, i, axis=a))
-    add("gather_2d_idx", (6, 5), lambda t: flat(tf.gather(t, [[1, 5], [0, 0], [3, 2]], axis=1)), 40.0)
-    add("gather_runtime", (5, 6), lambda t: tf.gather(
+    copy("gather_2d_idx", (6, 5), lambda t: flat(tf.gather(t, [[1, 5], [0, 0], [3, 2]], axis=1)), 40.0)
+    copy("gather_runtime", (5, 6), lambda t: tf.gather(
         t, tf.argmax(t[0], axis=1, output_type=tf.int32), axis=2))
     table = np.random.default_rng(5).normal(0, 1, (6, 3)).astype(np.float32)
-    add("gather_table", (4, 6), lambda t: tf.gather(tf.constant(table), tf.argmax(
+    copy("gather_table", (4, 6), lambda t: tf.gather(tf.constant(table), tf.argmax(
         t, axis=-1, output_type=tf.int32)) + 0.0 * t[:, :, :3])
     # SPLIT, SPLIT_V, UNPACK (several outputs), PACK, CONCATENATION on each axis
-    add("split_ax1", (6, 4, 3), lambda t: tf.concat(tf.split(t, 3, axis=1)[::-1], axis=1))
-    add("split_ax3", (3, 4, 6), lambda t: tf.concat(tf.split(t, 2, axis=3)[::-1], axis=2), 1e-3)
-    add("split_neg_ax", (4, 8), lambda t: tf.concat(tf.split(t, 4, axis=-1)[::-1], axis=1))
-    add("splitv_ax2", (3, 7, 2), lambda t: tf.concat(tf.split(t, [2, 4, 1], axis=2)[::-1], axis=2))
-    add("splitv_ax1", (7, 3), lambda t: tf.concat(tf.split(t, [3, -1], axis=1)[::-1], axis=1), 40.0)
-    add("splitv_ax3", (2, 3, 9), lambda t: tf.concat(tf.split(t, [5, 1, 3], axis=3)[::-1], axis=3))
-    add("unpack_ax1", (3, 4, 5), lambda t: tf.stack(tf.unstack(t, axis=1)[::-1], axis=3))
-    add("unpack_ax3", (3, 4, 5), lambda t: tf.concat(tf.unstack(t, axis=3)[::-1], axis=2))
-    add("pack_ax0", (4, 3), lambda t: flat(tf.stack(tf.unstack(t, axis=1), axis=0)))
-    add("pack_ax_last", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=2), axis=-1)))
-    add("pack_ax2", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=1)[::-1], axis=2)), 40.0)
-    add("concat_ax1", (3, 4, 2), lambda t: tf.concat([t, t[:, ::-1]], axis=1))
-    add("concat_ax3", (3, 4, 2), lambda t: tf.concat([t[:, :, :, ::-1], t], axis=3))
+    copy("split_ax1", (6, 4, 3), lambda t: tf.concat(tf.split(t, 3, axis=1)[::-1], axis=1))
+    copy("split_ax3", (3, 4, 6), lambda t: tf.concat(tf.split(t, 2, axis=3)[::-1], axis=2), 1e-3)
+    copy("split_neg_ax", (4, 8), lambda t: tf.concat(tf.split(t, 4, axis=-1)[::-1], axis=1))
+    copy("splitv_ax2", (3, 7, 2), lambda t: tf.concat(tf.split(t, [2, 4, 1], axis=2)[::-1], axis=2))
+    copy("splitv_ax1", (7, 3), lambda t: tf.concat(tf.split(t, [3, -1], axis=1)[::-1], axis=1), 40.0)
+    copy("splitv_ax3", (2, 3, 9), lambda t: tf.concat(tf.split(t, [5, 1, 3], axis=3)[::-1], axis=3))
+    copy("unpack_ax1", (3, 4, 5), lambda t: tf.stack(tf.unstack(t, axis=1)[::-1], axis=3))
+    copy("unpack_ax3", (3, 4, 5), lambda t: tf.concat(tf.unstack(t, axis=3)[::-1], axis=2))
+    copy("pack_ax0", (4, 3), lambda t: flat(tf.stack(tf.unstack(t, axis=1), axis=0)))
+    copy("pack_ax_last", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=2), axis=-1)))
+    copy("pack_ax2", (2, 3, 4), lambda t: flat(tf.stack(tf.unstack(t, axis=1)[::-1], axis=2)), 40.0)
+    copy("concat_ax1", (3, 4, 2), lambda t: tf.concat([t, t[:, ::-1]], axis=1))
+    copy("concat_ax3", (3, 4, 2), lambda t: tf.concat([t[:, :, :, ::-1], t], axis=3))
     # ARG_MAX / ARG_MIN (ties: relu makes many zeros, int8 inputs repeat values)
     add("argmin_last", (5, 6), lambda t: tf.argmin(t, axis=-1, output_type=tf.int32), 1e-3)
     add("argmax_last", (4, 9), lambda t: tf.argmax(t, axis=-1, output_type=tf.int32))
@@ -163,18 +176,19 @@ def slow_specs(seed: int = 77) -> list[Spec]:
     add("argmax_ties", (3, 5),
         lambda t: tf.argmax(tf.concat([t[:, ::-1], t], axis=1), axis=1, output_type=tf.int32))
     # DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2, BROADCAST_TO
-    add("depth_to_space2", (3, 2, 8), lambda t: tf.nn.depth_to_space(t, 2))
-    add("depth_to_space3", (2, 2, 18), lambda t: tf.nn.depth_to_space(t, 3), 40.0)
-    add("depth_to_space_r1", (1, 3, 12), lambda t: tf.nn.depth_to_space(t, 2), 1e-3)
-    add("space_to_depth2", (4, 6, 3), lambda t: tf.nn.space_to_depth(t, 2))
-    add("space_to_depth3", (6, 3, 2), lambda t: tf.nn.space_to_depth(t, 3), 1e-3)
-    add("space_to_depth_c1", (4, 4, 1), lambda t: tf.nn.space_to_depth(t, 4), 40.0)
-    add("reverse_ax1", (4, 5, 3), lambda t: tf.reverse(t, [1]))
-    add("reverse_ax23", (4, 5, 3), lambda t: tf.reverse(t, [2, -1]))
-    add("reverse_r2", (7,), lambda t: tf.reverse(t, [1]), 40.0)
-    add("broadcast_rows", (1, 5), lambda t: tf.broadcast_to(t, [1, 4, 5]))
-    add("broadcast_mid", (3, 1, 2), lambda t: tf.broadcast_to(t, [1, 3, 4, 2]))
-    add("broadcast_front", (2, 3), lambda t: flat(tf.broadcast_to(tf.reshape(t, [1, 1, 2, 3]), [2, 3, 2, 3])))
+    copy("depth_to_space2", (3, 2, 8), lambda t: tf.nn.depth_to_space(t, 2))
+    copy("depth_to_space3", (2, 2, 18), lambda t: tf.nn.depth_to_space(t, 3), 40.0)
+    copy("depth_to_space_r1", (1, 3, 12), lambda t: tf.nn.depth_to_space(t, 2), 1e-3)
+    copy("space_to_depth2", (4, 6, 3), lambda t: tf.nn.space_to_depth(t, 2))
+    copy("space_to_depth3", (6, 3, 2), lambda t: tf.nn.space_to_depth(t, 3), 1e-3)
+    copy("space_to_depth_c1", (4, 4, 1), lambda t: tf.nn.space_to_depth(t, 4), 40.0)
+    copy("reverse_ax1", (4, 5, 3), lambda t: tf.reverse(t, [1]))
+    copy("reverse_ax23", (4, 5, 3), lambda t: tf.reverse(t, [2, -1]))
+    copy("reverse_r2", (7,), lambda t: tf.reverse(t, [1]), 40.0)
+    copy("broadcast_rows", (1, 5), lambda t: tf.broadcast_to(t, [1, 4, 5]))
+    copy("broadcast_mid", (3, 1, 2), lambda t: tf.broadcast_to(t, [1, 3, 4, 2]))
+    copy("broadcast_front", (2, 3),
+         lambda t: flat(tf.broadcast_to(tf.reshape(t, [1, 1, 2, 3]), [2, 3, 2, 3])))
     # Reductions: axes, keep_dims, scales
     for i, (op, fn) in enumerate([("mean", tf.reduce_mean), ("sum", tf.reduce_sum),
                                   ("max", tf.reduce_max), ("min", tf.reduce_min)]):
@@ -189,10 +203,10 @@ def slow_specs(seed: int = 77) -> list[Spec]:
             vname, shape, vfn = variants[(i + 2 * j) % 5]
             add(f"{op}_{vname}", shape, vfn, scales[(i + j) % 3])
     # MIRROR_PAD, REFLECT and SYMMETRIC
-    add("mirror_reflect", (5, 4, 3), lambda t: tf.pad(t, [[0, 0], [2, 1], [0, 3], [1, 1]], "REFLECT"))
-    add("mirror_symmetric", (5, 4, 3),
+    copy("mirror_reflect", (5, 4, 3), lambda t: tf.pad(t, [[0, 0], [2, 1], [0, 3], [1, 1]], "REFLECT"))
+    copy("mirror_symmetric", (5, 4, 3),
         lambda t: tf.pad(t, [[0, 0], [1, 5], [4, 0], [0, 2]], "SYMMETRIC"), 40.0)
-    add("mirror_r2", (6,), lambda t: tf.pad(t, [[0, 0], [5, 3]], "REFLECT"), 1e-3)
+    copy("mirror_r2", (6,), lambda t: tf.pad(t, [[0, 0], [5, 3]], "REFLECT"), 1e-3)
     # CAST: each converted model says which (from, to) it has
     for int8 in (True, False):
         sfx = "s8" if int8 else "f32"

@@ -18,8 +18,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from kiln.errors import KilnError
 
 MANIFEST = "net.toml"
@@ -88,11 +86,11 @@ class DataSpec:
     offset: float = 0.0
     classes: tuple[str, ...] = ()
 
-    def input_scale(self, stored: np.dtype) -> float:
+    def input_scale(self, stored: object) -> float:
         """The scale for stored values of dtype `stored`: given, else 1/255 for uint8 images, else 1."""
         if self.scale is not None:
             return float(self.scale)
-        return 1.0 / 255.0 if np.dtype(stored) == np.uint8 else 1.0
+        return 1.0 / 255.0 if str(stored) == "uint8" else 1.0  # a numpy dtype; numpy stays unimported
 
 
 @dataclass(frozen=True)

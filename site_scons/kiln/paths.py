@@ -3,6 +3,7 @@
     build/models/<net>/<variant>.tflite, .json      quantized variants
     build/<board>/<net>/<variant>/<kernels>/        firmware of one kernel set
     build/<board>/tflite/<file stem>/<kernels>/     firmware of one's own TFLITE=file.tflite
+    build/<board>/runtime/<kernels>/                the runtime's objects, shared by those images
     build/check-host/                               check-host stamps
     build/bench.json                                the benchmark's figures
     build/<board>/tflite/<file stem>/bench.json     the benchmark of one's own TFLITE=file
@@ -31,6 +32,11 @@ def firmware_dir(board: str, net: str, variant: str, kernels: str) -> Path:
     """The folder of one firmware image; `kernels` is a resolved kernel set
     (portable, cm33, ...), never "auto", so each set keeps its own results."""
     return BUILD / board / net / variant / kernels
+
+
+def runtime_dir(board: str, kernels: str) -> Path:
+    """The runtime's objects for one board's CPU and kernel set, shared by all its images."""
+    return BUILD / board / "runtime" / kernels
 
 
 def firmware_elf(board: str, net: str, variant: str, kernels: str) -> Path:

@@ -145,7 +145,7 @@ def component_of(source: str, out_section: str) -> str:
         if out_section.startswith(".text"):
             return "generated model code"
         return "model arena"
-    if "/obj/runtime/" in s or "/firmware/runtime/" in s:
+    if "/runtime/" in s:  # build/<board>/runtime/<kernels>/ (kiln.paths.runtime_dir) or the sources
         return "runtime kernels"
     if "/obj/app/" in s or "/firmware/app/" in s:
         return "app"

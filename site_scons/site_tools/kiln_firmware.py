@@ -62,6 +62,27 @@ def _objects(xenv, sources: list[Path], objdir: Path, base: Path) -> list:  # no
     return objs
 
 
+#: Runtime objects already declared, by (board, kernel set): every image shares them.
+_runtimes: dict[tuple[str, str], list] = {}
+
+
+def _runtime_objects(env, board: boards.Board, flags: fw.CpuFlags, kernels: str) -> list:  # noqa: ANN001
+    """The runtime's objects for `board`'s CPU and `kernels`, compiled once into
+    kiln.paths.runtime_dir and linked into every image of that board: they depend on
+    the CPU flags and the runtime's own headers only (no model, app or board header)."""
+    key = (board.name, kernels)
+    if key not in _runtimes:
+        renv = env.Clone()
+        for var, tool in fw.TOOLS.items():
+            renv[var] = tool
+        renv["OBJSUFFIX"] = ".o"
+        renv.Replace(CCFLAGS=[*flags.cpu_flags, *flags.cflags], CPPDEFINES=list(flags.defines),
+                     CPPPATH=[str(fw.RUNTIME_INCLUDE)])
+        _runtimes[key] = _objects(renv, fw.runtime_sources(kernels), paths.runtime_dir(board.name, kernels),
+                                  fw.FIRMWARE / "runtime")
+    return _runtimes[key]
+
+
 def _missing_toolchain(env, out: Path, message: str) -> dict:  # noqa: ANN001
     def fail(target, source, env) -> None:  # noqa: ANN001
         raise KilnError(message)
@@ -117,7 +138,7 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: A
     objs = xenv.Object(str(objdir / "gen" / "kiln_model.o"), gen_c[0])
     for extra in gen_c[1:]:
         objs += xenv.Object(str(objdir / "gen" / Path(str(extra)).with_suffix(".o").name), extra)
-    objs += _objects(xenv, fw.runtime_sources(kernels), objdir / "runtime", fw.FIRMWARE / "runtime")
+    objs += _runtime_objects(env, board, flags, kernels)
     objs += _objects(xenv, fw.app_sources(), objdir / "app", fw.APP_DIR)
     objs += _objects(xenv, fw.board_sources(board), objdir / "board", fw.BOARDS_DIR)
     # The link writes the map too: naming it as a second target lets

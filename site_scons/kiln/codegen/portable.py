@@ -11,7 +11,7 @@ import numpy as np
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.geometry import Geometry
-from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator, Tensor
 
 
@@ -24,14 +24,6 @@ def _shape4(shape: tuple[int, ...]) -> list[int]:
     if len(shape) > 4:
         raise UnsupportedLayer(f"rank {len(shape)} above 4")
     return [1] * (4 - len(shape)) + [int(d) for d in shape]
-
-
-def _qp(t: Tensor) -> tuple[float, int]:
-    if not t.quantized:
-        raise UnsupportedLayer(f"tensor {t.describe()} has no quantization parameters")
-    if len(t.scale) != 1:
-        raise UnsupportedLayer(f"tensor {t.describe()} is per-channel where per-tensor is needed")
-    return t.qparams()
 
 
 def _per_channel_ok(w: Tensor, channels: int, axis: int) -> None:
@@ -50,8 +42,8 @@ def _conv_s8(ctx: LayerContext, depthwise: bool) -> LayerCode:
     geo = Geometry.of(ctx.graph, ctx.op)
     oc = geo.out_c
     _per_channel_ok(w, oc, 3 if depthwise else 0)
-    in_s, in_zp = _qp(x)
-    out_s, out_zp = _qp(y)
+    in_s, in_zp = per_tensor_qparams(x)
+    out_s, out_zp = per_tensor_qparams(y)
     mult, shift = qm.conv_multipliers(in_s, w.scale, out_s, oc)
     lo, hi = qm.activation_range(_act(ctx.op), out_s, out_zp)
     if b is not None and (b.dtype != "int32" or not b.is_const):
@@ -97,8 +89,8 @@ def _fc_s8(ctx: LayerContext) -> LayerCode:
     x, w, b, y = ctx.t(0), ctx.t(1), ctx.t(2), ctx.t(0, outputs=True)
     batches, in_n, out_n = _fc_dims(ctx)
     _per_channel_ok(w, out_n, 0)
-    in_s, in_zp = _qp(x)
-    out_s, out_zp = _qp(y)
+    in_s, in_zp = per_tensor_qparams(x)
+    out_s, out_zp = per_tensor_qparams(y)
     per_channel = len(w.scale) > 1
     if per_channel:
         mult, shift = qm.conv_multipliers(in_s, w.scale, out_s, out_n)
@@ -131,9 +123,9 @@ def _fc_f32(ctx: LayerContext) -> LayerCode:
 
 def _pool_s8(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
-    if _qp(x) != _qp(y):
+    if per_tensor_qparams(x) != per_tensor_qparams(y):
         raise UnsupportedLayer("input and output quantization differ")
-    lo, hi = qm.activation_range(_act(ctx.op), *_qp(y))
+    lo, hi = qm.activation_range(_act(ctx.op), *per_tensor_qparams(y))
     p = ctx.struct("kiln_pool_params_t", dict(g=Geometry.of(ctx.graph, ctx.op).c_init(),
                                               act_min=lo, act_max=hi))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
@@ -171,7 +163,7 @@ def _broadcast(ctx: LayerContext) -> dict:
 
 def _binary_s8(ctx: LayerContext) -> LayerCode:
     a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
-    (sa, za), (sb, zb), (so, zo) = _qp(a), _qp(b), _qp(y)
+    (sa, za), (sb, zb), (so, zo) = per_tensor_qparams(a), per_tensor_qparams(b), per_tensor_qparams(y)
     q = qm.add_params(sa, sb, so) if ctx.op.op == "ADD" else qm.mul_params(sa, sb, so)
     lo, hi = qm.activation_range(_act(ctx.op), so, zo)
     p = ctx.struct("kiln_binary_s8_params_t", dict(_broadcast(ctx), a_offset=-za, b_offset=-zb,
@@ -198,11 +190,11 @@ def _softmax_dims(ctx: LayerContext) -> tuple[int, int]:
 
 def _softmax_s8(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
-    so, zo = _qp(y)
+    so, zo = per_tensor_qparams(y)
     if zo != -128 or abs(so - 1.0 / 256) > 1e-9:
         raise UnsupportedLayer("int8 softmax output must have scale 1/256 and zero point -128")
     rows, depth = _softmax_dims(ctx)
-    q = qm.softmax_params(ctx.op.options.get("Beta", 1.0), _qp(x)[0])
+    q = qm.softmax_params(ctx.op.options.get("Beta", 1.0), per_tensor_qparams(x)[0])
     p = ctx.struct("kiln_softmax_s8_params_t", dict(rows=rows, depth=depth, **q))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
@@ -227,13 +219,13 @@ def _pad(ctx: LayerContext) -> LayerCode:
     before = [0] * (4 - len(pads)) + [int(v) for v in pads[:, 0]]
     value = 0
     if x.dtype == "int8":
-        value = _qp(y)[1]
+        value = per_tensor_qparams(y)[1]
         cval = ctx.t(2)
         if cval is not None:
             if not cval.is_const:
                 raise UnsupportedLayer("the pad value must be constant")
             value = int(np.asarray(cval.data).ravel()[0])
-        if _qp(x) != _qp(y):
+        if per_tensor_qparams(x) != per_tensor_qparams(y):
             raise UnsupportedLayer("input and output quantization differ")
     elif ctx.t(2) is not None:
         if not ctx.t(2).is_const:
@@ -259,10 +251,10 @@ def _concat(ctx: LayerContext) -> LayerCode:
                   in_offset="NULL", mult="NULL", shift="NULL", out_offset=0,
                   elem_bytes=4 if y.dtype == "float32" else 1)
     if y.dtype == "int8":
-        so, zo = _qp(y)
+        so, zo = per_tensor_qparams(y)
         offs, mults, shifts = [], [], []
         for t in ins:
-            s, z = _qp(t)
+            s, z = per_tensor_qparams(t)
             if qm.f32(s) == qm.f32(so) and z == zo:
                 offs.append(0), mults.append(0), shifts.append(0)
             else:
@@ -293,7 +285,7 @@ def _mean_accepts(g: Graph, op: Operator) -> bool:
 def _mean_s8(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     _, h, w, c = x.shape
-    (si, zi), (so, zo) = _qp(x), _qp(y)
+    (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
     q = qm.mean_params(si, zi, so, zo, h * w)
     p = ctx.struct("kiln_mean_s8_params_t", dict(h=h, w=w, c=c, count=q["count"], in_offset=-zi,
                                                  out_offset=zo, mult=q["mult"], shift=q["shift"],
@@ -314,11 +306,11 @@ def _quant(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     f = dict(n=x.size, scale=0.0, zero_point=0, in_offset=0, mult=0, shift=0, out_offset=0)
     if x.dtype == "float32":
-        f.update(scale=_qp(y)[0], zero_point=_qp(y)[1])
+        f.update(scale=per_tensor_qparams(y)[0], zero_point=per_tensor_qparams(y)[1])
     elif y.dtype == "float32":
-        f.update(scale=_qp(x)[0], zero_point=_qp(x)[1])
+        f.update(scale=per_tensor_qparams(x)[0], zero_point=per_tensor_qparams(x)[1])
     else:
-        (si, zi), (so, zo) = _qp(x), _qp(y)
+        (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
         m, s = qm.requantize_params(si, so)
         f.update(in_offset=-zi, mult=m, shift=s, out_offset=zo)
     p = ctx.struct("kiln_quant_params_t", f)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kiln.errors import KilnError
-from kiln.ir import Graph, Operator
+from kiln.ir import Graph, Operator, Tensor
 from kiln.planner import is_scratch
 from kiln.quantmath import FUSED_ACTIVATIONS
 
@@ -200,6 +200,15 @@ _LOADED: set[str] = set()
 
 class UnsupportedLayer(Exception):
     """Raised by `accepts` or `build` with the reason a layer cannot run."""
+
+
+def per_tensor_qparams(t: Tensor) -> tuple[float, int]:
+    """Per-tensor (scale, zero point) of `t`; UnsupportedLayer for a float or per-channel tensor."""
+    if not t.quantized:
+        raise UnsupportedLayer(f"tensor {t.describe()} has no quantization parameters")
+    if len(t.scale) != 1:
+        raise UnsupportedLayer(f"tensor {t.describe()} is per-channel where per-tensor is needed")
+    return t.qparams()
 
 
 def unsupported(graph: Graph, op: Operator, reason: str) -> KilnError:

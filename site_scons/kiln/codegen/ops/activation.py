@@ -14,21 +14,12 @@ import numpy as np
 
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
-from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Tensor
 
 HEADER = "kiln/ops/activation.h"
 #: Integer bits of the Q4.27 fixed-point input of int8 LOGISTIC and TANH.
 SIGMOID_INPUT_INTEGER_BITS = 4
-
-
-def _qp(t: Tensor) -> tuple[float, int]:
-    """Per-tensor (scale, zero point) of `t`, refusing what the kernels cannot take."""
-    if not t.quantized:
-        raise UnsupportedLayer(f"tensor {t.describe()} has no quantization parameters")
-    if len(t.scale) != 1:
-        raise UnsupportedLayer(f"tensor {t.describe()} is per-channel where per-tensor is needed")
-    return t.qparams()
 
 
 def _unary(ctx: LayerContext, ctype: str, fields: dict) -> LayerCode:
@@ -40,15 +31,11 @@ def _unary(ctx: LayerContext, ctype: str, fields: dict) -> LayerCode:
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
-def _round_half_away(v: float) -> int:
-    return int(math.copysign(math.floor(abs(v) + 0.5), v))
-
-
 # ---- int8 ---------------------------------------------------------------------------
 
 def _relu_s8(ctx: LayerContext) -> LayerCode:
     """RELU: requantize to the output's parameters, then clamp at its zero."""
-    (si, zi), (so, zo) = _qp(ctx.t(0)), _qp(ctx.t(0, outputs=True))
+    (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
     mult, shift = qm.requantize_params(si, so)
     return _unary(ctx, "kiln_act_relu_s8_params_t",
                   dict(in_zp=zi, out_zp=zo, mult=mult, shift=shift, act_min=max(-128, zo),
@@ -58,14 +45,14 @@ def _relu_s8(ctx: LayerContext) -> LayerCode:
 def _relu6_s8(ctx: LayerContext) -> LayerCode:
     """RELU6: tflite-micro clamps the stored values to [zp, q(6)] of the input
     without rescaling to the output's parameters."""
-    si, zi = _qp(ctx.t(0))
-    _qp(ctx.t(0, outputs=True))
-    six = _round_half_away(qm.f32(np.float32(6.0) / np.float32(si))) + zi
+    si, zi = per_tensor_qparams(ctx.t(0))
+    per_tensor_qparams(ctx.t(0, outputs=True))
+    six = int(qm.round_half_away(qm.f32(np.float32(6.0) / np.float32(si)))) + zi
     return _unary(ctx, "kiln_act_clamp_s8_params_t", dict(lo=zi, hi=min(127, max(-128, six))))
 
 
 def _leaky_s8(ctx: LayerContext) -> LayerCode:
-    (si, zi), (so, zo) = _qp(ctx.t(0)), _qp(ctx.t(0, outputs=True))
+    (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
     alpha = float(ctx.op.options.get("Alpha", 0.2))
     if alpha < 0:
         raise UnsupportedLayer(f"negative alpha {alpha}")
@@ -81,15 +68,15 @@ def _leaky_s8(ctx: LayerContext) -> LayerCode:
 def _sigmoid_s8(ctx: LayerContext) -> LayerCode:
     """LOGISTIC and TANH: the Q4.27 input multiplier and the saturation radius."""
     x, y = ctx.t(0), ctx.t(0, outputs=True)
-    si, zi = _qp(x)
-    so, zo = _qp(y)
+    si, zi = per_tensor_qparams(x)
+    so, zo = per_tensor_qparams(y)
     want = (1.0 / 256, -128) if ctx.op.op == "LOGISTIC" else (1.0 / 128, 0)
     if (qm.f32(so), zo) != want:
         raise UnsupportedLayer(f"{ctx.op.op} int8 output must have scale {want[0]} and zero point "
                                f"{want[1]}")
     bits = SIGMOID_INPUT_INTEGER_BITS
     frac, left_shift = math.frexp(qm.f32(si) * float(1 << (31 - bits)))
-    mult = _round_half_away(frac * float(1 << 31))
+    mult = int(qm.round_half_away(frac * float(1 << 31)))
     radius = math.floor(((1 << bits) - 1) * float(1 << (31 - bits)) / float(2.0 ** left_shift))
     if mult >= 1 << 31 or left_shift < 0 or (radius > 0 and left_shift > 30):
         raise UnsupportedLayer(f"input scale {si:g} is outside what {ctx.op.op}'s fixed-point "
@@ -106,7 +93,7 @@ def _q15(mult: int) -> int:
 
 
 def _hard_swish_s8(ctx: LayerContext) -> LayerCode:
-    (si, zi), (so, zo) = _qp(ctx.t(0)), _qp(ctx.t(0, outputs=True))
+    (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
     f = np.float32
     hires = f(1.0 / 128.0) * f(si)  # single precision throughout, as the reference
     out_m, out_exp = qm.quantize_multiplier(float(hires / f(so)))
@@ -145,7 +132,7 @@ def _prelu(ctx: LayerContext) -> LayerCode:
     fields = dict(out_shape=out, in_stride=_strides(x, out), alpha_stride=_strides(alpha, out),
                   in_zp=0, alpha_zp=0, out_zp=0, mult_1=0, shift_1=0, mult_2=0, shift_2=0)
     if x.dtype == "int8":
-        (si, zi), (sa, za), (so, zo) = _qp(x), _qp(alpha), _qp(y)
+        (si, zi), (sa, za), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(alpha), per_tensor_qparams(y)
         m1, s1 = qm.quantize_multiplier(float(np.float32(si)) / float(np.float32(so)))
         m2, s2 = qm.quantize_multiplier(float(np.float32(si)) * float(np.float32(sa))
                                         / float(np.float32(so)))

@@ -15,7 +15,7 @@ import numpy as np
 
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
-from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator, Tensor
 
 #: Dimensions the broadcast walk handles (KILN_EW_RANK in kiln/ops/elementwise.h).
@@ -35,15 +35,6 @@ RSQRT_SHIFT = 20
 
 def _act(op: Operator) -> str:
     return op.options.get("FusedActivationFunction", "NONE")
-
-
-def _qp(t: Tensor) -> tuple[float, int]:
-    """Per-tensor (scale, zero point); refuses float and per-channel tensors."""
-    if not t.quantized:
-        raise UnsupportedLayer(f"tensor {t.describe()} has no quantization parameters")
-    if len(t.scale) != 1:
-        raise UnsupportedLayer(f"tensor {t.describe()} is per-channel where per-tensor is needed")
-    return t.qparams()
 
 
 def _aligned(shape: tuple[int, ...]) -> list[int]:
@@ -91,7 +82,7 @@ def _inputs(ctx: LayerContext, n: int) -> list[Tensor]:
 def _need_same_qparams(ts: list[Tensor]) -> None:
     """Refuse int8 operators whose tensors do not share one scale and zero point
     (the kernels copy or compare raw values, as tflite-micro does)."""
-    qps = {(qm.f32(s), z) for s, z in (_qp(t) for t in ts)}
+    qps = {(qm.f32(s), z) for s, z in (per_tensor_qparams(t) for t in ts)}
     if len(qps) > 1:
         raise UnsupportedLayer("int8 inputs and output must share one scale and zero point")
 
@@ -138,7 +129,7 @@ def sqdiff_params(a_scale: float, b_scale: float, out_scale: float) -> dict:
 def _binary_s8(ctx: LayerContext) -> LayerCode:
     a, b = _inputs(ctx, 2)
     y = ctx.t(0, outputs=True)
-    (sa, za), (sb, zb), (so, zo) = _qp(a), _qp(b), _qp(y)
+    (sa, za), (sb, zb), (so, zo) = per_tensor_qparams(a), per_tensor_qparams(b), per_tensor_qparams(y)
     zero = {"left_shift": 0, "a_mult": 0, "a_shift": 0, "b_mult": 0, "b_shift": 0,
             "out_mult": 0, "out_shift": 0}
     if ctx.op.op == "SUB":
@@ -179,7 +170,7 @@ def _unary_f32(ctx: LayerContext) -> LayerCode:
 
 def _abs_s8(ctx: LayerContext) -> LayerCode:
     (x,), y = _inputs(ctx, 1), ctx.t(0, outputs=True)
-    (si, zi), (so, zo) = _qp(x), _qp(y)
+    (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
     rescale = qm.f32(si) != qm.f32(so)
     m, s = qm.requantize_params(si, so) if rescale else (0, 0)
     p = ctx.struct("kiln_ew_unary_s8_params_t", dict(n=y.size, in_zp=zi, out_zp=zo, mult=m, shift=s,
@@ -190,7 +181,7 @@ def _abs_s8(ctx: LayerContext) -> LayerCode:
 
 def _rsqrt_s8(ctx: LayerContext) -> LayerCode:
     (x,), y = _inputs(ctx, 1), ctx.t(0, outputs=True)
-    (si, zi), (so, zo) = _qp(x), _qp(y)
+    (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
     m, s = qm.quantize_multiplier(1.0 / (math.sqrt(qm.f32(si)) * qm.f32(so)))
     if s - RSQRT_SHIFT < -31:
         raise UnsupportedLayer("the output scale is too large for the reference's RSQRT arithmetic")
@@ -220,7 +211,7 @@ def _compare(ctx: LayerContext) -> LayerCode:
     if a.dtype == "int8":
         if a.dtype != b.dtype:
             raise UnsupportedLayer("inputs of different dtypes")
-        (sa, za), (sb, zb) = _qp(a), _qp(b)
+        (sa, za), (sb, zb) = per_tensor_qparams(a), per_tensor_qparams(b)
         fields.update(a_offset=-za, b_offset=-zb, **compare_params(sa, sb))
     elif b.dtype != a.dtype or (a.quantized and a.dtype == "int32"):
         raise UnsupportedLayer("inputs of different dtypes, or quantized int32")

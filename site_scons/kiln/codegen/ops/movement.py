@@ -17,19 +17,13 @@ import numpy as np
 import kiln.codegen.portable  # noqa: F401 - registered first, so this module's entries are tried before it
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
-from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator, Tensor
 
 #: The kernels' loop depth (KILN_COPY_MAX_RANK in kiln/ops/movement.h).
 MAX_RANK = 6
 _ELEM_BYTES = {"int8": 1, "float32": 4, "int32": 4}
 _INT32_MAX = (1 << 31) - 1
-
-
-def _qp(t: Tensor) -> tuple[float, int]:
-    if not t.quantized or len(t.scale) != 1:
-        raise UnsupportedLayer(f"tensor {t.describe()} needs per-tensor quantization parameters")
-    return t.qparams()
 
 
 def _const_ints(t: Tensor | None, what: str) -> np.ndarray:
@@ -46,7 +40,8 @@ def _axis(axis: int, rank: int) -> int:
 
 
 def _equal_qparams(x: Tensor, y: Tensor) -> bool:
-    return qm.f32(_qp(x)[0]) == qm.f32(_qp(y)[0]) and _qp(x)[1] == _qp(y)[1]
+    (sx, zx), (sy, zy) = per_tensor_qparams(x), per_tensor_qparams(y)
+    return qm.f32(sx) == qm.f32(sy) and zx == zy
 
 
 def _same_quant(x: Tensor, y: Tensor) -> None:
@@ -481,7 +476,7 @@ def _reduce(ctx: LayerContext) -> LayerCode:
     f = dict(out_shape=out_shape, out_stride=out_stride, red_shape=red_shape, red_stride=red_stride,
              count=count, kind=kind, in_offset=0, out_offset=0, mult=0, shift=0)
     if x.dtype == "int8":
-        (si, zi), (so, zo) = _qp(x), _qp(y)
+        (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
         if kind >= 2:
             _same_quant(x, y)
         else:

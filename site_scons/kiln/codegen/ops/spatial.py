@@ -15,21 +15,18 @@ import numpy as np
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_int
-from kiln.codegen.registry import MAX_INT8_DEPTH, KernelImpl, LayerCode, UnsupportedLayer, register
-from kiln.ir import Graph, Operator, Tensor
+from kiln.codegen.registry import (
+    MAX_INT8_DEPTH,
+    KernelImpl,
+    LayerCode,
+    UnsupportedLayer,
+    per_tensor_qparams,
+    register,
+)
+from kiln.ir import Graph, Operator
 
 HEADER = "kiln/ops/spatial.h"
 f32 = np.float32
-
-
-def _qp(t: Tensor) -> tuple[float, int]:
-    if not t.quantized or len(t.scale) != 1:
-        raise UnsupportedLayer(f"tensor {t.describe()} needs per-tensor quantization parameters")
-    return t.qparams()
-
-
-def _round_half_away(v: float) -> int:
-    return int(math.copysign(math.floor(abs(v) + 0.5), v))
 
 
 # ---- resize -----------------------------------------------------------------------------
@@ -40,7 +37,7 @@ def _resize_accepts(g: Graph, op: Operator) -> bool:
         raise UnsupportedLayer("resizing needs 4-D NHWC tensors")
     if max(x.shape[1:3]) > 65535:
         raise UnsupportedLayer("input above 65535 rows or columns")
-    if x.dtype == "int8" and _qp(x) != _qp(y):
+    if x.dtype == "int8" and per_tensor_qparams(x) != per_tensor_qparams(y):
         # The reference copies or interpolates the stored values without requantizing.
         raise UnsupportedLayer("int8 resize with different input and output quantization")
     return True
@@ -56,7 +53,7 @@ def nearest_sources(n_in: int, n_out: int, align_corners: bool, half_pixel: bool
     out = []
     for v in range(n_out):
         s = float((f32(v) + offset) * scale)
-        src = min(_round_half_away(s) if align_corners else math.floor(s), n_in - 1)
+        src = min(int(qm.round_half_away(s)) if align_corners else math.floor(s), n_in - 1)
         out.append(max(src, 0) if half_pixel else src)
     return out
 
@@ -184,7 +181,7 @@ def _tconv(ctx: LayerContext) -> LayerCode:
             raise UnsupportedLayer(f"bias {b.describe()} is {b.dtype}; int8 takes int32")
         if w.dtype != "int8":
             raise UnsupportedLayer(f"weights {w.describe()} are {w.dtype}")
-        (si, zi), (so, zo) = _qp(x), _qp(y)
+        (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
         mult, shift = qm.conv_multipliers(si, w.scale, so, oc)
         lo, hi = qm.activation_range(act, so, zo)
         p = ctx.struct("kiln_transpose_conv_s8_params_t", dict(
@@ -216,8 +213,8 @@ def _l2norm(ctx: LayerContext) -> LayerCode:
     rows, depth = _rows(ctx)
     zp = 0
     if x.dtype == "int8":
-        zp = _qp(x)[1]
-        so, zo = _qp(y)
+        zp = per_tensor_qparams(x)[1]
+        so, zo = per_tensor_qparams(y)
         if (qm.f32(so), zo) != (1.0 / 128, 0):
             raise UnsupportedLayer("int8 L2_NORMALIZATION output must have scale 1/128 and zero point 0")
         if depth * 255 * 255 > (1 << 31) - 1:
@@ -236,12 +233,12 @@ def _log_softmax_f32(ctx: LayerContext) -> LayerCode:
 def _log_softmax_s8(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     rows, depth = _rows(ctx)
-    so, zo = _qp(y)
+    so, zo = per_tensor_qparams(y)
     if (qm.f32(so), zo) != (16.0 / 256, 127):
         raise UnsupportedLayer("int8 LOG_SOFTMAX output must have scale 16/256 and zero point 127")
     if depth >= 4096:
         raise UnsupportedLayer(f"depth {depth}: the Q12.19 sum of exponentials holds below 4096")
-    q = qm.softmax_params(1.0, _qp(x)[0])  # beta 1: the same input scaling as SOFTMAX
+    q = qm.softmax_params(1.0, per_tensor_qparams(x)[0])  # beta 1: the same input scaling as SOFTMAX
     reverse = float(1 << (31 - q["input_left_shift"])) / float(q["input_multiplier"])
     r_mult, r_shift = qm.quantize_multiplier(reverse)
     if r_shift > 0:

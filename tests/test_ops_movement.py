@@ -7,7 +7,9 @@ inputs: int8 and int32 outputs identical, float32 within 1e-5 relative. Scale
 factors in front of the operators give tiny and huge quantization scales.
 
 The fast part (one int8 model per operator, several operators per model) runs
-in the fast loop; the slow part has 3-6 randomized models per operator and dtype.
+in the fast loop; the slow part has 3-6 randomized models per operator and dtype
+(GATHER_ND, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, FILL and ZEROS_LIKE share a few
+models, several operators each).
 """
 
 from __future__ import annotations
@@ -92,7 +94,15 @@ def fast_specs() -> list[Spec]:
         f = tf.cast(tf.cast(t * 5.0, tf.int32), tf.float32) * 0.2   # CAST both ways
         return tf.concat([tf.reshape(v, [1, -1]) for v in (c, d, e, f)], 1)
 
-    return [("fast_int32_moves", _m((5, 6, 7), int32_moves), True),
+    def nd_moves(t):
+        a = tf.space_to_batch_nd(t, [2, 3], [[0, 0], [0, 0]])       # SPACE_TO_BATCH_ND (6,2,2,4)
+        b = tf.compat.v1.batch_to_space_nd(a[:, :, :, 1:], [3, 2], [[1, 0], [0, 1]])  # (1,5,3,3)
+        g = tf.gather_nd(t, [[0, 1, 2], [0, 3, 5], [0, 0, 0]])      # GATHER_ND (3,4)
+        f = tf.fill([1, 2, 3], t[0, 1, 1, 1])                      # FILL of a runtime value
+        return tf.concat([tf.reshape(v, [1, -1]) for v in (b, g, f)], 1)
+
+    return [("fast_nd_moves", _m((4, 6, 4), nd_moves), True),
+            ("fast_int32_moves", _m((5, 6, 7), int32_moves), True),
             ("fast_more_moves", _m((4, 6, 4), more_moves), True),
             ("fast_moves", _m((4, 6, 5), moves), True),
             ("fast_reduces", _m((3, 4, 5), reduces), True),
@@ -218,7 +228,55 @@ def slow_specs(seed: int = 77) -> list[Spec]:
     # spatial MEAN with equal int8 parameters (forced by the CONCATENATION): this module's kernel
     add("mean_spatial_same", (4, 4, 3), lambda t: tf.concat(
         [flat(tf.reduce_mean(t, axis=[1, 2])), flat(tf.reduce_min(t, axis=1))], 1))
+    # GATHER_ND, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND (several per model: conversions are
+    # the suite's cost). tflite-micro leaves SPACE_TO_BATCH_ND's padding uninitialized (it
+    # never sets the pad value), so the padded models cannot be compared: no padding here.
+    def nd_a(t):
+        g = tf.gather_nd(t, [[[0, 2], [0, 0]], [[0, 4], [0, 1]]])   # nd 2 of 4: (2,2,5,3) slices
+        s = tf.space_to_batch_nd(t, [1, 3], [[0, 0], [0, 0]])      # (3,5,1,3)
+        b = tf.compat.v1.batch_to_space_nd(tf.concat([s, s[::-1]], 0), [2, 3],
+                                           [[0, 1], [2, 0]])       # (1,9,1,3)
+        return tf.concat([flat(g), flat(b)], 1)
+
+    def nd_b(t):
+        g = tf.gather_nd(t, [[0, 3, 1], [0, 0, 4], [0, 5, 0]])     # every axis: elements
+        s = tf.space_to_batch_nd(t, [3], [[0, 0]])                 # 3-D: (3,2,5)
+        b = tf.compat.v1.batch_to_space_nd(s[:, :, 1:], [3], [[2, 1]])  # (1,3,4)
+        return tf.concat([flat(g), flat(s), flat(b)], 1)
+
+    def nd_runtime(t):
+        # runtime int32 indices: argmax over rows and over columns of a 6x6 matrix
+        m = t[0, :, :, 0]
+        i = tf.stack([tf.argmax(m, 0, output_type=tf.int32),
+                      tf.argmin(m, 1, output_type=tf.int32)], axis=1)  # (6,2)
+        g = tf.gather_nd(t[0], i)                                   # (6,2)
+        f = tf.fill([1, 3, 4], tf.reduce_max(t))                    # FILL of a reduction
+        n = tf.cast(tf.fill([1, 5], tf.argmax(m[0], output_type=tf.int32)), tf.float32)  # int32
+        return tf.concat([flat(g), flat(f), 0.1 * n], 1)
+
+    for int8 in (True, False):
+        sfx = "s8" if int8 else "f32"
+        out.append((f"nd_a_{sfx}", _m((5, 3, 3), nd_a), int8))
+        out.append((f"nd_runtime_{sfx}", _m((6, 6, 2), nd_runtime), int8))
+    out.append(("nd_b_s8", _m((6, 5), nd_b, 1e-3), True))
+    # ZEROS_LIKE is folded unless its input's shape is dynamic: a batch-less input keeps it
+    # (float32 even in an int8 model: the converter does not quantize it), also on int32.
+    def zeros(t):
+        a = tf.argmax(t, axis=-1, output_type=tf.int32)                     # (batch, 4) int32
+        i = tf.cast(tf.concat([tf.zeros_like(a), a], 1), tf.float32)       # int32 ZEROS_LIKE
+        return tf.concat([tf.reshape(tf.concat([tf.zeros_like(t), t], 2), [-1, 40]), i], 1)
+
+    out.append(("zeros_like_f32", _dynamic_model((4, 5), zeros), False))
     return out
+
+
+def _dynamic_model(shape: tuple[int, ...], fn: Callable) -> Callable[[], object]:
+    """A model whose input has no fixed batch size (the converter then keeps shape ops)."""
+    def build():
+        k = opmodels._keras()
+        inp = k.Input(shape=shape)
+        return k.Model(inp, k.layers.Lambda(fn)(inp))
+    return build
 
 
 def _convert_all(specs: list[Spec], tmp) -> dict:
@@ -264,6 +322,34 @@ def test_fast_int8(fast_models: dict, name: str) -> None:
 @pytest.mark.parametrize("name", [s[0] for s in slow_specs()])
 def test_randomized(slow_models: dict, name: str) -> None:
     _check(slow_models[name])
+
+
+@pytest.mark.slow
+def test_padded_space_to_batch_follows_tflite(tmp_path) -> None:
+    """tflite-micro never sets SPACE_TO_BATCH_ND's pad value (its padded outputs are
+    whatever its arena held), so a padded model is checked against TensorFlow Lite's
+    reference kernels instead: int8 pads with the output zero point (-128 after the RELU)."""
+    import tensorflow as tf
+    from kiln import hostcheck, oracle
+
+    name = "s2b_padded_s8"
+    build = _m((5, 4, 3), lambda t: tf.space_to_batch_nd(tf.nn.relu(t), [2, 3], [[1, 0], [0, 2]]))
+    path = _convert_all([(name, build, True)], tmp_path)[name]
+    hm = hostcheck.HostModel(path, sanitize=True)
+    try:
+        xs = hostcheck.make_inputs(hm, None, 8, 5)
+        got = np.asarray(hm.invoke_many(xs))
+    finally:
+        hm.close()
+    it = oracle.TfliteReference(path)
+    ref = []
+    for x in xs:
+        it.set_input(x, 0)
+        it.invoke()
+        ref.append(it.get_output(0))
+    ref = np.asarray(ref).reshape(got.shape)
+    assert (ref == -128).any() and len(np.unique(ref)) > 2, "no padding or degenerate output"
+    np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.slow

@@ -1,10 +1,14 @@
 """Spatial operators (kiln.codegen.ops.spatial) against tflite-micro.
 
 RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR (up and down, align_corners,
-half_pixel_centers, neither) and TRANSPOSE_CONV (kernel sizes, strides,
-SAME/VALID, output padding, with and without bias, fused activations), int8
-and float32, converted by the real TFLite converter (int8 calibrated over a
-chosen range, from tiny to huge scales), compiled by Kiln for the host
+half_pixel_centers, neither), TRANSPOSE_CONV (kernel sizes, strides,
+SAME/VALID, output padding, with and without bias, fused activations),
+L2_NORMALIZATION, LOG_SOFTMAX, BATCH_MATMUL (adj_x, adj_y, broadcast batch
+dimensions, constant operands) and FULLY_CONNECTED with runtime weights,
+batch > 1 and keep_num_dims, int8 and float32, and L2_POOL_2D (float32; an
+AVERAGE_POOL_2D retagged after conversion, the converter never emits it),
+converted by the real TFLite converter (int8 calibrated over a chosen range,
+from tiny to huge scales), compiled by Kiln for the host
 (sanitizer build) and run on seeded random inputs: int8 outputs identical,
 float32 within 1e-5 relative.
 
@@ -128,6 +132,68 @@ SPECS += [
     ("log_softmax_f32", _lambda(_log_softmax), (3, 10), False, (-8.0, 8.0), True),
     ("log_softmax_f32_dense", _conv_then(_log_softmax), (12,), False, (-1.0, 1.0), False),
 ]
+
+
+def _matmul(t):
+    """BATCH_MATMUL of two views of one input: a plain product, then adj_x."""
+    tf = _tf()
+    a = tf.matmul(t, t[:, :, :3], transpose_a=True)                  # (1,5,3): adj_x
+    return tf.concat([tf.reshape(a, [1, -1]), tf.reshape(tf.matmul(t, t[:, :2, :], adjoint_b=True),
+                                                         [1, -1])], 1)
+
+
+def _matmul_bcast(t):
+    """Rank 4 against rank 4 with broadcast batch dimensions on both sides; adj_y."""
+    tf = _tf()
+    a = tf.reshape(t, [3, 1, 4, 5])
+    b = tf.reshape(t[:, :, :2, :], [1, 3, 2, 5])
+    return tf.reshape(tf.matmul(a, b, adjoint_b=True), [1, -1])      # (3,3,4,2)
+
+
+def _matmul_const(t):
+    """Constant operands: a constant RHS per batch, and a constant LHS broadcast over the batch."""
+    tf = _tf()
+    rng = np.random.default_rng(7)
+    w = tf.constant(rng.normal(0, 1, (3, 5, 2)).astype(np.float32))
+    wl = tf.constant(rng.normal(0, 1, (1, 2, 4)).astype(np.float32))
+    return tf.concat([tf.reshape(tf.matmul(t, w), [1, -1]), tf.reshape(tf.matmul(wl, t), [1, -1])], 1)
+
+
+def _dense_then(fn: Callable, units: int, act=None) -> Callable:
+    """Dense on the whole input (FULLY_CONNECTED, keep_num_dims on a 3-D input), then fn."""
+    return lambda shape: opmodels._seq(shape, _L().Dense(units, activation=act), _L().Lambda(fn))
+
+
+def _fc_batch(shape):
+    """Batch 3 through FULLY_CONNECTED (batch > 1, no keep_num_dims), then a product of
+    the batch with itself, relu6: the converter makes it a FULLY_CONNECTED with runtime
+    weights (asymmetric int8) and a fused RELU6, which runs on kiln_batch_matmul."""
+    k = opmodels._keras()
+    inp = k.Input(shape=shape, batch_size=3)
+    x = k.layers.Dense(4, activation="relu")(inp)
+    return k.Model(inp, k.layers.Lambda(lambda t: _tf().nn.relu6(_tf().matmul(t, t, transpose_b=True)))(x))
+
+
+def _l2pool(pool: int, stride: int, padding: str):
+    """An AVERAGE_POOL_2D the test retags as L2_POOL_2D (same options): the converter never
+    emits L2_POOL_2D itself (sqrt(avg_pool(x^2)) stays three operators)."""
+    return _layer(lambda: _L().AveragePooling2D(pool, stride, padding=padding))
+
+
+SPECS += [
+    ("matmul_s8", _dense_then(_matmul, 6), (4, 5), True, (-1.0, 1.0), True),
+    ("matmul_f32", _dense_then(_matmul, 6, "relu"), (4, 5), False, (-1.0, 1.0), False),
+    ("matmul_bcast_s8", _lambda(_matmul_bcast), (3, 4, 5), True, (-30.0, 50.0), False),
+    ("matmul_bcast_f32", _lambda(_matmul_bcast), (3, 4, 5), False, (-2.0, 2.0), False),
+    ("matmul_small_s8", _lambda(_matmul), (4, 7), True, (-0.01, 0.02), False),
+    ("matmul_const_s8", _lambda(_matmul_const), (3, 4, 5), True, (-1.0, 1.0), False),
+    ("fc_batch_s8", _fc_batch, (5,), True, (-1.0, 1.0), False),
+    ("fc_batch_f32", _fc_batch, (5,), False, (-1.0, 1.0), False),
+    ("l2pool_2x2_f32", _l2pool(2, 2, "valid"), (6, 7, 3), False, (-3.0, 3.0), True),
+    ("l2pool_3s2same_f32", _l2pool(3, 2, "same"), (7, 6, 2), False, (-1e3, 1e3), False),
+]
+#: Specs whose AVERAGE_POOL_2D becomes an L2_POOL_2D after conversion.
+L2POOL = {s[0] for s in SPECS if s[0].startswith("l2pool")}
 FAST = [s[0] for s in SPECS if s[5]]
 SLOW = [s[0] for s in SPECS if not s[5]]
 
@@ -155,6 +221,19 @@ def convert(model, int8: bool, lo: float, hi: float, seed: int) -> bytes:
     return conv.convert()
 
 
+def retag_l2pool(blob: bytes) -> bytes:
+    """The model with its AVERAGE_POOL_2D operators turned into L2_POOL_2D (both take
+    Pool2DOptions), through TensorFlow's own flatbuffer object API."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
+    for code in model.operatorCodes:
+        if code.builtinCode == schema.BuiltinOperator.AVERAGE_POOL_2D:
+            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.L2_POOL_2D
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 class Converted:
     """The suite's models, each converted on first use (TensorFlow loads once per module)."""
 
@@ -169,7 +248,8 @@ class Converted:
             seed = zlib.crc32(name.encode()) % 1000
             model = opmodels.build(lambda: builder(shape), seed)
             path = self.folder / f"{name}.tflite"
-            path.write_bytes(convert(model, int8, lo, hi, seed))
+            blob = convert(model, int8, lo, hi, seed)
+            path.write_bytes(retag_l2pool(blob) if name in L2POOL else blob)
             self.paths[name] = path
         return self.paths[name]
 

@@ -24,7 +24,8 @@ activations with int8 weights (the `dynamic` variant). Optimized kernels run whe
 CPU has them (`KERNELS=auto`); every layer falls back to the portable kernel otherwise.
 Each family's integer arithmetic, and what it refuses and why, is in `docs/ops/`:
 [activation](ops/activation.md), [elementwise](ops/elementwise.md),
-[movement and reductions](ops/movement.md), [spatial](ops/spatial.md); the convolutions,
+[movement and reductions](ops/movement.md), [spatial](ops/spatial.md),
+[int16 (16x8) and quantization](ops/int16.md), [recurrent](ops/recurrent.md); the convolutions,
 pooling, softmax and quantization are in [runtime.md](runtime.md).
 """
 

@@ -9,6 +9,12 @@ another order). TensorFlow is imported only then.
 
 Both are used through tflite-micro's interface: get_input_details(i),
 get_output_details(i), set_input(x, i), invoke(), get_output(i).
+
+Every inference starts from zero state. A model with variable tensors (an
+LSTM's hidden and cell state) would otherwise carry state from one invoke to
+the next in the reused interpreter; Kiln's kernels reset their state on each
+invoke, so the oracle resets the interpreter's variables before each one
+(`Stateless`).
 """
 
 from __future__ import annotations
@@ -70,14 +76,40 @@ class TfliteReference:
         """A copy of output i."""
         return np.array(self._interp.get_tensor(self._outputs[i]["index"]), copy=True)
 
+    def reset(self) -> None:
+        """Variable tensors back to their initial values (tflite-micro's reset())."""
+        self._interp.reset_all_variables()
+
+
+class Stateless:
+    """An oracle interpreter that resets its variable tensors before every invoke, so
+    each inference starts from zero state as on the board (docs/ops/recurrent.md)."""
+
+    def __init__(self, interp: Any) -> None:
+        self._interp = interp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._interp, name)
+
+    def invoke(self) -> None:
+        """Reset the state, then run the model once."""
+        self._interp.reset()
+        self._interp.invoke()
+
 
 def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any, str]:
-    """The oracle interpreter for `tflite` and its name (MICRO or TFLITE)."""
-    if needs_tflite(graph if graph is not None else read_tflite(tflite)):
-        return TfliteReference(tflite), TFLITE
-    from tflite_micro.python.tflite_micro import runtime
+    """The oracle interpreter for `tflite` and its name (MICRO or TFLITE); for a model with
+    variable tensors, one that starts every invoke from zero state (Stateless)."""
+    graph = graph if graph is not None else read_tflite(tflite)
+    if needs_tflite(graph):
+        interp, kind = TfliteReference(tflite), TFLITE
+    else:
+        from tflite_micro.python.tflite_micro import runtime
 
-    return runtime.Interpreter.from_file(str(tflite)), MICRO
+        interp, kind = runtime.Interpreter.from_file(str(tflite)), MICRO
+    if any(t.is_variable for t in graph.tensors):
+        return Stateless(interp), kind
+    return interp, kind
 
 
 def reference_outputs(tflite: str | Path, inputs: np.ndarray, graph: Graph | None = None) -> np.ndarray:

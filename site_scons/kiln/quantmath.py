@@ -9,6 +9,7 @@ Shift convention (as in kernels.h): a shift > 0 is a left shift, < 0 right.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -184,3 +185,114 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str = "int8") 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """Integers -> real values: scale * (q - zero_point), in float32."""
     return (np.asarray(q).astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+# ---- int16 (16x8) ---------------------------------------------------------------------
+
+INT16_MIN, INT16_MAX = -32768, 32767
+#: ADD and SUB headroom for int16 activations (TFLite: 15 bits, 20 for int8).
+ADD_LEFT_SHIFT_S16 = 15
+
+
+def add_params_s16(a_scale: float, b_scale: float, out_scale: float) -> dict:
+    """int16 ADD/SUB: add_params' recipe with TFLite's int16 headroom (left shift 15)."""
+    twice_max = 2.0 * max(f32(a_scale), f32(b_scale))
+    a_mult, a_shift = quantize_multiplier(f32(a_scale) / twice_max)
+    b_mult, b_shift = quantize_multiplier(f32(b_scale) / twice_max)
+    o_mult, o_shift = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT_S16) * f32(out_scale)))
+    return {"left_shift": ADD_LEFT_SHIFT_S16, "a_mult": a_mult, "a_shift": a_shift,
+            "b_mult": b_mult, "b_shift": b_shift, "out_mult": o_mult, "out_shift": o_shift}
+
+
+def _roundf(x: np.float32) -> np.float32:
+    """C roundf: half away from zero, in single precision."""
+    return np.float32(round_half_away(np.float32(x)))
+
+
+def int16_lut(func, input_min: float, input_max: float) -> list[int]:
+    """TFLite's gen_lut for an int16 -> int16 table (513 entries, Q0.15 output over
+    [-1, 1]) of `func` on [input_min, input_max], every step in single precision as
+    the reference's float instantiation: 512 samples each corrected by half the error
+    of linear interpolation at its midpoint, plus the end value for the last slope."""
+    f = np.float32
+    lo, hi = f(input_min), f(input_max)
+    step = f((hi - lo) / f(512))
+    half = f(step / f(2))
+    inv = f(f(65536) / f(2))
+    out = []
+    with np.errstate(over="ignore"):
+        for i in range(512):
+            x = f(lo + f(f(i) * step))
+            val = func(x)
+            mid = func(f(x + half))
+            nxt = func(f(lo + f(f(i + 1) * step)))
+            sample = _roundf(f(val * inv))
+            interp = _roundf(f(f(f(nxt * inv) + sample) / f(2)))
+            err = f(interp - _roundf(f(mid * inv)))
+            bias = _roundf(f(err / f(2)))
+            out.append(int(min(max(f(sample - bias), f(INT16_MIN)), f(INT16_MAX))))
+        out.append(int(min(max(_roundf(f(func(hi) * inv)), f(INT16_MIN)), f(INT16_MAX))))
+    return out
+
+
+def _expf(x: np.float32) -> np.float32:
+    """exp in single precision, rounded from double (what a correctly rounding expf gives)."""
+    return np.float32(math.exp(float(x)))
+
+
+def _recip1p(x: np.float32) -> np.float32:
+    return np.float32(np.float32(1.0) / np.float32(np.float32(1.0) + np.float32(x)))
+
+
+@functools.cache
+def _softmax_luts() -> tuple[list[int], list[int]]:
+    """The two int16 SOFTMAX tables (the same for every layer): exp on [-10, 0] and
+    1 / (1 + x) on [0, 1]."""
+    return int16_lut(_expf, -10.0, 0.0), int16_lut(_recip1p, 0.0, 1.0)
+
+
+def softmax_s16_params(beta: float, input_scale: float) -> dict:
+    """int16 SOFTMAX: the multiplier that maps an input difference of [-65535, 0]
+    onto [-10, 0] ((double)input_scale * beta / (10 / 65535)), and the two tables."""
+    mult, shift = quantize_multiplier(f32(input_scale) * f32(beta) / (10.0 / 65535.0))
+    exp_lut, recip_lut = _softmax_luts()
+    return {"input_multiplier": mult, "input_left_shift": shift,
+            "exp_lut": list(exp_lut), "recip_lut": list(recip_lut)}
+
+
+def checked_log2(x: float) -> tuple[int, bool]:
+    """TFLite's CheckedLog2 in single precision: (rounded log2 of x, whether x is
+    a power of two within 1e-3 of its log)."""
+    f = np.float32
+    lg = f(f(math.log(f(x))) * f(f(1.0) / f(math.log(f(2.0)))))
+    rounded = _roundf(lg)
+    return int(rounded), bool(abs(f(lg - rounded)) < f(1e-3))
+
+
+def sigmoid_s16_params(input_scale: float) -> dict:
+    """int16 LOGISTIC and TANH: the input brought to units of 1/(3 * 4096).
+
+    A power-of-two input scale (left shift 0 or 1 to Q3.12) keeps multiplier 0
+    (the kernel uses 3 << left_shift); otherwise the multiplier is
+    input_scale * 4096 * 3 doubled up past 32767 / 2, truncated."""
+    log2, pot = checked_log2(input_scale)
+    left = (15 - 3) + log2
+    if pot and left in (0, 1):
+        return {"input_multiplier": 0, "input_left_shift": left}
+    mult = float(f32(input_scale)) * 4096.0 * 3.0
+    left = 0
+    while mult <= 32767.0 / 2.0 and left <= 30:
+        left += 1
+        mult *= 2.0
+    return {"input_multiplier": int(mult), "input_left_shift": left}
+
+
+def sqdiff_params_s16(a_scale: float, b_scale: float, out_scale: float) -> dict:
+    """int16 SQUARED_DIFFERENCE: ADD's input multipliers without headroom shift (the
+    values are 16-bit already), QM(twice_max^2 / out_scale) for the squared difference."""
+    twice_max = 2.0 * max(f32(a_scale), f32(b_scale))
+    a_mult, a_shift = quantize_multiplier(f32(a_scale) / twice_max)
+    b_mult, b_shift = quantize_multiplier(f32(b_scale) / twice_max)
+    o_mult, o_shift = quantize_multiplier(twice_max * twice_max / f32(out_scale))
+    return {"left_shift": 0, "a_mult": a_mult, "a_shift": a_shift,
+            "b_mult": b_mult, "b_shift": b_shift, "out_mult": o_mult, "out_shift": o_shift}

@@ -1,5 +1,5 @@
 /*
- * Kiln portable kernels: PAD with a constant (int8 or float32).
+ * Kiln portable kernels: PAD with a constant (int8, int16 or float32).
  */
 #include <string.h>
 
@@ -10,6 +10,9 @@ static void put_pad(const kiln_pad_params_t *p, uint8_t *dst)
 {
     if (p->elem_bytes == 1) {
         *dst = (uint8_t)(int8_t)p->pad_value;
+    } else if (p->elem_bytes == 2) {
+        const int16_t v = (int16_t)p->pad_value;
+        memcpy(dst, &v, 2);
     } else {
         /* float32: pad_value carries the bit pattern */
         memcpy(dst, &p->pad_value, 4);

@@ -246,3 +246,37 @@ void kiln_log_softmax_s8(const kiln_log_softmax_s8_params_t *p, const int8_t *in
         }
     }
 }
+
+/* L2_POOL_2D: per window (clipped to the input) and channel,
+ * sqrt(sum of squares / number of taps), the sum in row then column order
+ * as the reference, then the fused activation's clamp. */
+void kiln_l2pool_f32(const kiln_l2pool_f32_params_t *p, const float *in, float *out)
+{
+    const kiln_geometry_t *g = &p->g;
+    uint32_t oy, ox, ch;
+
+    for (oy = 0; oy < g->out_h; oy++) {
+        for (ox = 0; ox < g->out_w; ox++) {
+            const int32_t y0 = (int32_t)(oy * g->stride_h) - g->pad_top;
+            const int32_t x0 = (int32_t)(ox * g->stride_w) - g->pad_left;
+            const int32_t ky0 = y0 < 0 ? -y0 : 0, kx0 = x0 < 0 ? -x0 : 0;
+            const int32_t ky1 = (int32_t)g->in_h - y0 < (int32_t)g->k_h ? (int32_t)g->in_h - y0 : g->k_h;
+            const int32_t kx1 = (int32_t)g->in_w - x0 < (int32_t)g->k_w ? (int32_t)g->in_w - x0 : g->k_w;
+            for (ch = 0; ch < g->in_c; ch++) {
+                float sum = 0.0f, v;
+                int32_t count = 0, ky, kx;
+                for (ky = ky0; ky < ky1; ky++) {
+                    for (kx = kx0; kx < kx1; kx++) {
+                        const float x = in[((size_t)(y0 + ky) * g->in_w + (size_t)(x0 + kx)) * g->in_c + ch];
+                        sum += x * x;
+                        count++;
+                    }
+                }
+                /* an empty window (impossible with TFLite's padding) gives 0, not 0/0 */
+                v = count > 0 ? sqrt_f(sum / (float)count) : 0.0f;
+                v = v < p->act_min ? p->act_min : v;
+                *out++ = v > p->act_max ? p->act_max : v;
+            }
+        }
+    }
+}

@@ -11,7 +11,8 @@ from kiln.planner import Plan
 
 #: C types of the dtypes the runtime stores (kiln.codegen.registry.RUNTIME_DTYPES).
 CTYPES = {"int8": "int8_t", "float32": "float", "int32": "int32_t", "uint8": "uint8_t",
-          "int16": "int16_t", "bool": "uint8_t"}  # TFLite's bool is one byte, 0 or 1
+          "int16": "int16_t", "bool": "uint8_t",  # TFLite's bool is one byte, 0 or 1
+          "int64": "int64_t"}  # int64: constants only (16x8 biases)
 
 
 class ModelConstants:

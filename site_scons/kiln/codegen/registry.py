@@ -80,6 +80,7 @@ def register(impl: KernelImpl) -> KernelImpl:
 
 #: Operators whose deciding input is not the first (the others are shapes or indices).
 DATA_INPUT = {"TRANSPOSE_CONV": 2, "SPLIT": 1}  # SPLIT: the axis comes first
+DATA_INPUT["FILL"] = 1  # FILL: dims first, then the value
 
 
 def op_dtype(graph: Graph, op: Operator) -> str:
@@ -100,7 +101,15 @@ _WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 #: Products an int8 layer's int32 accumulator always holds: (x - zp) is at most
 #: 255 in size and a weight 128, so 65,793 of them stay below 2^31.
 MAX_INT8_DEPTH = ((1 << 31) - 1) // (255 * 128)
-_PARAMETER_DTYPES = {"int8": (("int8",), ("int32",)), "float32": (("float32", "int8"), ("float32",))}
+_PARAMETER_DTYPES = {"int8": (("int8",), ("int32",)), "float32": (("float32", "int8"), ("float32",)),
+                     # 16x8: int16 activations, int8 weights, int64 bias (int32 also runs)
+                     "int16": (("int8",), ("int64", "int32"))}
+
+
+#: Recurrent operators (added by their family module): their kernels reset the variable
+#: (state) tensors they read before each invoke, so every inference starts from zero state,
+#: and their fused activation is an internal nonlinearity their `accepts` checks.
+RESETS_STATE: set[str] = set()
 
 
 def _out_dtypes(op: Operator) -> set[str | None]:
@@ -113,10 +122,10 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
     Every kernel relies on these: it reads and writes each array as the C type
     of its dtype."""
     act = op.options.get("FusedActivationFunction", "NONE")
-    if act not in FUSED_ACTIVATIONS:
+    if act not in FUSED_ACTIVATIONS and op.op not in RESETS_STATE:
         return f"fused activation {act}"
     state = next((graph.tensors[i] for i in op.inputs if i >= 0 and graph.tensors[i].is_variable), None)
-    if state is not None:
+    if state is not None and op.op not in RESETS_STATE:
         return (f"{state.describe()} is a variable tensor (recurrent state), which Kiln's runtime "
                 "does not keep")
     for i in op.inputs + op.outputs:
@@ -155,6 +164,12 @@ def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
 
     Raises KilnError naming the operator, its index and its tensors when
     nothing can run it."""
+    return select_explained(graph, op, kernels)[0]
+
+
+def select_explained(graph: Graph, op: Operator, kernels: str = "portable") -> tuple[KernelImpl, str]:
+    """The kernel for `op` and, when it is not of the requested set (an optimized
+    set fell back to portable), the optimized kernels passed over with their reasons."""
     if kernels not in KERNEL_SETS and kernels != "auto":
         raise KilnError(f"unknown kernel set '{kernels}': use one of auto, {', '.join(KERNEL_SETS)}")
     order = ["cm33", "portable"] if kernels in ("cm33", "auto") else ["portable"]
@@ -176,10 +191,12 @@ def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
                 continue
             try:
                 if impl.accepts(graph, op):
-                    return impl
+                    # Passing over a more specialized kernel of the same set is routine;
+                    # ending on a slower set is what a user wants explained.
+                    return impl, "; ".join(reasons) if kset != order[0] else ""
                 reasons.append(f"{impl.func} does not accept this configuration")
             except UnsupportedLayer as exc:
-                reasons.append(str(exc))
+                reasons.append(f"{impl.func}: {exc}" if kset != "portable" else str(exc))
     raise unsupported(graph, op, "; ".join(reasons) or f"no kernel for {op.op} with {dtype} data")
 
 

@@ -184,7 +184,7 @@ typedef struct {
     uint32_t out_shape[4];
     uint32_t before[4];
     int32_t pad_value;
-    uint8_t elem_bytes;           /* 1 for int8, 4 for float32 */
+    uint8_t elem_bytes;           /* 1 for int8, 2 for int16, 4 for float32 */
 } kiln_pad_params_t;
 
 void kiln_pad(const kiln_pad_params_t *p, const void *in, void *out);
@@ -395,5 +395,7 @@ void kiln_hybrid_dwconv2d(const kiln_hybrid_conv_params_t *p, const float *in,
 #include "kiln/ops/elementwise.h"
 #include "kiln/ops/movement.h"
 #include "kiln/ops/spatial.h"
+#include "kiln/ops/int16.h"
+#include "kiln/ops/recurrent.h"
 
 #endif /* KILN_KERNELS_H */

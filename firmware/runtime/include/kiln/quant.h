@@ -208,4 +208,85 @@ static inline int32_t kiln_round_half_away_f(float v)
 }
 #endif
 
+/* 1 / sqrt(v) for an integer v >= 2 as a Q0.31-style multiplier and a shift
+ * (<= 0 here), with TFLite's fixed-point recipe: v normalized by pairs of
+ * bits into [2^27, 2^29), read as a Q3.28 value in [1/4, 1) (v / 2); five
+ * Newton-Raphson steps x = 3/2 x - (v/2) x^3 from x = 1, every product a
+ * doubling high multiply and every rescale a saturating left shift (Q9 -> Q3:
+ * 6 bits, Q6 -> Q3: 3 bits); then times sqrt(2)/2, which the halving of the
+ * input called for. v <= 1 gives (INT32_MAX, 0). */
+static inline void kiln_inv_sqrt_multiplier(int32_t v, int32_t *mult, int32_t *shift)
+{
+    const int32_t three_halves = (1 << 28) + (1 << 27);   /* 1.5 in Q3.28 */
+    const int32_t half_sqrt2 = 1518500250;               /* sqrt(2)/2 in Q0.31 */
+    int32_t s = 11, pairs, half_in, x, k;
+
+    if (v <= 1) {
+        *mult = KILN_INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    while (v >= (1 << 29)) {
+        v /= 4;
+        s++;
+    }
+    pairs = (kiln_clz32((uint32_t)v) - 1) / 2 - 1;
+    s -= pairs;
+    v <<= 2 * pairs;
+    half_in = kiln_rounding_div_pot(v >> 1, 1);
+    x = 1 << 28;                                         /* 1.0 in Q3.28 */
+    for (k = 0; k < 5; k++) {
+        const int32_t x3 = kiln_sat_shl(kiln_sat_rdhm(kiln_sat_rdhm(x, x), x), 6);
+        x = kiln_sat_shl(kiln_sat_rdhm(three_halves, x) - kiln_sat_rdhm(half_in, x3), 3);
+    }
+    x = kiln_sat_rdhm(x, half_sqrt2);
+    if (s < 0) {
+        x = (int32_t)((uint32_t)x << -s);
+        s = 0;
+    }
+    *mult = x;
+    *shift = -s;
+}
+
+/* TFLite's int16 sigmoid and tanh: linear interpolation in 256 samples of
+ * 65536 * sigmoid(i / 24) (kiln_sigmoid_table, portable/sigmoid_table.c),
+ * mirrored for negative inputs. */
+extern const uint16_t kiln_sigmoid_table[256];
+
+/* sigmoid(x) in Q0.15, x given in units of 1/(24 * 512): 9 fractional bits
+ * of a table step. */
+static inline int16_t kiln_sigmoid_q15(int32_t x)
+{
+    const uint32_t a = (uint32_t)(x < 0 ? -x : x);
+    const uint32_t h = a >> 9;
+    uint32_t r;
+
+    if (h >= 255u) {
+        r = 0x7FFFu << 10;
+    } else {
+        const uint32_t lo = kiln_sigmoid_table[h], hi = kiln_sigmoid_table[h + 1u];
+        r = (lo << 9) + (a & 0x1FFu) * (hi - lo);
+    }
+    r = x >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1u;   /* sigmoid(-x) = 1 - sigmoid(x) */
+    return (int16_t)(r >> 10);
+}
+
+/* tanh(x) = 2 sigmoid(2x) - 1 in Q0.15, x in units of 1/(24 * 256): the
+ * same table read at twice the resolution. */
+static inline int16_t kiln_tanh_q15(int32_t x)
+{
+    const uint32_t a = (uint32_t)(x < 0 ? -x : x);
+    const uint32_t h = a >> 8;
+    int32_t r;
+
+    if (h >= 255u) {
+        r = (int32_t)(0xFFFFu << 8);
+    } else {
+        const uint32_t lo = kiln_sigmoid_table[h], hi = kiln_sigmoid_table[h + 1u];
+        r = (int32_t)((lo << 8) + (a & 0xFFu) * (hi - lo));
+    }
+    r = x >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
+    return (int16_t)(r >> 8);
+}
+
 #endif /* KILN_QUANT_H */

@@ -415,6 +415,162 @@ def _gather_accepts(g: Graph, op: Operator) -> bool:
     return True
 
 
+# ---- GATHER_ND --------------------------------------------------------------------
+
+def _gather_nd_dims(g: Graph, op: Operator) -> tuple[int, int, int, list[int]]:
+    """(n_slices, nd, slice, strides) of a GATHER_ND."""
+    x, ind = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]]
+    if not ind.is_const and ind.dtype != "int32":
+        raise UnsupportedLayer(f"runtime indices {ind.describe()} must be int32")
+    if not ind.shape or not x.shape:
+        raise UnsupportedLayer("params and indices must have rank 1 or more")
+    nd = int(ind.shape[-1])
+    if not 1 <= nd <= min(len(x.shape), 5):  # 5: tflite-micro's MAX_INDICES_ND
+        raise UnsupportedLayer(f"index depth {nd} for params of rank {len(x.shape)} (at most 5)")
+    if x.size > _INT32_MAX:
+        raise UnsupportedLayer("params above 2^31 elements")
+    n_slices = int(np.prod(ind.shape[:-1], dtype=np.int64))
+    strides = [int(np.prod(x.shape[j + 1:], dtype=np.int64)) for j in range(nd)]
+    return n_slices, nd, strides[nd - 1], strides
+
+
+def _gather_nd(ctx: LayerContext) -> LayerCode:
+    x, ind, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    n_slices, nd, slice_n, strides = _gather_nd_dims(ctx.graph, ctx.op)
+    if y.size != n_slices * slice_n:
+        raise UnsupportedLayer(f"output {y.describe()} does not match the gathered size")
+    _same_quant(x, y)
+    if ind.is_const:
+        vals = _const_ints(ind, "indices").reshape(-1, nd)
+        if np.any((vals < 0) | (vals >= np.array(x.shape[:nd]))):
+            raise UnsupportedLayer("constant indices outside the params")
+        idx_ptr = ctx.array("idx", "int32_t", vals.ravel().astype(np.int32))
+    else:
+        idx_ptr = ctx.ptr(ind)
+    p = ctx.struct("kiln_gather_nd_params_t", dict(
+        n_slices=n_slices, nd=nd, slice=slice_n, total=x.size,
+        stride=strides + [0] * (5 - nd), elem_bytes=_ELEM_BYTES[x.dtype]))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {idx_ptr}, {ctx.ptr(y, const=False)});")
+
+
+def _gather_nd_accepts(g: Graph, op: Operator) -> bool:
+    _gather_nd_dims(g, op)
+    return True
+
+
+# ---- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND ----------------------------------------
+
+def _space_batch_args(g: Graph, op: Operator) -> tuple[list[int], list[int], np.ndarray]:
+    """(input shape as [b, h, w, c], block [bh, bw], pads or crops [[top, bottom], [left, right]]):
+    a 3-D input (one spatial dimension) gets w = 1, block and pads of 1 and 0."""
+    x = g.tensors[op.inputs[0]]
+    block = [int(v) for v in _const_ints(g.tensors[op.inputs[1]], "block shape")]
+    pads = _const_ints(g.tensors[op.inputs[2]], "paddings or crops").reshape(-1, 2)
+    if len(x.shape) not in (3, 4) or len(block) != len(x.shape) - 2 or len(pads) != len(block):
+        raise UnsupportedLayer("needs a 3-D or 4-D input with one block size and one "
+                               "padding pair per spatial dimension (tflite-micro's limit)")
+    if min(block) < 1 or np.any(pads < 0):
+        raise UnsupportedLayer("block sizes must be positive and paddings non-negative")
+    shape = [int(d) for d in x.shape]
+    if len(shape) == 3:
+        shape, block = [shape[0], shape[1], 1, shape[2]], block + [1]
+        pads = np.vstack([pads, [[0, 0]]])
+    return shape, block, pads
+
+
+def _batch_to_space_map(g: Graph, op: Operator) -> np.ndarray:
+    (b, h, w, c), (bh, bw), crops = _space_batch_args(g, op)
+    if b % (bh * bw):
+        raise UnsupportedLayer(f"batch {b} is not a multiple of the block's {bh * bw}")
+    ob = b // (bh * bw)
+    idx = np.arange(b * h * w * c, dtype=np.int64).reshape(bh, bw, ob, h, w, c)
+    # out[n][y * bh + i][x * bw + j][:] = in[(i * bw + j) * ob + n][y][x][:], then cropped
+    full = idx.transpose(2, 3, 0, 4, 1, 5).reshape(ob, h * bh, w * bw, c)
+    (ct, cb), (cl, cr) = crops.tolist()
+    if ct + cb > h * bh or cl + cr > w * bw:
+        raise UnsupportedLayer("the crops are larger than the output")
+    out = full[:, ct:h * bh - cb, cl:w * bw - cr, :]
+    y = g.tensors[op.outputs[0]]
+    return out.reshape(y.shape) if out.size == y.size else out
+
+
+def _batch_to_space(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    idx = _batch_to_space_map(ctx.graph, ctx.op)
+    if idx.size != y.size:
+        raise UnsupportedLayer(f"output {y.describe()} does not match the cropped size")
+    _same_quant(x, y)
+    shape, offsets = separable_map(idx)
+    p = ctx.struct("kiln_table_copy_params_t", dict(
+        out_shape=shape, offsets=ctx.array("offs", "int32_t", offsets), elem_bytes=_ELEM_BYTES[x.dtype]))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _batch_to_space_accepts(g: Graph, op: Operator) -> bool:
+    separable_map(_batch_to_space_map(g, op))
+    return True
+
+
+def _space_to_batch_dims(g: Graph, op: Operator) -> dict:
+    (b, h, w, c), (bh, bw), pads = _space_batch_args(g, op)
+    (pt, pb), (pl, pr) = pads.tolist()
+    if (h + pt + pb) % bh or (w + pl + pr) % bw:
+        raise UnsupportedLayer("the padded height and width must be multiples of the block")
+    dims = dict(in_b=b, in_h=h, in_w=w, c=c, block_h=bh, block_w=bw, pad_top=pt, pad_left=pl,
+                out_h=(h + pt + pb) // bh, out_w=(w + pl + pr) // bw)
+    if max(dims.values()) > _INT32_MAX // 4:
+        raise UnsupportedLayer("a dimension is too large")
+    return dims
+
+
+def _space_to_batch(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    f = _space_to_batch_dims(ctx.graph, ctx.op)
+    if y.size != f["block_h"] * f["block_w"] * f["in_b"] * f["out_h"] * f["out_w"] * f["c"]:
+        raise UnsupportedLayer(f"output {y.describe()} does not match the padded size")
+    _same_quant(x, y)
+    # The reference pads with the output's zero point (int8) or 0.0 (float32, all bytes 0).
+    pad = per_tensor_qparams(y)[1] & 0xFF if x.dtype == "int8" else 0
+    p = ctx.struct("kiln_space_to_batch_params_t", dict(**f, elem_bytes=_ELEM_BYTES[x.dtype],
+                                                        pad_byte=pad))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _space_to_batch_accepts(g: Graph, op: Operator) -> bool:
+    _space_to_batch_dims(g, op)
+    return True
+
+
+# ---- FILL, ZEROS_LIKE: a copy with every stride 0 -------------------------------------
+
+def _fill(ctx: LayerContext) -> LayerCode:
+    """FILL (inputs: dims, value) copies the value, ZEROS_LIKE a constant zero, to every
+    output element: kiln_strided_copy over the output with all strides 0."""
+    y = ctx.t(0, outputs=True)
+    if ctx.op.op == "FILL":
+        value = ctx.t(1)
+        if value is None or value.size != 1:
+            raise UnsupportedLayer("FILL's value must be one element")
+        _same_quant(value, y)
+        src = ctx.ptr(value)
+    else:
+        # tflite-micro writes zero bytes whatever the quantization (an int8 zero is the raw 0)
+        src = ctx.array("zero", "int32_t", [0])
+    shape = [1] * (MAX_RANK - 1) + [int(y.size)]
+    name = f"{ctx.prefix}_p"
+    ctx.decls.append(f"static const kiln_strided_copy_params_t {name} = {{\n"
+                     f"    .out_shape = {{{', '.join(map(str, shape))}}},\n"
+                     f"    .in_stride = {{{', '.join(['0'] * MAX_RANK)}}},\n"
+                     f"    .start = 0,\n    .elem_bytes = {_ELEM_BYTES[y.dtype]}\n}};")
+    return LayerCode(ctx.decls, f"{ctx.func}(&{name}, {src}, {ctx.ptr(y, const=False)});")
+
+
+def _fill_accepts(g: Graph, op: Operator) -> bool:
+    if op.op == "FILL" and not g.tensors[op.inputs[0]].is_const:
+        raise UnsupportedLayer("FILL's dims must be constant (tflite-micro's FILL needs them so)")
+    return True
+
+
 # ---- ARG_MAX / ARG_MIN ------------------------------------------------------------
 
 def _arg(ctx: LayerContext) -> LayerCode:
@@ -515,6 +671,12 @@ def _register() -> None:
             entries.append((op, dt, "kiln_strided_copy", _split, _split_accepts, None))
         entries.append(("PACK", dt, "kiln_concat", _pack, None, None))
         entries.append(("GATHER", dt, "kiln_gather", _gather, _gather_accepts, None))
+        entries.append(("GATHER_ND", dt, "kiln_gather_nd", _gather_nd, _gather_nd_accepts, None))
+        entries.append(("SPACE_TO_BATCH_ND", dt, "kiln_space_to_batch", _space_to_batch,
+                        _space_to_batch_accepts, None))
+        entries.append(("BATCH_TO_SPACE_ND", dt, "kiln_table_copy", _batch_to_space,
+                        _batch_to_space_accepts, None))
+        entries.append(("FILL", dt, "kiln_strided_copy", _fill, _fill_accepts, None))
         sfx = "s8" if dt == s8 else "f32"
         entries.append(("ARG_MAX", dt, f"kiln_argmax_{sfx}", _arg, _arg_accepts, "int32"))
         entries.append(("ARG_MIN", dt, f"kiln_argmin_{sfx}", _arg, _arg_accepts, "int32"))
@@ -525,6 +687,11 @@ def _register() -> None:
     entries.append(("STRIDED_SLICE", "int32", "kiln_strided_copy", _copy, _map_accepts, None))
     entries.append(("PACK", "int32", "kiln_concat", _pack, None, None))
     entries.append(("CONCATENATION", "int32", "kiln_concat", _concat_i32, None, None))
+    entries.append(("FILL", "int32", "kiln_strided_copy", _fill, _fill_accepts, None))
+    # ZEROS_LIKE survives conversion only on a dynamic-shape tensor (the converter folds it
+    # otherwise): float32 (kept float32 even in int8 models) or int32 (of ARG_MAX results).
+    entries.append(("ZEROS_LIKE", f32, "kiln_strided_copy", _fill, None, None))
+    entries.append(("ZEROS_LIKE", "int32", "kiln_strided_copy", _fill, None, None))
     for dt in (s8, f32):
         entries.append(("MIRROR_PAD", dt, "kiln_table_copy", _mirror_pad, _mirror_accepts, None))
     # CAST of int8 data: the converter dequantizes first, so only these two occur.

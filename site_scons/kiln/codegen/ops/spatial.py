@@ -1,5 +1,6 @@
-"""Spatial operators (kiln/ops/spatial.h, portable/spatial_*.c): RESIZE_NEAREST_NEIGHBOR,
-RESIZE_BILINEAR and TRANSPOSE_CONV, int8 and float32.
+"""Spatial and matrix operators (kiln/ops/spatial.h, portable/spatial_*.c):
+RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE_CONV, L2_NORMALIZATION,
+LOG_SOFTMAX and BATCH_MATMUL, int8 and float32; L2_POOL_2D, float32.
 
 The resize builders compute every output row's and column's source
 coordinates here, in the reference's own float32 or integer arithmetic, so
@@ -8,13 +9,16 @@ the kernels only gather; docs/ops/spatial.md has the recipes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
+import kiln.codegen.portable  # noqa: F401 - registered first, so this module's entries are tried before it
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_int
+from kiln.codegen.geometry import Geometry
 from kiln.codegen.registry import (
     MAX_INT8_DEPTH,
     KernelImpl,
@@ -250,6 +254,118 @@ def _log_softmax_s8(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
+# ---- BATCH_MATMUL -------------------------------------------------------------------------
+
+#: Products an int8 BATCH_MATMUL's int32 accumulator always holds: both operands are
+#: asymmetric, so each (q - zp) is at most 255 in size.
+_MAX_MATMUL_DEPTH = ((1 << 31) - 1) // (255 * 255)
+
+
+def _matmul_fields(g: Graph, op: Operator) -> dict:
+    """kiln_batch_matmul_params_t's shape and stride fields (docs/ops/spatial.md)."""
+    lhs, rhs, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    if not (2 <= len(lhs.shape) <= 4 and 2 <= len(rhs.shape) <= 4):
+        raise UnsupportedLayer("BATCH_MATMUL operands must have rank 2 to 4 (tflite-micro's limit)")
+    if lhs.dtype != rhs.dtype:
+        raise UnsupportedLayer(f"operands {lhs.describe()} and {rhs.describe()} differ in dtype "
+                               "(hybrid BATCH_MATMUL is not supported)")
+    adj_x, adj_y = bool(op.options.get("AdjX")), bool(op.options.get("AdjY"))
+    ls = [1] * (4 - len(lhs.shape)) + [int(d) for d in lhs.shape]
+    rs = [1] * (4 - len(rhs.shape)) + [int(d) for d in rhs.shape]
+    rows, depth = (ls[3], ls[2]) if adj_x else (ls[2], ls[3])
+    r_depth, cols = (rs[3], rs[2]) if adj_y else (rs[2], rs[3])
+    if depth != r_depth:
+        raise UnsupportedLayer(f"depths {depth} and {r_depth} differ")
+    batch, lb, rb = [], [], []
+    for d in range(2):
+        if ls[d] != rs[d] and 1 not in (ls[d], rs[d]):
+            raise UnsupportedLayer(f"batch dimensions {ls[:2]} and {rs[:2]} do not broadcast")
+        batch.append(max(ls[d], rs[d]))
+        # element strides of the batch dimensions; 0 broadcasts a size-1 dimension
+        lb.append(0 if ls[d] == 1 else int(np.prod(ls[d + 1:])))
+        rb.append(0 if rs[d] == 1 else int(np.prod(rs[d + 1:])))
+    if y.size != batch[0] * batch[1] * rows * cols:
+        raise UnsupportedLayer(f"output {y.describe()} does not match the product's size")
+    if lhs.dtype == "int8" and depth > _MAX_MATMUL_DEPTH:
+        raise UnsupportedLayer(f"depth {depth}: above {_MAX_MATMUL_DEPTH} the int32 accumulator "
+                               "of the reference arithmetic can overflow")
+    # stored L is [rows][depth] (or [depth][rows] with adj_x); R [depth][cols] (adj_y: [cols][depth])
+    return dict(batch=batch, rows=rows, cols=cols, depth=depth, lhs_bstride=lb, rhs_bstride=rb,
+                l_row=1 if adj_x else depth, l_k=rows if adj_x else 1,
+                r_k=1 if adj_y else cols, r_col=depth if adj_y else 1)
+
+
+def _fc_runtime_fields(g: Graph, op: Operator) -> dict:
+    """FULLY_CONNECTED whose weights are computed at run time (the converter's form of a
+    rank-2 tf.matmul of two activations) as a product with adj_y: x [batches][depth]
+    times w [cols][depth] transposed."""
+    x, w, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    if w.is_const:
+        raise UnsupportedLayer("constant weights are kiln_fc's")
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        raise UnsupportedLayer("a bias with runtime weights")
+    if len(w.shape) != 2 or w.dtype != x.dtype:
+        raise UnsupportedLayer(f"runtime weights {w.describe()} must be 2-D and {x.dtype}")
+    cols, depth = (int(d) for d in w.shape)
+    if depth < 1 or x.size % depth or y.size != x.size // depth * cols:
+        raise UnsupportedLayer(f"input {x.describe()} and output {y.describe()} do not match the "
+                               f"weights {w.describe()}")
+    if x.dtype == "int8" and depth > _MAX_MATMUL_DEPTH:
+        raise UnsupportedLayer(f"depth {depth}: above {_MAX_MATMUL_DEPTH} the int32 accumulator "
+                               "of the reference arithmetic can overflow")
+    return dict(batch=[1, 1], rows=x.size // depth, cols=cols, depth=depth, lhs_bstride=[0, 0],
+                rhs_bstride=[0, 0], l_row=depth, l_k=1, r_k=1, r_col=depth)
+
+
+def _fc_runtime_accepts(g: Graph, op: Operator) -> bool:
+    _fc_runtime_fields(g, op)
+    return True
+
+
+def _matmul_accepts(g: Graph, op: Operator) -> bool:
+    _matmul_fields(g, op)
+    return True
+
+
+def _batch_matmul(ctx: LayerContext) -> LayerCode:
+    lhs, rhs, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    fc = ctx.op.op == "FULLY_CONNECTED"
+    f = _fc_runtime_fields(ctx.graph, ctx.op) if fc else _matmul_fields(ctx.graph, ctx.op)
+    act = ctx.op.options.get("FusedActivationFunction", "NONE") if fc else "NONE"
+    flo, fhi = qm.activation_range_float(act)
+    f.update(lhs_offset=0, rhs_offset=0, out_offset=0, mult=0, shift=0, act_min=-128, act_max=127,
+             fact_min=flo, fact_max=fhi, has_act=int(act != "NONE"))
+    if lhs.dtype == "int8":
+        (sl, zl), (sr, zr), (so, zo) = (per_tensor_qparams(t) for t in (lhs, rhs, y))
+        mult, shift = qm.fc_multiplier(sl, sr, so)  # the same double-precision product as FC
+        lo, hi = qm.activation_range(act, so, zo)
+        f.update(lhs_offset=-zl, rhs_offset=-zr, out_offset=zo, mult=mult, shift=shift,
+                 act_min=lo, act_max=hi)
+    p = ctx.struct("kiln_batch_matmul_params_t", f)
+    macs = f["batch"][0] * f["batch"][1] * f["rows"] * f["cols"] * f["depth"]
+    call = f"{ctx.func}({p}, {ctx.ptr(lhs)}, {ctx.ptr(rhs)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+
+
+# ---- L2_POOL_2D -----------------------------------------------------------------------------
+
+def _l2pool(ctx: LayerContext) -> LayerCode:
+    """Float32 only: tflite-micro's L2_POOL_2D refuses every other dtype. The converter
+    never emits it (sqrt(avg_pool(x^2)) stays three operators); models from other tools do."""
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    # L2_POOL_2D carries AVERAGE_POOL_2D's Pool2DOptions: the same window geometry
+    geo = Geometry.of(ctx.graph, dataclasses.replace(ctx.op, op="AVERAGE_POOL_2D"))
+    lo, hi = qm.activation_range_float(ctx.op.options.get("FusedActivationFunction", "NONE"))
+    p = ctx.struct("kiln_l2pool_f32_params_t", dict(g=geo.c_init(), act_min=lo, act_max=hi))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});",
+                     geo.out_h * geo.out_w * geo.in_c * geo.k_h * geo.k_w)
+
+
+def _l2pool_accepts(g: Graph, op: Operator) -> bool:
+    Geometry.of(g, dataclasses.replace(op, op="AVERAGE_POOL_2D"))
+    return True
+
+
 def _register() -> None:
     s8, fl = "int8", "float32"
     for op, dt, func, build, acc in [
@@ -263,6 +379,11 @@ def _register() -> None:
         ("L2_NORMALIZATION", fl, "kiln_l2norm_f32", _l2norm, None),
         ("LOG_SOFTMAX", fl, "kiln_log_softmax_f32", _log_softmax_f32, None),
         ("LOG_SOFTMAX", s8, "kiln_log_softmax_s8", _log_softmax_s8, None),
+        ("BATCH_MATMUL", s8, "kiln_batch_matmul_s8", _batch_matmul, _matmul_accepts),
+        ("BATCH_MATMUL", fl, "kiln_batch_matmul_f32", _batch_matmul, _matmul_accepts),
+        ("FULLY_CONNECTED", s8, "kiln_batch_matmul_s8", _batch_matmul, _fc_runtime_accepts),
+        ("FULLY_CONNECTED", fl, "kiln_batch_matmul_f32", _batch_matmul, _fc_runtime_accepts),
+        ("L2_POOL_2D", fl, "kiln_l2pool_f32", _l2pool, _l2pool_accepts),
     ]:
         register(KernelImpl(op=op, dtype=dt, func=func, build=build, header=HEADER,
                             **({"accepts": acc} if acc else {})))

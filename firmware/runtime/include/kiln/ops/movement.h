@@ -3,8 +3,10 @@
  *
  * TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, REVERSE_V2,
  * BROADCAST_TO, DEPTH_TO_SPACE and SPACE_TO_DEPTH are all one strided copy
- * (kiln_strided_copy); MIRROR_PAD is a copy through per-dimension offset
- * tables (kiln_table_copy); PACK and int32 CONCATENATION reuse kiln_concat
+ * (kiln_strided_copy), and so are FILL and ZEROS_LIKE (all strides 0, from
+ * the value or a constant zero); MIRROR_PAD and BATCH_TO_SPACE_ND are a copy
+ * through per-dimension offset tables (kiln_table_copy); GATHER_ND and
+ * SPACE_TO_BATCH_ND have their own kernels; PACK and int32 CONCATENATION reuse kiln_concat
  * (kiln/kernels.h); GATHER, ARG_MAX / ARG_MIN, CAST and the reductions
  * (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) have their own kernels. The generator (site_scons/kiln/codegen/ops/
  * movement.py) computes every field; docs/ops/movement.md gives the
@@ -91,6 +93,41 @@ typedef struct {
 
 void kiln_gather(const kiln_gather_params_t *p, const void *params,
                  const int32_t *idx, void *out);
+
+/* GATHER_ND: params viewed as [d_0]...[d_(nd-1)][slice], indices as
+ * n_slices rows of nd int32 coordinates (constant indices are stored as
+ * int32 by the generator, runtime ones are an int32 tensor). For each row r:
+ *   from = sum_j idx[r * nd + j] * stride[j]   (stride[j] = prod(params.shape[j+1:]))
+ * and the `slice` elements from `from` on are appended to the output. As
+ * tflite-micro, only the flat position is bounds-checked: a row whose
+ * from < 0 or from + slice > total (tflite-micro refuses the inference)
+ * writes zeros, so nothing outside the params is read. nd <= 5. */
+#define KILN_GATHER_ND_MAX 5
+typedef struct {
+    uint32_t n_slices, nd, slice, total;
+    int32_t stride[KILN_GATHER_ND_MAX];
+    uint8_t elem_bytes;
+} kiln_gather_nd_params_t;
+
+void kiln_gather_nd(const kiln_gather_nd_params_t *p, const void *params,
+                    const int32_t *idx, void *out);
+
+/* SPACE_TO_BATCH_ND, NHWC (a 3-D input is [b][h][1][c] with block_w 1):
+ * input [in_b][in_h][in_w][c], output [block_h * block_w * in_b][out_h]
+ * [out_w][c] with out_h = (in_h + pad_top + pad_bottom) / block_h (likewise
+ * out_w). Output batch ob = (i * block_w + j) * in_b + b takes
+ *   out[ob][y][x][:] = in[b][y * block_h + i - pad_top][x * block_w + j - pad_left][:]
+ * and positions outside the input are padding: every byte pad_byte (the
+ * output zero point for int8, as the reference's output_offset; 0 for
+ * float32). BATCH_TO_SPACE_ND needs no kernel of its own: its source map is
+ * separable and runs kiln_table_copy. */
+typedef struct {
+    uint32_t in_b, in_h, in_w, c;
+    uint32_t block_h, block_w, pad_top, pad_left, out_h, out_w;
+    uint8_t elem_bytes, pad_byte;
+} kiln_space_to_batch_params_t;
+
+void kiln_space_to_batch(const kiln_space_to_batch_params_t *p, const void *in, void *out);
 
 /* ARG_MAX / ARG_MIN along one constant axis: the input viewed as
  * [outer][axis_n][inner] (outer = prod(shape[:axis]), inner =

@@ -1,7 +1,7 @@
 /*
  * Kiln runtime: spatial operators (RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,
- * TRANSPOSE_CONV), NHWC, and the last-axis normalizations L2_NORMALIZATION
- * and LOG_SOFTMAX.
+ * TRANSPOSE_CONV), NHWC, the last-axis normalizations L2_NORMALIZATION
+ * and LOG_SOFTMAX, and the matrix product BATCH_MATMUL.
  *
  * The generator (site_scons/kiln/codegen/ops/spatial.py) precomputes the
  * source coordinates of every output row and column as tflite-micro's
@@ -138,6 +138,54 @@ typedef struct {
 } kiln_log_softmax_s8_params_t;
 
 void kiln_log_softmax_s8(const kiln_log_softmax_s8_params_t *p, const int8_t *in, int8_t *out);
+
+/* L2_POOL_2D, float32 only (tflite-micro registers no other dtype), batch 1;
+ * g as for AVERAGE_POOL_2D (TFLite's SAME/VALID padding). Per output pixel
+ * and channel, over the window clipped to the input (rows, then columns):
+ *   out = clamp(sqrt(sum x^2 / taps), act_min, act_max)
+ * with Kiln's own sqrt (no libm). */
+typedef struct {
+    kiln_geometry_t g;
+    float act_min, act_max;
+} kiln_l2pool_f32_params_t;
+
+void kiln_l2pool_f32(const kiln_l2pool_f32_params_t *p, const float *in, float *out);
+
+/* BATCH_MATMUL: out[b0][b1][i][j] = sum_k L[i][k] * R[k][j] over depth k
+ * (k ascending, as the reference), the matrices of batch (b0, b1) at
+ *   L[i][k] = lhs[b0 * lhs_bstride[0] + b1 * lhs_bstride[1] + i * l_row + k * l_k]
+ *   R[k][j] = rhs[b0 * rhs_bstride[0] + b1 * rhs_bstride[1] + k * r_k + j * r_col]
+ * Inputs are right-aligned to rank 4 (tflite-micro takes ranks 2 to 4);
+ * a batch dimension of size 1 broadcasts (stride 0). adj_x swaps l_row and
+ * l_k (the stored LHS is [.., depth, rows]), adj_y swaps r_k and r_col. The
+ * output is written contiguously, [batch[0]][batch[1]][rows][cols].
+ *   int8: (mult, shift) = QuantizeMultiplier((double)lhs_scale *
+ *   (double)rhs_scale / (double)out_scale), as FULLY_CONNECTED's;
+ *   acc = sum (L + lhs_offset) * (R + rhs_offset) (offsets -zp, int32);
+ *   out = clamp(kiln_requantize(acc, mult, shift) + out_offset, act_min, act_max)
+ *   (-128, 127: BATCH_MATMUL has no fused activation).
+ *   float32: acc = 0.0f; acc += L * R in k order; out = acc, clamped to
+ *   [fact_min, fact_max] only when has_act (BATCH_MATMUL's reference does not
+ *   clamp, so an infinity stays one).
+ * FULLY_CONNECTED with runtime (non-constant) weights and no bias runs here
+ * too: input [batches][depth] (rows = batches), weights [cols][depth]
+ * (adj_y), no batch dimensions; its multiplier is the same and its fused
+ * activation gives act_min/act_max (fact_min/fact_max, has_act = 1). */
+typedef struct {
+    uint32_t batch[2], rows, cols, depth;
+    uint32_t lhs_bstride[2], rhs_bstride[2];
+    uint32_t l_row, l_k, r_k, r_col;
+    int32_t lhs_offset, rhs_offset, out_offset;   /* int8 only */
+    int32_t mult, shift;                          /* int8 only */
+    int32_t act_min, act_max;                     /* int8 only */
+    float fact_min, fact_max;                     /* float32, when has_act */
+    uint8_t has_act;
+} kiln_batch_matmul_params_t;
+
+void kiln_batch_matmul_s8(const kiln_batch_matmul_params_t *p, const int8_t *lhs,
+                          const int8_t *rhs, int8_t *out);
+void kiln_batch_matmul_f32(const kiln_batch_matmul_params_t *p, const float *lhs,
+                           const float *rhs, float *out);
 
 #ifdef __cplusplus
 }

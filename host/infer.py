@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import math
 import os
 import signal
@@ -353,8 +354,23 @@ def show_info(args: argparse.Namespace) -> dict:
         info = board.connect().info()
     finally:
         board.close()
-    print(report.format_info(info))
+    print(report.format_info(info, _passed_over(args, info)))
     return info
+
+
+def _passed_over(args: argparse.Namespace, info: dict) -> list[str] | None:
+    """The compiler's reasons per layer, from the report beside the ELF's generated C
+    (kiln_layers.json), when it describes the model the board runs."""
+    if not getattr(args, "elf", None):
+        return None
+    path = Path(args.elf).parent / "gen" / paths.LAYERS_REPORT
+    try:
+        rep = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if rep.get("tflite_sha256") != info.get("model", {}).get("tflite_sha256"):
+        return None
+    return [la.get("passed_over", "") for la in rep.get("layers", [])]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -261,8 +261,10 @@ def _tensor(t: dict) -> str:
             f"scale {t.get('scale')} zero point {t.get('zero_point')}")
 
 
-def format_info(info: dict) -> str:
-    """INFO as a model view: the board, then the model layer by layer."""
+def format_info(info: dict, passed_over: list[str] | None = None) -> str:
+    """INFO as a model view: the board, then the model layer by layer; with the
+    compiler's report (`passed_over`, one entry per layer), why each layer did not
+    get a faster kernel."""
     m = info.get("model", {})
     ios = [f"{kind[:-1]:<9} {_tensor(t)}" + (f"  {t['name']}" if len(m.get(kind, [])) > 1 else "")
            for kind in ("inputs", "outputs") for t in m.get(kind, [])]
@@ -272,7 +274,8 @@ def format_info(info: dict) -> str:
         f"model     {m.get('name')}",
         f"sha256    {m.get('tflite_sha256')}",
         *ios,
-        f"memory    arena {m.get('arena_bytes', 0):,} B, weights {m.get('weight_bytes', 0):,} B",
+        f"memory    arena {m.get('arena_bytes', 0):,} B, weights {m.get('weight_bytes', 0):,} B, stack "
+        f"{info.get('stack_used', 0):,} B used of {info.get('stack_reserved', 0):,} B reserved",
         f"compute   {m.get('total_macs', 0):,} MACs in {len(m.get('layers', []))} layers",
         "",
         f"  {'#':>3} {'op':<20} {'kernel':<28} {'MACs':>10}  output",
@@ -280,6 +283,8 @@ def format_info(info: dict) -> str:
     for k, layer in enumerate(m.get("layers", [])):
         head.append(f"  {k:>3} {layer.get('op', '?'):<20} {layer.get('kernel', '?'):<28} "
                     f"{layer.get('macs', 0):>10,}  {layer.get('name', '')}")
+        if passed_over and k < len(passed_over) and passed_over[k]:
+            head.append(f"        not {passed_over[k]}")
     return "\n".join(head)
 
 

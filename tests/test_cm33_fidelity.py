@@ -4,8 +4,10 @@ against tflite-micro, every int8 output identical.
 
 * shapes aimed at each specialized kernel (and the fused conv + max pool),
   asserting that the specialized kernel was really chosen;
-* the compiler's randomized per-operator suite (tests/opmodels.py), where
-  layers the cm33 kernels do not handle must fall back to portable;
+* the compiler's randomized per-operator suite (tests/opmodels.py), where no
+  convolution, depthwise or fully connected layer may fall back to portable;
+* layers patched as real training leaves them (zero filters, huge biases,
+  large multipliers: tests/tflite_patch.py), still on their cm33 kernels;
 * fashion_mnist ptq on all 10,000 test images, cifar_cnn ptq on 300 images.
 """
 
@@ -118,16 +120,20 @@ def test_operator_suite_identical_with_cm33_kernels(converted: dict, name: str) 
 
 
 @pytest.mark.slow
-def test_unfit_layers_fall_back_to_portable(converted: dict) -> None:
-    """Depth multiplier 2 and channel counts not a multiple of 4 have no cm33
-    kernel: those layers keep the portable one (and stay exact, above)."""
-    name = next(n for n, _, _ in OP_SPECS if n.startswith("dw") and "_m2" in n)
-    hm = hostcheck.HostModel(converted[name], kernels="cm33")
-    try:
-        dw = [la.kernel for la in hm.model.layers if la.op == "DEPTHWISE_CONV_2D"]
-    finally:
-        hm.close()
-    assert dw == ["kiln_dwconv2d_s8"]
+def test_no_weighted_layer_falls_back_to_portable(converted: dict) -> None:
+    """Every convolution, depthwise and fully connected layer of the operator
+    suite (depth multipliers, odd channel counts and input lengths included)
+    runs a cm33 kernel."""
+    portable = []
+    for name, _, _ in OP_SPECS:
+        hm = hostcheck.HostModel(converted[name], kernels="cm33")
+        try:
+            portable += [(name, la.op, la.kernel) for la in hm.model.layers
+                         if la.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+                         and not la.kernel.startswith("kiln_cm33_")]
+        finally:
+            hm.close()
+    assert portable == []
 
 
 @pytest.mark.slow
@@ -147,3 +153,93 @@ def test_cifar_cnn_ptq_identical() -> None:
     assert {"kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_add_s8", "kiln_cm33_avgpool_s8",
             "kiln_cm33_fc_s8"} <= set(kernels)
     assert res.ok and res.identical_samples == 300, res.summary()
+
+
+# ---- what real training leaves behind -------------------------------------------------
+
+def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
+    """Layers of every shape the cm33 kernels used to hand back to portable,
+    patched (tests/tflite_patch.py) with zero filters, huge biases and large
+    multipliers: each must still run its cm33 kernel, bit-exact."""
+    k = opmodels._keras()
+    L = k.layers
+    seq = opmodels._seq
+    conv, dw, fc = "kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_fc_s8"
+    return [
+        ("t_conv1_pool", lambda: seq((12, 10, 1), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(2)),
+         (12, 10, 1), {"kiln_cm33_conv1_pool_s8"}),
+        ("t_conv_c8", lambda: seq((7, 6, 8), L.Conv2D(12, 3, padding="same", activation="relu")),
+         (7, 6, 8), {conv}),
+        ("t_conv_1x1", lambda: seq((6, 5, 16), L.Conv2D(16, 1)), (6, 5, 16), {conv}),
+        ("t_conv_wide_c3", lambda: seq((14, 14, 3), L.Conv2D(6, 11, padding="same")), (14, 14, 3), {conv}),
+        ("t_dw_c8", lambda: seq((8, 7, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),
+         (8, 7, 8), {dw}),
+        ("t_dw_c6_m2", lambda: seq((7, 8, 6), L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")),
+         (7, 8, 6), {dw}),
+        ("t_dw_c5_s2", lambda: seq((9, 9, 5), L.DepthwiseConv2D(3, strides=2, padding="same")),
+         (9, 9, 5), {dw}),
+        ("t_dw_c1_m8", lambda: seq((9, 8, 1), L.DepthwiseConv2D(3, depth_multiplier=8)), (9, 8, 1), {conv}),
+        ("t_dense_21_9", lambda: seq((21,), L.Dense(9, activation="relu")), (21,), {fc}),
+        ("t_dense_6_5", lambda: seq((6,), L.Dense(5)), (6,), {fc}),
+    ]
+
+
+TRAINED_SPECS = _trained_specs()
+
+
+class _Trained(dict):
+    """The specs above, each converted on first use, then patched as trained models are."""
+
+    def __init__(self, out) -> None:
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, name: str):
+        import tflite_patch
+
+        i, (_, builder, _, _) = next((i, s) for i, s in enumerate(TRAINED_SPECS) if s[0] == name)
+        blob = opmodels.convert(opmodels.build(builder, 700 + i), int8=True, seed=i)
+        path = self.out / f"{name}.tflite"
+        path.write_bytes(tflite_patch.as_trained(blob, np.random.default_rng(i)))
+        self[name] = path
+        return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    return _Trained(tmp_path_factory.mktemp("cm33trained"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s[0] for s in TRAINED_SPECS])
+def test_trained_layers_keep_their_cm33_kernel(trained: dict, name: str) -> None:
+    _check_trained(trained, name)
+
+
+def _check_trained(trained: dict, name: str) -> None:
+    expected = next(s[3] for s in TRAINED_SPECS if s[0] == name)
+    res, kernels = _check(trained[name], seed=zlib.crc32(name.encode()) % 1000)
+    assert expected <= kernels, f"{name}: expected {expected}, the generator chose {kernels}"
+    assert res.ok and res.identical_samples == SAMPLES, res.summary()
+
+
+def test_report_says_why_a_layer_fell_back(tmp_path) -> None:
+    """A depthwise layer past the cm33 kernel's 64 taps runs portable, and the
+    compiler's report (kiln_layers.json beside the C, printed by `scons info`)
+    names each cm33 kernel passed over with its reason; layers on their cm33
+    kernel carry no reason."""
+    import json
+
+    from kiln import codegen, paths
+
+    L = opmodels._keras().layers
+    model = opmodels.build(lambda: opmodels._seq((6, 6, 4), L.DepthwiseConv2D(9, padding="same"),
+                                                 L.Conv2D(4, 1)), 5)
+    src = tmp_path / "dw81.tflite"
+    src.write_bytes(opmodels.convert(model, int8=True))
+    codegen.generate(src, tmp_path / "gen", kernels="cm33")
+    rep = json.loads((tmp_path / "gen" / paths.LAYERS_REPORT).read_text())
+    (dw, conv) = rep["layers"]
+    assert dw["kernel"] == "kiln_dwconv2d_s8"
+    assert "kiln_cm33_dwconv_s8: more than 64 taps" in dw["passed_over"]
+    assert conv["kernel"] == "kiln_cm33_conv_s8" and conv["passed_over"] == ""

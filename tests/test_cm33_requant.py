@@ -5,18 +5,22 @@
   random and edge-case accumulators, multipliers and shifts;
 * the DSP shim's plain-C instructions (the host path) against their
   definitions computed independently in NumPy;
-* the build-time layouts and the overflow proofs that send a layer back to
-  the portable kernel.
+* the build-time layouts, and the records of every kind of channel real
+  training leaves behind (zero multipliers, multipliers of 0.5 or more,
+  huge biases over near-zero filters) through the kernels' requantization
+  against the reference arithmetic.
 """
 
 from __future__ import annotations
 
 import ctypes
 import subprocess
+import zlib
 
 import numpy as np
 import pytest
 from kiln import cm33_layout as lay
+from kiln import quantmath as qm
 from support import ROOT
 
 RUNTIME = ROOT / "firmware" / "runtime"
@@ -34,6 +38,15 @@ void rq_both(int n, const int32_t *acc, const int32_t *mult, const int32_t *e,
         const int32_t round = (1 << (e[i] - 1)) + zp[i] * (1 << e[i]);
         fast[i] = kiln_cm33_requant((int32_t)((uint32_t)acc[i] * 2u), mult[i], round, e[i]);
         ref[i] = kiln_clamp_s32(kiln_requantize(acc[i], mult[i], -e[i]) + zp[i], -128, 127);
+    }
+}
+
+/* out[i] = the kernels' requantization of acc2[i] under record rec[i] (the
+ * layer-wide `exact` flag set, as a layer with exact records has it). */
+void rq_records(int n, const kiln_cm33_rq_t *rec, const int32_t *acc2, int32_t *out)
+{
+    for (int i = 0; i < n; i++) {
+        out[i] = kiln_cm33_rq(acc2[i], &rec[i], 1);
     }
 }
 
@@ -61,7 +74,8 @@ def lib(tmp_path_factory):
     (d / "h.c").write_text(HARNESS)
     so = d / "h.so"
     subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'cm33'}", str(d / "h.c"), "-o", str(so)],
+                    f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'cm33'}", str(d / "h.c"),
+                    str(RUNTIME / "cm33" / "rq_exact.c"), "-o", str(so)],
                    check=True)
     return ctypes.CDLL(str(so))
 
@@ -171,16 +185,62 @@ def test_records_fold_the_input_offset_and_double() -> None:
     assert rq[:, 3].tolist() == [3, 5]
 
 
-@pytest.mark.parametrize("mult, shift, bias, why", [
-    ([0], [-3], [0], "multiplier is zero"),
-    ([1 << 30], [0], [0], "not a right shift"),
-    ([1 << 30], [1], [0], "not a right shift"),
-    ([1 << 30], [-31], [0], "exceeds 30"),
-    ([1 << 30], [-3], [(1 << 30)], "could overflow"),
-])
-def test_records_refuse_what_the_fast_path_cannot_do(mult, shift, bias, why) -> None:
-    with pytest.raises(lay.Unfit, match=why):
-        lay.requant_records(np.ones((1, 9), int), np.array(bias), 0, mult, shift, 0)
+def _layer_cases(rng: np.random.Generator, kind: str) -> tuple:
+    """One layer's (weights [out][k], bias, in_offset, mult, shift, out_zp) of a kind real
+    training produces."""
+    out, k = 24, int(rng.integers(1, 300))
+    w = rng.integers(-127, 128, (out, k))
+    bias = rng.integers(-5000, 5000, out)
+    reals = rng.uniform(2.0 ** -12, 0.45, out)
+    if kind == "zero_filters":
+        w[::3] = 0
+        reals[::3] = 0.0
+    elif kind == "large_multipliers":
+        reals[::2] = rng.uniform(0.5, 3.0, out)[::2]
+    elif kind == "tiny_multipliers":
+        reals[::2] = rng.uniform(2.0 ** -40, 2.0 ** -31, out)[::2]
+    elif kind == "huge_bias":
+        w[::2] = rng.integers(-2, 3, (out, k))[::2]
+        bias[::2] = rng.integers(-(1 << 31) + (1 << 21), (1 << 31) - (1 << 21), out)[::2]
+    mult, shift = qm.quantize_multipliers(reals)
+    return w, bias, int(rng.integers(-127, 129)), mult, shift, int(rng.integers(-128, 128))
+
+
+@pytest.mark.parametrize("kind", ["ordinary", "zero_filters", "large_multipliers",
+                                  "tiny_multipliers", "huge_bias"])
+def test_records_of_trained_layers_requantize_like_the_reference(lib, kind: str) -> None:
+    """Whatever the channel, the record the build writes makes the kernels'
+    requantization (fast or exact) give the reference's int8 output, on
+    random inputs and on the extreme ones."""
+    rng = np.random.default_rng(zlib.crc32(kind.encode()))
+    w, bias, off, mult, shift, zp = _layer_cases(rng, kind)
+    rec = lay.requant_records(w, bias, off, mult, shift, zp)
+    if kind != "ordinary":
+        assert lay.has_exact(rec) or kind == "zero_filters"
+    xs = np.concatenate([rng.integers(-128, 128, (40, w.shape[1])),
+                         np.full((1, w.shape[1]), -128), np.full((1, w.shape[1]), 127),
+                         np.where(w >= 0, 127, -128)[:1], np.where(w >= 0, -128, 127)[:1]])
+    recs, acc2s, want = [], [], []
+    for x in xs:
+        for c in range(w.shape[0]):
+            acc2s.append(int(rec[c, 0]) + 2 * int(np.dot(w[c], x)))
+            recs.append(rec[c])
+            acc = int(bias[c]) + int(np.dot(w[c], x + off))
+            want.append(min(max(lay.requantize(acc, int(mult[c]), int(shift[c])) + zp, -128), 127))
+    acc2 = np.array(acc2s, dtype=np.int64)
+    assert np.all(np.abs(acc2) < (1 << 31))
+    recs_a = np.ascontiguousarray(np.array(recs, dtype=np.int32))
+    acc2 = acc2.astype(np.int32)
+    got = np.empty_like(acc2)
+    lib.rq_records(len(acc2), _ptr(recs_a), _ptr(acc2), _ptr(got))
+    assert np.array_equal(got, np.array(want, dtype=np.int32))
+
+
+def test_records_refuse_only_what_int32_cannot_hold() -> None:
+    """A bias that already overflows the reference's int32 sum is the one
+    thing no record can take."""
+    with pytest.raises(lay.Unfit, match="could overflow"):
+        lay.requant_records(np.full((1, 9), 127), np.array([(1 << 31) - 100]), 128, [1 << 30], [-3], 0)
 
 
 def _reference_rescale(x: int, mult: int, shift: int) -> int:

@@ -166,7 +166,7 @@ def test_every_variant_compiles_to_a_valid_plan(variant: str) -> None:
 def test_generation_is_deterministic(fashion_ptq, tmp_path) -> None:
     a = codegen.generate(fashion_ptq, tmp_path / "a", name="fashion_mnist/ptq")
     b = codegen.generate(fashion_ptq, tmp_path / "b", name="fashion_mnist/ptq")
-    assert [p.name for p in a] == ["kiln_model.c", "kiln_model.h"]
+    assert [p.name for p in a] == ["kiln_model.c", "kiln_model.h", "kiln_layers.json"]
     for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes()
     header = (tmp_path / "a" / "kiln_model.h").read_text()

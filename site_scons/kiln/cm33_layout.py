@@ -27,14 +27,28 @@ def max_abs_input(in_offset: int) -> int:
     return max(abs(-128 + in_offset), abs(127 + in_offset))
 
 
+#: The shift field of an exact record (kiln/cm33.h, "Exact records") is this flag
+#: with the zero point in bits 15..8 and TFLite's shift in bits 7..0.
+EXACT_FLAG = -(1 << 31)
+
+
+def exact_shift_field(shift: int, out_zp: int) -> int:
+    """The negative shift field that marks an exact record (decoded by rq_exact.c)."""
+    return EXACT_FLAG | ((out_zp & 0xFF) << 8) | (shift & 0xFF)
+
+
 def requant_records(w_rows: np.ndarray, bias: np.ndarray | None, in_offset: int,
                     mult: list[int], shift: list[int], out_zp: int) -> np.ndarray:
     """kiln_cm33_rq_t records, one per output row: [bias', mult, round, e].
 
-    w_rows: [out][k] int8 weights (one row per output channel). Checks every
-    condition of the fast requantization (kiln/cm33.h): M > 0, e >= 1, and
-    that neither the doubled accumulator nor the rounding sum leaves int32 for
-    any int8 input."""
+    w_rows: [out][k] int8 weights (one row per output channel). A channel gets
+    the four-instruction record when the fast requantization (kiln/cm33.h)
+    provably gives the reference's bits: M > 0, e in 1..30, and neither the
+    doubled accumulator nor the rounding sum can leave int32 for any int8
+    input. A zero multiplier gets the fast record that always gives the zero
+    point. Every other channel gets an exact record (a negative shift field);
+    `has_exact` tells the kernels to look for them. Unfit only when even the
+    exact record's sums could leave int32."""
     w = np.asarray(w_rows, dtype=np.int64)
     out = w.shape[0]
     b = np.zeros(out, np.int64) if bias is None else np.asarray(bias, dtype=np.int64).ravel()
@@ -42,24 +56,34 @@ def requant_records(w_rows: np.ndarray, bias: np.ndarray | None, in_offset: int,
         raise Unfit(f"bias has {b.size} entries for {out} outputs")
     m = np.broadcast_to(np.asarray(mult, dtype=np.int64), (out,))
     s = np.broadcast_to(np.asarray(shift, dtype=np.int64), (out,))
-    if np.any(m <= 0):
-        raise Unfit("a requantization multiplier is zero")
-    if np.any(s > -1):
-        raise Unfit("a requantization shift is not a right shift (multiplier >= 0.5)")
-    e = -s
-    if np.any(e > 30):
-        raise Unfit("a requantization right shift exceeds 30")
+    if np.any(m < 0):
+        raise Unfit("a requantization multiplier is negative")
     wsum = w.sum(axis=1)
-    wabs = np.abs(w).sum(axis=1)
-    bound = np.abs(b) + wabs * max_abs_input(in_offset)
-    raw = wabs * 128  # the bias-free accumulator the fused max compares
-    if np.any(2 * bound >= INT31) or np.any(2 * raw >= INT31):
-        raise Unfit("the doubled accumulator could overflow int32")
+    span = np.abs(w).sum(axis=1) * max_abs_input(in_offset)   # |sum w * (x + offset)|
+    raw = np.abs(w).sum(axis=1) * 128  # the bias-free accumulator the fused max compares
+    if np.any(2 * span >= INT31) or np.any(2 * raw >= INT31):
+        raise Unfit("the doubled bias-free accumulator could overflow int32")
+    e = np.clip(-s, 1, 30)
+    bound = np.abs(b) + span
     rnd = (np.int64(1) << (e - 1)) + np.int64(out_zp) * (np.int64(1) << e)
-    if np.any(bound + 2 + np.abs(rnd) >= INT31):
-        raise Unfit("the requantization rounding sum could overflow int32")
-    folded = 2 * (b + in_offset * wsum)
-    return np.stack([folded, m, rnd, e], axis=1).astype(np.int32)
+    fast = (s <= -1) & (-s <= 30) & (2 * bound < INT31) & (bound + 2 + np.abs(rnd) < INT31)
+    records = []
+    for c in range(out):
+        if m[c] == 0:
+            records.append((0, 0, 1 + 2 * out_zp, 1))
+        elif fast[c]:
+            records.append((2 * (b[c] + in_offset * wsum[c]), m[c], rnd[c], e[c]))
+        elif bound[c] >= INT31:
+            raise Unfit("the accumulator with its bias could overflow int32")
+        else:
+            records.append((2 * in_offset * wsum[c], m[c], b[c],
+                            exact_shift_field(int(s[c]), out_zp)))
+    return np.asarray(records, dtype=np.int64).astype(np.int32)
+
+
+def has_exact(records: np.ndarray) -> int:
+    """1 when some record is exact (the kernels' `exact` field), else 0."""
+    return int(np.any(np.asarray(records)[:, 3] < 0))
 
 
 def sxtb16_order(v: np.ndarray) -> np.ndarray:
@@ -111,11 +135,10 @@ def fc_blocks(out_n: int) -> list[int]:
 
 
 def fc_weights(w: np.ndarray) -> np.ndarray:
-    """FULLY_CONNECTED weights [out][in] (in % 4 == 0) for kiln_cm33_fc_s8."""
-    w = np.asarray(w)
+    """FULLY_CONNECTED weights [out][in] for kiln_cm33_fc_s8 (in padded with
+    zeros to a multiple of 4, the partial group the kernel reads last)."""
+    w = pad_last(np.asarray(w), 4)
     out_n, in_n = w.shape
-    if in_n % 4:
-        raise Unfit("the input size is not a multiple of 4")
     ordered = sxtb16_order(doubled_int16(w))
     parts, r = [], 0
     for b in fc_blocks(out_n):
@@ -140,15 +163,30 @@ def conv1_records(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
     return np.concatenate([pairs, np.asarray(rq, dtype=np.int32)], axis=1).ravel()
 
 
-def dw_weights(w_1hwc: np.ndarray) -> np.ndarray:
-    """DEPTHWISE_CONV_2D weights [1][kh][kw][C] (C % 4 == 0, multiplier 1) for
-    kiln_cm33_dwconv_s8: [C/4][tap][c0 c2 c1 c3] int16, doubled."""
+def dw_weights(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
+    """DEPTHWISE_CONV_2D weights [1][kh][kw][C * mult] for kiln_cm33_dwconv_s8:
+    [mult][ceil(C/4)][tap][c0 c2 c1 c3] int16, doubled, the channels past C zero."""
     w = np.asarray(w_1hwc, dtype=np.int32)
-    _, kh, kw, c = w.shape
-    if c % 4:
-        raise Unfit("the channel count is not a multiple of 4")
-    taps = (w.reshape(kh * kw, c // 4, 4) * 2)[:, :, [0, 2, 1, 3]]   # [tap][group][4]
-    return np.ascontiguousarray(taps.transpose(1, 0, 2)).astype(np.int16).ravel()
+    _, kh, kw, oc = w.shape
+    c = oc // mult
+    per_pass = pad_last(w.reshape(kh * kw, c, mult).transpose(2, 0, 1), 4)   # [j][tap][C4]
+    g = per_pass.shape[2] // 4
+    taps = (per_pass.reshape(mult, kh * kw, g, 4) * 2)[..., [0, 2, 1, 3]]   # [j][tap][group][4]
+    return np.ascontiguousarray(taps.transpose(0, 2, 1, 3)).astype(np.int16).ravel()
+
+
+def dw_records(rq: np.ndarray, mult: int) -> np.ndarray:
+    """Depthwise records in the kernel's pass order: [mult][ceil(C/4) * 4], from
+    the per-output-channel records (output channel c * mult + j); the padding
+    lanes get a zero-multiplier record, never stored."""
+    rq = np.asarray(rq, dtype=np.int32)
+    c = rq.shape[0] // mult
+    per_pass = rq.reshape(c, mult, 4).transpose(1, 0, 2)          # [j][C][4]
+    extra = (-c) % 4
+    if extra:
+        filler = np.tile(np.array([0, 0, 1, 1], np.int32), (mult, extra, 1))
+        per_pass = np.concatenate([per_pass, filler], axis=1)
+    return np.ascontiguousarray(per_pass).reshape(-1, 4)
 
 
 # ---- exact TFLite integer arithmetic (for the ADD tables and the tests) ------

@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         print(model.plan.table())
         d = model.descriptor
         print(f"weights {d['weight_bytes']} bytes, {d['total_macs']} MACs, {len(d['layers'])} layers")
-        for la in d["layers"]:
-            print(f"  {la['op']:<18} {la['kernel']:<24} {la['macs']:>10} MACs  {la['name'][:60]}")
+        for la in model.layers:
+            print(f"  {la.op:<18} {la.kernel:<24} {la.macs:>10} MACs  {la.name[:60]}")
+            if la.why:  # an optimized kernel was passed over: say why
+                print(f"      not {la.why}")
     if args.host_size:
         from kiln.hostcheck import host_code_size
 

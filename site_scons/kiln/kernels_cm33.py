@@ -10,8 +10,13 @@ Kernels, most specific first:
   CONV_2D 3x3, one input channel, fused with the 2x2 max pool after it
                                       kiln_cm33_conv1_pool_s8 (+ kiln_cm33_copy for the pool)
   CONV_2D                             kiln_cm33_conv_s8
-  DEPTHWISE_CONV_2D, multiplier 1     kiln_cm33_dwconv_s8
+  DEPTHWISE_CONV_2D over one channel  kiln_cm33_conv_s8 (it is a convolution)
+  DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_s8
   FULLY_CONNECTED                     kiln_cm33_fc_s8
+
+A channel whose requantization the four-instruction step cannot take (a zero
+or large multiplier, a huge trained bias) keeps the kernel with an exact
+record (cm33_layout.requant_records), so trained models do not fall back.
   MAX_POOL_2D / AVERAGE_POOL_2D       kiln_cm33_maxpool_s8 / kiln_cm33_avgpool_s8
   ADD, same shapes                    kiln_cm33_add_s8
 """
@@ -30,10 +35,7 @@ from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, regis
 from kiln.ir import Graph, Operator, Tensor
 
 HEADER = '#include "kiln/cm33.h"'
-#: Longest receptive field the general conv gathers through a byte buffer (in_c % 4 != 0).
-GATHER_MAX = 256
 DW_MAX_TAPS = 64
-DW_MAX_C = 1024
 AVG_MAX_WINDOW = 256
 
 
@@ -114,12 +116,13 @@ def _records_decl(ctx: LayerContext, values: np.ndarray) -> str:
 
 
 def _guard(fn):
-    """accepts(): Unfit means 'not this kernel' (the registry then tries portable)."""
+    """accepts(): Unfit means 'not this kernel': the registry records the reason
+    (the compiler's report shows it) and tries the next kernel."""
     def accepts(g: Graph, op: Operator) -> bool:
         try:
             fn(g, op)
-        except (lay.Unfit, UnsupportedLayer):
-            return False
+        except lay.Unfit as exc:
+            raise UnsupportedLayer(str(exc)) from None
         return True
     return accepts
 
@@ -183,7 +186,7 @@ def _conv1_build(ctx: LayerContext) -> LayerCode:
     lo, hi = max(lo, plo), min(hi, phi)
     ctx.decls.append(HEADER)
     fields = dict(g=geo.c_init(), pool_h=geo.out_h // 2, pool_w=geo.out_w // 2, **_clamp_fields(lo, hi),
-                  rec=_records_decl(ctx, lay.conv1_records(w, rq)))
+                  exact=lay.has_exact(rq), rec=_records_decl(ctx, lay.conv1_records(w, rq)))
     p = ctx.struct("kiln_cm33_conv1_pool_params_t", fields)
     # The pooled values go to the start of this layer's own output: the pool's
     # output may share memory with this layer's input (see kiln_cm33_copy).
@@ -214,48 +217,65 @@ def _fused_copy_build(ctx: LayerContext) -> LayerCode:
 
 def _conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
     geo = _geometry(g, op)
-    k = geo.taps * geo.in_c
-    if geo.in_c % 4 and k > GATHER_MAX:
-        raise lay.Unfit(f"receptive field above {GATHER_MAX} with in_c not a multiple of 4")
     w = np.asarray(g.tensors[op.inputs[1]].data)
     return geo, _conv_records(g, op, w.reshape(w.shape[0], -1), False)
 
 
-def _conv_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_conv_s8's im2col buffer: two pixels of k_len int16."""
+def _k_len(g: Graph, op: Operator) -> int:
+    """The layer's K (taps x input channels), rounded up to a multiple of 4."""
     w = g.tensors[op.inputs[1]]
     k = int(np.prod(w.shape[1:]))
-    return 4 * (k + (-k) % 4)
+    return k + (-k) % 4
+
+
+def _conv_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_conv_s8: two pixels of k_len int16 (im2col), and
+    k_len bytes to gather a receptive field in when in_c is not a multiple of 4."""
+    k_len = _k_len(g, op)
+    in_c = int(g.tensors[op.inputs[0]].shape[-1])
+    return 4 * k_len + (k_len if in_c % 4 else 0)
+
+
+def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndarray) -> LayerCode:
+    """The kiln_cm33_conv_s8 call for a layer with OHWI weights `w_ohwi`."""
+    x, y = _int8_io(ctx.graph, ctx.op)
+    w16, k_len = lay.conv_weights(w_ohwi)
+    ctx.decls.append(HEADER)
+    # The im2col buffer (and the gather bytes after it) is arena scratch planned
+    # for this step (_conv_scratch).
+    base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    scratch = f"(int16_t *)(void *){base}"
+    gather = f"(int8_t *){base} + {4 * k_len}" if geo.in_c % 4 else "0"
+    fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
+                  **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
+                  w=_weights_decl(ctx, w16), rq=_rq_decl(ctx, rq), scratch=scratch, gather=gather)
+    p = ctx.struct("kiln_cm33_conv_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
 @_build
 def _conv_build(ctx: LayerContext) -> LayerCode:
-    g, op = ctx.graph, ctx.op
-    geo, rq = _conv_check(g, op)
-    x, y = _int8_io(g, op)
-    w16, k_len = lay.conv_weights(np.asarray(ctx.t(1).data))
-    ctx.decls.append(HEADER)
-    # The im2col buffer is arena scratch planned for this step (_conv_scratch).
-    scratch = f"(int16_t *)(void *){ctx.ptr(ctx.t(1, outputs=True), const=False)}"
-    fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
-                  **_clamp_fields(*_act_range(op, y)), w=_weights_decl(ctx, w16),
-                  rq=_rq_decl(ctx, rq), scratch=scratch)
-    p = ctx.struct("kiln_cm33_conv_params_t", fields)
-    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
-    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
+    geo, rq = _conv_check(ctx.graph, ctx.op)
+    return _conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data))
 
 
 # ---- DEPTHWISE_CONV_2D -----------------------------------------------------------------
 
 def _dw_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
     geo = _geometry(g, op)
-    if geo.depth_mult != 1:
-        raise lay.Unfit("depth multiplier is not 1")
-    if geo.in_c % 4 or geo.in_c > DW_MAX_C or geo.taps > DW_MAX_TAPS:
-        raise lay.Unfit("channels not a multiple of 4, too many channels or too many taps")
+    if geo.taps > DW_MAX_TAPS:
+        raise lay.Unfit(f"more than {DW_MAX_TAPS} taps")
+    if geo.out_c != geo.in_c * geo.depth_mult:
+        raise lay.Unfit("output channels are not input channels x depth multiplier")
     w = np.asarray(g.tensors[op.inputs[1]].data)
-    rows = w.reshape(-1, geo.out_c).T            # [channel][tap]
+    rows = w.reshape(-1, geo.out_c).T            # [output channel][tap]
     return geo, _conv_records(g, op, rows, True)
+
+
+def _dw_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_dwconv_s8: the padding taps' row of zero points."""
+    return int(g.tensors[op.inputs[0]].shape[-1])
 
 
 @_build
@@ -263,13 +283,41 @@ def _dw_build(ctx: LayerContext) -> LayerCode:
     g, op = ctx.graph, ctx.op
     geo, rq = _dw_check(g, op)
     x, y = _int8_io(g, op)
+    m = geo.depth_mult
     ctx.decls.append(HEADER)
+    zrow = f"(int8_t *){ctx.ptr(ctx.t(1, outputs=True), const=False)}"
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1],
-                  **_clamp_fields(*_act_range(op, y)),
-                  w=_weights_decl(ctx, lay.dw_weights(np.asarray(ctx.t(1).data))), rq=_rq_decl(ctx, rq))
+                  **_clamp_fields(*_act_range(op, y)), exact=lay.has_exact(rq), mult=m,
+                  w=_weights_decl(ctx, lay.dw_weights(np.asarray(ctx.t(1).data), m)),
+                  rq=_rq_decl(ctx, lay.dw_records(rq, m)), zrow=zrow)
     p = ctx.struct("kiln_cm33_dwconv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
+
+
+def _dw_as_conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    """A depthwise layer over one input channel is a convolution with out_c
+    filters: the conv kernel fills all its lanes where the depthwise one would
+    use one in four."""
+    geo = _geometry(g, op)
+    if geo.in_c != 1:
+        raise lay.Unfit("more than one input channel")
+    w = np.asarray(g.tensors[op.inputs[1]].data)
+    return geo, _conv_records(g, op, w.reshape(-1, geo.out_c).T, True)
+
+
+def _dw_as_conv_scratch(g: Graph, op: Operator) -> int:
+    w = g.tensors[op.inputs[1]]
+    k = int(np.prod(w.shape[1:3]))
+    k_len = k + (-k) % 4
+    return 5 * k_len
+
+
+@_build
+def _dw_as_conv_build(ctx: LayerContext) -> LayerCode:
+    geo, rq = _dw_as_conv_check(ctx.graph, ctx.op)
+    w = np.asarray(ctx.t(1).data)                      # [1][kh][kw][out_c]
+    return _conv_call(ctx, geo, rq, np.ascontiguousarray(w.transpose(3, 1, 2, 0)))
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -280,8 +328,8 @@ def _fc_check(g: Graph, op: Operator) -> tuple[int, int, int, np.ndarray]:
     if w is None or not w.is_const or len(w.shape) != 2 or op.options.get("WeightsFormat", 0) != 0:
         raise lay.Unfit("weights are not a constant 2-D tensor")
     out_n, in_n = w.shape
-    if in_n % 4 or x.size % in_n or y.size != (x.size // in_n) * out_n:
-        raise lay.Unfit("input size not a multiple of 4")
+    if x.size % in_n or y.size != (x.size // in_n) * out_n:
+        raise lay.Unfit("the input is not whole rows of the weights' length")
     _weights_ok(w, out_n, 0)
     (si, zi), (so, zo) = x.qparams(), y.qparams()
     if len(w.scale) > 1:
@@ -299,6 +347,7 @@ def _fc_build(ctx: LayerContext) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     ctx.decls.append(HEADER)
     fields = dict(batches=batches, in_n=in_n, out_n=out_n, **_clamp_fields(*_act_range(ctx.op, y)),
+                  exact=lay.has_exact(rq),
                   w=_weights_decl(ctx, lay.fc_weights(np.asarray(ctx.t(1).data))), rq=_rq_decl(ctx, rq))
     p = ctx.struct("kiln_cm33_fc_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
@@ -356,19 +405,20 @@ def _add_build(ctx: LayerContext) -> LayerCode:
 
 def _register() -> None:
     """Register the cm33 set; later registrations are tried first."""
-    scratch = {"kiln_cm33_conv_s8": _conv_scratch}
-    for op, func, check, build in [
-        ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build),
-        ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build),
-        ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build),
-        ("MAX_POOL_2D", "kiln_cm33_copy", _fused_copy_check, _fused_copy_build),
-        ("AVERAGE_POOL_2D", "kiln_cm33_avgpool_s8", _pool_check, _pool_build),
-        ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build),
-        ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build),
-        ("ADD", "kiln_cm33_add_s8", _add_check, _add_build),
+    for op, func, check, build, scratch in [
+        ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build, _conv_scratch),
+        ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build, None),
+        ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build, None),
+        ("MAX_POOL_2D", "kiln_cm33_copy", _fused_copy_check, _fused_copy_build, None),
+        ("AVERAGE_POOL_2D", "kiln_cm33_avgpool_s8", _pool_check, _pool_build, None),
+        ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
+         _dw_as_conv_scratch),
+        ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build, None),
+        ("ADD", "kiln_cm33_add_s8", _add_check, _add_build, None),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
-                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch.get(func),
+                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch,
                             fuses_next=func == "kiln_cm33_conv1_pool_s8"))
 
 

@@ -17,6 +17,11 @@ from pathlib import Path
 
 from kiln import BUILD
 
+#: The compiler's per-layer report beside the generated C (kiln.codegen.generate):
+#: which kernel runs each layer, and why faster ones were passed over (`scons info`
+#: and `python -m kiln.compile --report` print it).
+LAYERS_REPORT = "kiln_layers.json"
+
 
 def models_dir(net: str) -> Path:
     """The folder holding every variant of `net`."""

@@ -2,7 +2,8 @@
 
 Methods added to the environment:
   env.KilnGenerate(outdir, tflite, name=..., kernels="portable")
-      -> [outdir/kiln_model.c, outdir/kiln_model.h]; rebuilt when the .tflite,
+      -> [outdir/kiln_model.c, outdir/kiln_model.h, outdir/kiln_layers.json (each layer's
+         kernel and why)]; rebuilt when the .tflite,
          the name, the kernel set, the templates or the compiler's modules change.
   env.KilnCheckHost(net, variant, tflite_node)
       -> an always-built node comparing the host-compiled model with tflite-micro
@@ -50,7 +51,7 @@ def _generate_str(target, source, env) -> str:  # noqa: ANN001
 
 def _emitter(target, source, env):  # noqa: ANN001, ANN202
     outdir = os.path.dirname(str(target[0]))
-    target = [os.path.join(outdir, "kiln_model.c"), os.path.join(outdir, "kiln_model.h")]
+    target = [os.path.join(outdir, f) for f in ("kiln_model.c", "kiln_model.h", paths.LAYERS_REPORT)]
     env.Depends(target, _compiler_sources())
     return target, source
 

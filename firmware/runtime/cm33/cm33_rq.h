@@ -19,6 +19,21 @@ static inline int32_t kiln_cm33_requant(int32_t acc2, int32_t mult, int32_t roun
     return kiln_ssat8(t >> shift);
 }
 
+/* The exact requantization of a record whose shift field is negative
+ * (rq_exact.c; the encoding is in kiln/cm33.h). Out of line: such channels
+ * are rare, and the fast path's code stays small. */
+int32_t kiln_cm33_requant_exact(int32_t acc2, const kiln_cm33_rq_t *r);
+
+/* One output channel's requantization. `exact` is a compile-time constant:
+ * a layer without exact records (the common case) pays nothing for them. */
+static inline int32_t kiln_cm33_rq(int32_t acc2, const kiln_cm33_rq_t *r, int exact)
+{
+    if (exact && r->shift < 0) {
+        return kiln_cm33_requant_exact(acc2, r);
+    }
+    return kiln_cm33_requant(acc2, r->mult, r->round, r->shift);
+}
+
 /* The activation clamp, for the layers whose range is narrower than int8. */
 static inline int32_t kiln_cm33_clamp(int32_t q, int32_t lo, int32_t hi)
 {

@@ -50,7 +50,7 @@ static void window_c(const kiln_cm33_conv1_pool_params_t *p, const uint32_t *pt,
                               kiln_smlad(x[1], w1, kiln_smuad(x[0], w0)))));
             m = (k == 0 || a > m) ? a : m;
         }
-        q = kiln_cm33_requant(m + rec[5], rec[6], rec[7], rec[8]);
+        q = kiln_cm33_rq(m + rec[5], (const kiln_cm33_rq_t *)(const void *)(rec + 5), 1);
         if (p->clamp) {
             q = kiln_cm33_clamp(q, p->act_min, p->act_max);
         }
@@ -150,7 +150,7 @@ void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_
             patch[15] = o1; patch[16] = o2; patch[17] = o3;
             patch[18] = kiln_pkhtb16(e1, e2); patch[19] = e3;
 #if KILN_CM33_ASM
-            if (!p->clamp) {
+            if (!p->clamp && !p->exact) {
                 patch[20] = (uint32_t)(uintptr_t)(out + p->g.out_c);
                 patch[22] = (uint32_t)(uintptr_t)out;
                 window_asm(patch);

@@ -11,9 +11,9 @@
  *
  * Padding: taps outside the input read the zero point (pad_value), which
  * contributes exactly the -in_offset * w that the folded bias expects.
- * Assumes: weights, records and k_len as documented in kiln/cm33.h; in_c
- * a multiple of 4 or k_len <= 256;
- * scratch holds 2 * k_len int16.
+ * Assumes: weights, records and k_len as documented in kiln/cm33.h;
+ * scratch holds 2 * k_len int16, and `gather` k_len bytes when in_c is
+ * not a multiple of 4.
  */
 #include "cm33_rq.h"
 
@@ -110,8 +110,8 @@ static int widen_direct(const kiln_cm33_conv_params_t *p, const int8_t *in, uint
 /* The receptive field of one output pixel, widened into the scratch.
  * Fast path: no padding at this pixel and each kernel row one contiguous
  * run of a multiple of 4 bytes. Else, in_c % 4 == 0: tap by tap, padding
- * taps as the widened zero point. Else (k_len <= 256, checked at build
- * time): gathered as int8 first. */
+ * taps as the widened zero point. Else: gathered as int8 first (into the
+ * k_len bytes of scratch planned after the widened pixels). */
 static void im2col(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t pix,
                    uint32_t *dst, int direct)
 {
@@ -142,9 +142,8 @@ static void im2col(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t 
             }
         }
     } else {
-        int8_t buf[256];
-        gather(p, in, oy, ox, buf);
-        widen(dst, buf, p->k_len / 4u);
+        gather(p, in, oy, ox, p->gather);
+        widen(dst, p->gather, p->k_len / 4u);
     }
 }
 
@@ -243,17 +242,19 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
 }
 
 static inline int8_t out_q(const kiln_cm33_conv_params_t *p, const kiln_cm33_rq_t *r, int32_t acc,
-                           int clamp)
+                           int clamp, int exact)
 {
-    int32_t q = kiln_cm33_requant(acc, r->mult, r->round, r->shift);
+    int32_t q = kiln_cm33_rq(acc, r, exact);
     if (clamp) {
         q = kiln_cm33_clamp(q, p->act_min, p->act_max);
     }
     return (int8_t)q;
 }
 
-/* The kernel with the activation clamp known at compile time. */
-static inline void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, int clamp)
+/* The kernel with the activation clamp and the exact records known at
+ * compile time. */
+KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, int clamp,
+                        int exact)
 {
     const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w;
     const uint32_t oc = p->g.out_c, groups = p->k_len / 4u;
@@ -275,27 +276,34 @@ static inline void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8
             acc[0] = acc[2] = r[0].bias;
             acc[1] = acc[3] = r[1].bias;
             w = mac_2x2(pt, w, groups, acc);
-            ob[c] = out_q(p, &r[0], acc[2], clamp);
-            ob[c + 1] = out_q(p, &r[1], acc[3], clamp);
-            oa[c] = out_q(p, &r[0], acc[0], clamp);
-            oa[c + 1] = out_q(p, &r[1], acc[1], clamp);
+            ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
+            ob[c + 1] = out_q(p, &r[1], acc[3], clamp, exact);
+            oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
+            oa[c + 1] = out_q(p, &r[1], acc[1], clamp, exact);
         }
         if (c < oc) {   /* odd out_c: the weights hold a zero channel c + 1 */
             int32_t acc[4];
             acc[0] = acc[2] = r[0].bias;
             acc[1] = acc[3] = 0;
             (void)mac_2x2(pt, w, groups, acc);
-            ob[c] = out_q(p, &r[0], acc[2], clamp);
-            oa[c] = out_q(p, &r[0], acc[0], clamp);
+            ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
+            oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
         }
     }
 }
 
+/* Layers with exact records: a separate copy, so that the others do not
+ * test for them per output. */
+static void body_exact(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
+{
+    body(p, in, out, p->clamp, 1);
+}
+
 void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
 {
-    if (p->clamp) {
-        body(p, in, out, 1);
+    if (p->exact) {
+        body_exact(p, in, out);
     } else {
-        body(p, in, out, 0);
+        body(p, in, out, p->clamp, 0);
     }
 }

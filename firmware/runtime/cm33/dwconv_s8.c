@@ -1,5 +1,6 @@
 /*
- * Kiln Cortex-M33 kernel: DEPTHWISE_CONV_2D, depth multiplier 1 (kiln/cm33.h).
+ * Kiln Cortex-M33 kernel: DEPTHWISE_CONV_2D, any depth multiplier and channel
+ * count (kiln/cm33.h).
  *
  * Four channels per loaded word: SXTB16 and SXTB16 ROR #8 widen it to
  * [c0, c2] and [c1, c3], and SMLABB / SMLATT multiply each lane by its own
@@ -10,22 +11,24 @@
  *
  * Padding taps read a row of zero points (see kiln/cm33.h). Tap addresses
  * are computed once per output pixel and shared by its channel groups.
- * Assumes: c a multiple of 4 and at most KILN_CM33_DW_MAX_C, k_h * k_w <=
- * KILN_CM33_DW_MAX_TAPS (the generator checks both).
+ * A channel count that is not a multiple of 4 ends with a partial group,
+ * read byte by byte; a depth multiplier m > 1 runs m passes (one per
+ * output channel of each input channel) and stores bytes m apart.
+ * Assumes: k_h * k_w <= KILN_CM33_DW_MAX_TAPS (the generator checks it);
+ * zrow is in_c bytes of arena scratch.
  */
 #include "cm33_rq.h"
 
 #define KILN_CM33_DW_MAX_TAPS 64
-#define KILN_CM33_DW_MAX_C 1024
 
 /* The four channels' outputs of one group, the clamp known at compile time. */
 static inline void store4(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq_t *r, int8_t *o,
-                          int32_t a0, int32_t a1, int32_t a2, int32_t a3, int clamp)
+                          int32_t a0, int32_t a1, int32_t a2, int32_t a3, int clamp, int exact)
 {
-    int32_t q0 = kiln_cm33_requant(a0, r[0].mult, r[0].round, r[0].shift);
-    int32_t q1 = kiln_cm33_requant(a1, r[1].mult, r[1].round, r[1].shift);
-    int32_t q2 = kiln_cm33_requant(a2, r[2].mult, r[2].round, r[2].shift);
-    int32_t q3 = kiln_cm33_requant(a3, r[3].mult, r[3].round, r[3].shift);
+    int32_t q0 = kiln_cm33_rq(a0, &r[0], exact);
+    int32_t q1 = kiln_cm33_rq(a1, &r[1], exact);
+    int32_t q2 = kiln_cm33_rq(a2, &r[2], exact);
+    int32_t q3 = kiln_cm33_rq(a3, &r[3], exact);
 
     if (clamp) {
         q0 = kiln_cm33_clamp(q0, p->act_min, p->act_max);
@@ -37,44 +40,86 @@ static inline void store4(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq
                     (((uint32_t)q2 & 0xFFu) << 16) | ((uint32_t)q3 << 24));
 }
 
-/* All channel groups of one output pixel; src[t] is where tap t reads
- * channel 0 (a row of zero points for a padding tap). Per tap and group:
- * the tap's pointer, one word of activations, 2 SXTB16, one LDRD of
- * weights and 4 single-lane multiply-accumulates. */
-static inline void pixel(const kiln_cm33_dwconv_params_t *p, const int8_t *const *src,
-                         uint32_t ntaps, int8_t *out, int clamp)
+/* Lanes 0..n-1 of a group whose outputs are `step` bytes apart (depth
+ * multiplier `step`, or a partial last group). */
+static void store_lanes(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq_t *r, int8_t *o,
+                        uint32_t step, uint32_t n, const int32_t *acc, int exact)
 {
-    const uint32_t *w = (const uint32_t *)(const void *)p->w;
-    const kiln_cm33_rq_t *r = p->rq;
-    const int8_t *const *end = src + ntaps;
-    uint32_t g;
+    uint32_t l;
 
-    for (g = 0; g < p->g.in_c; g += 4, r += 4) {
-        const int8_t *const *s = src;
-        int32_t a0 = r[0].bias, a1 = r[1].bias, a2 = r[2].bias, a3 = r[3].bias;
-        do {
-            const uint32_t v = kiln_load32(*s++ + g);
-            const uint32_t e = kiln_sxtb16(v), o = kiln_sxtb16_ror8(v);
-            uint32_t we, wo;
-            KILN_LDRD_INC(w, we, wo);
-            a0 = kiln_smlabb(e, we, a0);
-            a2 = kiln_smlatt(e, we, a2);
-            a1 = kiln_smlabb(o, wo, a1);
-            a3 = kiln_smlatt(o, wo, a3);
-        } while (s != end);
-        store4(p, r, out + g, a0, a1, a2, a3, clamp);
+    for (l = 0; l < n; l++) {
+        int32_t q = kiln_cm33_rq(acc[l], &r[l], exact);
+        if (p->clamp) {
+            q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+        }
+        o[l * step] = (int8_t)q;
     }
 }
 
-static inline void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out,
-                        int clamp)
+/* One group of four input channels at one output pixel: per tap, one word
+ * of activations (or the tail word of a partial group), 2 SXTB16, one LDRD
+ * of weights and 4 single-lane multiply-accumulates. */
+#define KILN_DW_TAPS(LOAD)                                  \
+    do {                                                    \
+        const uint32_t v = (LOAD);                          \
+        const uint32_t e = kiln_sxtb16(v), o = kiln_sxtb16_ror8(v); \
+        uint32_t we, wo;                                    \
+        KILN_LDRD_INC(w, we, wo);                           \
+        a0 = kiln_smlabb(e, we, a0);                        \
+        a2 = kiln_smlatt(e, we, a2);                        \
+        a1 = kiln_smlabb(o, wo, a1);                        \
+        a3 = kiln_smlatt(o, wo, a3);                        \
+    } while (s != end)
+
+/* All outputs of one pixel; src[t] is where tap t reads channel 0 (a row of
+ * zero points for a padding tap). With depth multiplier m the weights and
+ * records hold m passes over the input channels, pass j producing output
+ * channels c * m + j. */
+KILN_SPECIALIZE void pixel(const kiln_cm33_dwconv_params_t *p, const int8_t *const *src,
+                           uint32_t ntaps, int8_t *out, int clamp, int general)
+{
+    const int exact = general;
+    const uint32_t *w = (const uint32_t *)(const void *)p->w;
+    const kiln_cm33_rq_t *r = p->rq;
+    const int8_t *const *end = src + ntaps;
+    /* The common copy knows m = 1 at compile time; the general one reads it. */
+    const uint32_t c = p->g.in_c, full = c & ~3u, m = general ? p->mult : 1u;
+    uint32_t g, j;
+
+    for (j = 0; j < m; j++) {
+        for (g = 0; g < full; g += 4, r += 4) {
+            const int8_t *const *s = src;
+            int32_t a0 = r[0].bias, a1 = r[1].bias, a2 = r[2].bias, a3 = r[3].bias;
+            KILN_DW_TAPS(kiln_load32(*s++ + g));
+            if (m == 1u) {
+                store4(p, r, out + g, a0, a1, a2, a3, clamp, exact);
+            } else {
+                const int32_t acc[4] = {a0, a1, a2, a3};
+                store_lanes(p, r, out + g * m + j, m, 4u, acc, exact);
+            }
+        }
+        if (full < c) {
+            const int8_t *const *s = src;
+            int32_t a0 = r[0].bias, a1 = r[1].bias, a2 = r[2].bias, a3 = r[3].bias;
+            KILN_DW_TAPS(kiln_load_tail32(*s++ + full, c - full));
+            {
+                const int32_t acc[4] = {a0, a1, a2, a3};
+                store_lanes(p, r, out + full * m + j, m, c - full, acc, exact);
+            }
+            r += 4;
+        }
+    }
+}
+
+KILN_SPECIALIZE void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out,
+                          int clamp, int general)
 {
     const uint32_t c = p->g.in_c, ntaps = (uint32_t)p->g.k_h * p->g.k_w;
     const int32_t span_h = (int32_t)((p->g.k_h - 1u) * p->g.dil_h);
     const int32_t span_w = (int32_t)((p->g.k_w - 1u) * p->g.dil_w);
     const int8_t *src[KILN_CM33_DW_MAX_TAPS];
     int32_t off[KILN_CM33_DW_MAX_TAPS];
-    int8_t zrow[KILN_CM33_DW_MAX_C];
+    int8_t *const zrow = p->zrow;
     uint32_t oy, ox, ky, kx, t, i;
 
     for (i = 0; i < c; i++) {
@@ -105,17 +150,24 @@ static inline void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, in
                     }
                 }
             }
-            pixel(p, src, ntaps, out, clamp);
-            out += c;
+            pixel(p, src, ntaps, out, clamp, general);
+            out += p->g.out_c;
         }
     }
 }
 
+/* Layers with exact records or a depth multiplier above 1: a separate,
+ * general copy, so that the common case tests for neither per output. */
+static void body_general(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out)
+{
+    body(p, in, out, p->clamp, 1);
+}
+
 void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out)
 {
-    if (p->clamp) {
-        body(p, in, out, 1);
+    if (p->exact || p->mult != 1u) {
+        body_general(p, in, out);
     } else {
-        body(p, in, out, 0);
+        body(p, in, out, p->clamp, 0);
     }
 }

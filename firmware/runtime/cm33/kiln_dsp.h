@@ -35,6 +35,30 @@
 #define KILN_CM33_ASM 0
 #endif
 
+/* For a kernel body specialized by compile-time flags (exact records):
+ * each caller gets its own copy, so a layer pays only for the checks it
+ * needs. */
+#if defined(__GNUC__)
+#define KILN_SPECIALIZE static inline __attribute__((always_inline))
+#else
+#define KILN_SPECIALIZE static inline
+#endif
+
+/* The last 1 to 3 bytes at x as one word (the other lanes 0), read byte by
+ * byte so that nothing past them is touched: a partial group's load. */
+static inline uint32_t kiln_load_tail32(const int8_t *x, uint32_t n)
+{
+    uint32_t v = (uint8_t)x[0];
+
+    if (n > 1u) {
+        v |= (uint32_t)(uint8_t)x[1] << 8;
+    }
+    if (n > 2u) {
+        v |= (uint32_t)(uint8_t)x[2] << 16;
+    }
+    return v;
+}
+
 /* Host helpers: the int16 lanes of a word. */
 static inline int32_t kiln_lo16(uint32_t x) { return (int16_t)(x & 0xFFFFu); }
 static inline int32_t kiln_hi16(uint32_t x) { return (int16_t)(x >> 16); }

@@ -34,9 +34,10 @@ from kiln.codegen import (
 )
 from kiln.codegen.context import LayerContext, ModelConstants
 from kiln.codegen.cwriter import c_comment, c_float, c_string
-from kiln.codegen.registry import UnsupportedLayer, select, unsupported
+from kiln.codegen.registry import UnsupportedLayer, select, select_explained, unsupported
 from kiln.errors import InternalError, InvalidScale, KilnError, invalid
 from kiln.ir import Graph, Tensor
+from kiln.paths import LAYERS_REPORT
 from kiln.planner import Plan, add_scratch, plan
 from kiln.tflite_reader import read_tflite
 
@@ -60,6 +61,8 @@ class Layer:
     macs: int
     decls: list[str]
     call: str
+    #: The kernels passed over for this one, each with its reason ("" if none was).
+    why: str = ""
 
 
 @dataclass
@@ -151,14 +154,14 @@ def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelCo
         consts = ModelConstants()
         layers = []
         for step, op in enumerate(graph.ops):
-            impl = select(graph, op, kernels)
+            impl, why = select_explained(graph, op, kernels)
             ctx = LayerContext(graph, p, step, op, consts, impl.func)
             try:
                 code = impl.build(ctx)
             except UnsupportedLayer as exc:
                 raise unsupported(graph, op, str(exc)) from None
             out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
-            layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call))
+            layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call, why))
     except InvalidScale as exc:
         where = f"operator {op.index} ({op.op})" if op is not None else "its quantization"
         raise invalid(graph.name, where, str(exc)) from None
@@ -219,4 +222,14 @@ def generate(tflite_path: str | Path, outdir: str | Path, name: str | None = Non
     for fname, text in model.render().items():
         write_atomic(outdir / fname, text)
         paths.append(outdir / fname)
+    write_atomic(outdir / LAYERS_REPORT, json.dumps(layers_report(model), indent=1) + "\n")
+    paths.append(outdir / LAYERS_REPORT)
     return paths
+
+
+def layers_report(model: CompiledModel) -> dict:
+    """Each layer's op, kernel, MACs, output name and the kernels passed over with
+    their reasons, with the model's sha256 (to match what a board runs)."""
+    return {"tflite_sha256": model.sha256,
+            "layers": [{"op": la.op, "kernel": la.kernel, "macs": la.macs, "name": la.name,
+                        "passed_over": la.why} for la in model.layers]}

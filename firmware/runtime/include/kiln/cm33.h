@@ -58,7 +58,27 @@
  * and the pool's own clamp, also monotonic, commutes with it. A 3x3
  * convolution followed by a 2x2 stride-2 VALID max pool (which reads only
  * convolution outputs) therefore requantizes once per pooled output.
- * M > 0 is checked at build time (a zero multiplier keeps the portable pair).
+ * The exact path below is monotonic too (kiln_requantize with M >= 0), so
+ * the fusion holds for every record.
+ *
+ * A zero multiplier (a channel whose filter is all zeros has scale 0,
+ * which real training leaves behind) takes the fast path with e = 1 and
+ * bias' = 0: SMMLAR then returns `round` = 1 + 2z whatever acc2 is, and
+ * (1 + 2z - 1 or 1 + 2z) >> 1 = z, which is kiln_requantize(acc, 0, s) + z.
+ *
+ * Exact records. A channel the fast step cannot take (a multiplier of 0.5
+ * or more, a right shift above 30, or a bias so large that the doubled
+ * accumulator or the rounding sum could leave int32: large trained biases
+ * over near-zero filters do that) keeps the optimized kernel with an exact
+ * record, marked by a negative shift field:
+ *     bias  = 2 * in_offset * sum(w)     (the accumulator starts bias-free)
+ *     mult  = M, round = the int32 bias,
+ *     shift = INT32_MIN | (z & 0xFF) << 8 | (s & 0xFF)   (s: TFLite's shift)
+ * and kiln_cm33_requant_exact() computes acc = acc2 / 2 + bias, then
+ * clamp(kiln_requantize(acc, M, s) + z), the portable arithmetic itself.
+ * The build checks |acc2| < 2^31 and that acc + bias cannot wrap. A layer
+ * with exact records sets `exact`, which selects a copy of the kernel that
+ * tests the sign of the shift field per output; the others pay nothing.
  */
 #ifndef KILN_CM33_H
 #define KILN_CM33_H
@@ -86,16 +106,20 @@ typedef struct {
  *      last channel is all zeros), k_len = k_h*k_w*in_c rounded up to 4
  *      (the extra K elements have zero weights).
  *   scratch: 4 * k_len bytes of arena, 4-byte aligned (planned for this
- *   layer's step by the generator). */
+ *   layer's step by the generator); when in_c is not a multiple of 4, the
+ *   k_len bytes after it are `gather`, where a receptive field is collected
+ *   as int8 before it is widened (NULL otherwise). */
 typedef struct {
     kiln_geometry_t g;           /* kiln/geometry.h */
     uint16_t k_len;
     int8_t pad_value;            /* the input zero point (see above) */
     uint8_t clamp;               /* 1: act range narrower than [-128, 127] */
+    uint8_t exact;               /* 1: some records are exact (see above) */
     int32_t act_min, act_max;
     const int16_t *w;
     const kiln_cm33_rq_t *rq;    /* out_c entries */
     int16_t *scratch;
+    int8_t *gather;
 } kiln_cm33_conv_params_t;
 
 void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out);
@@ -113,6 +137,7 @@ typedef struct {
     kiln_geometry_t g;           /* the convolution's (before the pool) */
     uint16_t pool_h, pool_w;     /* pooled output size: floor(conv_out / 2) */
     uint8_t clamp;               /* conv or pool activation narrower than int8 */
+    uint8_t exact;               /* some records are exact (the C loop runs) */
     int32_t act_min, act_max;    /* intersection of the conv and pool clamps */
     const int32_t *rec;
 } kiln_cm33_conv1_pool_params_t;
@@ -127,6 +152,7 @@ void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_
 typedef struct {
     uint32_t batches, in_n, out_n;
     uint8_t clamp;
+    uint8_t exact;
     int32_t act_min, act_max;
     const int16_t *w;
     const kiln_cm33_rq_t *rq;    /* out_n entries */
@@ -134,16 +160,23 @@ typedef struct {
 
 void kiln_cm33_fc_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out);
 
-/* DEPTHWISE_CONV_2D with depth multiplier 1 and c a multiple of 4: four
- * channels per loaded word, one lane per SMLABB/SMLATT.
- *   w: int16 [c/4][k_h*k_w taps][c0 c2 c1 c3], c = g.in_c. */
+/* DEPTHWISE_CONV_2D, any depth multiplier m and channel count c = g.in_c:
+ * four input channels per loaded word (a last partial group is read byte by
+ * byte), one lane per SMLABB/SMLATT.
+ *   w: int16 [m][ceil(c/4)][k_h*k_w taps][c0 c2 c1 c3], the channels past c
+ *      zero; pass j's lane i is output channel (4 * group + i) * m + j.
+ *   rq: [m][ceil(c/4) * 4] records in the same order (the padding lanes'
+ *      records are never used for a store). */
 typedef struct {
-    kiln_geometry_t g;           /* in_c == out_c */
+    kiln_geometry_t g;           /* out_c == in_c * mult */
     int8_t pad_value;
     uint8_t clamp;
+    uint8_t exact;
+    uint16_t mult;               /* depth multiplier */
     int32_t act_min, act_max;
     const int16_t *w;
-    const kiln_cm33_rq_t *rq;    /* c entries */
+    const kiln_cm33_rq_t *rq;
+    int8_t *zrow;                /* in_c bytes of arena scratch: the padding taps' row */
 } kiln_cm33_dwconv_params_t;
 
 void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);

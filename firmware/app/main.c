@@ -67,18 +67,22 @@ static uint32_t format_u32(uint32_t v, char *buf)
  * buffer holds the whole answer. */
 static void cmd_info(uint8_t seq)
 {
-    char clock[10], maxp[10];
-    uint32_t clock_n = format_u32(KILN_BOARD_CLOCK_HZ, clock);
-    uint32_t maxp_n = format_u32(KILN_RX_CAPACITY, maxp);
+    char clock[10], maxp[10], used[10], reserved[10];
+    const uint32_t clock_n = format_u32(KILN_BOARD_CLOCK_HZ, clock);
+    const uint32_t maxp_n = format_u32(KILN_RX_CAPACITY, maxp);
+    const uint32_t used_n = format_u32(board_stack_used(), used);
+    const uint32_t reserved_n = format_u32(board_stack_reserved(), reserved);
     const char *parts[] = {
         "{\"protocol\":", KILN_PROTOCOL_VERSION, ",\"board\":\"", KILN_BOARD_NAME, "\",\"clock_hz\":", clock,
         ",\"firmware\":\"", KILN_FIRMWARE_VERSION, "\",\"cost_unit\":\"", KILN_BOARD_COST_UNIT,
-        "\",\"max_payload\":", maxp, ",\"model\":", kiln_model.info_json, "}",
+        "\",\"max_payload\":", maxp, ",\"stack_used\":", used, ",\"stack_reserved\":", reserved,
+        ",\"model\":", kiln_model.info_json, "}",
     };
     uint32_t lens[sizeof(parts) / sizeof(parts[0])];
     uint32_t total = 0;
     for (uint32_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        lens[i] = parts[i] == clock ? clock_n : parts[i] == maxp ? maxp_n : (uint32_t)strlen(parts[i]);
+        lens[i] = parts[i] == clock ? clock_n : parts[i] == maxp ? maxp_n : parts[i] == used ? used_n
+                  : parts[i] == reserved ? reserved_n : (uint32_t)strlen(parts[i]);
         total += lens[i];
     }
     if (total > 0xFFFFu) {

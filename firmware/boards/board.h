@@ -55,6 +55,12 @@ void board_cost_begin(void);
 
 /* kiln_cost_now() (declared in kiln/model.h) is implemented by the board. */
 
+/* The deepest the stack has reached since reset, in bytes (boards/common/
+ * startup.c paints it at reset and finds the highest word overwritten), and
+ * the bytes reserved for it (the build's bound, kiln.stackbound). */
+uint32_t board_stack_used(void);
+uint32_t board_stack_reserved(void);
+
 /* Takes one byte from the ring; returns 0 when it is empty. */
 static inline int board_ring_get(board_ring_t *r, uint8_t *byte)
 {

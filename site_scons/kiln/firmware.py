@@ -131,9 +131,11 @@ def parse_baud(value: str, board: Board) -> int:
     return int(text)
 
 
-def linker_script(board: Board) -> str:
+def linker_script(board: Board, stack_bytes: int | None = None) -> str:
     """The board's linker script: MEMORY from the board.toml regions, the
-    stack size, the common sections, then the board's own sections if any.
+    stack size (the image's bound from kiln.stackbound; the board's
+    stack_bytes, its ceiling, when none is given), the common sections, then
+    the board's own sections if any.
 
     Written into the build folder, so the memory map lives only in board.toml.
     """
@@ -144,7 +146,8 @@ def linker_script(board: Board) -> str:
         attrs = "(rx)" if r.kind == "flash" else "(rwx)"
         lines.append(f"    {r.name:<{width}} {attrs:<5} : "
                      f"ORIGIN = 0x{r.origin:08X}, LENGTH = 0x{r.length:08X}")
-    lines += ["}", f"KILN_STACK_SIZE = {board.stack_bytes};", "INCLUDE sections.ld"]
+    stack = board.stack_bytes if stack_bytes is None else stack_bytes
+    lines += ["}", f"KILN_STACK_SIZE = {stack};", "INCLUDE sections.ld"]
     if board.linker_sections is not None:
         lines.append(f'INCLUDE "{board.linker_sections}"')
     return "\n".join(lines) + "\n"

@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import kiln_scons
-from kiln import boards, paths
+from kiln import boards, paths, stackbound
 from kiln import firmware as fw
-from kiln.atomic import write_atomic
+from kiln.atomic import write_atomic, write_json
 from kiln.errors import KilnError
 from SCons.Action import Action  # not env.Action: that substitutes $SOURCE at once
 
@@ -27,7 +27,20 @@ _declared: dict[Path, dict] = {}
 
 
 def _write_linker_script(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
-    write_atomic(Path(str(target[0])), source[0].read())
+    """link.ld with the stack sized by its bound over the image's objects, and
+    stack.json (the bound, its deepest path, the handlers' shares)."""
+    board = kiln_scons.board(env["KILN_STACK_BOARD"])
+    report = stackbound.bound([Path(str(s)) for s in source[1:]])
+    if report.bytes > board.stack_bytes:
+        raise KilnError(f"the firmware needs {report.bytes} bytes of stack (deepest path: "
+                        f"{' -> '.join(report.path)}), more than the {board.stack_bytes} bytes "
+                        f"{board.name} allows (stack_bytes in {board.toml}): raise stack_bytes if the "
+                        "board has the RAM, or use KERNELS=portable")
+    write_atomic(Path(str(target[0])), fw.linker_script(board, report.bytes))
+    write_json(Path(str(target[1])), {"stack_bytes": report.bytes, "ceiling": board.stack_bytes,
+                                      "deepest_path": report.path, "handlers": report.handlers,
+                                      "library_functions": sorted(report.library),
+                                      "library_frame": stackbound.LIBRARY_FRAME})
 
 
 def _cross_env(env, board: boards.Board, flags: fw.CpuFlags, out: Path):  # noqa: ANN001, ANN202
@@ -128,9 +141,6 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: A
         # (models, check-host) still work, and this one says what to install.
         return _missing_toolchain(env, out, str(exc))
     xenv = _cross_env(env, board, flags, out)
-    # The script's text is the node's content: a board.toml edit rewrites it.
-    script = env.Command(str(out / "link.ld"), env.Value(fw.linker_script(board)),
-                         kiln_scons.action(_write_linker_script, "  LDS $TARGET"))
     gen = env.KilnGenerate(str(out / "gen"), tflite, name=name, kernels=kernels)
     gen_c = [n for n in gen if str(n).endswith(".c")]
     xenv.Append(CPPPATH=[str(p) for p in fw.include_dirs(out / "gen", board)])
@@ -141,10 +151,16 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: A
     objs += _runtime_objects(env, board, flags, kernels)
     objs += _objects(xenv, fw.app_sources(), objdir / "app", fw.APP_DIR)
     objs += _objects(xenv, fw.board_sources(board), objdir / "board", fw.BOARDS_DIR)
+    # The stack is sized from the objects' call graph and frames (kiln.stackbound);
+    # the board's script text is a source too, so a board.toml edit rewrites it.
+    script = env.Command([str(out / "link.ld"), str(out / "stack.json")],
+                         [env.Value(fw.linker_script(board)), *objs],
+                         kiln_scons.action(_write_linker_script, "  LDS $TARGET"),
+                         KILN_STACK_BOARD=board.name)
     # The link writes the map too: naming it as a second target lets
     # aliases and Default() ask for it and lets SCons clean it.
     elf, map_node = xenv.Program([str(out / "firmware.elf"), str(out / "firmware.map")], objs)
-    scripts = [script, str(fw.COMMON_DIR / "sections.ld")]
+    scripts = [script[0], str(fw.COMMON_DIR / "sections.ld")]
     if board.linker_sections is not None:
         scripts.append(str(board.linker_sections))
     xenv.Depends(elf, scripts)

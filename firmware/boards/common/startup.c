@@ -10,6 +10,11 @@
 
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start[], __bss_end[];
+extern uint32_t __stack_bottom[], __stack_top[];
+
+/* What reset writes over the unused stack, so board_stack_used() can find
+ * the deepest word ever written. */
+#define KILN_STACK_PAINT 0x5AC3A55Au
 extern int main(void);
 
 void Reset_Handler(void);
@@ -36,6 +41,13 @@ __attribute__((naked, noreturn)) void Reset_Handler(void)
 __attribute__((noreturn, used)) void kiln_start(void)
 {
     const uint32_t *src = __data_load;
+    uint32_t sp;
+
+    __asm volatile ("mov %0, sp" : "=r"(sp));
+    /* Below this frame (with room for the loops' own use): paint. */
+    for (uint32_t *w = __stack_bottom; (uint32_t)(uintptr_t)w + 64u < sp; w++) {
+        *w = KILN_STACK_PAINT;
+    }
     for (uint32_t *dst = __data_start; dst < __data_end; ) {
         *dst++ = *src++;
     }
@@ -46,6 +58,21 @@ __attribute__((noreturn, used)) void kiln_start(void)
     for (;;) {
         kiln_wfi();
     }
+}
+
+uint32_t board_stack_used(void)
+{
+    const uint32_t *w = __stack_bottom;
+
+    while (w < __stack_top && *w == KILN_STACK_PAINT) {
+        w++;
+    }
+    return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
+}
+
+uint32_t board_stack_reserved(void)
+{
+    return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
 }
 
 /* Faults and unexpected interrupts stop here, visible to a debugger. */

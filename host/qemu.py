@@ -52,11 +52,13 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
-def command(elf: str | Path, serial_arg: str, machine: str, icount_shift: int = 0) -> list[str]:
-    """The qemu-system-arm command line that boots `elf` with UART0 on `serial_arg`."""
+def command(elf: str | Path, serial_arg: str, machine: str, icount_shift: int = 0,
+            extra: list[str] | None = None) -> list[str]:
+    """The qemu-system-arm command line that boots `elf` with UART0 on `serial_arg`
+    (`extra`: more arguments, e.g. a -plugin)."""
     return [qemu_binary(), "-M", machine, "-icount", f"shift={icount_shift}",
             "-display", "none", "-monitor", "none", "-nodefaults",
-            "-serial", serial_arg, "-kernel", str(elf)]
+            "-serial", serial_arg, "-kernel", str(elf), *(extra or [])]
 
 
 def default_board() -> Board:
@@ -77,7 +79,7 @@ class Qemu:
     """
 
     def __init__(self, elf: str | Path, machine: str = "", serial: str = "pty", tcp_port: int | None = None,
-                 icount_shift: int = 0, start_timeout: float = 10.0) -> None:
+                 icount_shift: int = 0, start_timeout: float = 10.0, extra: list[str] | None = None) -> None:
         if serial not in ("pty", "tcp"):
             raise QemuError(f"serial must be 'pty' or 'tcp', not {serial!r}")
         if not machine:
@@ -91,6 +93,7 @@ class Qemu:
         self.machine = machine
         self.icount_shift = icount_shift
         self.start_timeout = start_timeout
+        self.extra = list(extra or [])
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = ""
         self.argv: list[str] = []
@@ -111,7 +114,7 @@ class Qemu:
         return self._start_tcp()
 
     def _spawn(self, serial_arg: str) -> subprocess.Popen[bytes]:
-        self.argv = command(self.elf, serial_arg, self.machine, self.icount_shift)
+        self.argv = command(self.elf, serial_arg, self.machine, self.icount_shift, self.extra)
         # A new session: Ctrl-C in the terminal goes to us, and we stop QEMU.
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -11,9 +11,13 @@ profiling call (a few tens of instructions).
     python -m host.bench --board BOARD --out build/bench.json NET:VARIANT=PORTABLE_ELF,OPT_ELF ...
 
 `scons bench` runs it (site_tools/kiln_bench.py). Prints one table per
-network and writes the JSON: per network `macs`, `instructions`,
-`instructions_per_mac`, `layers` (each with the same keys plus name, op and
-kernel), and the same under `portable`.
+network, then a summary of all of them beside issue 13's targets
+(kiln.bench.TARGETS: a pass/fail column, not an assertion), and writes the
+JSON: per network `macs`, `instructions`, `instructions_per_mac`, `layers`
+(each with the same keys plus name, op and kernel), `flash_bytes`,
+`ram_bytes` and `arena_bytes` (from the ELF, as `scons size` counts them),
+and the same under `portable`; beside them `target_instructions` and
+`meets_target` (None for a network without a target).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from kiln import boards, paths
+from kiln import bench as kbench
+from kiln import boards, paths, sizereport
 from kiln.atomic import write_json
 from kiln.boards import Board
 from kiln.errors import KilnError
 
+from host import cycles
 from host.client import Client
 from host.protocol import io_bytes
 from host.qemu import Qemu
@@ -48,6 +54,18 @@ def _ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else 0.0
 
 
+def footprint(board: Board, elf: str | Path) -> dict:
+    """Flash and RAM the image uses on `board` (text + data, data + bss, as
+    `arm-none-eabi-size` and `scons size` count them) and the model's arena
+    (the generated kiln_arena array; 0 when the symbol is absent)."""
+    rep = sizereport.report(Path(elf), None, board)
+    with open(elf, "rb") as fh:
+        symbols = sizereport.ElfReader(fh).symbols
+    arena = next((s["size"] for s in symbols if s["name"] == "kiln_arena"), 0)
+    return {"flash_bytes": int(rep["flash_used"]), "ram_bytes": int(rep["ram_used"]),
+            "arena_bytes": int(arena)}
+
+
 def measure(board: Board, elf: str | Path, infers: int = INFERS, seed: int = 0) -> dict:
     """Boot `elf` on the emulated `board`, run `infers` seeded random inputs,
     return the model, the total cost of the last INFER, its per-layer PROFILE
@@ -63,7 +81,7 @@ def measure(board: Board, elf: str | Path, infers: int = INFERS, seed: int = 0) 
     if profile is None or len(profile) != len(model["layers"]):
         raise KilnError(f"{elf}: PROFILE gave {profile!r} for {len(model['layers'])} layers")
     return {"model": model, "total": results[-1].cost, "layers": profile,
-            "outputs": [r.output for r in results]}
+            "outputs": [r.output for r in results], "footprint": footprint(board, elf)}
 
 
 def summarize(run: dict) -> dict:
@@ -75,7 +93,7 @@ def summarize(run: dict) -> dict:
                        "instructions": int(cost), "instructions_per_mac": _ratio(cost, macs)})
     macs = sum(la["macs"] for la in layers)
     return {"macs": macs, "instructions": int(run["total"]),
-            "instructions_per_mac": _ratio(run["total"], macs), "layers": layers}
+            "instructions_per_mac": _ratio(run["total"], macs), "layers": layers, **run.get("footprint", {})}
 
 
 def compare(net: str, variant: str, portable: dict, optimized: dict, resolution: int) -> dict:
@@ -90,9 +108,23 @@ def compare(net: str, variant: str, portable: dict, optimized: dict, resolution:
         # most one tick of the counter, which is noise.
         fused = lo["instructions"] <= resolution
         lo["speedup"] = None if fused else _ratio(lr["instructions"], lo["instructions"])
+    target = kbench.TARGETS.get(net)
     return {"variant": variant, **opt, "portable": ref,
             "speedup": _ratio(ref["instructions"], opt["instructions"]),
-            "outputs_identical": portable["outputs"] == optimized["outputs"]}
+            "outputs_identical": portable["outputs"] == optimized["outputs"],
+            "target_instructions": target,
+            "meets_target": None if target is None else opt["instructions"] <= target}
+
+
+def add_costs(entry: dict, costs: dict) -> None:
+    """The optimized image's cost figures (host/cycles.py: memory accesses, taken
+    branches, the cycle estimate) into its entry and each layer's."""
+    keys = ("reads", "writes", "taken", "cycles")
+    entry.update({k: costs["total"][k] for k in keys})
+    entry["cycles_per_mac"] = _ratio(entry["cycles"], entry["macs"])
+    for la, c in zip(entry["layers"], costs["layers"], strict=True):
+        la.update({k: c[k] for k in keys})
+        la["cycles_per_mac"] = _ratio(c["cycles"], la["macs"]) if la["macs"] else 0.0
 
 
 def table(net: str, entry: dict, optimized: str) -> str:
@@ -109,10 +141,62 @@ def table(net: str, entry: dict, optimized: str) -> str:
     ref = entry["portable"]
     lines.append(f"  {'total':<51}{entry['macs']:>9}{ref['instructions']:>11}{entry['instructions']:>10}"
                  f"{ref['instructions_per_mac']:>8}{entry['instructions_per_mac']:>8}{entry['speedup']:>9}x")
+    if "cycles" in entry:
+        lines.append(f"  {optimized} cost (host/cycles.py): {entry['cycles']} estimated cycles "
+                     f"({entry['cycles_per_mac']} per MAC), {entry['reads']} reads, "
+                     f"{entry['writes']} writes, {entry['taken']} taken branches")
     lines.append(f"  outputs of the two images identical on {INFERS} inputs: "
                  f"{'yes' if entry['outputs_identical'] else 'NO'}")
+    if "flash_bytes" in entry:
+        lines.append(f"  flash / RAM / arena bytes: portable {ref['flash_bytes']} / {ref['ram_bytes']} / "
+                     f"{ref['arena_bytes']}, {optimized} {entry['flash_bytes']} / {entry['ram_bytes']} / "
+                     f"{entry['arena_bytes']}")
+    slow = fallbacks(entry, optimized)
+    if slow:
+        lines.append(f"  portable kernels in the {optimized} image: " + ", ".join(slow))
     return "\n".join(lines)
 
+
+#: Operators with an optimized kernel in some form; a portable kernel for one is a fallback worth naming.
+_OPTIMIZED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def fallbacks(entry: dict, optimized: str) -> list[str]:
+    """'index op (kernel)' of the convolution, depthwise and dense layers that
+    run a portable kernel in the optimized image (optimized kernels are named
+    kiln_<set>_...)."""
+    return [f"{i} {la['op']} ({la['kernel']})" for i, la in enumerate(entry["layers"])
+            if la["op"] in _OPTIMIZED_OPS and not la["kernel"].startswith(f"kiln_{optimized}_")]
+
+
+def _mega(n: float) -> str:
+    return f"{n / 1e6:.3f}M"
+
+
+def summary(data: dict, optimized: str) -> str:
+    """One line per network: MACs, instructions portable and optimized, per MAC,
+    flash, RAM and arena of the optimized image, and issue 13's target with
+    pass/fail (a printed figure, not an assertion)."""
+    head = (f"  {'network':<16}{'MACs':>9}{'portable':>11}{optimized:>10}{'p/MAC':>7}{'o/MAC':>7}"
+            f"{'cycles':>10}{'c/MAC':>7}{'flash':>9}{'RAM':>8}{'arena':>8}{'target':>9}  result")
+    lines = [f"suite: instructions per inference (-icount); cycles: the {optimized} image's estimate "
+             f"(host/cycles.py); flash, RAM, arena: its bytes",
+             head]
+    for net, entry in data.items():
+        if not isinstance(entry, dict) or "instructions" not in entry:
+            continue
+        target = entry.get("target_instructions")
+        verdict = "-" if target is None else ("pass" if entry["meets_target"] else "FAIL")
+        ref = entry["portable"]
+        lines.append(f"  {net[:15]:<16}{_mega(entry['macs']):>9}{_mega(ref['instructions']):>11}"
+                     f"{_mega(entry['instructions']):>10}{ref['instructions_per_mac']:>7}"
+                     f"{entry['instructions_per_mac']:>7}"
+                     f"{_mega(entry['cycles']) if 'cycles' in entry else '-':>10}"
+                     f"{entry.get('cycles_per_mac', '-'):>7}"
+                     f"{entry.get('flash_bytes', 0):>9}"
+                     f"{entry.get('ram_bytes', 0):>8}{entry.get('arena_bytes', 0):>8}"
+                     f"{_mega(target) if target else '-':>9}  {verdict}")
+    return "\n".join(lines)
 
 
 
@@ -125,9 +209,12 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, str, str, str]], ou
     data: dict = {"note": note(board)}
     for net, variant, elf_p, elf_o in pairs:
         entry = compare(net, variant, measure(board, elf_p), measure(board, elf_o), emu.resolution)
+        add_costs(entry, cycles.measure_costs(board, elf_o))
         print(table(net, entry, optimized))
         print()
         data[net] = entry
+    print(summary(data, optimized))
+    print()
     write_json(out, data)
     print(f"bench: written {out}")
     return data

@@ -1,7 +1,7 @@
 """Test sets for the inference runner, chosen by one DATASET= string.
 
-    (empty)                   the network's own test set (a net.toml's [dataset]),
-                              else Fashion-MNIST
+    (empty)                   the network's own test set (a net.toml's [dataset], or
+                              a net.py's test_set()), else Fashion-MNIST
     fashion_mnist             the Fashion-MNIST test split (10,000 images)
     <dir>                     a folder of MNIST idx files or CIFAR-10 batches
     <file>.npz                a model with several inputs: one array per input, named
@@ -161,11 +161,32 @@ def _net_test_set(net_dir: Path) -> Dataset:
                    scale=spec.data.input_scale(inputs.dtype), offset=spec.data.offset)
 
 
+def _code_net_test_set(net_dir: Path) -> Dataset | None:
+    """A net.py network's own test split when its net.py defines test_set() (the MLPerf Tiny
+    suite's synthetic sets); None otherwise (the default dataset then applies). Inputs are
+    the model's float inputs; labels None for a regression output (fidelity and latency only)."""
+    from kiln.quantize.netdef import load_net
+
+    net = load_net(net_dir)
+    if not hasattr(net, "test_set"):
+        return None
+    inputs, labels = net.test_set()
+    return Dataset(f"{net_dir.name}:test", np.asarray(inputs, dtype=np.float32),
+                   None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1),
+                   tuple(getattr(net, "CLASS_NAMES", ())))
+
+
 def load(spec: str | None, labels: str | None = None, net_dir: str | Path | None = None) -> Dataset:
     """The dataset named by a DATASET= value; empty means the network's own test set when
-    `net_dir` holds a net.toml, else Fashion-MNIST. A net.toml's scaling applies to uint8 images."""
+    `net_dir` holds a net.toml (or a net.py defining test_set()), else Fashion-MNIST.
+    A net.toml's scaling applies to uint8 images."""
     spec = (spec or "").strip()
     manifest = Path(net_dir) / netspec.MANIFEST if net_dir else None
+    code = Path(net_dir) / netspec.CODE if net_dir else None
+    if not spec and code is not None and code.is_file():
+        own = _code_net_test_set(Path(net_dir))
+        if own is not None:
+            return own
     if manifest is not None and manifest.is_file():
         if not spec:
             return _net_test_set(Path(net_dir))

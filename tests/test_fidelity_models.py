@@ -21,7 +21,9 @@ def fashion_test_images() -> np.ndarray:
     return images.astype(np.float32) / np.float32(255.0)
 
 
-@pytest.mark.parametrize("variant", ["ptq", "qat", "pqat"])
+# ptq in the fast loop; the two trained variants run the same kernels, so they wait for the full suite.
+@pytest.mark.parametrize("variant", ["ptq", pytest.param("qat", marks=pytest.mark.slow),
+                                     pytest.param("pqat", marks=pytest.mark.slow)])
 def test_fashion_mnist_int8_all_test_images_identical(variant: str, fashion_test_images) -> None:
     res, _ = run_both(variant_path("fashion_mnist", variant), fashion_test_images)
     print(res.summary())

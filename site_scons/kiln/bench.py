@@ -10,8 +10,22 @@ from kiln import boards
 from kiln.boards import Board
 from kiln.errors import KilnError
 
-#: Networks the benchmark runs (those present under models/), with their variant.
+#: The compiler's own networks the benchmark runs (those present under models/), with their variant.
 NETS = (("fashion_mnist", "ptq"), ("cifar_cnn", "ptq"))
+#: The MLPerf Tiny benchmark architectures (issue 13), trained here on synthetic data.
+SUITE = (("resnet8", "ptq"), ("ds_cnn", "ptq"), ("vww_mobilenet", "ptq"), ("fc_autoencoder", "ptq"))
+#: Everything `scons bench` runs, in print order.
+ALL = NETS + SUITE
+
+#: Issue 13's targets: instructions per whole inference on the emulated M33, optimized kernels.
+#: Printed beside the measured figures with a pass/fail column; not asserted.
+TARGETS = {
+    "resnet8": 10_000_000,
+    "ds_cnn": 2_560_000,
+    "vww_mobilenet": 8_000_000,
+    "fc_autoencoder": 290_000,
+    "fashion_mnist": 105_000,
+}
 
 
 def board_for(requested: str) -> Board:

@@ -2,7 +2,8 @@
 
 Runs on an emulated board (kiln.bench.board_for: BOARD= when it is emulated,
 else the first board with an [emulator] section). Builds that board's firmware
-of each benchmark network (kiln.bench.NETS, those present under models/) twice,
+of each benchmark network (kiln.bench.ALL: the compiler's own networks and the
+MLPerf Tiny suite, those present under models/) twice,
 with KERNELS=portable and the board's optimized set, each in its own
 kiln.paths.firmware_dir, then runs `python -m host.bench`: QEMU under
 -icount, per-layer instructions side by side, written to kiln.paths.bench_json().
@@ -30,7 +31,7 @@ def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action s
 
 
 def kiln_bench(env) -> list:  # noqa: ANN001
-    """Declare the four (or two) firmware images and the benchmark run; with
+    """Declare two firmware images per benchmark network and the benchmark run; with
     TFLITE=, the two images of that file, its figures beside them."""
     try:
         board = bench.board_for(str(env.get("BOARD", "")))
@@ -45,7 +46,7 @@ def kiln_bench(env) -> list:  # noqa: ANN001
     # TFLITE= benchmarks that one file, written beside its firmware; else the benchmark networks.
     chosen = [(f"tflite:{own.stem}", File(str(own)), own)] if own else \
         [(f"{net}:{variant}", env.KilnModels(net, variants=[variant])[variant][0], None)
-         for net, variant in bench.NETS if net in registry.nets()]
+         for net, variant in bench.ALL if net in registry.nets()]
     out = paths.tflite_bench_json(board.name, own) if own else paths.bench_json()
     for key, tflite, own_file in chosen:
         net, variant = key.split(":", 1)

@@ -68,7 +68,11 @@ def convert(net_dir: Path, variants: list[str], out_dir: Path) -> None:
         # JSON last: its presence means the .tflite beside it is complete.
         write_atomic(out_dir / f"{variant}.tflite", tflite_bytes)
         write_atomic(out_dir / f"{variant}.json", (json.dumps(report, indent=2) + "\n").encode())
-        accuracy = "n/a (no labels)" if report["accuracy"] is None else f"{report['accuracy']:.4f}"
+        if report["accuracy"] is not None:
+            accuracy = f"{report['accuracy']:.4f}"
+        else:  # a regression (float targets) has a loss, its mean squared error, and no accuracy
+            accuracy = ("n/a (no labels)" if report["loss"] is None
+                        else f"n/a (regression, MSE {report['loss']:.4f})")
         print(f"  {net_dir.name}/{variant}: accuracy {accuracy}, "
               f"{report['tflite_bytes']} B, gzip {report['gzip_bytes']} B, {report['seconds']} s")
 
@@ -84,7 +88,8 @@ def train(net_dir: Path, out: Path) -> None:
     net.compile_model(model)
     start = time.monotonic()
     net.train(model, x_train, y_train)
-    loss, acc = model.evaluate(x_test, y_test, verbose=0)[:2]
+    loss, score = model.evaluate(x_test, y_test, verbose=0)[:2]
+    metric = model.metrics_names[1] if len(model.metrics_names) > 1 else "score"  # mae for a regression
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")  # the suffix picks the file format
     try:
@@ -92,7 +97,7 @@ def train(net_dir: Path, out: Path) -> None:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"  trained {net_dir.name}: {model.count_params()} params, test accuracy {acc:.4f}, "
+    print(f"  trained {net_dir.name}: {model.count_params()} params, test {metric} {score:.4f}, "
           f"loss {loss:.4f}, {time.monotonic() - start:.1f} s -> {out}")
 
 

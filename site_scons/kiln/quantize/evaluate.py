@@ -93,6 +93,13 @@ def _predictions(outputs: np.ndarray, logits: bool) -> tuple[np.ndarray, np.ndar
     return np.argmax(outputs, axis=1), probs
 
 
+def _is_regression(y_test: np.ndarray | None, outputs: np.ndarray) -> bool:
+    """True when the labels are float targets with one value per output (a regression,
+    e.g. an autoencoder reconstructing its input), not class indices."""
+    return (y_test is not None and len(y_test) > 0 and np.issubdtype(y_test.dtype, np.floating)
+            and y_test.size == outputs.size and y_test.size > len(y_test))
+
+
 def measure(
     tflite_bytes: bytes, x_test: np.ndarray, y_test: np.ndarray | None, logits: bool, float_model_bytes: int
 ) -> dict:
@@ -100,13 +107,19 @@ def measure(
 
     Loss is the mean cross-entropy of the (dequantized) output probabilities;
     outputs are passed through softmax first when the net outputs logits (a
-    single output through the logistic function). Without labels accuracy and
-    loss are None. Compression is the float model file size over the gzip
-    size of the .tflite, the exercise's measure.
+    single output through the logistic function). Float targets shaped like
+    the outputs (a regression: the autoencoder's) give the mean squared error
+    as loss and no accuracy. Without labels accuracy and loss are None.
+    Compression is the float model file size over the gzip size of the
+    .tflite, the exercise's measure.
     """
     outputs, inp, out = run_interpreter(tflite_bytes, x_test)
     accuracy = loss = None
-    if y_test is not None and len(y_test) and outputs.ndim == 2:
+    if _is_regression(y_test, outputs):
+        # Targets shaped like the outputs (an autoencoder's inputs): the loss is their mean
+        # squared error and there is no class to be accurate about.
+        loss = float(np.mean((outputs - y_test.reshape(outputs.shape).astype(np.float32)) ** 2))
+    elif y_test is not None and len(y_test) and outputs.ndim == 2:
         predicted, probs = _predictions(outputs, logits)
         if int(y_test.max()) < probs.shape[1]:
             picked = probs[np.arange(len(y_test)), y_test]

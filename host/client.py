@@ -25,6 +25,9 @@ from host import protocol as p
 _LINK_ERRORS = {p.ErrorCode.BAD_CRC, p.ErrorCode.TOO_LONG, p.ErrorCode.TIMEOUT}
 
 
+#: Seconds a write may block before the link counts as lost, plus 1 ms per byte written.
+WRITE_TIMEOUT = 5.0
+
 class LinkError(Exception):
     """The link failed in a way retries did not fix; the message says what to check."""
 
@@ -64,7 +67,7 @@ class InferResult:
 def open_port(port: str, baud: int) -> serial.SerialBase:
     """Open a port name or URL, or raise LinkError naming it and the fix."""
     try:
-        return serial.serial_for_url(port, baudrate=baud, timeout=0.02, write_timeout=5.0,
+        return serial.serial_for_url(port, baudrate=baud, timeout=0.02, write_timeout=WRITE_TIMEOUT,
                                      do_not_open=False)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise LinkError(f"cannot open {port}: {exc}. Check PORT= (a device such as /dev/ttyACM0, "
@@ -119,6 +122,12 @@ class Client:
         return self._seq
 
     def _write(self, data: bytes) -> None:
+        # A device (or an emulated UART) takes bytes only as fast as it reads them:
+        # a large frame may take seconds, so the timeout grows with it (1 KB/s floor).
+        try:
+            self.ser.write_timeout = WRITE_TIMEOUT + len(data) / 1000.0
+        except (serial.SerialException, OSError, ValueError):
+            pass  # a port that cannot change it keeps the one it was opened with
         try:
             self.ser.write(data)
             self.ser.flush()

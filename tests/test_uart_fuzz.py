@@ -1,5 +1,6 @@
-"""The UART fuzzer against the emulated board: 10,000 frames, valid and
-malformed, interleaved; every answer checked (tests/fuzz/uart.py)."""
+"""The UART fuzzer against the emulated board: 1,500 frames, valid and
+malformed, interleaved; every answer checked (tests/fuzz/uart.py). More
+frames: `.venv/bin/python tests/fuzz/uart.py --frames N` (10,000 take about 3 minutes)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ pytestmark = [pytest.mark.slow,
                                  reason="qemu-system-arm or arm-none-eabi-gcc missing (toolchain/setup)")]
 
 
-def test_ten_thousand_frames_every_answer_right() -> None:
-    report = uart.run(frames=10_000, seed=7)
+def test_fifteen_hundred_frames_every_answer_right() -> None:
+    report = uart.run(frames=1_500, seed=7)
     print(report.text())
-    assert report.frames == 10_000 and not report.mismatches, report.text()
+    assert report.frames == 1_500 and not report.mismatches, report.text()
     # every kind of frame was exercised, and the device always recovered fast
     assert set(report.by_kind) == set(uart.MIX)
     assert report.slowest_recovery < 1.0

@@ -8,7 +8,11 @@ INFERs and report PROFILE's per-layer costs. The board's timer ticks every
 instruction counts with that resolution, and each layer's cost includes the
 profiling call (a few tens of instructions).
 
-    python -m host.bench --board BOARD --out build/bench.json NET:VARIANT=PORTABLE_ELF,OPT_ELF ...
+    python -m host.bench --board BOARD --out build/bench.json NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF] ...
+
+A third image is the optimized set in the size layout (OPTIMIZE=size: int8
+weights everywhere, kiln.codegen.layout); its figures go under `size_layout`
+with its instructions relative to the default image's.
 
 `scons bench` runs it (site_tools/kiln_bench.py). Prints one table per
 network, then a summary of all of them beside issue 13's targets
@@ -127,6 +131,22 @@ def add_costs(entry: dict, costs: dict) -> None:
         la["cycles_per_mac"] = _ratio(c["cycles"], la["macs"]) if la["macs"] else 0.0
 
 
+def add_size_layout(entry: dict, run: dict, costs: dict | None) -> None:
+    """The size-layout image's figures into `entry["size_layout"]`: instructions, per MAC,
+    against the default image (`vs_speed`), cycles, flash, RAM, arena, and whether its
+    outputs equal the default image's."""
+    s = summarize(run)
+    size = {k: s[k] for k in ("instructions", "instructions_per_mac", "flash_bytes", "ram_bytes",
+                              "arena_bytes") if k in s}
+    size["vs_speed"] = _ratio(s["instructions"], entry["instructions"])
+    size["outputs_identical"] = run["outputs"] == entry.get("_outputs", run["outputs"])
+    size["kernels"] = sorted({la["kernel"] for la in s["layers"]})
+    if costs is not None:
+        size["cycles"] = costs["total"]["cycles"]
+        size["cycles_per_mac"] = _ratio(size["cycles"], s["macs"])
+    entry["size_layout"] = size
+
+
 def table(net: str, entry: dict, optimized: str) -> str:
     """The printed table of one network; `optimized` names the faster kernel set."""
     lines = [f"{net}/{entry['variant']}: instructions per inference, portable vs {optimized} kernels",
@@ -151,6 +171,14 @@ def table(net: str, entry: dict, optimized: str) -> str:
         lines.append(f"  flash / RAM / arena bytes: portable {ref['flash_bytes']} / {ref['ram_bytes']} / "
                      f"{ref['arena_bytes']}, {optimized} {entry['flash_bytes']} / {entry['ram_bytes']} / "
                      f"{entry['arena_bytes']}")
+    size = entry.get("size_layout")
+    if size:
+        lines.append(f"  size layout (OPTIMIZE=size, int8 weights): {size['instructions']} instructions "
+                     f"({size['instructions_per_mac']} per MAC, {size['vs_speed']}x the default image), "
+                     + (f"{size['cycles']} estimated cycles, " if "cycles" in size else "")
+                     + f"flash / RAM / arena {size.get('flash_bytes')} / {size.get('ram_bytes')} / "
+                     f"{size.get('arena_bytes')}, outputs identical: "
+                     f"{'yes' if size['outputs_identical'] else 'NO'}")
     slow = fallbacks(entry, optimized)
     if slow:
         lines.append(f"  portable kernels in the {optimized} image: " + ", ".join(slow))
@@ -178,9 +206,11 @@ def summary(data: dict, optimized: str) -> str:
     flash, RAM and arena of the optimized image, and issue 13's target with
     pass/fail (a printed figure, not an assertion)."""
     head = (f"  {'network':<16}{'MACs':>9}{'portable':>11}{optimized:>10}{'p/MAC':>7}{'o/MAC':>7}"
-            f"{'cycles':>10}{'c/MAC':>7}{'flash':>9}{'RAM':>8}{'arena':>8}{'target':>9}  result")
+            f"{'cycles':>10}{'c/MAC':>7}{'flash':>9}{'RAM':>8}{'arena':>8}{'target':>9}  result"
+            f"{'size':>10}{'vs':>6}{'flash':>9}")
     lines = [f"suite: instructions per inference (-icount); cycles: the {optimized} image's estimate "
-             f"(host/cycles.py); flash, RAM, arena: its bytes",
+             f"(host/cycles.py); flash, RAM, arena: its bytes; size: the size layout's (OPTIMIZE=size) "
+             "instructions, their ratio to the default image's, and its flash",
              head]
     for net, entry in data.items():
         if not isinstance(entry, dict) or "instructions" not in entry:
@@ -195,21 +225,36 @@ def summary(data: dict, optimized: str) -> str:
                      f"{entry.get('cycles_per_mac', '-'):>7}"
                      f"{entry.get('flash_bytes', 0):>9}"
                      f"{entry.get('ram_bytes', 0):>8}{entry.get('arena_bytes', 0):>8}"
-                     f"{_mega(target) if target else '-':>9}  {verdict}")
+                     f"{_mega(target) if target else '-':>9}  "
+                     + _size_columns(verdict, entry.get("size_layout")))
     return "\n".join(lines)
 
 
 
-def run(board: Board, optimized: str, pairs: list[tuple[str, str, str, str]], out: Path) -> dict:
-    """Measure (net, variant, portable_elf, optimized_elf) pairs on `board`, print, write `out`."""
+def _size_columns(verdict: str, size: dict | None) -> str:
+    """The verdict, then the size layout's columns when it was measured."""
+    if not size:
+        return verdict
+    return (f"{verdict:<6}{_mega(size['instructions']):>10}{size['vs_speed']:>6}"
+            f"{size.get('flash_bytes', 0):>9}")
+
+
+def run(board: Board, optimized: str, pairs: list[tuple[str, str, str, str | None]], out: Path) -> dict:
+    """Measure (net, variant, portable_elf, optimized_elf, size_elf or None) on `board`, print,
+    write `out`."""
     emu = board.emulator
     if emu is None:
         raise KilnError(f"bench needs an emulated board; {board.name} has no [emulator] section "
                         f"(emulated boards: {', '.join(boards.emulated()) or 'none'})")
     data: dict = {"note": note(board)}
-    for net, variant, elf_p, elf_o in pairs:
-        entry = compare(net, variant, measure(board, elf_p), measure(board, elf_o), emu.resolution)
+    for net, variant, elf_p, elf_o, elf_s in pairs:
+        opt = measure(board, elf_o)
+        entry = compare(net, variant, measure(board, elf_p), opt, emu.resolution)
         add_costs(entry, cycles.measure_costs(board, elf_o))
+        if elf_s:
+            entry["_outputs"] = opt["outputs"]
+            add_size_layout(entry, measure(board, elf_s), cycles.measure_costs(board, elf_s))
+            del entry["_outputs"]
         print(table(net, entry, optimized))
         print()
         data[net] = entry
@@ -221,23 +266,27 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, str, str, str]], ou
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: --board BOARD [--kernels SET] --out FILE NET:VARIANT=PORTABLE_ELF,OPT_ELF ..."""
+    """Command line: --board BOARD [--kernels SET] --out FILE
+    NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF] ..."""
     ap = argparse.ArgumentParser(prog="python -m host.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", required=True, help=f"an emulated board: {', '.join(boards.emulated())}")
     ap.add_argument("--kernels", default="cm33", help="the optimized kernel set measured against portable")
     ap.add_argument("--out", type=Path, default=paths.bench_json())
-    ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF,OPT_ELF")
+    ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF]")
     args = ap.parse_args(argv)
     pairs = []
     for item in args.pairs:
         try:
             key, elfs = item.split("=", 1)
             net, variant = key.split(":", 1)
-            elf_p, elf_o = elfs.split(",", 1)
+            elf_p, elf_o, *rest = elfs.split(",")
+            if len(rest) > 1:
+                raise ValueError(item)
         except ValueError:
-            print(f"bench: bad argument '{item}': use NET:VARIANT=PORTABLE_ELF,OPT_ELF", file=sys.stderr)
+            print(f"bench: bad argument '{item}': use NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF]",
+                  file=sys.stderr)
             return 2
-        pairs.append((net, variant, elf_p, elf_o))
+        pairs.append((net, variant, elf_p, elf_o, rest[0] if rest else None))
     try:
         run(boards.load(args.board), args.kernels, pairs, args.out)
     except Exception as exc:  # QEMU, link and model errors all end the run here

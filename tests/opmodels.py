@@ -223,8 +223,9 @@ def build_mobilenet(seed: int):
     return model
 
 
-def check_random(path, seed: int, samples: int, kernels: str = "portable"):  # noqa: ANN201
-    """Kiln on the host (`kernels`) against the oracle on `samples` seeded random inputs.
+def check_random(path, seed: int, samples: int, kernels: str = "portable", budget=None):  # noqa: ANN001, ANN201
+    """Kiln on the host (`kernels`, weight layouts by `budget`) against the oracle on
+    `samples` seeded random inputs.
 
     The model runs in the sanitizer build (AddressSanitizer and UBSan), so an
     out-of-bounds access or undefined arithmetic fails the test even when the
@@ -233,7 +234,7 @@ def check_random(path, seed: int, samples: int, kernels: str = "portable"):  # n
     """
     from kiln import hostcheck, oracle
 
-    hm = hostcheck.HostModel(path, kernels=kernels, sanitize=True)
+    hm = hostcheck.HostModel(path, kernels=kernels, sanitize=True, budget=budget)
     try:
         used = {layer.kernel for layer in hm.model.layers}
         xs = hostcheck.make_inputs(hm, None, samples, seed)

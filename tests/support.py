@@ -59,7 +59,8 @@ def variant_path(net: str, variant: str) -> Path:
     return path
 
 
-def run_both(path: Path, images: np.ndarray, kernels: str = "portable") -> tuple[object, list[str]]:
+def run_both(path: Path, images: np.ndarray, kernels: str = "portable",
+             budget: object = None) -> tuple[object, list[str]]:
     """Kiln on the host (`kernels`) and the oracle on the same inputs (float images in [0, 1]).
 
     Returns the comparison (kiln.hostcheck.HostCheckResult) and the kernel
@@ -68,7 +69,7 @@ def run_both(path: Path, images: np.ndarray, kernels: str = "portable") -> tuple
     from kiln import hostcheck, oracle
     from kiln.quantmath import quantize
 
-    hm = hostcheck.HostModel(path, kernels=kernels)
+    hm = hostcheck.HostModel(path, kernels=kernels, budget=budget)
     try:
         chosen = [la.kernel for la in hm.model.layers]
         if hm.in_dtype == np.int8:

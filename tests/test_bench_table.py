@@ -77,3 +77,23 @@ def test_cost_figures_join_the_entry_and_the_table() -> None:
         host_bench.table("ds_cnn", entry, "cm33")
     row = host_bench.summary({"ds_cnn": entry}, "cm33").splitlines()[2]
     assert "0.008M" in row and "5.267" in row
+
+
+def test_size_layout_figures_join_the_entry_table_and_summary() -> None:
+    """The size layout's image (OPTIMIZE=size): its instructions against the default
+    image's, its flash, and whether its outputs match, in the entry, the table and
+    the summary's extra columns."""
+    kernels = ["kiln_cm33_conv_s8", "kiln_cm33_fc_s8", "kiln_softmax_s8"]
+    opt = _run([900, 3900, 300], kernels, 5200, 12000, 448)
+    size = _run([900, 4500, 300], ["kiln_conv2d_s8", "kiln_cm33_fc_w8_s8", "kiln_softmax_s8"], 5980,
+                7000, 448)
+    entry = host_bench.compare("fc_autoencoder", "ptq", opt, opt, RESOLUTION)
+    entry["_outputs"] = opt["outputs"]
+    host_bench.add_size_layout(entry, size, {"total": {"cycles": 9000}, "layers": []})
+    s = entry["size_layout"]
+    assert s["instructions"] == 5980 and s["vs_speed"] == 1.15 and s["flash_bytes"] == 7000
+    assert s["outputs_identical"] and s["cycles"] == 9000 and "kiln_cm33_fc_w8_s8" in s["kernels"]
+    assert "size layout (OPTIMIZE=size, int8 weights): 5980 instructions" in \
+        host_bench.table("fc_autoencoder", entry, "cm33")
+    line = host_bench.summary({"fc_autoencoder": entry}, "cm33").splitlines()[2]
+    assert line.split()[-3:] == ["0.006M", "1.15", "7000"]

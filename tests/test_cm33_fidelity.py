@@ -19,6 +19,7 @@ import numpy as np
 import opmodels
 import pytest
 from kiln import datasets, hostcheck
+from kiln.codegen.layout import Budget
 from kiln.codegen.registry import entries
 from support import run_both, variant_path
 
@@ -78,29 +79,57 @@ CM33_SPECS = _cm33_specs()
 OP_SPECS = opmodels.op_specs()
 
 
+class _Converted(dict):
+    """The models of both suites, each converted on first use (a fast-loop test that
+    needs two of them does not pay for all)."""
+
+    def __init__(self, out) -> None:
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, name: str):
+        cm33 = [i for i, s in enumerate(CM33_SPECS) if s[0] == name]
+        if cm33:
+            i, builder, stem, base = cm33[0], CM33_SPECS[cm33[0]][1], name, 900
+        else:
+            i = next(i for i, s in enumerate(OP_SPECS) if s[0] == name)
+            builder, stem, base = OP_SPECS[i][1], f"op_{name}", 100
+        path = self.out / f"{stem}.tflite"
+        path.write_bytes(opmodels.convert(opmodels.build(builder, base + i), int8=True, seed=i))
+        self[name] = path
+        return path
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> dict:
-    """Every model of both suites converted in this one process."""
-    out = tmp_path_factory.mktemp("cm33models")
-    paths = {}
-    for i, (name, builder, _, _) in enumerate(CM33_SPECS):
-        paths[name] = out / f"{name}.tflite"
-        paths[name].write_bytes(opmodels.convert(opmodels.build(builder, 900 + i), int8=True, seed=i))
-    for i, (name, builder, _) in enumerate(OP_SPECS):
-        paths[name] = out / f"op_{name}.tflite"
-        paths[name].write_bytes(opmodels.convert(opmodels.build(builder, 100 + i), int8=True, seed=i))
-    return paths
+    return _Converted(tmp_path_factory.mktemp("cm33models"))
 
 
-def _check(path, seed: int) -> tuple[hostcheck.HostCheckResult, set[str]]:
-    return opmodels.check_random(path, seed, SAMPLES, kernels="cm33")
+def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.HostCheckResult, set[str]]:
+    return opmodels.check_random(path, seed, SAMPLES, kernels="cm33", budget=budget)
+
+
+#: Specs run again in the size layout (int8 weights: OPTIMIZE=size), with the kernels
+#: they must then use.
+SIZE_SPECS = {"dense_64_11_relu": {"kiln_cm33_fc_w8_s8"}, "dense_20_7": {"kiln_cm33_fc_w8_s8"},
+              "conv1_pool_fashion": {"kiln_cm33_fc_w8_s8", "kiln_conv2d_s8"}}
 
 
 def test_specs_reach_every_cm33_kernel() -> None:
     """Between them the specs above claim every kernel the cm33 set registers
     (test_specialized_kernel_identical then checks the claim)."""
-    claimed = set().union(*(s[3] for s in CM33_SPECS))
-    assert claimed == {impl.func for impl in entries("cm33")}
+    claimed = set().union(*(s[3] for s in CM33_SPECS), *SIZE_SPECS.values())
+    assert claimed - {"kiln_conv2d_s8"} == {impl.func for impl in entries("cm33")}
+
+
+@pytest.mark.parametrize("name", sorted(SIZE_SPECS))
+def test_size_layout_identical(converted: dict, name: str) -> None:
+    """With int8 weights the FC kernel widens them itself and the convolutions run
+    portable: bits unchanged."""
+    res, kernels = _check(converted[name], seed=zlib.crc32(name.encode()) % 1000, budget=Budget("size"))
+    assert SIZE_SPECS[name] <= kernels, f"{name}: expected {SIZE_SPECS[name]}, the generator chose {kernels}"
+    assert not any(k in kernels for k in ("kiln_cm33_fc_s8", "kiln_cm33_conv1_pool_s8"))
+    assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
 @pytest.mark.slow
@@ -243,3 +272,13 @@ def test_report_says_why_a_layer_fell_back(tmp_path) -> None:
     assert dw["kernel"] == "kiln_dwconv2d_s8"
     assert "kiln_cm33_dwconv_s8: more than 64 taps" in dw["passed_over"]
     assert conv["kernel"] == "kiln_cm33_conv_s8" and conv["passed_over"] == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["t_dense_21_9", "t_dense_6_5"])
+def test_trained_dense_layers_in_the_size_layout(trained: dict, name: str) -> None:
+    """Zero filters, huge biases and large multipliers on the int8-weight FC kernel: its
+    exact records and its undoubled accumulator give the reference's bits."""
+    res, kernels = _check(trained[name], seed=zlib.crc32(name.encode()) % 1000, budget=Budget("size"))
+    assert "kiln_cm33_fc_w8_s8" in kernels, kernels
+    assert res.ok and res.identical_samples == SAMPLES, res.summary()

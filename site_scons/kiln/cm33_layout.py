@@ -148,6 +148,19 @@ def fc_weights(w: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def fc_weights8(w: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED weights [out][in] for kiln_cm33_fc_w8_s8, the size layout: int8 as
+    stored, in the same row blocks as fc_weights ([g][b][4] per block, in padded with zeros
+    to a multiple of 4); the kernel widens each word with SXTB16."""
+    w = pad_last(np.asarray(w, dtype=np.int8), 4)
+    out_n, in_n = w.shape
+    parts, r = [], 0
+    for b in fc_blocks(out_n):
+        parts.append(w[r:r + b].reshape(b, in_n // 4, 4).transpose(1, 0, 2).ravel())
+        r += b
+    return np.concatenate(parts)
+
+
 def conv1_records(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
     """Per-channel records of kiln_cm33_conv1_pool_s8, 9 int32 each: the weight
     pairs [w00,w02] [w10,w12] [w20,w22] [w01,w11] [0,w21] (int16, doubled),

@@ -1,6 +1,7 @@
 """Command line of the ahead-of-time compiler.
 
     python -m kiln.compile model.tflite -o outdir [--name NAME] [--kernels portable] [--report]
+                                                  [--optimize fit|speed|size] [--flash BYTES]
                                                   [--json plan.json]
 
 Writes outdir/kiln_model.c and kiln_model.h; --report prints the memory plan
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-o", "--out", help="output directory for kiln_model.c/.h")
     ap.add_argument("--name", help="model name in the descriptor (default: the file stem)")
     ap.add_argument("--kernels", default="portable", help="portable, cm33 or auto")
+    ap.add_argument("--optimize", default="fit", help="weight layouts: fit (default), speed or size")
+    ap.add_argument("--flash", type=int, help="the board's flash bytes, for --optimize fit/speed")
     ap.add_argument("--report", action="store_true", help="print the memory plan")
     ap.add_argument("--host-size", action="store_true",
                     help="also compile for the host and print the code size of runtime + model")
@@ -34,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     from kiln import codegen
 
     try:
-        model = codegen.compile_model(args.tflite, name=args.name, kernels=args.kernels)
+        from kiln.codegen.layout import Budget
+
+        budget = Budget(args.optimize, args.flash, f"a {args.flash:,} B flash" if args.flash else "")
+        model = codegen.compile_model(args.tflite, name=args.name, kernels=args.kernels, budget=budget)
         if args.out:
             for fname, text in model.render().items():
                 write_atomic(Path(args.out) / fname, text)

@@ -3,6 +3,7 @@ source lists. Pure data for site_tools/kiln_firmware.py (no SCons here)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ COMMON_DIR = BOARDS_DIR / "common"
 KERNEL_SETS = ("auto", "portable", *sorted(
     d.name for d in (FIRMWARE / "runtime").iterdir()
     if d.is_dir() and d.name != "portable" and any(d.glob("*.c"))))
+#: OPTIMIZE= values, the weight layouts' goal (kiln.codegen.layout); the first is the default.
+OPTIMIZE_GOALS = ("fit", "speed", "size")
 
 TOOLS = {"CC": "arm-none-eabi-gcc", "AS": "arm-none-eabi-gcc", "LINK": "arm-none-eabi-gcc",
          "AR": "arm-none-eabi-ar", "RANLIB": "arm-none-eabi-ranlib",
@@ -129,6 +132,34 @@ def parse_baud(value: str, board: Board) -> int:
         raise KilnError(f"BAUD={text} is not a baud rate: use a number such as BAUD=115200, "
                         f"or leave it empty for {board.name}'s default ({board.default_baud})")
     return int(text)
+
+
+_OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
+
+
+def explain_link_failure(stderr: str, board: Board, optimize: str, kernels: str) -> str:
+    """The linker's error, with what to try when the image does not fit a memory region
+    (the raw message names only the region and the excess)."""
+    over = {}
+    for region, excess in _OVERFLOW.findall(stderr):
+        over[region] = max(over.get(region, 0), int(excess))
+    if not over:
+        return f"linking failed:\n{stderr.strip()[-3000:]}"
+    kinds = {r.name: r for r in board.regions}
+    parts, hints = [], []
+    for region, excess in over.items():
+        r = kinds.get(region)
+        size = f" of {r.length:,} B" if r else ""
+        parts.append(f"{region}{size} overflowed by {excess:,} B")
+        if r is not None and r.kind == "flash":
+            if optimize != "size" and kernels != "portable":
+                hints.append("OPTIMIZE=size (int8 weights everywhere: about half the weight bytes)")
+            hints.append("a smaller model (fewer channels or layers) or a board with more flash")
+        else:
+            hints.append("a smaller input or fewer channels (the arena), or a board with more RAM")
+    return (f"the image does not fit {board.name}: {'; '.join(parts)} "
+            f"(OPTIMIZE={optimize}, KERNELS={kernels}; `scons size-report` breaks it down). "
+            f"Try {', or '.join(dict.fromkeys(hints))}")
 
 
 def linker_script(board: Board, stack_bytes: int | None = None) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 
 from kiln import ROOT, oracle
 from kiln.codegen import compile_model
+from kiln.codegen.layout import Budget
 from kiln.errors import KilnError, describe_failure
 from kiln.quantmath import quantize
 
@@ -154,9 +155,10 @@ class HostModel:
     program that each invoke runs."""
 
     def __init__(self, tflite: str | Path, name: str | None = None, kernels: str = "portable",
-                 workdir: str | Path | None = None, sanitize: bool | None = None) -> None:
+                 workdir: str | Path | None = None, sanitize: bool | None = None,
+                 budget: Budget | None = None) -> None:
         self.sanitize = sanitize_default() if sanitize is None else sanitize
-        self.model = compile_model(tflite, name=name, kernels=kernels)
+        self.model = compile_model(tflite, name=name, kernels=kernels, budget=budget)
         self._tmp = tempfile.TemporaryDirectory(prefix="kiln-host-") if workdir is None else None
         self.dir = Path(workdir or self._tmp.name)
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,11 @@ Kernels, most specific first:
   CONV_2D                             kiln_cm33_conv_s8
   DEPTHWISE_CONV_2D over one channel  kiln_cm33_conv_s8 (it is a convolution)
   DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_s8
-  FULLY_CONNECTED                     kiln_cm33_fc_s8
+  FULLY_CONNECTED                     kiln_cm33_fc_s8 (int16 weights), kiln_cm33_fc_w8_s8 (int8)
+
+Kernels marked wide_weights keep int16 copies of the weights in flash; the size
+layout (OPTIMIZE=size, or a model the speed layout would not fit) passes them
+over for the int8-weight kernel or the portable one (kiln.codegen.layout).
 
 A channel whose requantization the four-instruction step cannot take (a zero
 or large multiplier, a huge trained bias) keeps the kernel with an exact
@@ -93,6 +97,9 @@ def _clamp_fields(lo: int, hi: int) -> dict:
 
 
 def _rq_decl(ctx: LayerContext, rq: np.ndarray) -> str:
+    """The layer's requantization records; counted in the model's constant bytes (16 per
+    channel: what the flash fit of kiln.codegen.layout must see)."""
+    ctx.consts.bytes += int(np.asarray(rq).size) * 4
     name = f"{ctx.prefix}_rq"
     rows = ",\n".join("    {" + ", ".join(c_int(v) for v in r) + "}" for r in rq)
     ctx.decls.append(f"static const kiln_cm33_rq_t {name}[{len(rq)}] = {{\n{rows}\n}};")
@@ -104,6 +111,14 @@ def _weights_decl(ctx: LayerContext, values: np.ndarray) -> str:
     ctx.consts.bytes += int(values.size) * 2
     name = f"{ctx.prefix}_w16"
     ctx.decls.append(c_array(name, "int16_t", values, align=8))
+    return name
+
+
+def _weights8_decl(ctx: LayerContext, values: np.ndarray) -> str:
+    """A per-layer int8 weight array (the size layout); counted in the model's weight bytes."""
+    ctx.consts.bytes += int(values.size)
+    name = f"{ctx.prefix}_w8"
+    ctx.decls.append(c_array(name, "int8_t", values, align=8))
     return name
 
 
@@ -341,17 +356,29 @@ def _fc_check(g: Graph, op: Operator) -> tuple[int, int, int, np.ndarray]:
     return x.size // in_n, in_n, out_n, rq
 
 
-@_build
-def _fc_build(ctx: LayerContext) -> LayerCode:
+def _fc_call(ctx: LayerContext, wide: bool) -> LayerCode:
+    """The FC call with pre-widened int16 weights (`wide`, the speed layout) or int8 ones."""
     batches, in_n, out_n, rq = _fc_check(ctx.graph, ctx.op)
     x, y = ctx.t(0), ctx.t(0, outputs=True)
+    w = np.asarray(ctx.t(1).data)
     ctx.decls.append(HEADER)
+    weights = (dict(w=_weights_decl(ctx, lay.fc_weights(w))) if wide
+               else dict(w8=_weights8_decl(ctx, lay.fc_weights8(w))))
     fields = dict(batches=batches, in_n=in_n, out_n=out_n, **_clamp_fields(*_act_range(ctx.op, y)),
-                  exact=lay.has_exact(rq),
-                  w=_weights_decl(ctx, lay.fc_weights(np.asarray(ctx.t(1).data))), rq=_rq_decl(ctx, rq))
+                  exact=lay.has_exact(rq), **weights, rq=_rq_decl(ctx, rq))
     p = ctx.struct("kiln_cm33_fc_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
+
+
+@_build
+def _fc_build(ctx: LayerContext) -> LayerCode:
+    return _fc_call(ctx, wide=True)
+
+
+@_build
+def _fc8_build(ctx: LayerContext) -> LayerCode:
+    return _fc_call(ctx, wide=False)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -405,7 +432,13 @@ def _add_build(ctx: LayerContext) -> LayerCode:
 
 def _register() -> None:
     """Register the cm33 set; later registrations are tried first."""
+    # Kernels whose weights are pre-widened to int16 in flash (twice the model's bytes):
+    # the size layout (OPTIMIZE) passes them over.
+    # (kiln_cm33_copy only finishes kiln_cm33_conv1_pool_s8's fused pool.)
+    wide = {"kiln_cm33_conv_s8", "kiln_cm33_conv1_pool_s8", "kiln_cm33_copy", "kiln_cm33_dwconv_s8",
+            "kiln_cm33_fc_s8"}
     for op, func, check, build, scratch in [
+        ("FULLY_CONNECTED", "kiln_cm33_fc_w8_s8", _fc_check, _fc8_build, None),
         ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build, _conv_scratch),
         ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build, None),
         ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build, None),
@@ -419,7 +452,7 @@ def _register() -> None:
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
                             accepts=_guard(check), header="kiln/cm33.h", scratch=scratch,
-                            fuses_next=func == "kiln_cm33_conv1_pool_s8"))
+                            fuses_next=func == "kiln_cm33_conv1_pool_s8", wide_weights=func in wide))
 
 
 _register()

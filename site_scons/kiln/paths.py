@@ -39,6 +39,12 @@ def firmware_dir(board: str, net: str, variant: str, kernels: str) -> Path:
     return BUILD / board / net / variant / kernels
 
 
+def image_tag(kernels: str, optimize: str) -> str:
+    """The last folder of an image: its kernel set, and its layout goal unless it is the
+    default (OPTIMIZE=fit): cm33, cm33-size, cm33-speed."""
+    return kernels if optimize == "fit" else f"{kernels}-{optimize}"  # fit: OPTIMIZE_GOALS[0]
+
+
 def runtime_dir(board: str, kernels: str) -> Path:
     """The runtime's objects for one board's CPU and kernel set, shared by all its images."""
     return BUILD / board / "runtime" / kernels

@@ -3,9 +3,9 @@
 Runs on an emulated board (kiln.bench.board_for: BOARD= when it is emulated,
 else the first board with an [emulator] section). Builds that board's firmware
 of each benchmark network (kiln.bench.ALL: the compiler's own networks and the
-MLPerf Tiny suite, those present under models/) twice,
-with KERNELS=portable and the board's optimized set, each in its own
-kiln.paths.firmware_dir, then runs `python -m host.bench`: QEMU under
+MLPerf Tiny suite, those present under models/) three times,
+with KERNELS=portable, the board's optimized set, and that set in the size
+layout (OPTIMIZE=size), each in its own kiln.paths.firmware_dir, then runs `python -m host.bench`: QEMU under
 -icount, per-layer instructions side by side, written to kiln.paths.bench_json().
 With TFLITE=, the same for that one file, written to kiln.paths.tflite_bench_json().
 """
@@ -31,8 +31,9 @@ def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action s
 
 
 def kiln_bench(env) -> list:  # noqa: ANN001
-    """Declare two firmware images per benchmark network and the benchmark run; with
-    TFLITE=, the two images of that file, its figures beside them."""
+    """Declare three firmware images per benchmark network (portable, optimized, optimized
+    in the size layout) and the benchmark run; with TFLITE=, the images of that file, its
+    figures beside them."""
     try:
         board = bench.board_for(str(env.get("BOARD", "")))
         optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
@@ -50,8 +51,9 @@ def kiln_bench(env) -> list:  # noqa: ANN001
     out = paths.tflite_bench_json(board.name, own) if own else paths.bench_json()
     for key, tflite, own_file in chosen:
         net, variant = key.split(":", 1)
-        images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k, own=own_file)["elf"]
-                  for k in ("portable", optimized)]
+        images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k, own=own_file,
+                                   optimize=o)["elf"]
+                  for k, o in (("portable", None), (optimized, None), (optimized, "size"))]
         elfs += images
         pairs.append(f"{key}=" + ",".join(str(i[0] if isinstance(i, list) else i) for i in images))
     label = f"  BENCH {board.name}: {out.relative_to(ROOT)}"

@@ -1,10 +1,11 @@
 """SCons tool: the ahead-of-time compiler (.tflite -> C) and check-host.
 
 Methods added to the environment:
-  env.KilnGenerate(outdir, tflite, name=..., kernels="portable")
+  env.KilnGenerate(outdir, tflite, name=..., kernels="portable", optimize="fit",
+                   flash_bytes=None, board="")
       -> [outdir/kiln_model.c, outdir/kiln_model.h, outdir/kiln_layers.json (each layer's
-         kernel and why)]; rebuilt when the .tflite,
-         the name, the kernel set, the templates or the compiler's modules change.
+         kernel and why)]; rebuilt when the .tflite, the name, the kernel set, the layout
+         goal and flash (kiln.codegen.layout), the templates or the compiler's modules change.
   env.KilnCheckHost(net, variant, tflite_node)
       -> an always-built node comparing the host-compiled model with tflite-micro
          (TFLITE=, INPUTS=, COUNT= from the environment; TFLITE= replaces the variant).
@@ -39,14 +40,17 @@ def _compiler_sources(entry: str = "kiln.codegen") -> list[str]:
 
 def _generate_action(target, source, env) -> int:  # noqa: ANN001 - SCons action signature
     from kiln import codegen
+    from kiln.codegen.layout import Budget
 
+    flash = int(env["KILN_FLASH_BYTES"]) if env["KILN_FLASH_BYTES"] else None
+    budget = Budget(env["KILN_OPTIMIZE"], flash, env["KILN_BOARD"])
     codegen.generate(str(source[0]), os.path.dirname(str(target[0])),
-                     name=env["KILN_MODEL_NAME"], kernels=env["KILN_KERNELS"])
+                     name=env["KILN_MODEL_NAME"], kernels=env["KILN_KERNELS"], budget=budget)
     return 0
 
 
 def _generate_str(target, source, env) -> str:  # noqa: ANN001
-    return f"  KILNC {target[0]} ({env['KILN_KERNELS']})"
+    return f"  KILNC {target[0]} ({env['KILN_KERNELS']}, OPTIMIZE={env['KILN_OPTIMIZE']})"
 
 
 def _emitter(target, source, env):  # noqa: ANN001, ANN202
@@ -56,11 +60,14 @@ def _emitter(target, source, env):  # noqa: ANN001, ANN202
     return target, source
 
 
-def kiln_generate(env, outdir: str, tflite, name: str = "", kernels: str = "portable") -> list:  # noqa: ANN001
-    """Generate outdir/kiln_model.c and .h from `tflite`."""
+def kiln_generate(env, outdir: str, tflite, name: str = "", kernels: str = "portable",  # noqa: ANN001
+                  optimize: str = "fit", flash_bytes: int | None = None, board: str = "") -> list:
+    """Generate outdir/kiln_model.c and .h from `tflite`, each layer's weight layout chosen
+    for `optimize` and the board's `flash_bytes` (kiln.codegen.layout)."""
     name = name or Path(str(tflite if not isinstance(tflite, list) else tflite[0])).stem
     return env._KilnGenerate(os.path.join(str(outdir), "kiln_model.c"), tflite,
-                             KILN_MODEL_NAME=name, KILN_KERNELS=kernels)
+                             KILN_MODEL_NAME=name, KILN_KERNELS=kernels, KILN_OPTIMIZE=optimize,
+                             KILN_FLASH_BYTES=str(flash_bytes or ""), KILN_BOARD=board)
 
 
 def _check_host_action(target, source, env) -> int:  # noqa: ANN001
@@ -119,7 +126,8 @@ def generate(env) -> None:  # noqa: ANN001
     env.AddMethod(kiln_ops, "KilnOps")
     env["BUILDERS"]["_KilnGenerate"] = Builder(
         action=kiln_scons.action(_generate_action, _generate_str,
-                                 varlist=["KILN_MODEL_NAME", "KILN_KERNELS"]),
+                                 varlist=["KILN_MODEL_NAME", "KILN_KERNELS", "KILN_OPTIMIZE",
+                                          "KILN_FLASH_BYTES", "KILN_BOARD"]),
         emitter=_emitter, suffix=".c", src_suffix=".tflite")
     env.AddMethod(kiln_generate, "KilnGenerate")
     env.AddMethod(kiln_check_host, "KilnCheckHost")

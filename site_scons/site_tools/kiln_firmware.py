@@ -12,6 +12,8 @@ build folder from its board.toml.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import kiln_scons
@@ -43,6 +45,18 @@ def _write_linker_script(target, source, env) -> None:  # noqa: ANN001 - SCons a
                                       "library_frame": stackbound.LIBRARY_FRAME})
 
 
+def _link(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+    """The link command, its failure worded: a region overflow says what to try."""
+    cmd = env.subst(env["KILN_LINKCOM"], target=target, source=source)
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    sys.stdout.write(proc.stdout)
+    if proc.returncode:
+        if env.get("VERBOSE"):
+            sys.stderr.write(proc.stderr)
+        raise KilnError(fw.explain_link_failure(proc.stderr, kiln_scons.board(env["KILN_STACK_BOARD"]),
+                                                env["KILN_OPTIMIZE"], env["KILN_KERNELS_SET"]))
+
+
 def _cross_env(env, board: boards.Board, flags: fw.CpuFlags, out: Path):  # noqa: ANN001, ANN202
     """A clone of env set up for the board's CPU, linking with the generated script."""
     try:
@@ -63,6 +77,10 @@ def _cross_env(env, board: boards.Board, flags: fw.CpuFlags, out: Path):  # noqa
         f"-T{out / 'link.ld'}", f"-L{fw.COMMON_DIR}",
         f"-Wl,-Map={out / 'firmware.map'}", "-Wl,--cref",
     ])
+    xenv["KILN_LINKCOM"] = xenv["LINKCOM"]
+    xenv["LINKCOM"] = kiln_scons.action(_link, "$KILN_LINKCOM" if env.get("VERBOSE") else "  LD $TARGET",
+                                        varlist=["KILN_LINKCOM", "LINKFLAGS"])
+    xenv["KILN_STACK_BOARD"] = board.name
     return xenv
 
 
@@ -108,31 +126,35 @@ def _missing_toolchain(env, out: Path, message: str) -> dict:  # noqa: ANN001
 
 
 def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa: ANN001
-                  kernels: str | None = None, own: Path | None = None) -> dict:
+                  kernels: str | None = None, own: Path | None = None,
+                  optimize: str | None = None) -> dict:
     """Build the firmware of one board, network and variant; return the
-    {"elf", "bin", "hex", "map"} nodes. An explicit `kernels` (the benchmark
-    builds both sets) overrides KERNELS=. `own` is a .tflite given with
-    TFLITE=: it replaces net and variant, and names the build folder and the model."""
+    {"elf", "bin", "hex", "map"} nodes. An explicit `kernels` or `optimize` (the
+    benchmark builds both sets and both layouts) overrides KERNELS= or OPTIMIZE=. `own`
+    is a .tflite given with TFLITE=: it replaces net and variant, and names the build
+    folder and the model."""
     board = kiln_scons.board(board_name)
+    optimize = optimize or str(env.get("OPTIMIZE", "") or fw.OPTIMIZE_GOALS[0])
     try:
         flags = fw.cpu_flags(board.cpu)
         kernels = fw.resolve_kernels(kernels or str(env.get("KERNELS", "auto")), flags)
     except KilnError as exc:
         kiln_scons.fail(str(exc))
+    tag = paths.image_tag(kernels, optimize)
     if own is not None:
-        out = paths.tflite_firmware_dir(board_name, own, kernels)
+        out = paths.tflite_firmware_dir(board_name, own, tag)
         name = own.stem
     else:
-        out = paths.firmware_dir(board_name, net, variant, kernels)
+        out = paths.firmware_dir(board_name, net, variant, tag)
         name = f"{net}/{variant}"
     if out in _declared:
         return _declared[out]
-    _declared[out] = _declare(env, board, flags, name, tflite, kernels, out)
+    _declared[out] = _declare(env, board, flags, name, tflite, kernels, out, optimize)
     return _declared[out]
 
 
 def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: ANN001
-             tflite, kernels: str, out: Path) -> dict:  # noqa: ANN001
+             tflite, kernels: str, out: Path, optimize: str) -> dict:  # noqa: ANN001
     """The nodes of one image of the model `name` in `out`."""
     try:
         fw.check_toolchain()
@@ -141,7 +163,10 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: A
         # (models, check-host) still work, and this one says what to install.
         return _missing_toolchain(env, out, str(exc))
     xenv = _cross_env(env, board, flags, out)
-    gen = env.KilnGenerate(str(out / "gen"), tflite, name=name, kernels=kernels)
+    xenv["KILN_OPTIMIZE"], xenv["KILN_KERNELS_SET"] = optimize, kernels
+    flash = sum(r.length for r in board.regions if r.kind == "flash")
+    gen = env.KilnGenerate(str(out / "gen"), tflite, name=name, kernels=kernels, optimize=optimize,
+                           flash_bytes=flash, board=board.name)
     gen_c = [n for n in gen if str(n).endswith(".c")]
     xenv.Append(CPPPATH=[str(p) for p in fw.include_dirs(out / "gen", board)])
     objdir = out / "obj"

@@ -34,6 +34,7 @@ from kiln.codegen import (
 )
 from kiln.codegen.context import LayerContext, ModelConstants
 from kiln.codegen.cwriter import c_comment, c_float, c_string
+from kiln.codegen.layout import Budget, LayerCost, choose
 from kiln.codegen.registry import UnsupportedLayer, select, select_explained, unsupported
 from kiln.errors import InternalError, InvalidScale, KilnError, invalid
 from kiln.ir import Graph, Tensor
@@ -63,6 +64,10 @@ class Layer:
     call: str
     #: The kernels passed over for this one, each with its reason ("" if none was).
     why: str = ""
+    #: Bytes of constants (weights, records) this layer added.
+    weight_bytes: int = 0
+    #: Its kernel keeps the weights pre-widened to int16 (kiln.codegen.layout).
+    wide: bool = False
 
 
 @dataclass
@@ -134,15 +139,25 @@ def _io_descs(graph: Graph, p: Plan, ids: list[int], which: str) -> list[dict]:
     return descs
 
 
-def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelConstants, list[Layer]]:
+def build_layers(graph: Graph, kernels: str = "portable",
+                 narrow: set[int] | None = frozenset()) -> tuple[Plan, ModelConstants, list[Layer]]:
     """Select a kernel for every operator of `graph`, plan the arena and build each layer's C.
 
-    The graph may have any number of inputs and outputs (the tests build one-layer
-    graphs with this); kernels' scratch tensors are added to `graph`."""
+    `narrow`: the operators (by index) kept to int8 weights (kiln.codegen.layout); None
+    means all of them. The graph may have any number of inputs and outputs (the tests
+    build one-layer graphs with this); kernels' scratch tensors are added to `graph`."""
+    def narrowed(o) -> bool:  # noqa: ANN001
+        return narrow is None or o.index in narrow
+
     op = None
     try:
+        if narrow:  # a narrowed kernel that would fuse its consumer leaves that consumer whole
+            narrow = set(narrow)
+            for op in graph.ops:
+                if op.index in narrow and select(graph, op, kernels).fuses_next:
+                    narrow.update(graph.ops[i].index for i in graph.consumers().get(op.outputs[0], []))
         for op in graph.ops:  # fail on the first unsupported layer before any planning
-            impl = select(graph, op, kernels)
+            impl = select(graph, op, kernels, narrowed(op))
             if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
                 add_scratch(graph, op, impl.scratch(graph, op))
         op = None
@@ -154,14 +169,15 @@ def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelCo
         consts = ModelConstants()
         layers = []
         for step, op in enumerate(graph.ops):
-            impl, why = select_explained(graph, op, kernels)
+            impl, why = select_explained(graph, op, kernels, narrowed(op))
             ctx = LayerContext(graph, p, step, op, consts, impl.func)
             try:
                 code = impl.build(ctx)
             except UnsupportedLayer as exc:
                 raise unsupported(graph, op, str(exc)) from None
             out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
-            layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call, why))
+            layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call, why,
+                                code.weight_bytes, impl.wide_weights))
     except InvalidScale as exc:
         where = f"operator {op.index} ({op.op})" if op is not None else "its quantization"
         raise invalid(graph.name, where, str(exc)) from None
@@ -169,13 +185,15 @@ def build_layers(graph: Graph, kernels: str = "portable") -> tuple[Plan, ModelCo
 
 
 def compile_model(tflite_path: str | Path, name: str | None = None,
-                  kernels: str = "portable") -> CompiledModel:
+                  kernels: str = "portable", budget: Budget | None = None) -> CompiledModel:
     """Read, check, plan and generate the layers of a .tflite (nothing is written).
 
+    `budget` (kiln.codegen.layout): the OPTIMIZE goal and the board's flash, which
+    decide each layer's weight layout; default: the fastest, with no flash limit.
     Every problem with the model is a KilnError that names it; anything else
     that escapes is a bug in Kiln, reported as one InternalError line."""
     try:
-        return _compile_model(Path(tflite_path), name, kernels)
+        return _compile_model(Path(tflite_path), name, kernels, budget or Budget())
     except KilnError:
         raise
     except Exception as exc:  # noqa: BLE001 - turned into one line that asks for a report
@@ -183,7 +201,43 @@ def compile_model(tflite_path: str | Path, name: str | None = None,
                             "please report it with the model (VERBOSE=1 shows the traceback)") from exc
 
 
-def _compile_model(tflite_path: Path, name: str | None, kernels: str) -> CompiledModel:
+def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Budget) -> CompiledModel:
+    graph = _read_checked(tflite_path, name)
+    built: list = []
+
+    def build(narrow: set[int] | None) -> tuple[int, list[LayerCost]]:
+        g = graph if not built else _read_checked(tflite_path, name)  # a build adds scratch tensors
+        p, consts, layers = build_layers(g, kernels, narrow)
+        built[:] = [g, p, consts, layers]
+        return consts.bytes, [LayerCost(op.index, la.weight_bytes, la.macs, la.wide)
+                              for op, la in zip(g.ops, layers, strict=True)]
+
+    def narrowed_set_of(index: int) -> str:
+        g = _read_checked(tflite_path, name)
+        op = next(o for o in g.ops if o.index == index)
+        return select(g, op, kernels, narrow=True).kernel_set
+
+    choose(budget, build, narrowed_set_of, graph.name)
+    graph, p, consts, layers = built
+    sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
+    model = CompiledModel(name=graph.name, sha256=sha, graph=graph, plan=p, layers=layers,
+                          constants=consts.decls, weight_bytes=consts.bytes,
+                          inputs=_io_descs(graph, p, graph.inputs, "input"),
+                          outputs=_io_descs(graph, p, graph.outputs, "output"))
+    keys = ("name", "dtype", "shape", "bytes", "scale", "zero_point")
+    model.descriptor = {
+        "name": graph.name, "tflite_sha256": sha,
+        "inputs": [{k: t[k] for k in keys} for t in model.inputs],
+        "outputs": [{k: t[k] for k in keys} for t in model.outputs],
+        "arena_bytes": p.arena_bytes, "weight_bytes": consts.bytes,
+        "total_macs": sum(la.macs for la in layers),
+        "layers": [{"name": la.name, "op": la.op, "kernel": la.kernel, "macs": la.macs} for la in layers],
+    }
+    return model
+
+
+def _read_checked(tflite_path: Path, name: str | None) -> Graph:
+    """The .tflite's graph, named, with the checks every model must pass."""
     graph = read_tflite(tflite_path)
     name = name or tflite_path.stem
     graph.name = name
@@ -195,28 +249,14 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str) -> Compile
                         "Kiln needs each input and output to be a tensor of its own")
     if not graph.ops:
         raise KilnError(f"'{tflite_path}' has no operator to run")
-    p, consts, layers = build_layers(graph, kernels)
-    sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
-    model = CompiledModel(name=name, sha256=sha, graph=graph, plan=p, layers=layers,
-                          constants=consts.decls, weight_bytes=consts.bytes,
-                          inputs=_io_descs(graph, p, graph.inputs, "input"),
-                          outputs=_io_descs(graph, p, graph.outputs, "output"))
-    keys = ("name", "dtype", "shape", "bytes", "scale", "zero_point")
-    model.descriptor = {
-        "name": name, "tflite_sha256": sha,
-        "inputs": [{k: t[k] for k in keys} for t in model.inputs],
-        "outputs": [{k: t[k] for k in keys} for t in model.outputs],
-        "arena_bytes": p.arena_bytes, "weight_bytes": consts.bytes,
-        "total_macs": sum(la.macs for la in layers),
-        "layers": [{"name": la.name, "op": la.op, "kernel": la.kernel, "macs": la.macs} for la in layers],
-    }
-    return model
+    return graph
 
 
 def generate(tflite_path: str | Path, outdir: str | Path, name: str | None = None,
-             kernels: str = "portable") -> list[Path]:
-    """Compile `tflite_path` into outdir/kiln_model.c and kiln_model.h; returns their paths."""
-    model = compile_model(tflite_path, name=name, kernels=kernels)
+             kernels: str = "portable", budget: Budget | None = None) -> list[Path]:
+    """Compile `tflite_path` into outdir/kiln_model.c and kiln_model.h (and the layer report
+    kiln_layers.json); returns their paths. `budget`: as for compile_model."""
+    model = compile_model(tflite_path, name=name, kernels=kernels, budget=budget)
     outdir = Path(outdir)
     paths = []
     for fname, text in model.render().items():
@@ -231,5 +271,6 @@ def layers_report(model: CompiledModel) -> dict:
     """Each layer's op, kernel, MACs, output name and the kernels passed over with
     their reasons, with the model's sha256 (to match what a board runs)."""
     return {"tflite_sha256": model.sha256,
+            "weight_bytes": model.weight_bytes,
             "layers": [{"op": la.op, "kernel": la.kernel, "macs": la.macs, "name": la.name,
-                        "passed_over": la.why} for la in model.layers]}
+                        "weight_bytes": la.weight_bytes, "passed_over": la.why} for la in model.layers]}

@@ -65,6 +65,10 @@ class KernelImpl:
     #: The output dtype when it differs from `dtype` (ARG_MAX: int32, comparisons: bool);
     #: None: every output has the input's dtype.
     out_dtype: str | None = None
+    #: The kernel keeps the weights pre-widened to int16 in flash (twice their bytes), or
+    #: only completes such a kernel (the copy after a fused max pool); a layer kept to int8
+    #: weights (the size layout, kiln.codegen.layout) passes it over.
+    wide_weights: bool = False
 
 
 _REGISTRY: list[KernelImpl] = []
@@ -110,6 +114,14 @@ _PARAMETER_DTYPES = {"int8": (("int8",), ("int32",)), "float32": (("float32", "i
 #: (state) tensors they read before each invoke, so every inference starts from zero state,
 #: and their fused activation is an internal nonlinearity their `accepts` checks.
 RESETS_STATE: set[str] = set()
+
+
+def _accepts_quietly(impl: KernelImpl, graph: Graph, op: Operator) -> bool:
+    """Whether `impl` would take `op` (its refusal reason is not needed)."""
+    try:
+        return bool(impl.accepts(graph, op))
+    except UnsupportedLayer:
+        return False
 
 
 def _out_dtypes(op: Operator) -> set[str | None]:
@@ -159,17 +171,23 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
     return None
 
 
-def select(graph: Graph, op: Operator, kernels: str = "portable") -> KernelImpl:
+def select(graph: Graph, op: Operator, kernels: str = "portable", narrow: bool = False) -> KernelImpl:
     """The kernel for `op`: the requested set first, then portable.
 
     Raises KilnError naming the operator, its index and its tensors when
     nothing can run it."""
-    return select_explained(graph, op, kernels)[0]
+    return select_explained(graph, op, kernels, narrow)[0]
 
 
-def select_explained(graph: Graph, op: Operator, kernels: str = "portable") -> tuple[KernelImpl, str]:
+#: Why a layer kept to int8 weights passes over a kernel with pre-widened ones.
+NARROW_REASON = "weights kept int8 for flash (OPTIMIZE)"
+
+
+def select_explained(graph: Graph, op: Operator, kernels: str = "portable",
+                     narrow: bool = False) -> tuple[KernelImpl, str]:
     """The kernel for `op` and, when it is not of the requested set (an optimized
-    set fell back to portable), the optimized kernels passed over with their reasons."""
+    set fell back to portable) or the layer is kept to int8 weights (`narrow`), the
+    kernels passed over with their reasons."""
     if kernels not in KERNEL_SETS and kernels != "auto":
         raise KilnError(f"unknown kernel set '{kernels}': use one of auto, {', '.join(KERNEL_SETS)}")
     order = ["cm33", "portable"] if kernels in ("cm33", "auto") else ["portable"]
@@ -189,11 +207,16 @@ def select_explained(graph: Graph, op: Operator, kernels: str = "portable") -> t
             out = graph.tensors[op.outputs[0]].dtype if op.outputs and op.outputs[0] >= 0 else None
             if "->" not in dtype and out != (impl.out_dtype or dtype):
                 continue
+            if narrow and impl.wide_weights:
+                if impl.kernel_set == order[0] and _accepts_quietly(impl, graph, op):
+                    reasons.append(f"{impl.func}: {NARROW_REASON}")
+                continue
             try:
                 if impl.accepts(graph, op):
                     # Passing over a more specialized kernel of the same set is routine;
-                    # ending on a slower set is what a user wants explained.
-                    return impl, "; ".join(reasons) if kset != order[0] else ""
+                    # ending on a slower set, or on int8 weights, is what a user wants explained.
+                    shown = kset != order[0] or any(NARROW_REASON in r for r in reasons)
+                    return impl, "; ".join(reasons) if shown else ""
                 reasons.append(f"{impl.func} does not accept this configuration")
             except UnsupportedLayer as exc:
                 reasons.append(f"{impl.func}: {exc}" if kset != "portable" else str(exc))

@@ -146,19 +146,25 @@ void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_
                              int8_t *out);
 
 /* FULLY_CONNECTED: rows in blocks of 4 (then 2, then 1) sharing each loaded
- * input word.
- *   w: int16, for each block of b rows: [in_n/4][b rows][2 pairs].
- *   in_n must be a multiple of 4. */
+ * input word; any input length (a last partial group of 1 to 3 inputs meets
+ * zero weights).
+ *   w:  int16 (kiln_cm33_fc_s8, the speed layout), for each block of b rows:
+ *       [ceil(in_n/4)][b rows][2 pairs], doubled, in SXTB16 order;
+ *   w8: int8 (kiln_cm33_fc_w8_s8, the size layout), for each block of b rows:
+ *       [ceil(in_n/4)][b rows][4], as the model stores them.
+ * Each kernel reads only its own field. */
 typedef struct {
     uint32_t batches, in_n, out_n;
     uint8_t clamp;
     uint8_t exact;
     int32_t act_min, act_max;
     const int16_t *w;
+    const int8_t *w8;
     const kiln_cm33_rq_t *rq;    /* out_n entries */
 } kiln_cm33_fc_params_t;
 
 void kiln_cm33_fc_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out);
+void kiln_cm33_fc_w8_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out);
 
 /* DEPTHWISE_CONV_2D, any depth multiplier m and channel count c = g.in_c:
  * four input channels per loaded word (a last partial group is read byte by

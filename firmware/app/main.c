@@ -26,9 +26,12 @@
 /* The largest request payload the device accepts (INFO reports it). */
 #define KILN_RX_CAPACITY KILN_MAX2(KILN_MODEL_INPUT_BYTES, KILN_PING_MAX)
 
-/* Ring: two maximal frames (header 6 + CRC 4 each) so the host can pipeline,
- * rounded up to a power of two. */
-#define KILN_RING_NEED (2u * (KILN_RX_CAPACITY + 10u) - 1u)
+/* Ring: one maximal frame (header 6 + CRC 4) and some slack, rounded up to a
+ * power of two. With two requests in flight (the host's pipeline, docs/
+ * protocol.md) the ring holds the second while the first is computed: the
+ * first was parsed out of it as its bytes came, the board being idle, and
+ * parsing drains it far faster than a UART fills it. */
+#define KILN_RING_NEED (KILN_RX_CAPACITY + 10u + 63u)
 #define KILN_P2_1(x) ((x) | ((x) >> 1))
 #define KILN_P2_2(x) (KILN_P2_1(x) | (KILN_P2_1(x) >> 2))
 #define KILN_P2_4(x) (KILN_P2_2(x) | (KILN_P2_2(x) >> 4))
@@ -39,8 +42,16 @@
 static uint8_t g_ring_buf[KILN_RING_BYTES];
 static board_ring_t g_ring = {g_ring_buf, KILN_RING_BYTES, 0u, 0u};
 
+#if KILN_MODEL_INPUTS_IN_ARENA && KILN_MODEL_INPUT_BYTES >= KILN_PING_MAX
+/* Requests are received straight into the model's input tensors in the arena
+ * (no second copy of the input in RAM): frames are parsed only between
+ * inferences, so nothing else uses those bytes while they arrive. */
+#define KILN_RX_BUFFER() kiln_model_input_buffer()
+#else
 /* 8-byte alignment: the payload is the model's input tensor (int8 or float). */
 static uint8_t g_payload[KILN_RX_CAPACITY] __attribute__((aligned(8)));
+#define KILN_RX_BUFFER() g_payload
+#endif
 static uint8_t g_output[KILN_MODEL_OUTPUT_BYTES] __attribute__((aligned(8)));
 static uint32_t g_layer_cost[KILN_MODEL_N_LAYERS > 0 ? KILN_MODEL_N_LAYERS : 1];
 static int g_have_result;
@@ -96,7 +107,7 @@ static void cmd_info(uint8_t seq)
     kiln_tx_end(&g_tx);
 }
 
-static void cmd_infer(uint8_t seq, uint32_t len)
+static void cmd_infer(const uint8_t *payload, uint8_t seq, uint32_t len)
 {
     if (len != KILN_MODEL_INPUT_BYTES) {
         kiln_tx_error(&g_tx, seq, KILN_ERR_BAD_LENGTH, KILN_CMD_INFER,
@@ -105,7 +116,7 @@ static void cmd_infer(uint8_t seq, uint32_t len)
     }
     board_cost_begin();
     uint32_t start = kiln_cost_now();
-    int status = kiln_model_invoke(g_payload, g_output, g_layer_cost);
+    int status = kiln_model_invoke(payload, g_output, g_layer_cost);
     uint32_t cost = kiln_cost_now() - start;
     if (status != 0) {
         g_have_result = 0;
@@ -158,7 +169,7 @@ static void dispatch(const kiln_rx_t *rx)
         }
         break;
     case KILN_CMD_INFER:
-        cmd_infer(rx->seq, rx->len);
+        cmd_infer(rx->payload, rx->seq, rx->len);
         break;
     case KILN_CMD_PROFILE:
         cmd_profile(rx->seq, rx->len);
@@ -187,7 +198,7 @@ static void on_error(const kiln_rx_t *rx)
 int main(void)
 {
     board_init();
-    kiln_rx_init(&g_rx, g_payload, KILN_RX_CAPACITY);
+    kiln_rx_init(&g_rx, KILN_RX_BUFFER(), KILN_RX_CAPACITY);
     board_uart_init(KILN_BAUD, &g_ring);
     uint32_t last_byte_ms = board_millis();
     for (;;) {

@@ -101,6 +101,13 @@ class CompiledModel:
         return sum(t["bytes"] for t in self.inputs)
 
     @property
+    def inputs_in_arena(self) -> bool:
+        """True when the inputs' arena bytes sit back to back in the model's order (always
+        for one input): a caller can then receive them in place (kiln_model_input_buffer)."""
+        first = self.inputs[0]["offset"]
+        return all(t["offset"] == first + t["at"] for t in self.inputs)
+
+    @property
     def output_bytes(self) -> int:
         """Bytes of all outputs, concatenated in the model's order (what invoke returns)."""
         return sum(t["bytes"] for t in self.outputs)

@@ -66,6 +66,14 @@ extern const kiln_model_t kiln_model;
  * Returns 0 on success. */
 int kiln_model_invoke(const void *input, void *output, uint32_t *layer_cost);
 
+/* Where the inputs can be written in place: the arena's bytes of the input
+ * tensors, back to back in the model's order (KILN_MODEL_INPUT_BYTES), or
+ * NULL when the planner did not place them so (KILN_MODEL_INPUTS_IN_ARENA
+ * says which at compile time). Passing this pointer to kiln_model_invoke
+ * skips the copy. Its contents are lost once an inference runs: write the
+ * next inputs after kiln_model_invoke returns. */
+uint8_t *kiln_model_input_buffer(void);
+
 /* Provided by the platform (board or host): a free-running counter of
  * cycles (hardware) or instructions (emulator); 0 where there is none. */
 uint32_t kiln_cost_now(void);

@@ -57,6 +57,8 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_dilated", lambda: seq((11, 11, 4), L.Conv2D(4, 3, dilation_rate=2, padding="same")),
          (11, 11, 4), {conv}),
         ("conv_5x5_c2", lambda: seq((9, 9, 2), L.Conv2D(6, 5, padding="same")), (9, 9, 2), {conv}),
+        # K = 576: the size layout widens its weights in three chunks (3, 3, 2 channel pairs)
+        ("conv_k576_oc15", lambda: seq((5, 6, 64), L.Conv2D(15, 3, padding="same")), (5, 6, 64), {conv}),
         ("dw_c8_same_relu", lambda: seq((9, 10, 8), L.DepthwiseConv2D(3, padding="same",
                                                                       activation="relu")),
          (9, 10, 8), {"kiln_cm33_dwconv_s8"}),
@@ -112,20 +114,25 @@ def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.Hos
 #: Specs run again in the size layout (int8 weights: OPTIMIZE=size), with the kernels
 #: they must then use.
 SIZE_SPECS = {"dense_64_11_relu": {"kiln_cm33_fc_w8_s8"}, "dense_20_7": {"kiln_cm33_fc_w8_s8"},
-              "conv1_pool_fashion": {"kiln_cm33_fc_w8_s8", "kiln_conv2d_s8"}}
+              "conv1_pool_fashion": {"kiln_cm33_fc_w8_s8", "kiln_cm33_conv_w8_s8"},
+              "conv_c3_same_relu6": {"kiln_cm33_conv_w8_s8"},
+              "conv_c16_s2_odd_out": {"kiln_cm33_conv_w8_s8"},
+              "conv_5x5_c2": {"kiln_cm33_conv_w8_s8"},
+              "conv_k576_oc15": {"kiln_cm33_conv_w8_s8"},
+              "dw_c8_same_relu": {"kiln_cm33_dwconv_w8_s8"}, "dw_c16_s2": {"kiln_cm33_dwconv_w8_s8"}}
 
 
 def test_specs_reach_every_cm33_kernel() -> None:
     """Between them the specs above claim every kernel the cm33 set registers
     (test_specialized_kernel_identical then checks the claim)."""
     claimed = set().union(*(s[3] for s in CM33_SPECS), *SIZE_SPECS.values())
-    assert claimed - {"kiln_conv2d_s8"} == {impl.func for impl in entries("cm33")}
+    assert claimed == {impl.func for impl in entries("cm33")}
 
 
 @pytest.mark.parametrize("name", sorted(SIZE_SPECS))
 def test_size_layout_identical(converted: dict, name: str) -> None:
-    """With int8 weights the FC kernel widens them itself and the convolutions run
-    portable: bits unchanged."""
+    """With int8 weights the FC kernel widens them itself, and the convolution kernel
+    widens them into arena scratch chunk by chunk: bits unchanged."""
     res, kernels = _check(converted[name], seed=zlib.crc32(name.encode()) % 1000, budget=Budget("size"))
     assert SIZE_SPECS[name] <= kernels, f"{name}: expected {SIZE_SPECS[name]}, the generator chose {kernels}"
     assert not any(k in kernels for k in ("kiln_cm33_fc_s8", "kiln_cm33_conv1_pool_s8"))
@@ -275,10 +282,16 @@ def test_report_says_why_a_layer_fell_back(tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["t_dense_21_9", "t_dense_6_5"])
-def test_trained_dense_layers_in_the_size_layout(trained: dict, name: str) -> None:
-    """Zero filters, huge biases and large multipliers on the int8-weight FC kernel: its
-    exact records and its undoubled accumulator give the reference's bits."""
+@pytest.mark.parametrize("name,kernel", [("t_dense_21_9", "kiln_cm33_fc_w8_s8"),
+                                         ("t_dense_6_5", "kiln_cm33_fc_w8_s8"),
+                                         ("t_conv_c8", "kiln_cm33_conv_w8_s8"),
+                                         ("t_conv_1x1", "kiln_cm33_conv_w8_s8"),
+                                         ("t_dw_c1_m8", "kiln_cm33_conv_w8_s8"),
+                                         ("t_dw_c6_m2", "kiln_cm33_dwconv_w8_s8"),
+                                         ("t_dw_c5_s2", "kiln_cm33_dwconv_w8_s8")])
+def test_trained_layers_in_the_size_layout(trained: dict, name: str, kernel: str) -> None:
+    """Zero filters, huge biases and large multipliers on the int8-weight kernels: their
+    exact records and widened weights give the reference's bits."""
     res, kernels = _check(trained[name], seed=zlib.crc32(name.encode()) % 1000, budget=Budget("size"))
-    assert "kiln_cm33_fc_w8_s8" in kernels, kernels
+    assert kernel in kernels, kernels
     assert res.ok and res.identical_samples == SAMPLES, res.summary()

@@ -123,6 +123,31 @@ def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(pairs.transpose(0, 2, 1, 3)).ravel(), k_len
 
 
+def conv_weights8(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
+    """CONV_2D weights for kiln_cm33_conv_w8_s8, the size layout: int8 as stored,
+    [ceil(O/2)][k_len/4][2][4] (an odd last channel and the K tail zero). Each word
+    widens (SXTB16, doubled) into the two words conv_weights holds at the same place."""
+    w = np.asarray(w_ohwi, dtype=np.int8)
+    o = w.shape[0]
+    rows = pad_last(w.reshape(o, -1), 4)
+    k_len = rows.shape[1]
+    if o % 2:
+        rows = np.concatenate([rows, np.zeros((1, k_len), rows.dtype)])
+    pairs = rows.reshape(-1, 2, k_len // 4, 4)                  # [O/2][ch][g][4]
+    return np.ascontiguousarray(pairs.transpose(0, 2, 1, 3)).ravel(), k_len
+
+
+#: Arena bytes kiln_cm33_conv_w8_s8 widens weights into at a time (a chunk of output
+#: channel pairs): the receptive fields are gathered once per chunk, so a chunk of 8 or
+#: more pairs keeps that repeated work under 1/16 of an instruction per MAC.
+CONV_W8_CHUNK_BYTES = 8192
+
+
+def conv_w8_chunk_pairs(out_c: int, k_len: int) -> int:
+    """Output channel pairs kiln_cm33_conv_w8_s8 widens at a time (4 * k_len bytes each)."""
+    return max(1, min((out_c + 1) // 2, CONV_W8_CHUNK_BYTES // (4 * k_len)))
+
+
 def fc_blocks(out_n: int) -> list[int]:
     """Row block sizes the FC kernel walks: 4s, then a 2, then a 1."""
     blocks = [4] * (out_n // 4)
@@ -186,6 +211,23 @@ def dw_weights(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
     g = per_pass.shape[2] // 4
     taps = (per_pass.reshape(mult, kh * kw, g, 4) * 2)[..., [0, 2, 1, 3]]   # [j][tap][group][4]
     return np.ascontiguousarray(taps.transpose(0, 2, 1, 3)).astype(np.int16).ravel()
+
+
+def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
+    """DEPTHWISE_CONV_2D weights for kiln_cm33_dwconv_w8_s8, the size layout: int8
+    [mult][ceil(C/4)][tap][c0 c1 c2 c3]; each word widens (SXTB16, doubled) into the two
+    words dw_weights holds at the same place."""
+    w = np.asarray(w_1hwc, dtype=np.int8)
+    _, kh, kw, oc = w.shape
+    c = oc // mult
+    per_pass = pad_last(w.reshape(kh * kw, c, mult).transpose(2, 0, 1), 4)   # [j][tap][C4]
+    g = per_pass.shape[2] // 4
+    taps = per_pass.reshape(mult, kh * kw, g, 4)                              # [j][tap][group][4]
+    return np.ascontiguousarray(taps.transpose(0, 2, 1, 3)).ravel()
+
+
+#: The largest widened weight array kiln_cm33_dwconv_w8_s8 makes in the arena (bytes).
+DW_W8_MAX_BYTES = 32768
 
 
 def dw_records(rq: np.ndarray, mult: int) -> np.ndarray:

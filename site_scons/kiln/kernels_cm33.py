@@ -13,6 +13,8 @@ Kernels, most specific first:
   DEPTHWISE_CONV_2D over one channel  kiln_cm33_conv_s8 (it is a convolution)
   DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_s8
   FULLY_CONNECTED                     kiln_cm33_fc_s8 (int16 weights), kiln_cm33_fc_w8_s8 (int8)
+  CONV_2D, depthwise over one channel kiln_cm33_conv_w8_s8 (int8 weights, widened in chunks)
+  DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_w8_s8 (int8 weights, widened whole)
 
 Kernels marked wide_weights keep int16 copies of the weights in flash; the size
 layout (OPTIMIZE=size, or a model the speed layout would not fit) passes them
@@ -243,27 +245,50 @@ def _k_len(g: Graph, op: Operator) -> int:
     return k + (-k) % 4
 
 
-def _conv_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_conv_s8: two pixels of k_len int16 (im2col), and
-    k_len bytes to gather a receptive field in when in_c is not a multiple of 4."""
-    k_len = _k_len(g, op)
-    in_c = int(g.tensors[op.inputs[0]].shape[-1])
+def _k_len_of(w_ohwi: np.ndarray) -> int:
+    k = int(np.prod(np.asarray(w_ohwi).shape[1:]))
+    return k + (-k) % 4
+
+
+def _im2col_bytes(k_len: int, in_c: int) -> int:
+    """Two pixels of k_len int16 (im2col), and k_len bytes to gather a receptive field
+    in when in_c is not a multiple of 4."""
     return 4 * k_len + (k_len if in_c % 4 else 0)
 
 
-def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndarray) -> LayerCode:
-    """The kiln_cm33_conv_s8 call for a layer with OHWI weights `w_ohwi`."""
+def _conv_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_conv_s8 (_im2col_bytes)."""
+    return _im2col_bytes(_k_len(g, op), int(g.tensors[op.inputs[0]].shape[-1]))
+
+
+def _conv8_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_conv_w8_s8: the im2col bytes, then a chunk of widened
+    weights (cm33_layout.conv_w8_chunk_pairs)."""
+    k_len, out_c = _k_len(g, op), int(g.tensors[op.outputs[0]].shape[-1])
+    return _conv_scratch(g, op) + 4 * k_len * lay.conv_w8_chunk_pairs(out_c, k_len)
+
+
+def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndarray,
+               wide: bool = True) -> LayerCode:
+    """The kiln_cm33_conv_s8 call for a layer with OHWI weights `w_ohwi` (or, not `wide`,
+    the kiln_cm33_conv_w8_s8 call: int8 weights widened chunk by chunk)."""
     x, y = _int8_io(ctx.graph, ctx.op)
-    w16, k_len = lay.conv_weights(w_ohwi)
+    k_len = _k_len_of(w_ohwi)
     ctx.decls.append(HEADER)
-    # The im2col buffer (and the gather bytes after it) is arena scratch planned
-    # for this step (_conv_scratch).
+    # The im2col buffer (and the gather bytes after it, then the size layout's widened
+    # weights) is arena scratch planned for this step (_conv_scratch).
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     scratch = f"(int16_t *)(void *){base}"
     gather = f"(int8_t *){base} + {4 * k_len}" if geo.in_c % 4 else "0"
+    if wide:
+        weights = dict(w=_weights_decl(ctx, lay.conv_weights(w_ohwi)[0]))
+    else:
+        wbuf = f"(int16_t *)(void *)((int8_t *){base} + {_im2col_bytes(k_len, geo.in_c)})"
+        weights = dict(w8=_weights8_decl(ctx, lay.conv_weights8(w_ohwi)[0]), wbuf=wbuf,
+                       chunk_pairs=lay.conv_w8_chunk_pairs(geo.out_c, k_len))
     fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
-                  w=_weights_decl(ctx, w16), rq=_rq_decl(ctx, rq), scratch=scratch, gather=gather)
+                  **weights, rq=_rq_decl(ctx, rq), scratch=scratch, gather=gather)
     p = ctx.struct("kiln_cm33_conv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
@@ -273,6 +298,12 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
 def _conv_build(ctx: LayerContext) -> LayerCode:
     geo, rq = _conv_check(ctx.graph, ctx.op)
     return _conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data))
+
+
+@_build
+def _conv8_build(ctx: LayerContext) -> LayerCode:
+    geo, rq = _conv_check(ctx.graph, ctx.op)
+    return _conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data), wide=False)
 
 
 # ---- DEPTHWISE_CONV_2D -----------------------------------------------------------------
@@ -293,21 +324,57 @@ def _dw_scratch(g: Graph, op: Operator) -> int:
     return int(g.tensors[op.inputs[0]].shape[-1])
 
 
-@_build
-def _dw_build(ctx: LayerContext) -> LayerCode:
+def _dw8_bytes(g: Graph, op: Operator) -> tuple[int, int]:
+    """(zero-point row bytes rounded up to 4, widened weight bytes) of kiln_cm33_dwconv_w8_s8."""
+    in_c = int(g.tensors[op.inputs[0]].shape[-1])
+    w = g.tensors[op.inputs[1]]
+    taps, out_c = int(np.prod(w.shape[1:3])), int(w.shape[-1])
+    mult = out_c // in_c
+    return in_c + (-in_c) % 4, mult * ((in_c + 3) // 4) * taps * 8
+
+
+def _dw8_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    checked = _dw_check(g, op)
+    if _dw8_bytes(g, op)[1] > lay.DW_W8_MAX_BYTES:
+        raise lay.Unfit(f"widened weights above {lay.DW_W8_MAX_BYTES} bytes of arena")
+    return checked
+
+
+def _dw8_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_dwconv_w8_s8: the zero-point row, then the widened weights."""
+    return sum(_dw8_bytes(g, op))
+
+
+def _dw_call(ctx: LayerContext, wide: bool) -> LayerCode:
+    """The depthwise call with pre-widened int16 weights (`wide`) or int8 ones."""
     g, op = ctx.graph, ctx.op
     geo, rq = _dw_check(g, op)
     x, y = _int8_io(g, op)
     m = geo.depth_mult
+    w = np.asarray(ctx.t(1).data)
     ctx.decls.append(HEADER)
-    zrow = f"(int8_t *){ctx.ptr(ctx.t(1, outputs=True), const=False)}"
+    base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    if wide:
+        weights = dict(w=_weights_decl(ctx, lay.dw_weights(w, m)))
+    else:
+        weights = dict(w8=_weights8_decl(ctx, lay.dw_weights8(w, m)),
+                       wbuf=f"(int16_t *)(void *)((int8_t *){base} + {_dw8_bytes(g, op)[0]})")
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(op, y)), exact=lay.has_exact(rq), mult=m,
-                  w=_weights_decl(ctx, lay.dw_weights(np.asarray(ctx.t(1).data), m)),
-                  rq=_rq_decl(ctx, lay.dw_records(rq, m)), zrow=zrow)
+                  **weights, rq=_rq_decl(ctx, lay.dw_records(rq, m)), zrow=f"(int8_t *){base}")
     p = ctx.struct("kiln_cm33_dwconv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
+
+
+@_build
+def _dw_build(ctx: LayerContext) -> LayerCode:
+    return _dw_call(ctx, wide=True)
+
+
+@_build
+def _dw8_build(ctx: LayerContext) -> LayerCode:
+    return _dw_call(ctx, wide=False)
 
 
 def _dw_as_conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
@@ -328,11 +395,25 @@ def _dw_as_conv_scratch(g: Graph, op: Operator) -> int:
     return 5 * k_len
 
 
-@_build
-def _dw_as_conv_build(ctx: LayerContext) -> LayerCode:
+def _dw_as_conv8_scratch(g: Graph, op: Operator) -> int:
+    k_len, out_c = _dw_as_conv_scratch(g, op) // 5, int(g.tensors[op.outputs[0]].shape[-1])
+    return 5 * k_len + 4 * k_len * lay.conv_w8_chunk_pairs(out_c, k_len)
+
+
+def _dw_as_conv_call(ctx: LayerContext, wide: bool) -> LayerCode:
     geo, rq = _dw_as_conv_check(ctx.graph, ctx.op)
     w = np.asarray(ctx.t(1).data)                      # [1][kh][kw][out_c]
-    return _conv_call(ctx, geo, rq, np.ascontiguousarray(w.transpose(3, 1, 2, 0)))
+    return _conv_call(ctx, geo, rq, np.ascontiguousarray(w.transpose(3, 1, 2, 0)), wide)
+
+
+@_build
+def _dw_as_conv_build(ctx: LayerContext) -> LayerCode:
+    return _dw_as_conv_call(ctx, wide=True)
+
+
+@_build
+def _dw_as_conv8_build(ctx: LayerContext) -> LayerCode:
+    return _dw_as_conv_call(ctx, wide=False)
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -439,6 +520,10 @@ def _register() -> None:
             "kiln_cm33_fc_s8"}
     for op, func, check, build, scratch in [
         ("FULLY_CONNECTED", "kiln_cm33_fc_w8_s8", _fc_check, _fc8_build, None),
+        ("CONV_2D", "kiln_cm33_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
+         _dw_as_conv8_scratch),
         ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build, _conv_scratch),
         ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build, None),
         ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build, None),

@@ -34,6 +34,20 @@ static inline int32_t kiln_cm33_rq(int32_t acc2, const kiln_cm33_rq_t *r, int ex
     return kiln_cm33_requant(acc2, r->mult, r->round, r->shift);
 }
 
+/* The size layout's int8 weight words [k0 k1 k2 k3] widened and doubled into
+ * the two words the speed layout holds at the same place: [2k0, 2k2],
+ * [2k1, 2k3]. (x << 1 moves the low lane's sign bit into bit 16, which the
+ * doubled high lane has clear.) */
+static inline void kiln_cm33_widen_weights(uint32_t *dst, const uint32_t *src, uint32_t words)
+{
+    while (words--) {
+        const uint32_t v = *src++;
+        dst[0] = (kiln_sxtb16(v) << 1) & 0xFFFEFFFFu;
+        dst[1] = (kiln_sxtb16_ror8(v) << 1) & 0xFFFEFFFFu;
+        dst += 2;
+    }
+}
+
 /* The activation clamp, for the layers whose range is narrower than int8. */
 static inline int32_t kiln_cm33_clamp(int32_t q, int32_t lo, int32_t hi)
 {

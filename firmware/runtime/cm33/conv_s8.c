@@ -251,10 +251,11 @@ static inline int8_t out_q(const kiln_cm33_conv_params_t *p, const kiln_cm33_rq_
     return (int8_t)q;
 }
 
-/* The kernel with the activation clamp and the exact records known at
+/* Output channels c0 .. c1 - 1 (c0 even) of every pixel, their widened
+ * weights at w0, with the activation clamp and the exact records known at
  * compile time. */
-KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, int clamp,
-                        int exact)
+KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out,
+                          const uint32_t *w0, uint32_t c0, uint32_t c1, int clamp, int exact)
 {
     const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w;
     const uint32_t oc = p->g.out_c, groups = p->k_len / 4u;
@@ -266,12 +267,12 @@ KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, in
         const int two = pix + 1 < npix;
         int8_t *oa = out + pix * oc;
         int8_t *ob = two ? oa + oc : oa;   /* an odd last pixel is computed twice, stored once */
-        const uint32_t *w = (const uint32_t *)(const void *)p->w;
-        const kiln_cm33_rq_t *r = p->rq;
+        const uint32_t *w = w0;
+        const kiln_cm33_rq_t *r = p->rq + c0;
 
         im2col(p, in, pix, pt, direct);
         im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
-        for (c = 0; c + 1 < oc; c += 2, r += 2) {
+        for (c = c0; c + 1 < c1; c += 2, r += 2) {
             int32_t acc[4];
             acc[0] = acc[2] = r[0].bias;
             acc[1] = acc[3] = r[1].bias;
@@ -281,7 +282,7 @@ KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, in
             oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
             oa[c + 1] = out_q(p, &r[1], acc[1], clamp, exact);
         }
-        if (c < oc) {   /* odd out_c: the weights hold a zero channel c + 1 */
+        if (c < c1) {   /* odd out_c: the weights hold a zero channel c + 1 */
             int32_t acc[4];
             acc[0] = acc[2] = r[0].bias;
             acc[1] = acc[3] = 0;
@@ -294,16 +295,42 @@ KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, in
 
 /* Layers with exact records: a separate copy, so that the others do not
  * test for them per output. */
-static void body_exact(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
+static void body_exact(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out,
+                       const uint32_t *w, uint32_t c0, uint32_t c1)
 {
-    body(p, in, out, p->clamp, 1);
+    body(p, in, out, w, c0, c1, p->clamp, 1);
+}
+
+static void run(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
+                uint32_t c0, uint32_t c1)
+{
+    if (p->exact) {
+        body_exact(p, in, out, w, c0, c1);
+    } else {
+        body(p, in, out, w, c0, c1, p->clamp, 0);
+    }
 }
 
 void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
 {
-    if (p->exact) {
-        body_exact(p, in, out);
-    } else {
-        body(p, in, out, p->clamp, 0);
+    run(p, in, out, (const uint32_t *)(const void *)p->w, 0u, p->g.out_c);
+}
+
+/* The size layout: int8 weights in flash, widened chunk by chunk of output
+ * channel pairs into arena scratch, each chunk then run as above over every
+ * pixel. The receptive fields are gathered once per chunk: 1 / (2 * chunk
+ * pairs) of the widening's cost per MAC. */
+void kiln_cm33_conv_w8_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
+{
+    const uint32_t pairs = (p->g.out_c + 1u) / 2u, words = (uint32_t)p->k_len / 2u;  /* per pair */
+    const uint32_t *w8 = (const uint32_t *)(const void *)p->w8;
+    uint32_t *wbuf = (uint32_t *)(void *)p->wbuf;
+    uint32_t pp;
+
+    for (pp = 0; pp < pairs; pp += p->chunk_pairs) {
+        const uint32_t n = pairs - pp < p->chunk_pairs ? pairs - pp : p->chunk_pairs;
+        const uint32_t c1 = 2u * (pp + n) < p->g.out_c ? 2u * (pp + n) : p->g.out_c;
+        kiln_cm33_widen_weights(wbuf, w8 + pp * words, n * words);
+        run(p, in, out, wbuf, 2u * pp, c1);
     }
 }

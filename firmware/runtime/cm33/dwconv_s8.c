@@ -171,3 +171,15 @@ void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, i
         body(p, in, out, p->clamp, 0);
     }
 }
+
+/* The size layout: the whole (small) weight array widened into arena scratch
+ * first, then the kernel above over it. */
+void kiln_cm33_dwconv_w8_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out)
+{
+    const uint32_t words = (uint32_t)p->mult * ((p->g.in_c + 3u) / 4u) * p->g.k_h * p->g.k_w;
+    kiln_cm33_dwconv_params_t q = *p;
+
+    kiln_cm33_widen_weights((uint32_t *)(void *)p->wbuf, (const uint32_t *)(const void *)p->w8, words);
+    q.w = p->wbuf;
+    kiln_cm33_dwconv_s8(&q, in, out);
+}

@@ -120,9 +120,15 @@ typedef struct {
     const kiln_cm33_rq_t *rq;    /* out_c entries */
     int16_t *scratch;
     int8_t *gather;
+    /* The size layout (kiln_cm33_conv_w8_s8) only: */
+    const int8_t *w8;            /* int8 [ceil(out_c/2)][k_len/4][2 channels][4], as stored */
+    int16_t *wbuf;               /* arena scratch: chunk_pairs * k_len * 2 int16 */
+    uint16_t chunk_pairs;        /* output channel pairs widened at a time */
 } kiln_cm33_conv_params_t;
 
 void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out);
+/* The same with int8 weights (w8), widened chunk by chunk into wbuf. */
+void kiln_cm33_conv_w8_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out);
 
 /* CONV_2D with one input channel, 3x3 kernel, stride 1, no dilation, VALID
  * padding, fused with the 2x2 stride-2 VALID MAX_POOL_2D that reads it. For
@@ -183,9 +189,14 @@ typedef struct {
     const int16_t *w;
     const kiln_cm33_rq_t *rq;
     int8_t *zrow;                /* in_c bytes of arena scratch: the padding taps' row */
+    /* The size layout (kiln_cm33_dwconv_w8_s8) only: */
+    const int8_t *w8;            /* int8 [m][ceil(c/4)][taps][c0 c1 c2 c3], as stored */
+    int16_t *wbuf;               /* arena scratch for w widened: 2 bytes per w8 byte */
 } kiln_cm33_dwconv_params_t;
 
 void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);
+/* The same with int8 weights (w8), widened into wbuf first. */
+void kiln_cm33_dwconv_w8_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D with the portable parameters
  * (kiln_pool_params_t): four channels per word (SSUB8 + SEL for the max,

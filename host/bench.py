@@ -239,15 +239,16 @@ def _size_columns(verdict: str, size: dict | None) -> str:
             f"{size.get('flash_bytes', 0):>9}")
 
 
-def run(board: Board, optimized: str, pairs: list[tuple[str, str, str, str | None]], out: Path) -> dict:
-    """Measure (net, variant, portable_elf, optimized_elf, size_elf or None) on `board`, print,
+def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -> dict:
+    """Measure (net, variant, portable_elf, optimized_elf[, size_elf]) on `board`, print,
     write `out`."""
     emu = board.emulator
     if emu is None:
         raise KilnError(f"bench needs an emulated board; {board.name} has no [emulator] section "
                         f"(emulated boards: {', '.join(boards.emulated()) or 'none'})")
     data: dict = {"note": note(board)}
-    for net, variant, elf_p, elf_o, elf_s in pairs:
+    for net, variant, elf_p, elf_o, *size_elf in pairs:
+        elf_s = size_elf[0] if size_elf else None
         opt = measure(board, elf_o)
         entry = compare(net, variant, measure(board, elf_p), opt, emu.resolution)
         add_costs(entry, cycles.measure_costs(board, elf_o))

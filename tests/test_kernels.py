@@ -381,11 +381,10 @@ def test_every_registered_kernel_is_exercised(models: dict[str, Path], kernels: 
     """The models above (and the one-layer graphs below) select every kernel of
     the set, so test_layers_match_the_oracle has checked each one."""
     chosen = set()
-    for path in models.values():
-        g = read_tflite(path)
-        chosen |= {select(g, op, kernels).func for op in g.ops}
-    for g in one_layer_graphs():
-        chosen |= {select(g, op, kernels).func for op in g.ops}
+    graphs = [read_tflite(path) for path in models.values()] + list(one_layer_graphs())
+    for g in graphs:
+        # narrow: the size layout's int8-weight kernels (test_cm33_fidelity checks their bits)
+        chosen |= {select(g, op, kernels, narrow=n).func for op in g.ops for n in (False, True)}
     # Operator families under kiln.codegen.ops have suites of their own (tests/test_ops_*.py),
     # each checking that its models reach every kernel of its family.
     registered = {impl.func for impl in entries(kernels) if not impl.build.__module__.startswith(OPS)}

@@ -64,6 +64,16 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (9, 10, 8), {"kiln_cm33_dwconv_s8"}),
         ("dw_c16_s2", lambda: seq((10, 9, 16), L.DepthwiseConv2D(3, strides=2, padding="same")),
          (10, 9, 16), {"kiln_cm33_dwconv_s8"}),
+        ("dw_c6_s2_valid_odd", lambda: seq((11, 9, 6), L.DepthwiseConv2D(3, strides=2)),
+         (11, 9, 6), {"kiln_cm33_dwconv_s8"}),
+        # the planar 3x3 kernel (stride 1, >= 100 outputs a channel): VALID, and an odd
+        # output width (its last step stores one output of two)
+        ("dw3_c5_valid_relu6", lambda: seq((13, 14, 5), L.DepthwiseConv2D(3, activation="relu6")),
+         (13, 14, 5), {"kiln_cm33_dw3x3_s8"}),
+        ("dw3_c3_same_w13", lambda: seq((12, 13, 3), L.DepthwiseConv2D(3, padding="same")),
+         (12, 13, 3), {"kiln_cm33_dw3x3_s8"}),
+        ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
+         {"kiln_cm33_dwconv_s8"}),
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),
          {"kiln_cm33_fc_s8"}),
         ("dense_20_7", lambda: seq((20,), L.Dense(7)), (20,), {"kiln_cm33_fc_s8"}),
@@ -200,7 +210,7 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
     k = opmodels._keras()
     L = k.layers
     seq = opmodels._seq
-    conv, dw, fc = "kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_fc_s8"
+    conv, dw, dw3, fc = "kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_dw3x3_s8", "kiln_cm33_fc_s8"
     return [
         ("t_conv1_pool", lambda: seq((12, 10, 1), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(2)),
          (12, 10, 1), {"kiln_cm33_conv1_pool_s8"}),
@@ -210,6 +220,8 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("t_conv_wide_c3", lambda: seq((14, 14, 3), L.Conv2D(6, 11, padding="same")), (14, 14, 3), {conv}),
         ("t_dw_c8", lambda: seq((8, 7, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),
          (8, 7, 8), {dw}),
+        ("t_dw3_c8", lambda: seq((10, 13, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),
+         (10, 13, 8), {dw3}),
         ("t_dw_c6_m2", lambda: seq((7, 8, 6), L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")),
          (7, 8, 6), {dw}),
         ("t_dw_c5_s2", lambda: seq((9, 9, 5), L.DepthwiseConv2D(3, strides=2, padding="same")),

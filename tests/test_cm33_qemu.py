@@ -108,10 +108,11 @@ def _macs_from_shapes(tflite: Path) -> int:
 
 #: Models of test_cm33_fidelity run on the board: the inline-assembly paths
 #: (conv1 + pool without clamp, the conv's LDM loop with odd/even groups and
-#: an odd channel count) and the C paths the host cannot tell apart.
+#: an odd channel count, the planar depthwise loop with an odd output width)
+#: and the C paths the host cannot tell apart.
 TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out", "conv_dilated",
-                "conv_5x5_c2", "dw_c16_s2", "dense_20_7", "maxpool_c8_same", "avgpool_c8_same",
-                "add_residual"]
+                "conv_5x5_c2", "dw_c16_s2", "dw3_c5_valid_relu6", "dw3_c3_same_w13", "dense_20_7",
+                "maxpool_c8_same", "avgpool_c8_same", "add_residual"]
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path]) -> Path:

@@ -213,6 +213,29 @@ def dw_weights(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
     return np.ascontiguousarray(taps.transpose(0, 2, 1, 3)).astype(np.int16).ravel()
 
 
+def dw3x3_weights(w_1hwc: np.ndarray) -> np.ndarray:
+    """DEPTHWISE_CONV_2D 3x3 weights [1][3][3][C] for kiln_cm33_dw3x3_s8: per channel the
+    doubled int16 pairs [w00, w01] [w10, w11] [w20, w21] [w02, w12] [w22, 0] (10 int16)."""
+    w = np.asarray(w_1hwc, dtype=np.int32)[0] * 2                  # [3][3][C]
+    c = w.shape[2]
+    out = np.zeros((c, 10), np.int32)
+    out[:, 0:2], out[:, 2:4], out[:, 4:6] = w[0, 0:2].T, w[1, 0:2].T, w[2, 0:2].T
+    out[:, 6], out[:, 7], out[:, 8] = w[0, 2], w[1, 2], w[2, 2]
+    return out.astype(np.int16).ravel()
+
+
+#: The largest int16 plane kiln_cm33_dw3x3_s8 widens a channel into (arena bytes).
+DW3X3_MAX_PLANE_BYTES = 32768
+
+
+def dw3x3_plane(out_h: int, out_w: int, stride: int, in_w: int, pad_left: int) -> tuple[int, int]:
+    """(plane_h, plane_w) of kiln_cm33_dw3x3_s8: every row and column its two-output
+    steps read (an odd last output reads one pair further), and every input column."""
+    even_w = out_w + out_w % 2
+    plane_w = max(stride * even_w + 2, pad_left + in_w)
+    return stride * (out_h - 1) + 3, plane_w + plane_w % 2
+
+
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
     """DEPTHWISE_CONV_2D weights for kiln_cm33_dwconv_w8_s8, the size layout: int8
     [mult][ceil(C/4)][tap][c0 c1 c2 c3]; each word widens (SXTB16, doubled) into the two

@@ -11,23 +11,28 @@ Kernels, most specific first:
                                       kiln_cm33_conv1_pool_s8 (+ kiln_cm33_copy for the pool)
   CONV_2D                             kiln_cm33_conv_s8
   DEPTHWISE_CONV_2D over one channel  kiln_cm33_conv_s8 (it is a convolution)
+  DEPTHWISE_CONV_2D 3x3, stride 1, >= 12 outputs a row and 100 a channel
+                                      kiln_cm33_dw3x3_s8 (planar: SMLAD on tap pairs)
   DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_s8
-  FULLY_CONNECTED                     kiln_cm33_fc_s8 (int16 weights), kiln_cm33_fc_w8_s8 (int8)
-  CONV_2D, depthwise over one channel kiln_cm33_conv_w8_s8 (int8 weights, widened in chunks)
-  DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_w8_s8 (int8 weights, widened whole)
+  FULLY_CONNECTED                     kiln_cm33_fc_s8
+  MAX_POOL_2D / AVERAGE_POOL_2D       kiln_cm33_maxpool_s8 / kiln_cm33_avgpool_s8
+  ADD, same shapes                    kiln_cm33_add_s8
+and, in the size layout, with int8 weights in flash:
+  CONV_2D, depthwise over one channel kiln_cm33_conv_w8_s8 (widened in chunks into the arena)
+  DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_w8_s8 (widened whole into the arena)
+  FULLY_CONNECTED                     kiln_cm33_fc_w8_s8 (widened in registers)
 
-Kernels marked wide_weights keep int16 copies of the weights in flash; the size
-layout (OPTIMIZE=size, or a model the speed layout would not fit) passes them
-over for the int8-weight kernel or the portable one (kiln.codegen.layout).
+Kernels marked wide_weights keep int16 copies of the weights in flash; a layer
+kept to int8 weights (OPTIMIZE=size, or a model the speed layout would not
+fit: kiln.codegen.layout) passes them over for their int8-weight sibling.
 
 A channel whose requantization the four-instruction step cannot take (a zero
 or large multiplier, a huge trained bias) keeps the kernel with an exact
 record (cm33_layout.requant_records), so trained models do not fall back.
-  MAX_POOL_2D / AVERAGE_POOL_2D       kiln_cm33_maxpool_s8 / kiln_cm33_avgpool_s8
-  ADD, same shapes                    kiln_cm33_add_s8
 """
-
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -42,6 +47,10 @@ from kiln.ir import Graph, Operator, Tensor
 
 HEADER = '#include "kiln/cm33.h"'
 DW_MAX_TAPS = 64
+#: kiln_cm33_dw3x3_s8 beats kiln_cm33_dwconv_s8 from about this many outputs per channel
+#: and per row (measured on VWW's and DS-CNN's layers: firmware/runtime/cm33/dw3x3_s8.c).
+DW3X3_MIN_OUTPUTS = 100
+DW3X3_MIN_WIDTH = 12
 AVG_MAX_WINDOW = 256
 
 
@@ -294,16 +303,17 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
-@_build
-def _conv_build(ctx: LayerContext) -> LayerCode:
-    geo, rq = _conv_check(ctx.graph, ctx.op)
-    return _conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data))
+def _builds(call: Callable[[LayerContext, bool], LayerCode]) -> tuple[Callable, Callable]:
+    """The (speed, size) layout builders of a layer call taking `wide`."""
+    return _build(lambda ctx: call(ctx, True)), _build(lambda ctx: call(ctx, False))
 
 
-@_build
-def _conv8_build(ctx: LayerContext) -> LayerCode:
+def _conv_layer(ctx: LayerContext, wide: bool) -> LayerCode:
     geo, rq = _conv_check(ctx.graph, ctx.op)
-    return _conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data), wide=False)
+    return _conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data), wide)
+
+
+_conv_build, _conv8_build = _builds(_conv_layer)
 
 
 # ---- DEPTHWISE_CONV_2D -----------------------------------------------------------------
@@ -367,14 +377,48 @@ def _dw_call(ctx: LayerContext, wide: bool) -> LayerCode:
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
 
 
-@_build
-def _dw_build(ctx: LayerContext) -> LayerCode:
-    return _dw_call(ctx, wide=True)
+_dw_build, _dw8_build = _builds(_dw_call)
+
+
+# ---- DEPTHWISE_CONV_2D 3x3, planar ----------------------------------------------------------
+
+def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, tuple[int, int]]:
+    geo, rq = _dw_check(g, op)
+    if (geo.k_h, geo.k_w, geo.dil_h, geo.dil_w, geo.depth_mult) != (3, 3, 1, 1, 1):
+        raise lay.Unfit("not 3x3, undilated, depth multiplier 1")
+    if (geo.stride_h, geo.stride_w) != (1, 1):
+        raise lay.Unfit("stride is not 1 (the plane would hold four inputs per output)")
+    if geo.out_w < DW3X3_MIN_WIDTH or geo.out_h * geo.out_w < DW3X3_MIN_OUTPUTS:
+        raise lay.Unfit(f"under {DW3X3_MIN_WIDTH} outputs a row or {DW3X3_MIN_OUTPUTS} a channel "
+                        "(slower than kiln_cm33_dwconv_s8 there)")
+    plane = lay.dw3x3_plane(geo.out_h, geo.out_w, geo.stride_w, geo.in_w, geo.pad_left)
+    if 2 * plane[0] * plane[1] > lay.DW3X3_MAX_PLANE_BYTES:
+        raise lay.Unfit(f"a channel's plane is above {lay.DW3X3_MAX_PLANE_BYTES} bytes")
+    return geo, rq, plane
+
+
+def _dw3_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_cm33_dw3x3_s8: one channel's int16 plane, then one output row
+    of int32 accumulators (rounded up to a pair)."""
+    geo, _, (plane_h, plane_w) = _dw3_check(g, op)
+    return 2 * plane_h * plane_w + 4 * (geo.out_w + geo.out_w % 2)
 
 
 @_build
-def _dw8_build(ctx: LayerContext) -> LayerCode:
-    return _dw_call(ctx, wide=False)
+def _dw3_build(ctx: LayerContext) -> LayerCode:
+    geo, rq, (plane_h, plane_w) = _dw3_check(ctx.graph, ctx.op)
+    x, y = _int8_io(ctx.graph, ctx.op)
+    base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    ctx.decls.append(HEADER)
+    fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
+                  exact=lay.has_exact(rq), plane_h=plane_h, plane_w=plane_w,
+                  w=_weights_decl(ctx, lay.dw3x3_weights(np.asarray(ctx.t(1).data))),
+                  rq=_rq_decl(ctx, rq),
+                  plane=f"(int16_t *)(void *){base}",
+                  acc=f"(int32_t *)(void *)((int8_t *){base} + {2 * plane_h * plane_w})")
+    p = ctx.struct("kiln_cm33_dw3x3_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
 
 
 def _dw_as_conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
@@ -406,14 +450,7 @@ def _dw_as_conv_call(ctx: LayerContext, wide: bool) -> LayerCode:
     return _conv_call(ctx, geo, rq, np.ascontiguousarray(w.transpose(3, 1, 2, 0)), wide)
 
 
-@_build
-def _dw_as_conv_build(ctx: LayerContext) -> LayerCode:
-    return _dw_as_conv_call(ctx, wide=True)
-
-
-@_build
-def _dw_as_conv8_build(ctx: LayerContext) -> LayerCode:
-    return _dw_as_conv_call(ctx, wide=False)
+_dw_as_conv_build, _dw_as_conv8_build = _builds(_dw_as_conv_call)
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -452,14 +489,7 @@ def _fc_call(ctx: LayerContext, wide: bool) -> LayerCode:
     return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
 
 
-@_build
-def _fc_build(ctx: LayerContext) -> LayerCode:
-    return _fc_call(ctx, wide=True)
-
-
-@_build
-def _fc8_build(ctx: LayerContext) -> LayerCode:
-    return _fc_call(ctx, wide=False)
+_fc_build, _fc8_build = _builds(_fc_call)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -517,7 +547,7 @@ def _register() -> None:
     # the size layout (OPTIMIZE) passes them over.
     # (kiln_cm33_copy only finishes kiln_cm33_conv1_pool_s8's fused pool.)
     wide = {"kiln_cm33_conv_s8", "kiln_cm33_conv1_pool_s8", "kiln_cm33_copy", "kiln_cm33_dwconv_s8",
-            "kiln_cm33_fc_s8"}
+            "kiln_cm33_dw3x3_s8", "kiln_cm33_fc_s8"}
     for op, func, check, build, scratch in [
         ("FULLY_CONNECTED", "kiln_cm33_fc_w8_s8", _fc_check, _fc8_build, None),
         ("CONV_2D", "kiln_cm33_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
@@ -530,6 +560,7 @@ def _register() -> None:
         ("MAX_POOL_2D", "kiln_cm33_copy", _fused_copy_check, _fused_copy_build, None),
         ("AVERAGE_POOL_2D", "kiln_cm33_avgpool_s8", _pool_check, _pool_build, None),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_cm33_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
          _dw_as_conv_scratch),
         ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build, None),

@@ -13,7 +13,7 @@
  * doubled bias is added to 2 * acc before the requantization. The build's
  * bound on the doubled accumulator (cm33_layout.requant_records) covers it.
  */
-#include "cm33_rq.h"
+#include "fc_walk.h"
 
 static inline int8_t out_q(const kiln_cm33_fc_params_t *p, const kiln_cm33_rq_t *r, int32_t acc)
 {
@@ -116,24 +116,5 @@ static const uint32_t *rows1(const kiln_cm33_fc_params_t *p, const int8_t *x, co
 
 void kiln_cm33_fc_w8_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out)
 {
-    uint32_t b;
-
-    for (b = 0; b < p->batches; b++) {
-        const uint32_t *w = (const uint32_t *)(const void *)p->w8;
-        const kiln_cm33_rq_t *r = p->rq;
-        uint32_t row = 0;
-        for (; row + 4 <= p->out_n; row += 4, r += 4) {
-            w = rows4(p, in, w, r, out + row);
-        }
-        if (row + 2 <= p->out_n) {
-            w = rows2(p, in, w, r, out + row);
-            row += 2;
-            r += 2;
-        }
-        if (row < p->out_n) {
-            rows1(p, in, w, r, out + row);
-        }
-        in += p->in_n;
-        out += p->out_n;
-    }
+    kiln_cm33_fc_walk(p, in, out, p->w8, rows4, rows2, rows1);
 }

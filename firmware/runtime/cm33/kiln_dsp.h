@@ -154,6 +154,25 @@ static inline int32_t kiln_smlatt(uint32_t x, uint32_t y, int32_t acc)
 #endif
 }
 
+/* SMLABT / SMLATB: acc + x.lo * y.hi, acc + x.hi * y.lo. */
+static inline int32_t kiln_smlabt(uint32_t x, uint32_t y, int32_t acc)
+{
+#if KILN_DSP_NATIVE
+    return __smlabt((int32_t)x, (int32_t)y, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)(kiln_lo16(x) * kiln_hi16(y)));
+#endif
+}
+
+static inline int32_t kiln_smlatb(uint32_t x, uint32_t y, int32_t acc)
+{
+#if KILN_DSP_NATIVE
+    return __smlatb((int32_t)x, (int32_t)y, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)(kiln_hi16(x) * kiln_lo16(y)));
+#endif
+}
+
 /* PKHBT x, y, LSL #16: [x.lo, y.lo]. */
 static inline uint32_t kiln_pkhbt16(uint32_t x, uint32_t y)
 {

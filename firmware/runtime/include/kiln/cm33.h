@@ -198,6 +198,30 @@ void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, i
 /* The same with int8 weights (w8), widened into wbuf first. */
 void kiln_cm33_dwconv_w8_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);
 
+/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1, no dilation: one channel at a time, its input widened into a padded
+ * int16 plane (`plane`, arena scratch), then two outputs of a row per step,
+ * horizontally adjacent taps paired for SMLAD, a row's accumulators kept in
+ * `acc` and requantized after it.
+ *   w: per channel 5 words of doubled int16 pairs:
+ *      [w00, w01] [w10, w11] [w20, w21] [w02, w12] [w22, 0]
+ *   plane: plane_h rows of plane_w int16 (plane_w even); plane (py, px) is
+ *      input (py - pad_top, px - pad_left), or pad_value outside the input.
+ *      plane_h = out_h + 2, plane_w >= out_w (rounded up to even) + 2. */
+typedef struct {
+    kiln_geometry_t g;           /* k_h = k_w = 3, stride 1, out_c == in_c */
+    int8_t pad_value;
+    uint8_t clamp;
+    uint8_t exact;
+    uint16_t plane_h, plane_w;
+    int32_t act_min, act_max;
+    const int16_t *w;
+    const kiln_cm33_rq_t *rq;    /* in_c entries */
+    int16_t *plane;
+    int32_t *acc;                /* arena scratch: ceil(out_w / 2) * 2 int32, one output row */
+} kiln_cm33_dw3x3_params_t;
+
+void kiln_cm33_dw3x3_s8(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, int8_t *out);
+
 /* MAX_POOL_2D and AVERAGE_POOL_2D with the portable parameters
  * (kiln_pool_params_t): four channels per word (SSUB8 + SEL for the max,
  * SXTAB16 sums for the average; windows of at most 256 pixels). */

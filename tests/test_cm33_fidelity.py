@@ -196,7 +196,7 @@ def test_cifar_cnn_ptq_identical() -> None:
     images, _ = datasets.synthetic_images(300, (32, 32, 3), 10, seed=5)
     res, kernels = run_both(variant_path("cifar_cnn", "ptq"),
                             images.astype(np.float32) / np.float32(255.0), kernels="cm33")
-    assert {"kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_add_s8", "kiln_cm33_avgpool_s8",
+    assert {"kiln_cm33_conv_s8", "kiln_cm33_dw3x3_s8", "kiln_cm33_add_s8", "kiln_cm33_avgpool_s8",
             "kiln_cm33_fc_s8"} <= set(kernels)
     assert res.ok and res.identical_samples == 300, res.summary()
 

@@ -151,7 +151,7 @@ def clamp8(v: int) -> int:
 OPS = "kiln.codegen.ops."
 
 #: The Keras nets below, each converted full int8 and float32.
-NETS = ("cnn", "valid", "binary", "head", "fused")
+NETS = ("cnn", "valid", "binary", "head", "fused", "planar")
 
 
 def _keras_models() -> dict:
@@ -202,7 +202,12 @@ def _keras_models() -> dict:
         x = L.MaxPooling2D(2)(L.Conv2D(8, 3, activation="relu")(i))
         return k.Model(i, L.Dense(4)(L.Flatten()(x)))
 
-    return {"cnn": cnn, "valid": valid, "binary": binary, "head": head, "fused": fused}
+    def planar():
+        i = k.Input((9, 14, 4), batch_size=1)  # a 3x3 depthwise wide enough for the planar cm33 kernel
+        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(i)
+        return k.Model(i, L.Conv2D(3, 1)(x))
+
+    return {"cnn": cnn, "valid": valid, "binary": binary, "head": head, "fused": fused, "planar": planar}
 
 
 def _edge_model():

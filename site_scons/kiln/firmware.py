@@ -153,7 +153,7 @@ def explain_link_failure(stderr: str, board: Board, optimize: str, kernels: str)
         parts.append(f"{region}{size} overflowed by {excess:,} B")
         if r is not None and r.kind == "flash":
             if optimize != "size" and kernels != "portable":
-                hints.append("OPTIMIZE=size (int8 weights everywhere: about half the weight bytes)")
+                hints.append("OPTIMIZE=size (int8 weights: about half the weight bytes)")
             hints.append("a smaller model (fewer channels or layers) or a board with more flash")
         else:
             hints.append("a smaller input or fewer channels (the arena), or a board with more RAM")

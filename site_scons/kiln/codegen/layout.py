@@ -6,7 +6,10 @@ kept to int8 weights ("narrow") runs the int8-weight kernel of its set when
 there is one (fully connected) and the portable kernel otherwise.
 
   speed  every layer in its fastest layout; an error when that does not fit
-  size   every layer with int8 weights
+  size   int8 weights in every layer where that saves SIZE_MIN_SAVING bytes or more (a
+         few hundred bytes of int16 copies in the small layers keep their fastest
+         kernels: the fused stem and pool of fashion_mnist, for one); all of them when
+         the board needs it
   fit    (default) the speed layout, unless it would not fit the board's flash:
          then the layers whose int8 weights save the most bytes for the least
          speed are narrowed, one by one, until the image fits
@@ -28,6 +31,10 @@ from kiln.firmware import OPTIMIZE_GOALS
 GOALS = OPTIMIZE_GOALS
 DEFAULT_GOAL = OPTIMIZE_GOALS[0]
 
+
+#: The size layout keeps a layer's int16 weights when int8 ones would save fewer bytes.
+SIZE_MIN_SAVING = 512
+
 #: Flash kept for everything but the model's constants (runtime kernels, app,
 #: board support, the generated calls and descriptor).
 CODE_RESERVE = 96 * 1024
@@ -45,6 +52,8 @@ class Budget:
     goal: str = DEFAULT_GOAL
     flash_bytes: int | None = None
     board: str = ""
+    #: size: the least bytes a layer's int8 weights must save for it to narrow (0: all do).
+    min_saving: int = SIZE_MIN_SAVING
 
     def __post_init__(self) -> None:
         if self.goal not in GOALS:
@@ -91,13 +100,18 @@ def choose(budget: Budget, build: Callable[[set[int] | None], tuple[int, list[La
     that choice and returns its constants' bytes and per-layer costs; its last call is the
     chosen build. `narrowed_set_of(i)` is the kernel set operator i gets when narrowed.
     Raises KilnError with the numbers when nothing fits."""
-    size_layout = "the size layout (int8 weights everywhere)"
+    size_layout = "the size layout with int8 weights everywhere"
+    limit = budget.constants_limit
     if budget.goal == "size":
+        _, costs = build(set())
+        narrow = {c.op_index for c in costs if c.wide and c.weight_bytes // 2 >= budget.min_saving}
+        total, _ = build(narrow)
+        if limit is None or total <= limit:
+            return narrow
         total, _ = build(None)
         _check_fits(budget, total, model, size_layout)
         return None
     total, costs = build(set())
-    limit = budget.constants_limit
     if limit is None or total <= limit:
         return set()
     if budget.goal == "speed":

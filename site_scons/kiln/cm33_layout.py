@@ -111,16 +111,17 @@ def doubled_int16(w: np.ndarray) -> np.ndarray:
 
 
 def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
-    """CONV_2D weights for kiln_cm33_conv_s8: ([ceil(O/2)][k_len/4][2][4] int16, k_len)."""
-    w = np.asarray(w_ohwi)
-    o = w.shape[0]
-    rows = pad_last(w.reshape(o, -1), 4)
-    k_len = rows.shape[1]
-    if o % 2:
-        rows = np.concatenate([rows, np.zeros((1, k_len), rows.dtype)])
-    ordered = sxtb16_order(doubled_int16(rows))                 # [O][k_len]
-    pairs = ordered.reshape(-1, 2, k_len // 4, 4)               # [O/2][ch][g][4]
-    return np.ascontiguousarray(pairs.transpose(0, 2, 1, 3)).ravel(), k_len
+    """CONV_2D weights for kiln_cm33_conv_s8: ([ceil(O/2)][k_len/4][2][4] int16, k_len):
+    the size layout's words (conv_weights8) as the kernel widens them, doubled and in
+    SXTB16 order, so that both layouts hold the same weights at the same place."""
+    w8, k_len = conv_weights8(w_ohwi)
+    return widened(w8), k_len
+
+
+def widened(w8: np.ndarray) -> np.ndarray:
+    """A size-layout int8 array (groups of four: k0 k1 k2 k3) as its kernel widens it at
+    run time, and as the speed layout stores it: int16, doubled, each group [k0, k2] [k1, k3]."""
+    return sxtb16_order(doubled_int16(np.asarray(w8).ravel()))
 
 
 def conv_weights8(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
@@ -160,17 +161,8 @@ def fc_blocks(out_n: int) -> list[int]:
 
 
 def fc_weights(w: np.ndarray) -> np.ndarray:
-    """FULLY_CONNECTED weights [out][in] for kiln_cm33_fc_s8 (in padded with
-    zeros to a multiple of 4, the partial group the kernel reads last)."""
-    w = pad_last(np.asarray(w), 4)
-    out_n, in_n = w.shape
-    ordered = sxtb16_order(doubled_int16(w))
-    parts, r = [], 0
-    for b in fc_blocks(out_n):
-        blk = ordered[r:r + b].reshape(b, in_n // 4, 4)         # [b][g][4]
-        parts.append(blk.transpose(1, 0, 2).ravel())            # [g][b][4]
-        r += b
-    return np.concatenate(parts)
+    """FULLY_CONNECTED weights [out][in] for kiln_cm33_fc_s8: fc_weights8 widened."""
+    return widened(fc_weights8(w))
 
 
 def fc_weights8(w: np.ndarray) -> np.ndarray:
@@ -203,14 +195,9 @@ def conv1_records(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
 
 def dw_weights(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
     """DEPTHWISE_CONV_2D weights [1][kh][kw][C * mult] for kiln_cm33_dwconv_s8:
-    [mult][ceil(C/4)][tap][c0 c2 c1 c3] int16, doubled, the channels past C zero."""
-    w = np.asarray(w_1hwc, dtype=np.int32)
-    _, kh, kw, oc = w.shape
-    c = oc // mult
-    per_pass = pad_last(w.reshape(kh * kw, c, mult).transpose(2, 0, 1), 4)   # [j][tap][C4]
-    g = per_pass.shape[2] // 4
-    taps = (per_pass.reshape(mult, kh * kw, g, 4) * 2)[..., [0, 2, 1, 3]]   # [j][tap][group][4]
-    return np.ascontiguousarray(taps.transpose(0, 2, 1, 3)).astype(np.int16).ravel()
+    [mult][ceil(C/4)][tap][c0 c2 c1 c3] int16, doubled, the channels past C zero
+    (dw_weights8 widened)."""
+    return widened(dw_weights8(w_1hwc, mult))
 
 
 def dw3x3_weights(w_1hwc: np.ndarray) -> np.ndarray:
@@ -228,12 +215,12 @@ def dw3x3_weights(w_1hwc: np.ndarray) -> np.ndarray:
 DW3X3_MAX_PLANE_BYTES = 32768
 
 
-def dw3x3_plane(out_h: int, out_w: int, stride: int, in_w: int, pad_left: int) -> tuple[int, int]:
-    """(plane_h, plane_w) of kiln_cm33_dw3x3_s8: every row and column its two-output
-    steps read (an odd last output reads one pair further), and every input column."""
-    even_w = out_w + out_w % 2
-    plane_w = max(stride * even_w + 2, pad_left + in_w)
-    return stride * (out_h - 1) + 3, plane_w + plane_w % 2
+def dw3x3_plane(out_h: int, out_w: int, in_w: int, pad_left: int) -> tuple[int, int]:
+    """(plane_h, plane_w) of kiln_cm33_dw3x3_s8 (stride 1): every row and column its
+    two-output steps read (an odd last output reads one pair further), and every input
+    column."""
+    plane_w = max(out_w + out_w % 2 + 2, pad_left + in_w)
+    return out_h + 2, plane_w + plane_w % 2
 
 
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:

@@ -248,9 +248,10 @@ def _conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
 
 
 def _k_len(g: Graph, op: Operator) -> int:
-    """The layer's K (taps x input channels), rounded up to a multiple of 4."""
+    """The layer's K (taps x input channels; a depthwise layer run as a convolution has
+    one input channel), rounded up to a multiple of 4."""
     w = g.tensors[op.inputs[1]]
-    k = int(np.prod(w.shape[1:]))
+    k = int(np.prod(w.shape[1:3] if op.op == "DEPTHWISE_CONV_2D" else w.shape[1:]))
     return k + (-k) % 4
 
 
@@ -382,8 +383,10 @@ _dw_build, _dw8_build = _builds(_dw_call)
 
 # ---- DEPTHWISE_CONV_2D 3x3, planar ----------------------------------------------------------
 
-def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, tuple[int, int]]:
-    geo, rq = _dw_check(g, op)
+def _dw3_plane(g: Graph, op: Operator) -> tuple[Geometry, tuple[int, int]]:
+    """The layer's geometry and (plane_h, plane_w), or Unfit: kiln_cm33_dw3x3_s8's shape
+    conditions (the records are _dw_check's)."""
+    geo = _geometry(g, op)
     if (geo.k_h, geo.k_w, geo.dil_h, geo.dil_w, geo.depth_mult) != (3, 3, 1, 1, 1):
         raise lay.Unfit("not 3x3, undilated, depth multiplier 1")
     if (geo.stride_h, geo.stride_w) != (1, 1):
@@ -391,16 +394,21 @@ def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, tuple[int,
     if geo.out_w < DW3X3_MIN_WIDTH or geo.out_h * geo.out_w < DW3X3_MIN_OUTPUTS:
         raise lay.Unfit(f"under {DW3X3_MIN_WIDTH} outputs a row or {DW3X3_MIN_OUTPUTS} a channel "
                         "(slower than kiln_cm33_dwconv_s8 there)")
-    plane = lay.dw3x3_plane(geo.out_h, geo.out_w, geo.stride_w, geo.in_w, geo.pad_left)
+    plane = lay.dw3x3_plane(geo.out_h, geo.out_w, geo.in_w, geo.pad_left)
     if 2 * plane[0] * plane[1] > lay.DW3X3_MAX_PLANE_BYTES:
         raise lay.Unfit(f"a channel's plane is above {lay.DW3X3_MAX_PLANE_BYTES} bytes")
-    return geo, rq, plane
+    return geo, plane
+
+
+def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, tuple[int, int]]:
+    geo, plane = _dw3_plane(g, op)
+    return geo, _dw_check(g, op)[1], plane
 
 
 def _dw3_scratch(g: Graph, op: Operator) -> int:
     """Arena bytes of kiln_cm33_dw3x3_s8: one channel's int16 plane, then one output row
     of int32 accumulators (rounded up to a pair)."""
-    geo, _, (plane_h, plane_w) = _dw3_check(g, op)
+    geo, (plane_h, plane_w) = _dw3_plane(g, op)
     return 2 * plane_h * plane_w + 4 * (geo.out_w + geo.out_w % 2)
 
 
@@ -430,18 +438,6 @@ def _dw_as_conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
         raise lay.Unfit("more than one input channel")
     w = np.asarray(g.tensors[op.inputs[1]].data)
     return geo, _conv_records(g, op, w.reshape(-1, geo.out_c).T, True)
-
-
-def _dw_as_conv_scratch(g: Graph, op: Operator) -> int:
-    w = g.tensors[op.inputs[1]]
-    k = int(np.prod(w.shape[1:3]))
-    k_len = k + (-k) % 4
-    return 5 * k_len
-
-
-def _dw_as_conv8_scratch(g: Graph, op: Operator) -> int:
-    k_len, out_c = _dw_as_conv_scratch(g, op) // 5, int(g.tensors[op.outputs[0]].shape[-1])
-    return 5 * k_len + 4 * k_len * lay.conv_w8_chunk_pairs(out_c, k_len)
 
 
 def _dw_as_conv_call(ctx: LayerContext, wide: bool) -> LayerCode:
@@ -553,7 +549,7 @@ def _register() -> None:
         ("CONV_2D", "kiln_cm33_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
-         _dw_as_conv8_scratch),
+         _conv8_scratch),
         ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build, _conv_scratch),
         ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build, None),
         ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build, None),
@@ -562,7 +558,7 @@ def _register() -> None:
         ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
-         _dw_as_conv_scratch),
+         _conv_scratch),
         ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build, None),
         ("ADD", "kiln_cm33_add_s8", _add_check, _add_build, None),
     ]:

@@ -219,10 +219,13 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Bu
         return consts.bytes, [LayerCost(op.index, la.weight_bytes, la.macs, la.wide)
                               for op, la in zip(g.ops, layers, strict=True)]
 
+    fresh: list[Graph] = []   # one unbuilt graph for all the questions below
+
     def narrowed_set_of(index: int) -> str:
-        g = _read_checked(tflite_path, name)
-        op = next(o for o in g.ops if o.index == index)
-        return select(g, op, kernels, narrow=True).kernel_set
+        if not fresh:
+            fresh.append(_read_checked(tflite_path, name))
+        op = next(o for o in fresh[0].ops if o.index == index)
+        return select(fresh[0], op, kernels, narrow=True).kernel_set
 
     choose(budget, build, narrowed_set_of, graph.name)
     graph, p, consts, layers = built

@@ -131,15 +131,15 @@ def add_costs(entry: dict, costs: dict) -> None:
         la["cycles_per_mac"] = _ratio(c["cycles"], la["macs"]) if la["macs"] else 0.0
 
 
-def add_size_layout(entry: dict, run: dict, costs: dict | None) -> None:
+def add_size_layout(entry: dict, run: dict, costs: dict | None, speed_outputs: list) -> None:
     """The size-layout image's figures into `entry["size_layout"]`: instructions, per MAC,
     against the default image (`vs_speed`), cycles, flash, RAM, arena, and whether its
-    outputs equal the default image's."""
+    outputs equal the default image's (`speed_outputs`)."""
     s = summarize(run)
     size = {k: s[k] for k in ("instructions", "instructions_per_mac", "flash_bytes", "ram_bytes",
                               "arena_bytes") if k in s}
     size["vs_speed"] = _ratio(s["instructions"], entry["instructions"])
-    size["outputs_identical"] = run["outputs"] == entry.get("_outputs", run["outputs"])
+    size["outputs_identical"] = run["outputs"] == speed_outputs
     size["kernels"] = sorted({la["kernel"] for la in s["layers"]})
     if costs is not None:
         size["cycles"] = costs["total"]["cycles"]
@@ -253,9 +253,8 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -
         entry = compare(net, variant, measure(board, elf_p), opt, emu.resolution)
         add_costs(entry, cycles.measure_costs(board, elf_o))
         if elf_s:
-            entry["_outputs"] = opt["outputs"]
-            add_size_layout(entry, measure(board, elf_s), cycles.measure_costs(board, elf_s))
-            del entry["_outputs"]
+            add_size_layout(entry, measure(board, elf_s), cycles.measure_costs(board, elf_s),
+                            opt["outputs"])
         print(table(net, entry, optimized))
         print()
         data[net] = entry

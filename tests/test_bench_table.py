@@ -88,8 +88,7 @@ def test_size_layout_figures_join_the_entry_table_and_summary() -> None:
     size = _run([900, 4500, 300], ["kiln_conv2d_s8", "kiln_cm33_fc_w8_s8", "kiln_softmax_s8"], 5980,
                 7000, 448)
     entry = host_bench.compare("fc_autoencoder", "ptq", opt, opt, RESOLUTION)
-    entry["_outputs"] = opt["outputs"]
-    host_bench.add_size_layout(entry, size, {"total": {"cycles": 9000}, "layers": []})
+    host_bench.add_size_layout(entry, size, {"total": {"cycles": 9000}, "layers": []}, opt["outputs"])
     s = entry["size_layout"]
     assert s["instructions"] == 5980 and s["vs_speed"] == 1.15 and s["flash_bytes"] == 7000
     assert s["outputs_identical"] and s["cycles"] == 9000 and "kiln_cm33_fc_w8_s8" in s["kernels"]

@@ -7,7 +7,8 @@
 #include "kiln/kernels.h"
 #include "kiln/quant.h"
 
-typedef int32_t (*s16_binary_fn)(const kiln_binary_s8_params_t *, int32_t, int32_t);
+#define KILN_BW_T int16_t
+#include "binary_walk.inc"
 
 /* Both inputs offset, scaled up by 2^left_shift, brought to the common
  * scale; `sign` +1 adds, -1 subtracts; the result requantized. */
@@ -62,61 +63,38 @@ static int32_t min_one(const kiln_binary_s8_params_t *p, int32_t qa, int32_t qb)
     return qa < qb ? qa : qb;
 }
 
-static void walk(const kiln_binary_s8_params_t *p, const int16_t *a, const int16_t *b,
-                 int16_t *out, s16_binary_fn op)
-{
-    uint32_t i0, i1, i2, i3;
-    size_t o = 0;
-
-    for (i0 = 0; i0 < p->out_shape[0]; i0++) {
-        for (i1 = 0; i1 < p->out_shape[1]; i1++) {
-            for (i2 = 0; i2 < p->out_shape[2]; i2++) {
-                const size_t ab = (size_t)i0 * p->a_stride[0] + (size_t)i1 * p->a_stride[1] +
-                                  (size_t)i2 * p->a_stride[2];
-                const size_t bb = (size_t)i0 * p->b_stride[0] + (size_t)i1 * p->b_stride[1] +
-                                  (size_t)i2 * p->b_stride[2];
-                for (i3 = 0; i3 < p->out_shape[3]; i3++) {
-                    const int32_t r = op(p, a[ab + (size_t)i3 * p->a_stride[3]],
-                                         b[bb + (size_t)i3 * p->b_stride[3]]);
-                    out[o++] = (int16_t)kiln_clamp_s32(r, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
-}
-
 void kiln_add_s16(const kiln_binary_s8_params_t *p, const int16_t *a,
                   const int16_t *b, int16_t *out)
 {
-    walk(p, a, b, out, add_one);
+    binary_walk(p, a, b, out, add_one);
 }
 
 void kiln_sub_s16(const kiln_binary_s8_params_t *p, const int16_t *a,
                   const int16_t *b, int16_t *out)
 {
-    walk(p, a, b, out, sub_one);
+    binary_walk(p, a, b, out, sub_one);
 }
 
 void kiln_mul_s16(const kiln_binary_s8_params_t *p, const int16_t *a,
                   const int16_t *b, int16_t *out)
 {
-    walk(p, a, b, out, mul_one);
+    binary_walk(p, a, b, out, mul_one);
 }
 
 void kiln_maximum_s16(const kiln_binary_s8_params_t *p, const int16_t *a,
                       const int16_t *b, int16_t *out)
 {
-    walk(p, a, b, out, max_one);
+    binary_walk(p, a, b, out, max_one);
 }
 
 void kiln_minimum_s16(const kiln_binary_s8_params_t *p, const int16_t *a,
                       const int16_t *b, int16_t *out)
 {
-    walk(p, a, b, out, min_one);
+    binary_walk(p, a, b, out, min_one);
 }
 
 void kiln_squared_difference_s16(const kiln_binary_s8_params_t *p, const int16_t *a,
                                  const int16_t *b, int16_t *out)
 {
-    walk(p, a, b, out, sqdiff_one);
+    binary_walk(p, a, b, out, sqdiff_one);
 }

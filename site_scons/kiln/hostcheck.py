@@ -126,7 +126,8 @@ def runtime_objects(kernels: str = "portable", sanitize: bool = False) -> list[P
     the build): the portable kernels, plus the cm33 set (its plain-C host path)
     unless portable."""
     sources = sorted((RUNTIME / "portable").glob("*.c"))
-    headers = sorted((RUNTIME / "include" / "kiln").glob("*.h"))
+    # every file the sources include: kiln/*.h, kiln/ops/*.h and the shared .inc bodies
+    headers = sorted((RUNTIME / "include").rglob("*.h")) + sorted((RUNTIME / "portable").glob("*.inc"))
     if kernels != "portable":
         sources += sorted((RUNTIME / "cm33").glob("*.c"))
         headers += sorted((RUNTIME / "cm33").glob("*.h"))

@@ -260,21 +260,29 @@ def _mirror_map(g: Graph, op: Operator) -> np.ndarray:
                   mode="reflect" if mode == 0 else "symmetric")
 
 
-def _mirror_pad(ctx: LayerContext) -> LayerCode:
-    x, y = ctx.t(0), ctx.t(0, outputs=True)
-    idx = _mirror_map(ctx.graph, ctx.op)
-    if idx.size != y.size:
-        raise UnsupportedLayer(f"output {y.describe()} does not match the padded size")
-    _same_quant(x, y)
-    shape, offsets = separable_map(idx)
-    p = ctx.struct("kiln_table_copy_params_t", dict(
-        out_shape=shape, offsets=ctx.array("offs", "int32_t", offsets), elem_bytes=_ELEM_BYTES[x.dtype]))
-    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+def _table_copy(source_map, what: str):  # noqa: ANN001, ANN202
+    """(build, accepts) of an operator that is a kiln_table_copy: every output element
+    copied from the input element `source_map(graph, op)` names, in a separable map;
+    `what` names the output in the size-mismatch refusal ("padded", "cropped")."""
+    def build(ctx: LayerContext) -> LayerCode:
+        x, y = ctx.t(0), ctx.t(0, outputs=True)
+        idx = source_map(ctx.graph, ctx.op)
+        if idx.size != y.size:
+            raise UnsupportedLayer(f"output {y.describe()} does not match the {what} size")
+        _same_quant(x, y)
+        shape, offsets = separable_map(idx)
+        p = ctx.struct("kiln_table_copy_params_t", dict(
+            out_shape=shape, offsets=ctx.array("offs", "int32_t", offsets), elem_bytes=_ELEM_BYTES[x.dtype]))
+        return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+    def accepts(g: Graph, op: Operator) -> bool:
+        separable_map(source_map(g, op))
+        return True
+
+    return build, accepts
 
 
-def _mirror_accepts(g: Graph, op: Operator) -> bool:
-    separable_map(_mirror_map(g, op))
-    return True
+_mirror_pad, _mirror_accepts = _table_copy(_mirror_map, "padded")
 
 
 # ---- CAST ---------------------------------------------------------------------------
@@ -494,21 +502,7 @@ def _batch_to_space_map(g: Graph, op: Operator) -> np.ndarray:
     return out.reshape(y.shape) if out.size == y.size else out
 
 
-def _batch_to_space(ctx: LayerContext) -> LayerCode:
-    x, y = ctx.t(0), ctx.t(0, outputs=True)
-    idx = _batch_to_space_map(ctx.graph, ctx.op)
-    if idx.size != y.size:
-        raise UnsupportedLayer(f"output {y.describe()} does not match the cropped size")
-    _same_quant(x, y)
-    shape, offsets = separable_map(idx)
-    p = ctx.struct("kiln_table_copy_params_t", dict(
-        out_shape=shape, offsets=ctx.array("offs", "int32_t", offsets), elem_bytes=_ELEM_BYTES[x.dtype]))
-    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
-
-
-def _batch_to_space_accepts(g: Graph, op: Operator) -> bool:
-    separable_map(_batch_to_space_map(g, op))
-    return True
+_batch_to_space, _batch_to_space_accepts = _table_copy(_batch_to_space_map, "cropped")
 
 
 def _space_to_batch_dims(g: Graph, op: Operator) -> dict:

@@ -77,6 +77,8 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),
          {"kiln_cm33_fc_s8"}),
         ("dense_20_7", lambda: seq((20,), L.Dense(7)), (20,), {"kiln_cm33_fc_s8"}),
+        # 11 groups of 4 and a tail of 2 inputs; rows in blocks 6, 6, 2
+        ("dense_46_14", lambda: seq((46,), L.Dense(14)), (46,), {"kiln_cm33_fc_s8"}),
         ("maxpool_c8_same", lambda: seq((9, 8, 8), L.Conv2D(6, 1), L.MaxPooling2D(3, 2, "same")),
          (9, 8, 8), {"kiln_cm33_maxpool_s8"}),
         ("avgpool_c8_same", lambda: seq((9, 8, 8), L.Conv2D(8, 1), L.AveragePooling2D(3, 2, "same")),
@@ -124,6 +126,7 @@ def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.Hos
 #: Specs run again in the size layout (int8 weights: OPTIMIZE=size), with the kernels
 #: they must then use.
 SIZE_SPECS = {"dense_64_11_relu": {"kiln_cm33_fc_w8_s8"}, "dense_20_7": {"kiln_cm33_fc_w8_s8"},
+              "dense_46_14": {"kiln_cm33_fc_w8_s8"},
               "conv1_pool_fashion": {"kiln_cm33_fc_w8_s8", "kiln_cm33_conv_w8_s8"},
               "conv_c3_same_relu6": {"kiln_cm33_conv_w8_s8"},
               "conv_c16_s2_odd_out": {"kiln_cm33_conv_w8_s8"},

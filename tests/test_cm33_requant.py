@@ -172,9 +172,11 @@ def test_sxtb16_order_matches_the_widened_word() -> None:
 
 
 def test_fc_blocks_cover_every_row() -> None:
-    for n in range(1, 20):
+    for n in range(1, 30):
         blocks = lay.fc_blocks(n)
-        assert sum(blocks) == n and all(b in (1, 2, 4) for b in blocks)
+        assert sum(blocks) == n and all(b in (1, 2, 4, 6) for b in blocks)
+        assert blocks == sorted(blocks, reverse=True) and blocks.count(6) == n // 6
+        assert all(blocks.count(b) <= 1 for b in (1, 2, 4))
 
 
 def test_records_fold_the_input_offset_and_double() -> None:

@@ -150,13 +150,13 @@ def conv_w8_chunk_pairs(out_c: int, k_len: int) -> int:
 
 
 def fc_blocks(out_n: int) -> list[int]:
-    """Row block sizes the FC kernel walks: 4s, then a 2, then a 1."""
-    blocks = [4] * (out_n // 4)
-    rest = out_n % 4
-    if rest >= 2:
-        blocks.append(2)
-    if rest % 2:
-        blocks.append(1)
+    """Row block sizes the FC kernels walk (fc_walk.h): 6s, then at most one 4, 2 and 1."""
+    blocks = [6] * (out_n // 6)
+    rest = out_n % 6
+    for b in (4, 2, 1):
+        if rest >= b:
+            blocks.append(b)
+            rest -= b
     return blocks
 
 

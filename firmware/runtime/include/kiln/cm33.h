@@ -151,7 +151,7 @@ typedef struct {
 void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_t *in,
                              int8_t *out);
 
-/* FULLY_CONNECTED: rows in blocks of 4 (then 2, then 1) sharing each loaded
+/* FULLY_CONNECTED: rows in blocks of 6 (then at most one of 4, 2, 1) sharing each loaded
  * input word; any input length (a last partial group of 1 to 3 inputs meets
  * zero weights).
  *   w:  int16 (kiln_cm33_fc_s8, the speed layout), for each block of b rows:

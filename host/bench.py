@@ -8,7 +8,11 @@ INFERs and report PROFILE's per-layer costs. The board's timer ticks every
 instruction counts with that resolution, and each layer's cost includes the
 profiling call (a few tens of instructions).
 
-    python -m host.bench --board BOARD --out build/bench.json NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF] ...
+    python -m host.bench --board BOARD --out FILE NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]] ...
+
+On a CPU without an optimized kernel set (e.g. the Cortex-M3) the portable
+image is measured alone (`--kernels portable`, one ELF per network): its
+figures fill both columns, with a speed-up of 1.
 
 A third image is the optimized set in the size layout (OPTIMIZE=size: int8
 weights everywhere, kiln.codegen.layout); its figures go under `size_layout`
@@ -49,7 +53,8 @@ def note(board: Board) -> str:
     """What the figures are, from the board's facts (kept in bench.json)."""
     emu = board.emulator
     assert emu is not None
-    return (f"{board.cost_unit} on QEMU {emu.machine} (-icount shift={emu.icount_shift}), from a "
+    return (f"{board.cost_unit} on QEMU {emu.machine} ({board.cpu}, -icount shift={emu.icount_shift}), "
+            "from a "
             f"{board.clock_hz / 1e6:g} MHz timer: resolution {emu.resolution} {board.cost_unit}; "
             "per-layer costs include the profiling call")
 
@@ -147,9 +152,13 @@ def add_size_layout(entry: dict, run: dict, costs: dict | None, speed_outputs: l
     entry["size_layout"] = size
 
 
-def table(net: str, entry: dict, optimized: str) -> str:
-    """The printed table of one network; `optimized` names the faster kernel set."""
-    lines = [f"{net}/{entry['variant']}: instructions per inference, portable vs {optimized} kernels",
+def table(net: str, entry: dict, optimized: str, core: str = "") -> str:
+    """The printed table of one network; `optimized` names the faster kernel set
+    (`portable` when the core has none), `core` the CPU the figures are of."""
+    on = f" on {core}" if core else ""
+    versus = "portable kernels only (no optimized set for this core)" if optimized == "portable" \
+        else f"portable vs {optimized} kernels"
+    lines = [f"{net}/{entry['variant']}: instructions per inference{on}, {versus}",
              f"  {'layer':<6}{'op':<19}{'kernel':<26}{'MACs':>9}{'portable':>11}{optimized:>10}"
              f"{'p/MAC':>8}{'o/MAC':>8}{'speed-up':>10}"]
     for i, la in enumerate(entry["layers"]):
@@ -192,7 +201,9 @@ _OPTIMIZED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 def fallbacks(entry: dict, optimized: str) -> list[str]:
     """'index op (kernel)' of the convolution, depthwise and dense layers that
     run a portable kernel in the optimized image (optimized kernels are named
-    kiln_<set>_...)."""
+    kiln_<set>_...); none when the core has no optimized set."""
+    if optimized == "portable":
+        return []
     return [f"{i} {la['op']} ({la['kernel']})" for i, la in enumerate(entry["layers"])
             if la["op"] in _OPTIMIZED_OPS and not la["kernel"].startswith(f"kiln_{optimized}_")]
 
@@ -201,14 +212,15 @@ def _mega(n: float) -> str:
     return f"{n / 1e6:.3f}M"
 
 
-def summary(data: dict, optimized: str) -> str:
+def summary(data: dict, optimized: str, core: str = "") -> str:
     """One line per network: MACs, instructions portable and optimized, per MAC,
     flash, RAM and arena of the optimized image, and issue 13's target with
-    pass/fail (a printed figure, not an assertion)."""
+    pass/fail (a printed figure, not an assertion); `core`: the CPU measured."""
     head = (f"  {'network':<16}{'MACs':>9}{'portable':>11}{optimized:>10}{'p/MAC':>7}{'o/MAC':>7}"
             f"{'cycles':>10}{'c/MAC':>7}{'flash':>9}{'RAM':>8}{'arena':>8}{'target':>9}  result"
             f"{'size':>10}{'vs':>6}{'flash':>9}")
-    lines = [f"suite: instructions per inference (-icount); cycles: the {optimized} image's estimate "
+    on = f" on {core}" if core else ""
+    lines = [f"suite{on}: instructions per inference (-icount); cycles: the {optimized} image's estimate "
              f"(host/cycles.py); flash, RAM, arena: its bytes; size: the size layout's (OPTIMIZE=size) "
              "instructions, their ratio to the default image's, and its flash",
              head]
@@ -241,7 +253,8 @@ def _size_columns(verdict: str, size: dict | None) -> str:
 
 def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -> dict:
     """Measure (net, variant, portable_elf, optimized_elf[, size_elf]) on `board`, print,
-    write `out`."""
+    write `out`. An optimized_elf of None (a core without an optimized set)
+    measures the portable image alone, as both columns."""
     emu = board.emulator
     if emu is None:
         raise KilnError(f"bench needs an emulated board; {board.name} has no [emulator] section "
@@ -249,16 +262,16 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -
     data: dict = {"note": note(board)}
     for net, variant, elf_p, elf_o, *size_elf in pairs:
         elf_s = size_elf[0] if size_elf else None
-        opt = measure(board, elf_o)
-        entry = compare(net, variant, measure(board, elf_p), opt, emu.resolution)
-        add_costs(entry, cycles.measure_costs(board, elf_o))
+        opt = measure(board, elf_o or elf_p)
+        entry = compare(net, variant, measure(board, elf_p) if elf_o else opt, opt, emu.resolution)
+        add_costs(entry, cycles.measure_costs(board, elf_o or elf_p))
         if elf_s:
             add_size_layout(entry, measure(board, elf_s), cycles.measure_costs(board, elf_s),
                             opt["outputs"])
-        print(table(net, entry, optimized))
+        print(table(net, entry, optimized, board.cpu))
         print()
         data[net] = entry
-    print(summary(data, optimized))
+    print(summary(data, optimized, board.cpu))
     print()
     write_json(out, data)
     print(f"bench: written {out}")
@@ -272,21 +285,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--board", required=True, help=f"an emulated board: {', '.join(boards.emulated())}")
     ap.add_argument("--kernels", default="cm33", help="the optimized kernel set measured against portable")
     ap.add_argument("--out", type=Path, default=paths.bench_json())
-    ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF]")
+    ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]]")
     args = ap.parse_args(argv)
     pairs = []
     for item in args.pairs:
         try:
             key, elfs = item.split("=", 1)
             net, variant = key.split(":", 1)
-            elf_p, elf_o, *rest = elfs.split(",")
-            if len(rest) > 1:
+            elf_p, *rest = elfs.split(",")
+            if len(rest) > 2:
                 raise ValueError(item)
         except ValueError:
-            print(f"bench: bad argument '{item}': use NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF]",
+            print(f"bench: bad argument '{item}': use NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]]",
                   file=sys.stderr)
             return 2
-        pairs.append((net, variant, elf_p, elf_o, rest[0] if rest else None))
+        pairs.append((net, variant, elf_p, rest[0] if rest else None, rest[1] if len(rest) > 1 else None))
     try:
         run(boards.load(args.board), args.kernels, pairs, args.out)
     except Exception as exc:  # QEMU, link and model errors all end the run here

@@ -261,6 +261,11 @@ def _tensor(t: dict) -> str:
             f"scale {t.get('scale')} zero point {t.get('zero_point')}")
 
 
+def _core(info: dict) -> str:
+    """' (cortex-m4)': the core INFO names; empty for firmware older than the `cpu` field."""
+    return f" ({info['cpu']})" if info.get("cpu") else ""
+
+
 def format_info(info: dict, passed_over: list[str] | None = None) -> str:
     """INFO as a model view: the board, then the model layer by layer; with the
     compiler's report (`passed_over`, one entry per layer), why each layer did not
@@ -269,7 +274,7 @@ def format_info(info: dict, passed_over: list[str] | None = None) -> str:
     ios = [f"{kind[:-1]:<9} {_tensor(t)}" + (f"  {t['name']}" if len(m.get(kind, [])) > 1 else "")
            for kind in ("inputs", "outputs") for t in m.get(kind, [])]
     head = [
-        f"board     {info.get('board')} at {info.get('clock_hz', 0) / 1e6:g} MHz, firmware "
+        f"board     {info.get('board')}{_core(info)} at {info.get('clock_hz', 0) / 1e6:g} MHz, firmware "
         f"{info.get('firmware')}, cost unit {info.get('cost_unit')}, max payload {info.get('max_payload')} B",
         f"model     {m.get('name')}",
         f"sha256    {m.get('tflite_sha256')}",

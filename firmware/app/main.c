@@ -84,7 +84,8 @@ static void cmd_info(uint8_t seq)
     const uint32_t used_n = format_u32(board_stack_used(), used);
     const uint32_t reserved_n = format_u32(board_stack_reserved(), reserved);
     const char *parts[] = {
-        "{\"protocol\":", KILN_PROTOCOL_VERSION, ",\"board\":\"", KILN_BOARD_NAME, "\",\"clock_hz\":", clock,
+        "{\"protocol\":", KILN_PROTOCOL_VERSION, ",\"board\":\"", KILN_BOARD_NAME, "\",\"cpu\":\"", KILN_BOARD_CPU,
+        "\",\"clock_hz\":", clock,
         ",\"firmware\":\"", KILN_FIRMWARE_VERSION, "\",\"cost_unit\":\"", KILN_BOARD_COST_UNIT,
         "\",\"max_payload\":", maxp, ",\"stack_used\":", used, ",\"stack_reserved\":", reserved,
         ",\"model\":", kiln_model.info_json, "}",

@@ -5,6 +5,7 @@
  * C and describes itself in board.toml. The build passes the board's
  * constants from board.toml as macros:
  *   KILN_BOARD_NAME      "b_u585i_iot02a"
+ *   KILN_BOARD_CPU       "cortex-m33" (the cpu of board.toml: the core the image is built for)
  *   KILN_BOARD_CLOCK_HZ  core clock in Hz after board_init()
  *   KILN_BOARD_COST_UNIT "cycles" or "instructions" (what kiln_cost_now() counts)
  *   KILN_BAUD            UART baud rate

@@ -96,8 +96,15 @@ def names() -> list[str]:
 
 
 def emulated() -> list[str]:
-    """The boards with an [emulator] section, in name order."""
-    return [n for n in names() if load(n).emulated]
+    """The boards with an [emulator] section. The first is the one tools use
+    when not told (`scons bench` without an emulated BOARD=, host.cycles, the
+    tests): the emulated stand-in for the default board, i.e. those with the
+    default board's CPU come first; otherwise name order."""
+    from kiln.registry import DEFAULT_BOARD  # registry imports this module
+
+    found = [load(n) for n in names()]
+    default_cpu = next((b.cpu for b in found if b.name == DEFAULT_BOARD), None)
+    return [b.name for b in sorted((b for b in found if b.emulated), key=lambda b: b.cpu != default_cpu)]
 
 
 def hardware() -> list[str]:
@@ -168,7 +175,8 @@ def load(name: str) -> Board:
     cost_unit = _need(data, "cost_unit", str, path)
     if cost_unit not in COST_UNITS:
         raise KilnError(f"{path}: cost_unit '{cost_unit}' must be one of {', '.join(COST_UNITS)}")
-    sources = tuple(bdir / s for s in _need(data, "sources", list, path))
+    # A source may be shared by several boards of one chip family (../common/...).
+    sources = tuple((bdir / s).resolve() for s in _need(data, "sources", list, path))
     for s in sources:
         if not s.is_file():
             raise KilnError(f"{path}: source '{s.name}' not found in {bdir}")

@@ -88,9 +88,15 @@ def include_dirs(gen_dir: Path, board: Board) -> list[Path]:
 
 def resolve_kernels(requested: str, flags: CpuFlags) -> str:
     """The kernel set to build: auto means the CPU's optimized set when its
-    folder has sources, else portable."""
+    folder has sources, else portable. An optimized set the CPU cannot run
+    (its cpus.toml table names another set, or none) is refused here, with the
+    reason, rather than left to fail in the assembler."""
     if requested not in KERNEL_SETS:
         raise KilnError(f"unknown KERNELS '{requested}': valid values are {', '.join(KERNEL_SETS)}")
+    if requested not in ("auto", "portable") and requested != flags.kernels:
+        has = f"its optimized set is {flags.kernels}" if flags.kernels else "it has no optimized set"
+        raise KilnError(f"KERNELS={requested}: the {requested} kernels do not run on {flags.cpu} ({has} in "
+                        f"toolchain/cpus.toml); use KERNELS=auto or KERNELS=portable")
     if requested != "auto":
         return requested
     if flags.kernels and any((FIRMWARE / "runtime" / flags.kernels).glob("*.c")):
@@ -119,7 +125,8 @@ def board_sources(board: Board) -> list[Path]:
 
 def board_defines(board: Board, baud: int) -> dict[str, str]:
     """Board constants from board.toml, as C macros (see firmware/boards/board.h)."""
-    return {"KILN_BOARD_NAME": f'\\"{board.name}\\"', "KILN_BOARD_CLOCK_HZ": f"{board.clock_hz}u",
+    return {"KILN_BOARD_NAME": f'\\"{board.name}\\"', "KILN_BOARD_CPU": f'\\"{board.cpu}\\"',
+            "KILN_BOARD_CLOCK_HZ": f"{board.clock_hz}u",
             "KILN_BOARD_COST_UNIT": f'\\"{board.cost_unit}\\"', "KILN_BAUD": f"{baud}u"}
 
 

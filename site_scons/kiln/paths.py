@@ -5,7 +5,8 @@
     build/<board>/tflite/<file stem>/<kernels>/     firmware of one's own TFLITE=file.tflite
     build/<board>/runtime/<kernels>/                the runtime's objects, shared by those images
     build/check-host/                               check-host stamps
-    build/bench.json                                the benchmark's figures
+    build/bench.json                                the benchmark's figures (the default emulated board)
+    build/<board>/bench.json                        the benchmark's figures on another emulated board
     build/<board>/tflite/<file stem>/bench.json     the benchmark of one's own TFLITE=file
 
 Every tool, test and host script asks here instead of joining paths itself.
@@ -71,9 +72,11 @@ def check_host_dir() -> Path:
     return BUILD / "check-host"
 
 
-def bench_json() -> Path:
-    """The benchmark's figures."""
-    return BUILD / "bench.json"
+def bench_json(board: str | None = None) -> Path:
+    """The benchmark's figures: build/bench.json on the default emulated board
+    (no `board`), build/<board>/bench.json on another, so boards never
+    overwrite each other's figures."""
+    return BUILD / board / "bench.json" if board else BUILD / "bench.json"
 
 
 def tflite_bench_json(board: str, tflite_file: str | Path) -> Path:

@@ -1,12 +1,14 @@
 """SCons tool: env.KilnBench() -> the always-built `bench` target.
 
 Runs on an emulated board (kiln.bench.board_for: BOARD= when it is emulated,
-else the first board with an [emulator] section). Builds that board's firmware
+else the first of kiln.boards.emulated()). Builds that board's firmware
 of each benchmark network (kiln.bench.ALL: the compiler's own networks and the
 MLPerf Tiny suite, those present under models/) three times,
 with KERNELS=portable, the board's optimized set, and that set in the size
-layout (OPTIMIZE=size), each in its own kiln.paths.firmware_dir, then runs `python -m host.bench`: QEMU under
--icount, per-layer instructions side by side, written to kiln.paths.bench_json().
+layout (OPTIMIZE=size), each in its own kiln.paths.firmware_dir (once, portable,
+on a CPU without an optimized set), then runs `python -m host.bench`: QEMU under
+-icount, per-layer instructions side by side, written to kiln.paths.bench_json()
+(build/bench.json on the default emulated board, build/<board>/bench.json on another).
 With TFLITE=, the same for that one file, written to kiln.paths.tflite_bench_json().
 """
 
@@ -16,7 +18,7 @@ import subprocess
 import sys
 
 import kiln_scons
-from kiln import ROOT, bench, child_env, paths, registry
+from kiln import ROOT, bench, boards, child_env, paths, registry
 from kiln import firmware as fw
 from kiln.errors import KilnError
 from SCons.Script import File
@@ -39,21 +41,22 @@ def kiln_bench(env) -> list:  # noqa: ANN001
         optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
     except KilnError as exc:
         kiln_scons.fail(str(exc))
-    if optimized == "portable":
-        kiln_scons.fail(f"bench compares portable with optimized kernels, and the CPU of {board.name} "
-                        f"({board.cpu}) has none: see toolchain/cpus.toml")
+    # A CPU without an optimized set (cortex-m3) measures its portable image alone.
+    builds = (("portable", None),) if optimized == "portable" else \
+        (("portable", None), (optimized, None), (optimized, "size"))
     pairs, elfs = [], []
     own = kiln_scons.tflite_path(str(env.get("TFLITE", "") or ""))
     # TFLITE= benchmarks that one file, written beside its firmware; else the benchmark networks.
     chosen = [(f"tflite:{own.stem}", File(str(own)), own)] if own else \
         [(f"{net}:{variant}", env.KilnModels(net, variants=[variant])[variant][0], None)
          for net, variant in bench.ALL if net in registry.nets()]
-    out = paths.tflite_bench_json(board.name, own) if own else paths.bench_json()
+    other = board.name if board.name != boards.emulated()[0] else None
+    out = paths.tflite_bench_json(board.name, own) if own else paths.bench_json(other)
     for key, tflite, own_file in chosen:
         net, variant = key.split(":", 1)
         images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k, own=own_file,
                                    optimize=o)["elf"]
-                  for k, o in (("portable", None), (optimized, None), (optimized, "size"))]
+                  for k, o in builds]
         elfs += images
         pairs.append(f"{key}=" + ",".join(str(i[0] if isinstance(i, list) else i) for i in images))
     label = f"  BENCH {board.name}: {out.relative_to(ROOT)}"

@@ -23,16 +23,20 @@ void Default_Handler(void);
 
 /* The FPU must be on before the first floating-point instruction: the
  * compiler may use FP registers anywhere in C, so this part is assembly and
- * runs before any C code (Armv8-M ARM B3.1, CPACR: CP10 and CP11 full access). */
+ * runs before any C code (Armv8-M ARM B3.1, CPACR: CP10 and CP11 full access).
+ * A build without FP instructions (-mfloat-abi=soft: Cortex-M3, M0+) leaves
+ * CPACR alone: such a core may have no FPU, and Armv6-M cannot encode the ORR. */
 __attribute__((naked, noreturn)) void Reset_Handler(void)
 {
     __asm volatile (
+#if defined(__ARM_FP)
         "ldr r0, =0xE000ED88\n\t"
         "ldr r1, [r0]\n\t"
         "orr r1, r1, #(0xF << 20)\n\t"
         "str r1, [r0]\n\t"
         "dsb\n\t"
         "isb\n\t"
+#endif
         "b kiln_start\n\t"
     );
 }

@@ -38,6 +38,19 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         b = L.Conv2D(shape[2], 3, padding="same", activation="relu")(inp)
         return k.Model(inp, L.ReLU()(L.Add()([a, b])))
 
+    def se_block(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        x = L.Conv2D(shape[2], 1)(inp)
+        s = L.GlobalAveragePooling2D(keepdims=True)(x)
+        s = L.Conv2D(shape[2], 1, activation="sigmoid")(s)
+        return k.Model(inp, L.Multiply()([x, s]))
+
+    def row_mean_block(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        x = L.Conv2D(shape[2], 1)(inp)
+        m = L.AveragePooling2D((1, shape[1]))(x)          # [h, 1, c]
+        return k.Model(inp, L.Concatenate()([L.Add()([x, m]), L.Subtract()([x, m])]))
+
     conv = "kiln_cm33_conv_s8"
     return [
         ("conv1_pool_fashion", lambda: seq((28, 28, 1), L.Conv2D(12, 3, activation="relu"),
@@ -86,6 +99,18 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("avgpool_global_c6", lambda: seq((8, 8, 6), L.Conv2D(6, 1), L.AveragePooling2D(8)),
          (8, 8, 6), {"kiln_cm33_avgpool_s8"}),
         ("add_residual", lambda: add_block((6, 6, 8)), (6, 6, 8), {"kiln_cm33_add_s8"}),
+        # broadcasting: a channel vector over every pixel (squeeze-excite's MUL, with its
+        # sigmoid on the table kernel), a row mean over the middle axis (ADD, SUB)
+        ("mul_se_block", lambda: se_block((5, 6, 12)), (5, 6, 12),
+         {"kiln_cm33_mul_s8", "kiln_cm33_lut_s8"}),
+        ("add_sub_row_mean", lambda: row_mean_block((4, 7, 6)), (4, 7, 6),
+         {"kiln_cm33_add_s8"}),
+        # global average pooling (MEAN): 10 channels (a tail of 2), and 272 pixels (the
+        # 16-bit lanes are flushed after 255)
+        ("mean_gap_c10", lambda: seq((6, 7, 10), L.Conv2D(10, 1), L.GlobalAveragePooling2D()),
+         (6, 7, 10), {"kiln_cm33_mean_s8"}),
+        ("mean_gap_272px", lambda: seq((17, 16, 8), L.Conv2D(8, 1), L.GlobalAveragePooling2D()),
+         (17, 16, 8), {"kiln_cm33_mean_s8"}),
     ]
 
 
@@ -136,9 +161,11 @@ SIZE_SPECS = {"dense_64_11_relu": {"kiln_cm33_fc_w8_s8"}, "dense_20_7": {"kiln_c
 
 
 def test_specs_reach_every_cm33_kernel() -> None:
-    """Between them the specs above claim every kernel the cm33 set registers
-    (test_specialized_kernel_identical then checks the claim)."""
-    claimed = set().union(*(s[3] for s in CM33_SPECS), *SIZE_SPECS.values())
+    """Between them the specs above and the table kernels' models (test_cm33_tables)
+    claim every kernel the cm33 set registers (the tests using them check the claim)."""
+    import test_cm33_tables
+
+    claimed = set().union(*(s[3] for s in CM33_SPECS), *SIZE_SPECS.values(), test_cm33_tables.KERNELS)
     assert claimed == {impl.func for impl in entries("cm33")}
 
 

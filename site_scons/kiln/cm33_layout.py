@@ -288,14 +288,13 @@ def add_tables(offset: int, left_shift: int, mult: int, shift: int) -> np.ndarra
     return np.array(vals, dtype=np.int64)
 
 
-def add_record(a_tab: np.ndarray, b_tab: np.ndarray, out_mult: int, out_shift: int,
-               out_zp: int) -> tuple[int, int, int]:
-    """(mult, round, e) of the ADD output requantization, with the overflow checks."""
+def output_record(bound: int, out_mult: int, out_shift: int, out_zp: int) -> tuple[int, int, int]:
+    """(mult, round, e) of an element-wise output requantization (ADD, SUB, MUL) whose
+    doubled accumulator is at most `bound` in size, with the fast path's overflow checks."""
     if out_mult <= 0 or out_shift > -1 or out_shift < -30:
-        raise Unfit("the ADD output multiplier is not in the fast path's range")
+        raise Unfit("the output multiplier is not in the fast path's range")
     e = -out_shift
-    bound = int(np.abs(a_tab).max() + np.abs(b_tab).max())
     rnd = (1 << (e - 1)) + out_zp * (1 << e)
     if bound >= INT31 or bound // 2 + 2 + abs(rnd) >= INT31:
-        raise Unfit("the ADD sum could overflow int32")
+        raise Unfit("the doubled accumulator could overflow int32")
     return out_mult, rnd, e

@@ -16,7 +16,9 @@ Kernels, most specific first:
   DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_s8
   FULLY_CONNECTED                     kiln_cm33_fc_s8
   MAX_POOL_2D / AVERAGE_POOL_2D       kiln_cm33_maxpool_s8 / kiln_cm33_avgpool_s8
-  ADD, same shapes                    kiln_cm33_add_s8
+  MEAN over the spatial axes          kiln_cm33_mean_s8
+  ADD, SUB (broadcasting)             kiln_cm33_add_s8
+  MUL (broadcasting)                  kiln_cm33_mul_s8
 and, in the size layout, with int8 weights in flash:
   CONV_2D, depthwise over one channel kiln_cm33_conv_w8_s8 (widened in chunks into the arena)
   DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_w8_s8 (widened whole into the arena)
@@ -42,6 +44,7 @@ from kiln.codegen import portable as pt
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_array, c_int
 from kiln.codegen.geometry import Geometry
+from kiln.codegen.ops import movement
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
@@ -499,6 +502,25 @@ def _pool_check(g: Graph, op: Operator) -> None:
         raise lay.Unfit(f"window above {AVG_MAX_WINDOW} pixels")
 
 
+def _mean_check(g: Graph, op: Operator) -> None:
+    x, y = _int8_io(g, op)
+    if movement._equal_qparams(x, y):
+        # tflite-micro still requantizes there, as movement's kiln_reduce_s8 does
+        raise lay.Unfit("input and output quantization are equal")
+    try:
+        pt._mean_accepts(g, op)
+    except UnsupportedLayer as exc:
+        raise lay.Unfit(str(exc)) from None
+
+
+@_build
+def _mean_build(ctx: LayerContext) -> LayerCode:
+    _mean_check(ctx.graph, ctx.op)
+    code = pt._mean_s8(ctx)  # same parameters as the portable kernel
+    code.decls.insert(0, HEADER)
+    return code
+
+
 @_build
 def _pool_build(ctx: LayerContext) -> LayerCode:
     _pool_check(ctx.graph, ctx.op)
@@ -507,32 +529,77 @@ def _pool_build(ctx: LayerContext) -> LayerCode:
     return code
 
 
-# ---- ADD --------------------------------------------------------------------------------------
+# ---- ADD, SUB, MUL --------------------------------------------------------------------------------------
 
-def _add_check(g: Graph, op: Operator) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], tuple]:
+def _broadcast_walk(a: tuple, b: tuple, y: tuple) -> tuple[list[int], list[int], list[int]]:
+    """(shape, a_stride, b_stride) of kiln_cm33_binary_params_t: the output's dimensions
+    above 1, adjacent ones merged where both inputs broadcast alike (so the innermost row
+    is as long as it can be), at most four; element strides, 0 where broadcast."""
+    rank = len(y)
+    if max(len(a), len(b)) > rank:
+        raise lay.Unfit(f"an input has more dimensions than the output {list(y)}")
+    a, b = (1,) * (rank - len(a)) + tuple(a), (1,) * (rank - len(b)) + tuple(b)
+    dims: list[list[int]] = []   # [size, a advances, b advances]
+    for o, da, db in zip(y, a, b, strict=True):
+        if da not in (1, o) or db not in (1, o):
+            raise lay.Unfit(f"shapes {list(a)} and {list(b)} do not broadcast to {list(y)}")
+        if o == 1:
+            continue
+        flags = [int(da == o), int(db == o)]
+        if dims and dims[-1][1:] == flags:
+            dims[-1][0] *= o
+        else:
+            dims.append([o, *flags])
+    dims = dims or [[1, 0, 0]]
+    if len(dims) > 4:
+        raise lay.Unfit("more than four broadcast dimensions after merging")
+    dims = [[1, 0, 0]] * (4 - len(dims)) + dims
+    strides = []
+    for k in (1, 2):
+        acc, st = 1, [0] * 4
+        for d in range(3, -1, -1):
+            if dims[d][k]:
+                st[d] = acc
+                acc *= dims[d][0]
+        strides.append(st)
+    return [d[0] for d in dims], strides[0], strides[1]
+
+
+def _binary_check(g: Graph, op: Operator) -> dict:
+    """ADD, SUB and MUL: the kiln_cm33_binary_params_t fields (tables as arrays)."""
     if len(op.inputs) != 2:
         raise lay.Unfit("needs two inputs")
     a, b, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     if any(t.dtype != "int8" or not t.quantized or len(t.scale) != 1 for t in (a, b, y)):
         raise lay.Unfit("not per-tensor int8")
-    if tuple(a.shape) != tuple(y.shape) or tuple(b.shape) != tuple(y.shape):
-        raise lay.Unfit("broadcasting")
+    shape, sa_, sb_ = _broadcast_walk(a.shape, b.shape, y.shape)
     (sa, za), (sb, zb), (so, zo) = a.qparams(), b.qparams(), y.qparams()
-    q = qm.add_params(sa, sb, so)
-    ta = lay.add_tables(-za, q["left_shift"], q["a_mult"], q["a_shift"])
-    tb = lay.add_tables(-zb, q["left_shift"], q["b_mult"], q["b_shift"])
-    rec = lay.add_record(ta, tb, q["out_mult"], q["out_shift"], zo)
-    return ta, tb, rec, _act_range(op, y)
+    f: dict = dict(shape=shape, a_stride=sa_, b_stride=sb_, **_clamp_fields(*_act_range(op, y)),
+                   a_tab=None, b_tab=None, a_offset=-za, b_offset=-zb)
+    if op.op == "MUL":
+        q = qm.mul_params(sa, sb, so)
+        bound = 2 * lay.max_abs_input(-za) * lay.max_abs_input(-zb)
+    else:
+        q = qm.add_params(sa, sb, so)
+        f["a_tab"] = lay.add_tables(-za, q["left_shift"], q["a_mult"], q["a_shift"])
+        f["b_tab"] = lay.add_tables(-zb, q["left_shift"], q["b_mult"], q["b_shift"])
+        if op.op == "SUB":
+            if max(q["a_shift"], q["b_shift"]) > 0:  # the portable SUB refuses these too
+                raise lay.Unfit("SUB input multiplier above one")
+            f["b_tab"] = -f["b_tab"]
+        bound = int(np.abs(f["a_tab"]).max() + np.abs(f["b_tab"]).max())
+    f["mult"], f["round"], f["shift"] = lay.output_record(bound, q["out_mult"], q["out_shift"], zo)
+    return f
 
 
 @_build
-def _add_build(ctx: LayerContext) -> LayerCode:
-    ta, tb, (mult, rnd, e), (lo, hi) = _add_check(ctx.graph, ctx.op)
+def _binary_build(ctx: LayerContext) -> LayerCode:
+    f = _binary_check(ctx.graph, ctx.op)
     a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
     ctx.decls.append(HEADER)
-    fields = dict(n=y.size, **_clamp_fields(lo, hi), a_tab=ctx.array("a_tab", "int32_t", ta),
-                  b_tab=ctx.array("b_tab", "int32_t", tb), mult=mult, round=rnd, shift=e)
-    p = ctx.struct("kiln_cm33_add_params_t", fields)
+    for key in ("a_tab", "b_tab"):
+        f[key] = "NULL" if f[key] is None else ctx.array(key, "int32_t", f[key])
+    p = ctx.struct("kiln_cm33_binary_params_t", f)
     call = f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
 
@@ -555,12 +622,15 @@ def _register() -> None:
         ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build, None),
         ("MAX_POOL_2D", "kiln_cm33_copy", _fused_copy_check, _fused_copy_build, None),
         ("AVERAGE_POOL_2D", "kiln_cm33_avgpool_s8", _pool_check, _pool_build, None),
+        ("MEAN", "kiln_cm33_mean_s8", _mean_check, _mean_build, None),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
          _conv_scratch),
         ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build, None),
-        ("ADD", "kiln_cm33_add_s8", _add_check, _add_build, None),
+        ("ADD", "kiln_cm33_add_s8", _binary_check, _binary_build, None),
+        ("SUB", "kiln_cm33_add_s8", _binary_check, _binary_build, None),
+        ("MUL", "kiln_cm33_mul_s8", _binary_check, _binary_build, None),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
                             accepts=_guard(check), header="kiln/cm33.h", scratch=scratch,
@@ -568,3 +638,6 @@ def _register() -> None:
 
 
 _register()
+
+# The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE) live in their own module.
+from kiln import kernels_cm33_tables  # noqa: E402, F401 - registers them

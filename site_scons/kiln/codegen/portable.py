@@ -188,14 +188,19 @@ def _softmax_dims(ctx: LayerContext) -> tuple[int, int]:
     return x.size // depth, depth
 
 
-def _softmax_s8(ctx: LayerContext) -> LayerCode:
-    x, y = ctx.t(0), ctx.t(0, outputs=True)
-    so, zo = per_tensor_qparams(y)
+def softmax_s8_params(ctx: LayerContext) -> dict:
+    """int8 SOFTMAX: rows, depth and qm.softmax_params, or UnsupportedLayer."""
+    so, zo = per_tensor_qparams(ctx.t(0, outputs=True))
     if zo != -128 or abs(so - 1.0 / 256) > 1e-9:
         raise UnsupportedLayer("int8 softmax output must have scale 1/256 and zero point -128")
     rows, depth = _softmax_dims(ctx)
-    q = qm.softmax_params(ctx.op.options.get("Beta", 1.0), per_tensor_qparams(x)[0])
-    p = ctx.struct("kiln_softmax_s8_params_t", dict(rows=rows, depth=depth, **q))
+    q = qm.softmax_params(ctx.op.options.get("Beta", 1.0), per_tensor_qparams(ctx.t(0))[0])
+    return dict(rows=rows, depth=depth, **q)
+
+
+def _softmax_s8(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    p = ctx.struct("kiln_softmax_s8_params_t", softmax_s8_params(ctx))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
@@ -208,6 +213,18 @@ def _softmax_f32(ctx: LayerContext) -> LayerCode:
 
 
 # ---- pad, concatenation, mean --------------------------------------------------
+
+def pad_rows(in_shape: list[int], out_shape: list[int], before: list[int]) -> tuple[list, list, list]:
+    """PAD's 4-D shapes with unpadded innermost dimensions merged into the one above
+    (a 2-D padding of NHWC pads [h][w * c] rows): kiln_pad copies whole rows, so the
+    longer its rows the fewer calls."""
+    i, o, b = list(in_shape), list(out_shape), list(before)
+    while i[3] == o[3] and (i[:3] != [1, 1, 1] or o[:3] != [1, 1, 1]):
+        i = [1, i[0], i[1], i[2] * i[3]]
+        b = [0, b[0], b[1], b[2] * o[3]]
+        o = [1, o[0], o[1], o[2] * o[3]]
+    return i, o, b
+
 
 def _pad(ctx: LayerContext) -> LayerCode:
     x, pads, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
@@ -231,9 +248,9 @@ def _pad(ctx: LayerContext) -> LayerCode:
         if not ctx.t(2).is_const:
             raise UnsupportedLayer("the pad value must be constant")
         value = int(np.asarray(ctx.t(2).data, dtype=np.float32).ravel()[:1].view(np.int32)[0])
-    p = ctx.struct("kiln_pad_params_t", dict(in_shape=_shape4(x.shape), out_shape=_shape4(y.shape),
-                                             before=before, pad_value=value,
-                                             elem_bytes=4 if x.dtype == "float32" else 1))
+    shapes = pad_rows(_shape4(x.shape), _shape4(y.shape), before)
+    p = ctx.struct("kiln_pad_params_t", dict(zip(("in_shape", "out_shape", "before"), shapes, strict=True),
+                                             pad_value=value, elem_bytes=4 if x.dtype == "float32" else 1))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
@@ -302,7 +319,9 @@ def _mean_f32(ctx: LayerContext) -> LayerCode:
 
 # ---- quantize / dequantize ---------------------------------------------------------
 
-def _quant(ctx: LayerContext) -> LayerCode:
+def quant_fields(ctx: LayerContext) -> dict:
+    """QUANTIZE / DEQUANTIZE: the fields of kiln_quant_params_t (float scale and zero
+    point at a float edge, else the requantization between the two tensors)."""
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     f = dict(n=x.size, scale=0.0, zero_point=0, in_offset=0, mult=0, shift=0, out_offset=0)
     if x.dtype == "float32":
@@ -313,7 +332,12 @@ def _quant(ctx: LayerContext) -> LayerCode:
         (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
         m, s = qm.requantize_params(si, so)
         f.update(in_offset=-zi, mult=m, shift=s, out_offset=zo)
-    p = ctx.struct("kiln_quant_params_t", f)
+    return f
+
+
+def _quant(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    p = ctx.struct("kiln_quant_params_t", quant_fields(ctx))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 

@@ -228,19 +228,67 @@ void kiln_cm33_dw3x3_s8(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, int
 void kiln_cm33_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
 void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
 
-/* ADD of two same-shape int8 tensors. Each input's rescaling depends only on
- * its int8 value, so the build tabulates it: a_tab[q + 128] = 2 * (TFLite's
- * scaled input for q); the sum is requantized as above with e = out shift. */
+/* ADD, SUB and MUL of two int8 tensors, with broadcasting: the output is
+ * walked as shape[0..3] (collapsed by the build, innermost last), each input
+ * advancing by its element stride per dimension (0 where broadcast; the
+ * innermost stride is 0 or 1).
+ *   ADD / SUB (kiln_cm33_add_s8): each input's rescaling depends only on its
+ *     int8 value, so the build tabulates it: a_tab[q + 128] = 2 * (TFLite's
+ *     scaled input for q), b_tab likewise (negated for SUB); the sum is
+ *     requantized as above with e = out shift.
+ *   MUL (kiln_cm33_mul_s8): acc2 = (a + a_offset) * 2 * (b + b_offset),
+ *     requantized the same way (tables NULL). */
 typedef struct {
-    uint32_t n;
+    uint32_t shape[4];
+    uint32_t a_stride[4], b_stride[4];
     uint8_t clamp;
     int32_t act_min, act_max;
-    const int32_t *a_tab, *b_tab;   /* 256 entries each */
+    const int32_t *a_tab, *b_tab;   /* 256 entries each (ADD, SUB) */
+    int32_t a_offset, b_offset;     /* -zero points (MUL) */
     int32_t mult, round, shift;
-} kiln_cm33_add_params_t;
+} kiln_cm33_binary_params_t;
 
-void kiln_cm33_add_s8(const kiln_cm33_add_params_t *p, const int8_t *a, const int8_t *b,
+void kiln_cm33_add_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out);
+void kiln_cm33_mul_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+                      int8_t *out);
+
+/* Element-wise operators of one 8-bit value (LOGISTIC, TANH, QUANTIZE
+ * between int8 and uint8): out[i] = table[(uint8_t)in[i]], the 256 outputs
+ * evaluated at build time with the portable kernel's arithmetic. In place is
+ * allowed. */
+typedef struct {
+    uint32_t n;
+    const int8_t *table;         /* 256 entries, indexed by the input byte */
+} kiln_cm33_lut_params_t;
+
+void kiln_cm33_lut_s8(const kiln_cm33_lut_params_t *p, const void *in, void *out);
+
+/* DEQUANTIZE of an 8-bit tensor to float32, by the same table lookup. */
+typedef struct {
+    uint32_t n;
+    const float *table;          /* 256 entries, indexed by the input byte */
+} kiln_cm33_lut_f32_params_t;
+
+void kiln_cm33_lut_s8_f32(const kiln_cm33_lut_f32_params_t *p, const void *in, float *out);
+
+/* int8 SOFTMAX over the last axis (output scale 1/256, zero point -128):
+ * exp_q0[d] = exp(-beta * in_scale * d) in Q0.31 for d = max - q in
+ * [0, 255], 0 where d exceeds the portable kernel's -diff_min. */
+typedef struct {
+    uint32_t rows, depth;
+    const int32_t *exp_q0;       /* 256 entries */
+} kiln_cm33_softmax_params_t;
+
+void kiln_cm33_softmax_s8(const kiln_cm33_softmax_params_t *p, const int8_t *in, int8_t *out);
+
+/* MEAN over the spatial axes of [1][h][w][c] (kiln_mean_s8_params_t, as the
+ * portable kernel): four channels per word, 16-bit lanes flushed every 255
+ * pixels. */
+void kiln_cm33_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out);
+
+/* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
+void kiln_cm33_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 
 /* The copy that stands for a MAX_POOL_2D fused into the convolution before
  * it: the convolution left the pooled values at the start of its own output

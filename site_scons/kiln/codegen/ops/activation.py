@@ -65,8 +65,9 @@ def _leaky_s8(ctx: LayerContext) -> LayerCode:
                        alpha_mult=a_mult, alpha_shift=a_shift))
 
 
-def _sigmoid_s8(ctx: LayerContext) -> LayerCode:
-    """LOGISTIC and TANH: the Q4.27 input multiplier and the saturation radius."""
+def sigmoid_s8_params(ctx: LayerContext) -> dict:
+    """LOGISTIC and TANH on int8: the Q4.27 input multiplier and the saturation radius
+    (kiln_act_sigmoid_s8_params_t without n), or UnsupportedLayer."""
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     si, zi = per_tensor_qparams(x)
     so, zo = per_tensor_qparams(y)
@@ -81,8 +82,11 @@ def _sigmoid_s8(ctx: LayerContext) -> LayerCode:
     if mult >= 1 << 31 or left_shift < 0 or (radius > 0 and left_shift > 30):
         raise UnsupportedLayer(f"input scale {si:g} is outside what {ctx.op.op}'s fixed-point "
                                "arithmetic takes")
-    return _unary(ctx, "kiln_act_sigmoid_s8_params_t",
-                  dict(in_zp=zi, radius=radius, mult=mult, left_shift=left_shift))
+    return dict(in_zp=zi, radius=radius, mult=mult, left_shift=left_shift)
+
+
+def _sigmoid_s8(ctx: LayerContext) -> LayerCode:
+    return _unary(ctx, "kiln_act_sigmoid_s8_params_t", sigmoid_s8_params(ctx))
 
 
 def _q15(mult: int) -> int:

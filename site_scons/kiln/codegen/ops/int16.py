@@ -21,7 +21,7 @@ from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext, fmt
 from kiln.codegen.geometry import Geometry
 from kiln.codegen.ops import movement, spatial
-from kiln.codegen.portable import _broadcast, _fc_dims, _per_channel_ok
+from kiln.codegen.portable import _broadcast, _fc_dims, _per_channel_ok, pad_rows
 from kiln.codegen.portable import _quant as _portable_quant
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator, Tensor
@@ -382,9 +382,10 @@ def _pad(ctx: LayerContext) -> LayerCode:
         if not cval.is_const:
             raise UnsupportedLayer("the pad value must be constant")
         value = int(np.asarray(cval.data).ravel()[0])
-    p = ctx.struct("kiln_pad_params_t", dict(
-        in_shape=_shape4(x.shape), out_shape=_shape4(y.shape),
-        before=[0] * (4 - len(pads)) + [int(v) for v in pads[:, 0]], pad_value=value, elem_bytes=2))
+    before = [0] * (4 - len(pads)) + [int(v) for v in pads[:, 0]]
+    shapes = pad_rows(_shape4(x.shape), _shape4(y.shape), before)
+    p = ctx.struct("kiln_pad_params_t", dict(zip(("in_shape", "out_shape", "before"), shapes, strict=True),
+                                             pad_value=value, elem_bytes=2))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 

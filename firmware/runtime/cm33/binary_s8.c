@@ -1,0 +1,121 @@
+/*
+ * Kiln Cortex-M33 kernels: ADD, SUB and MUL of two int8 tensors with
+ * broadcasting (kiln/cm33.h).
+ *
+ * ADD and SUB: TFLite rescales each input (offset, << 20, requantize to the
+ * common scale) before summing. That rescaling depends only on the int8
+ * value, so the build tabulates it (256 int32 per input, doubled for the
+ * fast requantization; SUB's second table negated): per element two table
+ * loads, one add and the four-instruction requantization, instead of three
+ * full requantizations.
+ *
+ * MUL: (a - za) * 2 (b - zb) (the doubling folded into b's offset add), one
+ * MUL and the same requantization.
+ *
+ * Broadcasting: the build collapses the shapes so that the innermost
+ * dimension is as long as possible, and gives each input a stride per
+ * dimension (0 where it is broadcast). The walk runs the innermost rows with
+ * each input either advancing by one or held, the test hoisted out of the
+ * row.
+ */
+#include "cm33_rq.h"
+
+typedef struct {
+    const int32_t *ta, *tb;    /* ADD/SUB tables, centred on 0 */
+    int32_t a_off, b_off2;     /* MUL offsets */
+    int32_t mult, round, shift, lo, hi;
+} binary_t;
+
+KILN_SPECIALIZE int32_t one(const binary_t *k, int32_t a, int32_t b, int is_mul, int clamp)
+{
+    const int32_t acc2 = is_mul ? (a + k->a_off) * (k->b_off2 + 2 * b) : k->ta[a] + k->tb[b];
+    const int32_t q = kiln_cm33_requant(acc2, k->mult, k->round, k->shift);
+
+    return clamp ? kiln_cm33_clamp(q, k->lo, k->hi) : q;
+}
+
+/* One innermost row of n outputs; a and b advance by sa and sb (0 or 1). */
+KILN_SPECIALIZE void row(const binary_t *k, const int8_t *a, uint32_t sa, const int8_t *b, uint32_t sb,
+                         int8_t *out, uint32_t n, int is_mul, int clamp)
+{
+    const int8_t *end = out + n;
+
+    if (sa && sb) {
+        while (out != end) {
+            *out++ = (int8_t)one(k, *a++, *b++, is_mul, clamp);
+        }
+    } else if (sa) {
+        const int32_t vb = *b;
+        while (out != end) {
+            *out++ = (int8_t)one(k, *a++, vb, is_mul, clamp);
+        }
+    } else if (sb) {
+        const int32_t va = *a;
+        while (out != end) {
+            *out++ = (int8_t)one(k, va, *b++, is_mul, clamp);
+        }
+    } else {
+        const int8_t v = (int8_t)one(k, *a, *b, is_mul, clamp);
+        while (out != end) {
+            *out++ = v;
+        }
+    }
+}
+
+KILN_SPECIALIZE void walk(const kiln_cm33_binary_params_t *p, const binary_t *k, const int8_t *a,
+                          const int8_t *b, int8_t *out, int is_mul, int clamp)
+{
+    const uint32_t n = p->shape[3];
+    uint32_t i0, i1, i2;
+
+    for (i0 = 0; i0 < p->shape[0]; i0++) {
+        for (i1 = 0; i1 < p->shape[1]; i1++) {
+            for (i2 = 0; i2 < p->shape[2]; i2++) {
+                const int8_t *ra = a + i0 * p->a_stride[0] + i1 * p->a_stride[1] + i2 * p->a_stride[2];
+                const int8_t *rb = b + i0 * p->b_stride[0] + i1 * p->b_stride[1] + i2 * p->b_stride[2];
+                row(k, ra, p->a_stride[3], rb, p->b_stride[3], out, n, is_mul, clamp);
+                out += n;
+            }
+        }
+    }
+}
+
+static binary_t constants(const kiln_cm33_binary_params_t *p)
+{
+    binary_t k;
+
+    k.ta = p->a_tab != 0 ? p->a_tab + 128 : 0;
+    k.tb = p->b_tab != 0 ? p->b_tab + 128 : 0;
+    k.a_off = p->a_offset;
+    k.b_off2 = 2 * p->b_offset;
+    k.mult = p->mult;
+    k.round = p->round;
+    k.shift = p->shift;
+    k.lo = p->act_min;
+    k.hi = p->act_max;
+    return k;
+}
+
+void kiln_cm33_add_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+                      int8_t *out)
+{
+    const binary_t k = constants(p);
+
+    if (p->clamp) {
+        walk(p, &k, a, b, out, 0, 1);
+    } else {
+        walk(p, &k, a, b, out, 0, 0);
+    }
+}
+
+void kiln_cm33_mul_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+                      int8_t *out)
+{
+    const binary_t k = constants(p);
+
+    if (p->clamp) {
+        walk(p, &k, a, b, out, 1, 1);
+    } else {
+        walk(p, &k, a, b, out, 1, 0);
+    }
+}

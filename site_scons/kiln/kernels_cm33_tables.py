@@ -1,0 +1,138 @@
+"""The Cortex-M33 table kernels in the code generator's registry.
+
+An element-wise operator whose output depends on one 8-bit input value is 256
+outputs, evaluated here with the portable kernel's own arithmetic
+(kiln.fixedpoint) and looked up at run time:
+
+  LOGISTIC, TANH (int8)                          kiln_cm33_lut_s8
+  QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8
+                                                 kiln_cm33_lut_s8
+  DEQUANTIZE int8 / uint8 -> float32             kiln_cm33_lut_s8_f32
+  SOFTMAX (int8): the exponential of each difference from the row's maximum
+                                                 kiln_cm33_softmax_s8
+  QUANTIZE float32 -> int8 (VCVTA rounding)      kiln_cm33_quantize_f32_s8
+
+A table costs 256 bytes of flash (1 KB for float or int32 entries); the
+portable kernels stay the fallback, with the same bits.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from kiln import fixedpoint as fp
+from kiln.codegen import portable as pt
+from kiln.codegen.context import LayerContext
+from kiln.codegen.ops import activation
+from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
+from kiln.ir import Graph, Operator
+
+HEADER = '#include "kiln/cm33.h"'
+#: The byte values 0..255 as the input dtype reads them.
+_VALUES = {"int8": np.arange(256).astype(np.uint8).view(np.int8).astype(np.int64),
+           "uint8": np.arange(256, dtype=np.int64)}
+_RANGE = {"int8": (-128, 127), "uint8": (0, 255)}
+
+
+class _Layer:
+    """What the parameter functions read of a LayerContext (the graph, the operator and
+    its tensors), so that accepts() runs the same checks as build()."""
+
+    t = LayerContext.t
+
+    def __init__(self, graph: Graph, op: Operator) -> None:
+        self.graph, self.op = graph, op
+
+
+def _accepts(params: Callable) -> Callable[[Graph, Operator], bool]:
+    def accepts(g: Graph, op: Operator) -> bool:
+        if g.tensors[op.inputs[0]].size != g.tensors[op.outputs[0]].size:
+            raise UnsupportedLayer("input and output differ in size")
+        params(_Layer(g, op))
+        return True
+    return accepts
+
+
+def _bytes(values: list[int]) -> np.ndarray:
+    """Output values (int8 or uint8) as the int8 array the C table holds."""
+    return np.asarray(values, dtype=np.int64).astype(np.uint8).view(np.int8)
+
+
+def _lut_call(ctx: LayerContext, table: np.ndarray, ctype: str, struct: str) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    ctx.decls.append(HEADER)
+    p = ctx.struct(struct, dict(n=x.size, table=ctx.array("table", ctype, table)))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _table_s8(ctx: LayerContext) -> np.ndarray:
+    """The 256 outputs of a LOGISTIC, TANH or 8-bit QUANTIZE layer."""
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    values = _VALUES[x.dtype]
+    if ctx.op.op in ("LOGISTIC", "TANH"):
+        f = fp.logistic_s8 if ctx.op.op == "LOGISTIC" else fp.tanh_s8
+        prm = activation.sigmoid_s8_params(ctx)
+        return _bytes([f(int(v), **prm) for v in values])
+    q = pt.quant_fields(ctx)
+    lo, hi = _RANGE[y.dtype]
+    return _bytes([min(hi, max(lo, fp.requantize(int(v) + q["in_offset"], q["mult"], q["shift"])
+                               + q["out_offset"])) for v in values])
+
+
+def _lut_s8(ctx: LayerContext) -> LayerCode:
+    return _lut_call(ctx, _table_s8(ctx), "int8_t", "kiln_cm33_lut_params_t")
+
+
+def _lut_f32(ctx: LayerContext) -> LayerCode:
+    """DEQUANTIZE: scale * (q - zero_point), one float32 rounding as in the portable kernel."""
+    x = ctx.t(0)
+    scale, zp = per_tensor_qparams(x)
+    table = np.float32(scale) * (_VALUES[x.dtype] - zp).astype(np.float32)
+    return _lut_call(ctx, table, "float", "kiln_cm33_lut_f32_params_t")
+
+
+def _softmax_params(ctx: LayerContext) -> dict:
+    prm = pt.softmax_s8_params(ctx)
+    if not 0 < prm["depth"] < 4096:
+        raise UnsupportedLayer("softmax depth must be 1 to 4095 (the Q12.19 sum)")
+    return prm
+
+
+def _softmax(ctx: LayerContext) -> LayerCode:
+    prm = _softmax_params(ctx)
+    exp_q0 = [fp.softmax_exp_q0(-d, prm["input_multiplier"], prm["input_left_shift"], prm["diff_min"])
+              for d in range(256)]
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    ctx.decls.append(HEADER)
+    p = ctx.struct("kiln_cm33_softmax_params_t",
+                   dict(rows=prm["rows"], depth=prm["depth"], exp_q0=ctx.array("exp", "int32_t", exp_q0)))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _quantize_f32(ctx: LayerContext) -> LayerCode:
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
+    ctx.decls.append(HEADER)
+    p = ctx.struct("kiln_quant_params_t", pt.quant_fields(ctx))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
+
+
+def _register() -> None:
+    qparams = _accepts(pt.quant_fields)
+    entries: list[tuple[str, str, str, Callable[[LayerContext], LayerCode], Callable]] = [
+        ("LOGISTIC", "int8", "kiln_cm33_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
+        ("TANH", "int8", "kiln_cm33_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
+        ("QUANTIZE", "int8->int8", "kiln_cm33_lut_s8", _lut_s8, qparams),
+        ("QUANTIZE", "uint8->int8", "kiln_cm33_lut_s8", _lut_s8, qparams),
+        ("QUANTIZE", "int8->uint8", "kiln_cm33_lut_s8", _lut_s8, qparams),
+        ("DEQUANTIZE", "int8->float32", "kiln_cm33_lut_s8_f32", _lut_f32, qparams),
+        ("DEQUANTIZE", "uint8->float32", "kiln_cm33_lut_s8_f32", _lut_f32, qparams),
+        ("QUANTIZE", "float32->int8", "kiln_cm33_quantize_f32_s8", _quantize_f32, qparams),
+        ("SOFTMAX", "int8", "kiln_cm33_softmax_s8", _softmax, _accepts(_softmax_params)),
+    ]
+    for op, dtype, func, build, accepts in entries:
+        register(KernelImpl(op=op, dtype=dtype, kernel_set="cm33", func=func, build=build,
+                            accepts=accepts, header="kiln/cm33.h"))
+
+
+_register()

@@ -1,0 +1,131 @@
+"""The cm33 table kernels (kiln.kernels_cm33_tables) against tflite-micro on the host.
+
+Their tables are the portable kernels' arithmetic evaluated in Python
+(kiln.fixedpoint), so these tests are what holds that port to the C:
+
+* one-operator QUANTIZE / DEQUANTIZE models between int8, uint8 and float32
+  (tests/test_ops_int16.quant_model), run over every input byte (for float
+  input, every float beside a rounding boundary);
+* Keras models whose LOGISTIC, TANH and SOFTMAX (several rows, and logits
+  wide enough that small exponentials drop out) take every int8 input value;
+* kiln.fixedpoint's tables against the host-compiled portable kernels over
+  many input scales.
+
+Each model must really run its table kernel. tests/test_cm33_qemu.py runs the
+same models on the emulated board (QUANTIZE from float32 uses VCVTA there).
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import opmodels
+import pytest
+from kiln import hostcheck, oracle
+from test_ops_int16 import quant_inputs, quant_model
+
+# (name, operator, input dtype, (scale, zero point) or None, output dtype, (scale, zp) or None)
+QUANT_SPECS = [
+    ("q_s8_s8_down", "QUANTIZE", "int8", (0.021, -7), "int8", (0.0533, 3)),
+    ("q_s8_s8_up", "QUANTIZE", "int8", (0.0533, 3), "int8", (0.021, -7)),
+    ("q_u8_s8", "QUANTIZE", "uint8", (0.0173, 117), "int8", (0.0173, -11)),
+    ("q_s8_u8", "QUANTIZE", "int8", (0.0211, 4), "uint8", (0.0197, 128)),
+    ("q_f32_s8", "QUANTIZE", "float32", None, "int8", (0.0213, 5)),
+    ("dq_s8_f32", "DEQUANTIZE", "int8", (0.0377, -3), "float32", None),
+    ("dq_u8_f32", "DEQUANTIZE", "uint8", (0.0173, 117), "float32", None),
+]
+QUANT_KERNEL = {"q_f32_s8": "kiln_cm33_quantize_f32_s8", "dq_s8_f32": "kiln_cm33_lut_s8_f32",
+                "dq_u8_f32": "kiln_cm33_lut_s8_f32"}
+
+
+def _act_specs() -> list[tuple[str, object, str]]:
+    """(name, Keras builder, the table kernel it must run)."""
+    L = opmodels._keras().layers
+    seq = opmodels._seq
+    return [
+        ("logistic", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("sigmoid")), "kiln_cm33_lut_s8"),
+        ("tanh", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("tanh")), "kiln_cm33_lut_s8"),
+        ("softmax_rows", lambda: seq((5, 16), L.Dense(12), L.Softmax()), "kiln_cm33_softmax_s8"),
+        # logits over +-60: differences below diff_min drop out of the sum
+        ("softmax_wide", lambda: seq((3, 64), L.Dense(10), L.Rescaling(12.0), L.Softmax()),
+         "kiln_cm33_softmax_s8"),
+    ]
+
+
+ACT_SPECS = _act_specs()
+#: Every kernel this module's models reach (test_cm33_fidelity checks that the cm33 set
+#: has no kernel that no test claims).
+KERNELS = {k for _, k, in QUANT_KERNEL.items()} | {"kiln_cm33_lut_s8"} | {s[2] for s in ACT_SPECS}
+
+
+class Converted(dict):
+    """The models, each converted or written on first use."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, name: str) -> Path:
+        path = self.folder / f"{name}.tflite"
+        quant = {s[0]: s for s in QUANT_SPECS}
+        if name in quant:
+            _, op, idt, iq, odt, oq = quant[name]
+            path.write_bytes(quant_model(op, idt, iq, odt, oq))
+        else:
+            i = next(i for i, s in enumerate(ACT_SPECS) if s[0] == name)
+            path.write_bytes(opmodels.convert(opmodels.build(ACT_SPECS[i][1], 700 + i), int8=True, seed=i))
+        self[name] = path
+        return path
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> Converted:
+    return Converted(tmp_path_factory.mktemp("cm33tables"))
+
+
+def _run(path: Path, xs: np.ndarray) -> tuple[hostcheck.HostCheckResult, set[str]]:
+    hm = hostcheck.HostModel(path, kernels="cm33", sanitize=True)
+    try:
+        used = {layer.kernel for layer in hm.model.layers}
+        got = hm.invoke_many(xs)
+    finally:
+        hm.close()
+    ref = oracle.reference_outputs(path, xs)
+    assert len(np.unique(ref)) > 2, f"degenerate reference output {np.unique(ref)}"
+    return hostcheck.compare(path.stem, got, ref), used
+
+
+@pytest.mark.parametrize("name", [s[0] for s in QUANT_SPECS])
+def test_quantize_tables_over_every_input(converted: Converted, name: str) -> None:
+    _, _, idt, _, _, oq = next(s for s in QUANT_SPECS if s[0] == name)
+    res, used = _run(converted[name], quant_inputs(idt, oq))
+    assert QUANT_KERNEL.get(name, "kiln_cm33_lut_s8") in used, used
+    assert res.ok and res.identical_values == res.total_values, res.summary()
+
+
+@pytest.mark.parametrize("name", [s[0] for s in ACT_SPECS])
+def test_activation_tables_identical(converted: Converted, name: str) -> None:
+    res, used = opmodels.check_random(converted[name], zlib.crc32(name.encode()) % 1000, 40,
+                                      kernels="cm33")
+    kernel = next(s[2] for s in ACT_SPECS if s[0] == name)
+    assert kernel in used, used
+    assert res.ok and res.identical_samples == res.samples, res.summary()
+
+
+#: One-operator LOGISTIC / TANH models over input scales from 1/1000 to 1 (the table's
+#: multiplier, shift and saturation radius all vary), zero points across the range.
+SIGMOID_SCALES = [(0.00113, -5), (0.0197, 31), (0.0831, -128), (0.377, 100), (0.962, 0)]
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_sigmoid_tables_over_every_input_and_scale(tmp_path: Path, op: str) -> None:
+    out_q = (1.0 / 256, -128) if op == "LOGISTIC" else (1.0 / 128, 0)
+    xs = quant_inputs("int8", None)
+    for k, in_q in enumerate(SIGMOID_SCALES):
+        path = tmp_path / f"{op.lower()}_{k}.tflite"
+        path.write_bytes(quant_model(op, "int8", in_q, "int8", out_q))
+        res, used = _run(path, xs)
+        assert "kiln_cm33_lut_s8" in used, used
+        assert res.ok and res.identical_values == res.total_values, f"input {in_q}: {res.summary()}"

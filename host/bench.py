@@ -1,7 +1,7 @@
 """The instruction benchmark: portable vs optimized kernels on an emulated board.
 
 For each network, two firmware images of the same model (KERNELS=portable and
-the board's optimized set, e.g. cm33) boot in QEMU under the board's
+the board's optimized set, e.g. dsp) boot in QEMU under the board's
 `-icount shift` (0: one guest instruction is one nanosecond), run a few
 INFERs and report PROFILE's per-layer costs. The board's timer ticks every
 `resolution` instructions ([emulator] of its board.toml), so costs are
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF] ..."""
     ap = argparse.ArgumentParser(prog="python -m host.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", required=True, help=f"an emulated board: {', '.join(boards.emulated())}")
-    ap.add_argument("--kernels", default="cm33", help="the optimized kernel set measured against portable")
+    ap.add_argument("--kernels", default="dsp", help="the optimized kernel set measured against portable")
     ap.add_argument("--out", type=Path, default=paths.bench_json())
     ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]]")
     args = ap.parse_args(argv)

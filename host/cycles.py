@@ -4,7 +4,7 @@ multiplies, and a cycle estimate from a stated timing model. A kernel cannot
 meet an instruction target by moving work into multi-cycle instructions
 without the estimate showing it.
 
-    python -m host.cycles --board mps2_an505 build/mps2_an505/<net>/<variant>/cm33/firmware.elf
+    python -m host.cycles --board mps2_an505 build/mps2_an505/<net>/<variant>/dsp/firmware.elf
 
 The plugin snapshots its counters at every call of the firmware's
 kiln_cost_now(), which the generated code calls before and after each layer

@@ -23,7 +23,7 @@ def _run(costs: list[int], kernels: list[str], total: int, flash: int, arena: in
 def test_entry_keeps_todays_keys_and_adds_footprint_and_target() -> None:
     portable = _run([9000, 4000, 300], ["kiln_conv_s8", "kiln_dw_conv_s8", "kiln_softmax_s8"], 13400,
                     9000, 512)
-    optimized = _run([900, 3900, 300], ["kiln_cm33_conv_s8", "kiln_dw_conv_s8", "kiln_softmax_s8"], 5200,
+    optimized = _run([900, 3900, 300], ["kiln_dsp_conv_s8", "kiln_dw_conv_s8", "kiln_softmax_s8"], 5200,
                      12000, 448)
     entry = host_bench.compare("ds_cnn", "ptq", portable, optimized, RESOLUTION)
     for key in ("variant", "macs", "instructions", "instructions_per_mac", "layers", "portable", "speedup",
@@ -34,23 +34,23 @@ def test_entry_keeps_todays_keys_and_adds_footprint_and_target() -> None:
     assert (entry["flash_bytes"], entry["arena_bytes"]) == (12000, 448)
     assert entry["portable"]["flash_bytes"] == 9000
     assert entry["target_instructions"] == bench.TARGETS["ds_cnn"] and entry["meets_target"] is True
-    # The depthwise layer ran its portable kernel in the cm33 image: named as a fallback.
-    assert host_bench.fallbacks(entry, "cm33") == ["1 DEPTHWISE_CONV_2D (kiln_dw_conv_s8)"]
-    text = host_bench.table("ds_cnn", entry, "cm33")
+    # The depthwise layer ran its portable kernel in the dsp image: named as a fallback.
+    assert host_bench.fallbacks(entry, "dsp") == ["1 DEPTHWISE_CONV_2D (kiln_dw_conv_s8)"]
+    text = host_bench.table("ds_cnn", entry, "dsp")
     assert "flash / RAM / arena bytes: portable 9000" in text
-    assert "portable kernels in the cm33 image: 1 DEPTHWISE_CONV_2D" in text
+    assert "portable kernels in the dsp image: 1 DEPTHWISE_CONV_2D" in text
 
 
 def test_summary_prints_targets_with_pass_and_fail() -> None:
     def entry(net: str, total: int) -> dict:
-        kernels = ["kiln_cm33_conv_s8", "kiln_cm33_dw_s8", "kiln_softmax_s8"]
+        kernels = ["kiln_dsp_conv_s8", "kiln_dsp_dw_s8", "kiln_softmax_s8"]
         run = _run([total // 2, total // 2, 0], kernels, total, 100, 64)
         return host_bench.compare(net, "ptq", run, run, RESOLUTION)
 
     data = {"note": "n", "resnet8": entry("resnet8", 12_000_000),
             "fashion_mnist": entry("fashion_mnist", 90_000), "cifar_cnn": entry("cifar_cnn", 1_000_000)}
     assert data["resnet8"]["meets_target"] is False and data["cifar_cnn"]["meets_target"] is None
-    lines = {line.split()[0]: line for line in host_bench.summary(data, "cm33").splitlines()[2:]}
+    lines = {line.split()[0]: line for line in host_bench.summary(data, "dsp").splitlines()[2:]}
     assert lines["resnet8"].endswith("FAIL") and "10.000M" in lines["resnet8"]
     assert lines["fashion_mnist"].endswith("pass") and "0.105M" in lines["fashion_mnist"]
     assert lines["cifar_cnn"].endswith("-")
@@ -64,7 +64,7 @@ def test_every_suite_network_has_a_target() -> None:
 def test_cost_figures_join_the_entry_and_the_table() -> None:
     """The plugin's figures (host/cycles.py) land in the entry and each layer,
     and the table and the summary print the cycle estimate."""
-    run = _run([900, 3900, 300], ["kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_softmax_s8"], 5200,
+    run = _run([900, 3900, 300], ["kiln_dsp_conv_s8", "kiln_dsp_dwconv_s8", "kiln_softmax_s8"], 5200,
                12000, 448)
     entry = host_bench.compare("ds_cnn", "ptq", run, run, RESOLUTION)
     layer = [{"reads": r, "writes": 10, "taken": 5, "cycles": c} for r, c in ((400, 1500), (900, 6000),
@@ -74,8 +74,8 @@ def test_cost_figures_join_the_entry_and_the_table() -> None:
     assert entry["cycles"] == 7900 and entry["cycles_per_mac"] == round(7900 / 1500, 3)
     assert entry["layers"][1]["cycles_per_mac"] == 12.0 and entry["layers"][2]["cycles_per_mac"] == 0.0
     assert "7900 estimated cycles (5.267 per MAC), 1350 reads, 30 writes, 15 taken branches" in \
-        host_bench.table("ds_cnn", entry, "cm33")
-    row = host_bench.summary({"ds_cnn": entry}, "cm33").splitlines()[2]
+        host_bench.table("ds_cnn", entry, "dsp")
+    row = host_bench.summary({"ds_cnn": entry}, "dsp").splitlines()[2]
     assert "0.008M" in row and "5.267" in row
 
 
@@ -83,16 +83,16 @@ def test_size_layout_figures_join_the_entry_table_and_summary() -> None:
     """The size layout's image (OPTIMIZE=size): its instructions against the default
     image's, its flash, and whether its outputs match, in the entry, the table and
     the summary's extra columns."""
-    kernels = ["kiln_cm33_conv_s8", "kiln_cm33_fc_s8", "kiln_softmax_s8"]
+    kernels = ["kiln_dsp_conv_s8", "kiln_dsp_fc_s8", "kiln_softmax_s8"]
     opt = _run([900, 3900, 300], kernels, 5200, 12000, 448)
-    size = _run([900, 4500, 300], ["kiln_conv2d_s8", "kiln_cm33_fc_w8_s8", "kiln_softmax_s8"], 5980,
+    size = _run([900, 4500, 300], ["kiln_conv2d_s8", "kiln_dsp_fc_w8_s8", "kiln_softmax_s8"], 5980,
                 7000, 448)
     entry = host_bench.compare("fc_autoencoder", "ptq", opt, opt, RESOLUTION)
     host_bench.add_size_layout(entry, size, {"total": {"cycles": 9000}, "layers": []}, opt["outputs"])
     s = entry["size_layout"]
     assert s["instructions"] == 5980 and s["vs_speed"] == 1.15 and s["flash_bytes"] == 7000
-    assert s["outputs_identical"] and s["cycles"] == 9000 and "kiln_cm33_fc_w8_s8" in s["kernels"]
+    assert s["outputs_identical"] and s["cycles"] == 9000 and "kiln_dsp_fc_w8_s8" in s["kernels"]
     assert "size layout (OPTIMIZE=size, int8 weights): 5980 instructions" in \
-        host_bench.table("fc_autoencoder", entry, "cm33")
-    line = host_bench.summary({"fc_autoencoder": entry}, "cm33").splitlines()[2]
+        host_bench.table("fc_autoencoder", entry, "dsp")
+    line = host_bench.summary({"fc_autoencoder": entry}, "dsp").splitlines()[2]
     assert line.split()[-3:] == ["0.006M", "1.15", "7000"]

@@ -23,10 +23,10 @@ BOARD = bench.board_for("")
 
 @pytest.fixture(scope="module")
 def costs() -> tuple[dict, list[int], int]:
-    """cifar_cnn/ptq on the cm33 kernels: the plugin's figures, and PROFILE's
+    """cifar_cnn/ptq on the dsp kernels: the plugin's figures, and PROFILE's
     per-layer instruction counts and its resolution, from a separate run."""
     variant_path("cifar_cnn", "ptq")
-    elf = paths.firmware_elf(BOARD.name, "cifar_cnn", "ptq", "cm33")
+    elf = paths.firmware_elf(BOARD.name, "cifar_cnn", "ptq", "dsp")
     run_scons(f"BOARD={BOARD.name}", str(elf.relative_to(ROOT)))
     measured = cycles.measure_costs(BOARD, elf)
     with Qemu.for_board(BOARD, elf) as q, Client(q.port) as client:
@@ -54,7 +54,7 @@ def test_memory_accesses_are_what_the_kernels_touch(costs) -> None:
     n = 16 * 16 * 16
     assert 4 * n <= add["reads"] <= 4 * n + 100
     assert n <= add["writes"] <= n + 100
-    conv = [la for la in measured["layers"] if la["kernel"] == "kiln_cm33_conv_s8"]
+    conv = [la for la in measured["layers"] if la["kernel"] == "kiln_dsp_conv_s8"]
     assert all(la["mul"] >= la["macs"] // 2 for la in conv)   # SMLAD: two MACs each at most
 
 

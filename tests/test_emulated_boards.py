@@ -17,8 +17,8 @@ from support import have, run_scons
 #: board -> (core, QEMU machine, kernel set KERNELS=auto resolves to)
 EXPECTED = {
     "mps2_an385": ("cortex-m3", "mps2-an385", "portable"),
-    "mps2_an386": ("cortex-m4", "mps2-an386", "cm33"),
-    "mps2_an500": ("cortex-m7", "mps2-an500", "cm33"),
+    "mps2_an386": ("cortex-m4", "mps2-an386", "dsp"),
+    "mps2_an500": ("cortex-m7", "mps2-an500", "dsp"),
 }
 NET, VARIANT = "fashion_mnist", "ptq"
 SAMPLES = 100
@@ -52,9 +52,9 @@ def test_cpu_flags_match_the_cores() -> None:
 
 def test_optimized_kernels_on_a_core_without_them_are_refused() -> None:
     for cpu in ("cortex-m3", "cortex-m0plus"):
-        with pytest.raises(KilnError, match=f"KERNELS=cm33: the cm33 kernels do not run on {cpu}"):
-            fw.resolve_kernels("cm33", fw.cpu_flags(cpu))
-    assert fw.resolve_kernels("cm33", fw.cpu_flags("cortex-m4")) == "cm33"
+        with pytest.raises(KilnError, match=f"KERNELS=dsp: the dsp kernels do not run on {cpu}"):
+            fw.resolve_kernels("dsp", fw.cpu_flags(cpu))
+    assert fw.resolve_kernels("dsp", fw.cpu_flags("cortex-m4")) == "dsp"
 
 
 def test_the_default_emulated_board_keeps_the_default_boards_core() -> None:

@@ -85,8 +85,8 @@ def test_each_kernel_set_builds_in_its_own_folder():
     portable, auto = out_dir(EMULATED, "ptq", "portable"), out_dir(EMULATED, "ptq")
     assert portable.name == "portable" and auto.name == kernels_of(EMULATED) and portable != auto
     assert (portable / "firmware.elf").read_bytes() != (auto / "firmware.elf").read_bytes()
-    assert "kiln_cm33_" not in (portable / "gen" / "kiln_model.c").read_text()
-    assert "kiln_cm33_" in (auto / "gen" / "kiln_model.c").read_text()
+    assert "kiln_dsp_" not in (portable / "gen" / "kiln_model.c").read_text()
+    assert "kiln_dsp_" in (auto / "gen" / "kiln_model.c").read_text()
 
 
 @pytest.mark.parametrize("board", BOARDS)

@@ -33,7 +33,7 @@ def test_oracle_imports_no_code_generator() -> None:
     in a fresh interpreter loads neither the C generator nor its templates."""
     probe = ("import sys, kiln.oracle; "
              "bad = sorted(m for m in sys.modules if m == 'jinja2' or m.startswith('kiln.codegen') "
-             "or m in ('kiln.planner', 'kiln.kernels_cm33', 'kiln.cm33_layout')); "
+             "or m in ('kiln.planner', 'kiln.kernels_dsp', 'kiln.dsp_layout')); "
              "print(bad); sys.exit(1 if bad else 0)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "site_scons"), str(ROOT)]))
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,

@@ -198,12 +198,12 @@ def _keras_models() -> dict:
         return k.Model(i, L.Softmax()(L.Dense(40)(i)))
 
     def fused():
-        i = k.Input((12, 10, 1), batch_size=1)  # a first layer the cm33 set fuses with its pool
+        i = k.Input((12, 10, 1), batch_size=1)  # a first layer the dsp set fuses with its pool
         x = L.MaxPooling2D(2)(L.Conv2D(8, 3, activation="relu")(i))
         return k.Model(i, L.Dense(4)(L.Flatten()(x)))
 
     def planar():
-        i = k.Input((9, 14, 4), batch_size=1)  # a 3x3 depthwise wide enough for the planar cm33 kernel
+        i = k.Input((9, 14, 4), batch_size=1)  # a 3x3 depthwise wide enough for the planar dsp kernel
         x = L.DepthwiseConv2D(3, padding="same", activation="relu")(i)
         return k.Model(i, L.Conv2D(3, 1)(x))
 
@@ -388,7 +388,7 @@ def test_every_registered_kernel_is_exercised(models: dict[str, Path], kernels: 
     chosen = set()
     graphs = [read_tflite(path) for path in models.values()] + list(one_layer_graphs())
     for g in graphs:
-        # narrow: the size layout's int8-weight kernels (test_cm33_fidelity checks their bits)
+        # narrow: the size layout's int8-weight kernels (test_dsp_fidelity checks their bits)
         chosen |= {select(g, op, kernels, narrow=n).func for op in g.ops for n in (False, True)}
     # Operator families under kiln.codegen.ops have suites of their own (tests/test_ops_*.py),
     # each checking that its models reach every kernel of its family.

@@ -23,7 +23,7 @@ WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def _compile(net: str, budget: Budget) -> codegen.CompiledModel:
-    return codegen.compile_model(variant_path(net, "ptq"), kernels="cm33", budget=budget)
+    return codegen.compile_model(variant_path(net, "ptq"), kernels="dsp", budget=budget)
 
 
 def test_size_layout_halves_the_weights_and_stays_bit_exact() -> None:
@@ -32,17 +32,17 @@ def test_size_layout_halves_the_weights_and_stays_bit_exact() -> None:
     assert size.weight_bytes < 0.55 * speed.weight_bytes
     kernels = {la.op: la for la in size.layers if la.op in WEIGHTED}
     # the dense layer's 40 KB narrow; the stem's few hundred bytes keep its fused kernel
-    assert kernels["FULLY_CONNECTED"].kernel == "kiln_cm33_fc_w8_s8"
-    assert kernels["CONV_2D"].kernel == "kiln_cm33_conv1_pool_s8"
+    assert kernels["FULLY_CONNECTED"].kernel == "kiln_dsp_fc_w8_s8"
+    assert kernels["CONV_2D"].kernel == "kiln_dsp_conv1_pool_s8"
     # the report says why the faster kernel was passed over
     assert "weights kept int8 for flash" in kernels["FULLY_CONNECTED"].why
-    everywhere = codegen.compile_model(variant_path("fashion_mnist", "ptq"), kernels="cm33",
+    everywhere = codegen.compile_model(variant_path("fashion_mnist", "ptq"), kernels="dsp",
                                        budget=Budget("size", CODE_RESERVE + size.weight_bytes - 1, "tiny"))
     assert {la.kernel for la in everywhere.layers if la.op in WEIGHTED} == {
-        "kiln_cm33_conv_w8_s8", "kiln_cm33_fc_w8_s8"}   # every layer when the board needs it
+        "kiln_dsp_conv_w8_s8", "kiln_dsp_fc_w8_s8"}   # every layer when the board needs it
     images, _ = datasets.load_fashion_mnist("test")
     res, _ = run_both(variant_path("fashion_mnist", "ptq"), images[:500].astype(np.float32) / 255.0,
-                      kernels="cm33", budget=Budget("size"))
+                      kernels="dsp", budget=Budget("size"))
     assert res.ok and res.identical_samples == 500, res.summary()
 
 
@@ -63,7 +63,7 @@ def test_fit_narrows_the_cheapest_layers_until_the_model_fits() -> None:
     kernels = [la.kernel for la in fit.layers if la.op in WEIGHTED]
     print(f"cifar_cnn in {flash - CODE_RESERVE} B: {kernels}")
     assert fit.weight_bytes <= flash - CODE_RESERVE
-    assert "kiln_cm33_conv_s8" in kernels and "kiln_cm33_conv_w8_s8" in kernels
+    assert "kiln_dsp_conv_s8" in kernels and "kiln_dsp_conv_w8_s8" in kernels
 
 
 def test_a_model_that_fits_no_layout_is_refused_with_the_numbers() -> None:
@@ -91,11 +91,11 @@ def test_size_layout_on_the_emulated_board() -> None:
     board = boards.emulated()[0]
     run_scons("infer", "LIMIT=20", "OPTIMIZE=size", f"BOARD={board}", "NET=fashion_mnist", "MODEL=ptq",
               timeout=600)
-    out = paths.firmware_dir(board, "fashion_mnist", "ptq", paths.image_tag("cm33", "size"))
+    out = paths.firmware_dir(board, "fashion_mnist", "ptq", paths.image_tag("dsp", "size"))
     summary = json.loads((out / "infer.json").read_text())
     assert summary["samples"] == 20 and summary["fidelity"] == 1.0
     layers = json.loads((out / "gen" / paths.LAYERS_REPORT).read_text())["layers"]
-    assert "kiln_cm33_fc_w8_s8" in {la["kernel"] for la in layers}
+    assert "kiln_dsp_fc_w8_s8" in {la["kernel"] for la in layers}
 
 
 def _board_copy(tree: Path, source: boards.Board, name: str, **lengths: int) -> str:
@@ -121,9 +121,9 @@ def test_small_flash_gets_the_narrowed_image_and_overflows_are_explained(tmp_pat
     small = _board_copy(tree, source, "small_flash", FLASH=flash)
 
     run_scons(f"BOARD={small}", f"TFLITE={model}", cwd=tree)
-    out = tree / paths.tflite_firmware_dir(small, model, "cm33").relative_to(ROOT)
+    out = tree / paths.tflite_firmware_dir(small, model, "dsp").relative_to(ROOT)
     kernels = [la["kernel"] for la in json.loads((out / "gen" / paths.LAYERS_REPORT).read_text())["layers"]]
-    assert "kiln_cm33_fc_w8_s8" in kernels and "kiln_cm33_conv_s8" in kernels
+    assert "kiln_dsp_fc_w8_s8" in kernels and "kiln_dsp_conv_s8" in kernels
 
     proc = run_scons(f"BOARD={small}", f"TFLITE={model}", "OPTIMIZE=speed", cwd=tree, check=False)
     text = proc.stdout + proc.stderr

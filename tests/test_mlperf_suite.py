@@ -4,7 +4,7 @@ vww_mobilenet and fc_autoencoder, trained here on synthetic data.
 Each network's ptq variant (the converter's full int8 model of the committed
 model.h5) must look like a trained model's quantization (batch norms folded,
 per-channel scales that differ), compile for the mps2_an505 board with the
-cm33 kernels, and give outputs bit-identical to tflite-micro on the host.
+dsp kernels, and give outputs bit-identical to tflite-micro on the host.
 `scons bench` measures the same four (tests/test_bench_table.py covers its
 table and JSON).
 """
@@ -78,11 +78,11 @@ def _macs(g) -> int:  # noqa: ANN001 - a kiln.ir.Graph
 @pytest.mark.skipif(not have("arm-none-eabi-gcc"), reason="arm-none-eabi-gcc missing (toolchain/setup)")
 @pytest.mark.parametrize("net", NETS)
 def test_compiles_for_the_board(ptq: dict[str, Path], net: str, tmp_path: Path) -> None:
-    """The generated C with the cm33 kernels compiles warning-free with the board's flags."""
+    """The generated C with the dsp kernels compiles warning-free with the board's flags."""
     board = boards.load(BOARD)
     flags = fw.cpu_flags(board.cpu)
     gen = tmp_path / "gen"
-    codegen.generate(ptq[net], gen, name=net, kernels="cm33")
+    codegen.generate(ptq[net], gen, name=net, kernels="dsp")
     defines = [f"-D{d}" for d in flags.defines]
     includes = [f"-I{d}" for d in fw.include_dirs(gen, board)]
     cmd = ["arm-none-eabi-gcc", *flags.cpu_flags, *flags.cflags, *defines, *includes, "-Werror",
@@ -93,7 +93,7 @@ def test_compiles_for_the_board(ptq: dict[str, Path], net: str, tmp_path: Path) 
 
 @pytest.mark.parametrize("net", NETS)
 def test_identical_to_tflite_micro_on_the_host(ptq: dict[str, Path], net: str) -> None:
-    res = hostcheck.check_host(ptq[net], count=SAMPLES, kernels="cm33", seed=13)
+    res = hostcheck.check_host(ptq[net], count=SAMPLES, kernels="dsp", seed=13)
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
@@ -130,11 +130,11 @@ def dead_filters(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dead_filters_stay_bit_exact(dead_filters: Path) -> None:
-    """Zero filters (zero multipliers) keep every convolution on its cm33 kernel (their
-    channels take the zero-point record, kiln/cm33.h) and stay bit-exact."""
-    model = codegen.compile_model(dead_filters, kernels="cm33")
+    """Zero filters (zero multipliers) keep every convolution on its dsp kernel (their
+    channels take the zero-point record, kiln/dsp.h) and stay bit-exact."""
+    model = codegen.compile_model(dead_filters, kernels="dsp")
     convs = [la for la in model.layers if la.op == "CONV_2D"]
     assert len(convs) == 5, [la.op for la in model.layers]
-    assert all(la.kernel == "kiln_cm33_conv_s8" for la in convs), [(la.kernel, la.why) for la in convs]
-    res = hostcheck.check_host(dead_filters, count=SAMPLES, kernels="cm33", seed=21)
+    assert all(la.kernel == "kiln_dsp_conv_s8" for la in convs), [(la.kernel, la.why) for la in convs]
+    res = hostcheck.check_host(dead_filters, count=SAMPLES, kernels="dsp", seed=21)
     assert res.ok and res.identical_samples == SAMPLES, res.summary()

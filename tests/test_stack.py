@@ -101,7 +101,7 @@ def test_unboundable_stacks_are_refused(tmp_path, body: str, why: str) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not have("qemu-system-arm"), reason="qemu-system-arm missing (toolchain/setup)")
 def test_firmware_stack_stays_within_its_bound_on_the_emulated_board() -> None:
-    """cifar_cnn on the cm33 kernels: the stack reserved is the build's bound,
+    """cifar_cnn on the dsp kernels: the stack reserved is the build's bound,
     far below the board's 16 KB ceiling, and an INFER (every layer's kernel)
     uses less than it."""
     from host import cycles
@@ -110,7 +110,7 @@ def test_firmware_stack_stays_within_its_bound_on_the_emulated_board() -> None:
 
     board = bench.board_for("")
     variant_path("cifar_cnn", "ptq")
-    elf = paths.firmware_elf(board.name, "cifar_cnn", "ptq", "cm33")
+    elf = paths.firmware_elf(board.name, "cifar_cnn", "ptq", "dsp")
     run_scons(f"BOARD={board.name}", str(elf.relative_to(ROOT)))
     bound = json.loads((elf.parent / "stack.json").read_text())
     with Qemu.for_board(board, elf) as q, Client(q.port) as client:

@@ -126,7 +126,7 @@ def test_tflite_of_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_tflite_firmware_folder_is_named_by_the_file() -> None:
     out = paths.tflite_firmware_dir("b", "/x/y/zoo_model.tflite", "portable")
     assert out == paths.BUILD / "b" / "tflite" / "zoo_model" / "portable"
-    assert paths.tflite_firmware_elf("b", "zoo_model.tflite", "cm33").name == "firmware.elf"
+    assert paths.tflite_firmware_elf("b", "zoo_model.tflite", "dsp").name == "firmware.elf"
 
 
 @pytest.mark.slow

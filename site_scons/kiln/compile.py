@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("tflite", help="the .tflite model")
     ap.add_argument("-o", "--out", help="output directory for kiln_model.c/.h")
     ap.add_argument("--name", help="model name in the descriptor (default: the file stem)")
-    ap.add_argument("--kernels", default="portable", help="portable, cm33 or auto")
+    ap.add_argument("--kernels", default="portable", help="portable, dsp or auto")
     ap.add_argument("--optimize", default="fit", help="weight layouts: fit (default), speed or size")
     ap.add_argument("--flash", type=int, help="the board's flash bytes, for --optimize fit/speed")
     ap.add_argument("--report", action="store_true", help="print the memory plan")

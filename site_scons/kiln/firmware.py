@@ -23,6 +23,9 @@ COMMON_DIR = BOARDS_DIR / "common"
 KERNEL_SETS = ("auto", "portable", *sorted(
     d.name for d in (FIRMWARE / "runtime").iterdir()
     if d.is_dir() and d.name != "portable" and any(d.glob("*.c"))))
+#: Earlier names of kernel sets, still accepted: the DSP set was "cm33" before the
+#: Cortex-M4 and M7 boards ran it too.
+KERNEL_ALIASES = {"cm33": "dsp"}
 #: OPTIMIZE= values, the weight layouts' goal (kiln.codegen.layout); the first is the default.
 OPTIMIZE_GOALS = ("fit", "speed", "size")
 
@@ -91,6 +94,7 @@ def resolve_kernels(requested: str, flags: CpuFlags) -> str:
     folder has sources, else portable. An optimized set the CPU cannot run
     (its cpus.toml table names another set, or none) is refused here, with the
     reason, rather than left to fail in the assembler."""
+    requested = KERNEL_ALIASES.get(requested, requested)
     if requested not in KERNEL_SETS:
         raise KilnError(f"unknown KERNELS '{requested}': valid values are {', '.join(KERNEL_SETS)}")
     if requested not in ("auto", "portable") and requested != flags.kernels:

@@ -123,14 +123,14 @@ def sanitize_default() -> bool:
 
 def runtime_objects(kernels: str = "portable", sanitize: bool = False) -> list[Path]:
     """The runtime compiled once per process (keyed by the sources' content and
-    the build): the portable kernels, plus the cm33 set (its plain-C host path)
+    the build): the portable kernels, plus the dsp set (its plain-C host path)
     unless portable."""
     sources = sorted((RUNTIME / "portable").glob("*.c"))
     # every file the sources include: kiln/*.h, kiln/ops/*.h and the shared .inc bodies
     headers = sorted((RUNTIME / "include").rglob("*.h")) + sorted((RUNTIME / "portable").glob("*.inc"))
     if kernels != "portable":
-        sources += sorted((RUNTIME / "cm33").glob("*.c"))
-        headers += sorted((RUNTIME / "cm33").glob("*.h"))
+        sources += sorted((RUNTIME / "dsp").glob("*.c"))
+        headers += sorted((RUNTIME / "dsp").glob("*.h"))
     flags = [f for f in _CFLAGS if f != "-shared"] + (SANITIZE_FLAGS if sanitize else [])
     key = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)
                          + " ".join(flags).encode()).hexdigest()
@@ -139,7 +139,7 @@ def runtime_objects(kernels: str = "portable", sanitize: bool = False) -> list[P
         atexit.register(shutil.rmtree, outdir, True)
         objs = []
         for src in sources:
-            obj = outdir / f"{src.parent.name}_{src.stem}.o"  # portable/ and cm33/ share file names
+            obj = outdir / f"{src.parent.name}_{src.stem}.o"  # portable/ and dsp/ share file names
             cmd = [*host_cc().split(), *flags, "-c", str(src), "-o", str(obj)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:

@@ -36,13 +36,13 @@ def tflite(net: str, variant: str) -> Path:
 
 def firmware_dir(board: str, net: str, variant: str, kernels: str) -> Path:
     """The folder of one firmware image; `kernels` is a resolved kernel set
-    (portable, cm33, ...), never "auto", so each set keeps its own results."""
+    (portable, dsp, ...), never "auto", so each set keeps its own results."""
     return BUILD / board / net / variant / kernels
 
 
 def image_tag(kernels: str, optimize: str) -> str:
     """The last folder of an image: its kernel set, and its layout goal unless it is the
-    default (OPTIMIZE=fit): cm33, cm33-size, cm33-speed."""
+    default (OPTIMIZE=fit): dsp, dsp-size, dsp-speed."""
     return kernels if optimize == "fit" else f"{kernels}-{optimize}"  # fit: OPTIMIZE_GOALS[0]
 
 

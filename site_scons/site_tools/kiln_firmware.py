@@ -1,7 +1,7 @@
 """SCons tool: env.KilnFirmware(board, net, variant, tflite) builds
 firmware.{elf,bin,hex,map} with arm-none-eabi-gcc in
 kiln.paths.firmware_dir(board, net, variant, kernels): build/<board>/<net>/<variant>/<kernels>/,
-with the resolved kernel set (portable, cm33, ...), so each set keeps its own files; for
+with the resolved kernel set (portable, dsp, ...), so each set keeps its own files; for
 one's own model (TFLITE=, `own=`) in kiln.paths.tflite_firmware_dir: build/<board>/tflite/<stem>/<kernels>/.
 
 Loading it also loads kiln_compile (env.KilnGenerate), kiln_size

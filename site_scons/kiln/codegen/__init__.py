@@ -10,7 +10,7 @@ Python API:
     model = codegen.compile_model(path, name=..., kernels=...)   # CompiledModel
     model.plan.table(); model.descriptor (dict: the INFO "model" object)
 
-`kernels` is "portable", "cm33" or "auto" (optimized kernels where a layer has
+`kernels` is "portable", "dsp" or "auto" (optimized kernels where a layer has
 one, portable otherwise). The generated files follow
 firmware/runtime/include/kiln/model.h; the same .tflite always yields the
 same bytes. Errors (unsupported operator, bad file) raise kiln.errors.KilnError.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import jinja2
 
-from kiln import kernels_cm33  # noqa: F401 - registers the cm33 kernels (kernels="cm33")
+from kiln import kernels_dsp  # noqa: F401 - registers the dsp kernels (kernels="dsp")
 from kiln.atomic import write_atomic
 from kiln.codegen import (
     hybrid,  # noqa: F401 - registers the hybrid (dynamic-range) kernels

@@ -4,7 +4,7 @@
 AVERAGE_POOL_2D from the IR and resolves its padding the way TFLite does;
 `c_init()` prints it as the C initializer of kiln_geometry_t
 (firmware/runtime/include/kiln/geometry.h), the first member `g` of every
-parameter struct that has a window. The portable, hybrid and cm33 builders
+parameter struct that has a window. The portable, hybrid and dsp builders
 all use it, so the arithmetic exists once.
 """
 

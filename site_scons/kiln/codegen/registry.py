@@ -2,13 +2,13 @@
 
 Each entry says, for an operator and an activation dtype, which C function
 runs it, in which kernel set ("portable" or an optimized set such as
-"cm33"), under which constraint (a predicate on the graph and operator), how
+"dsp"), under which constraint (a predicate on the graph and operator), how
 to re-lay out its weights at build time (`weight_layout`), and how to build
 its parameters (`build`, returning a LayerCode). Optimized sets are searched
 first when asked for, and every layer falls back to "portable".
 
-    register(KernelImpl(op="CONV_2D", dtype="int8", kernel_set="cm33",
-                        func="kiln_cm33_conv2d_s8", build=..., accepts=...))
+    register(KernelImpl(op="CONV_2D", dtype="int8", kernel_set="dsp",
+                        func="kiln_dsp_conv2d_s8", build=..., accepts=...))
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from kiln.planner import is_scratch
 from kiln.quantmath import FUSED_ACTIVATIONS
 
 #: Modules that register an optimized kernel set, imported on first use.
-KERNEL_MODULES = {"cm33": "kiln.kernels_cm33"}
+KERNEL_MODULES = {"dsp": "kiln.kernels_dsp"}
 #: Every kernel set: portable, the fallback of every layer, then the optimized
 #: ones (each also a folder of C under firmware/runtime/, checked by the tests).
 KERNEL_SETS = ("portable", *KERNEL_MODULES)
@@ -190,7 +190,7 @@ def select_explained(graph: Graph, op: Operator, kernels: str = "portable",
     kernels passed over with their reasons."""
     if kernels not in KERNEL_SETS and kernels != "auto":
         raise KilnError(f"unknown kernel set '{kernels}': use one of auto, {', '.join(KERNEL_SETS)}")
-    order = ["cm33", "portable"] if kernels in ("cm33", "auto") else ["portable"]
+    order = ["dsp", "portable"] if kernels in ("dsp", "auto") else ["portable"]
     for kset in order:
         _load(kset)
     dtype = op_dtype(graph, op)

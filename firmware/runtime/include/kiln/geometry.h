@@ -1,7 +1,7 @@
 /*
  * Kiln runtime: the spatial geometry shared by every convolution-like and
  * pooling kernel (portable int8/float/hybrid convolutions, depthwise,
- * pooling, and the Cortex-M33 variants of kiln/cm33.h).
+ * pooling, and the Cortex-M33 variants of kiln/dsp.h).
  *
  * One layer's window arithmetic, resolved when the model is compiled
  * (site_scons/kiln/codegen/geometry.py builds it from the .tflite): NHWC

@@ -30,7 +30,7 @@
  * output, and write outputs in increasing address order (NHWC, channel
  * innermost), as the portable kernels do.
  *
- * Optimized kernels (for example firmware/runtime/cm33/) may have other
+ * Optimized kernels (for example firmware/runtime/dsp/) may have other
  * signatures and weight layouts; the code generator picks one per layer.
  * The portable kernels here are the reference and the fallback.
  *

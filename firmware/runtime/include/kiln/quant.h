@@ -4,7 +4,7 @@
  * These implement the integer arithmetic of TFLite's int8 quantization
  * specification (the same results as the tflite-micro reference kernels,
  * bit for bit). Every function is static inline so that portable and
- * optimized kernels (firmware/runtime/cm33/) share exactly one definition.
+ * optimized kernels (firmware/runtime/dsp/) share exactly one definition.
  *
  * Notation: a Qm.n value is an int32_t holding real = raw / 2^n with m
  * integer bits and n = 31 - m fractional bits.

@@ -1,11 +1,11 @@
 /*
- * Kiln Cortex-M33 kernels: the exact requantization for the output channels
- * the four-instruction step cannot take (kiln/cm33.h, "Exact records").
+ * Kiln DSP kernels: the exact requantization for the output channels
+ * the four-instruction step cannot take (kiln/dsp.h, "Exact records").
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 #include "kiln/quant.h"
 
-int32_t kiln_cm33_requant_exact(int32_t acc2, const kiln_cm33_rq_t *r)
+int32_t kiln_dsp_requant_exact(int32_t acc2, const kiln_dsp_rq_t *r)
 {
     const uint32_t f = (uint32_t)r->shift;
     const int32_t shift = (int8_t)(f & 0xFFu);

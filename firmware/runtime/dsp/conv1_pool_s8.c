@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernel: CONV_2D 3x3 over one input channel (VALID,
- * stride 1) fused with the 2x2 stride-2 max pool after it (kiln/cm33.h).
+ * Kiln DSP kernel: CONV_2D 3x3 over one input channel (VALID,
+ * stride 1) fused with the 2x2 stride-2 max pool after it (kiln/dsp.h).
  *
  * Why it is fast: a first layer with one input channel has only 9 MACs per
  * output, so per-output overheads dominate. Here each pooled output costs,
@@ -26,16 +26,16 @@
  * fidelity test run the assembly against tflite-micro.
  *
  * Assumes: in_w >= 4 (the 4-byte loads stay inside each row: the window's
- * last column is x+3 <= in_w - 1); records as in kiln/cm33.h.
+ * last column is x+3 <= in_w - 1); records as in kiln/dsp.h.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
 /* patch[0..19]: the 20 pairs; [20]: end of this window's outputs;
  * [21]: channel records; [22]: first output. */
 #define PATCH_WORDS 23
 
 /* All output channels of one pool window, in C. */
-static void window_c(const kiln_cm33_conv1_pool_params_t *p, const uint32_t *pt, int8_t *o)
+static void window_c(const kiln_dsp_conv1_pool_params_t *p, const uint32_t *pt, int8_t *o)
 {
     const int32_t *rec = p->rec;
     const int8_t *end = o + p->g.out_c;
@@ -50,16 +50,16 @@ static void window_c(const kiln_cm33_conv1_pool_params_t *p, const uint32_t *pt,
                               kiln_smlad(x[1], w1, kiln_smuad(x[0], w0)))));
             m = (k == 0 || a > m) ? a : m;
         }
-        q = kiln_cm33_rq(m + rec[5], (const kiln_cm33_rq_t *)(const void *)(rec + 5), 1);
+        q = kiln_dsp_rq(m + rec[5], (const kiln_dsp_rq_t *)(const void *)(rec + 5), 1);
         if (p->clamp) {
-            q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+            q = kiln_dsp_clamp(q, p->act_min, p->act_max);
         }
         *o++ = (int8_t)q;
         rec += 9;
     } while (o != end);
 }
 
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
 /* The same loop without clamp: registers r1-r5 weights, r6-r10 one conv
  * position's pairs (then the accumulator in r6 and the requantization
  * constants), r11 the running max, r12 the records, lr the output. */
@@ -122,7 +122,7 @@ static void window_asm(uint32_t *pt)
 }
 #endif
 
-void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_t *in,
+void kiln_dsp_conv1_pool_s8(const kiln_dsp_conv1_pool_params_t *p, const int8_t *in,
                              int8_t *out)
 {
     const uint32_t iw = p->g.in_w;
@@ -149,7 +149,7 @@ void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_
             patch[13] = kiln_pkhbt16(o1, o2); patch[14] = o3 << 16;
             patch[15] = o1; patch[16] = o2; patch[17] = o3;
             patch[18] = kiln_pkhtb16(e1, e2); patch[19] = e3;
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
             if (!p->clamp && !p->exact) {
                 patch[20] = (uint32_t)(uintptr_t)(out + p->g.out_c);
                 patch[22] = (uint32_t)(uintptr_t)out;

@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernel: DEPTHWISE_CONV_2D, any depth multiplier and channel
- * count (kiln/cm33.h).
+ * Kiln DSP kernel: DEPTHWISE_CONV_2D, any depth multiplier and channel
+ * count (kiln/dsp.h).
  *
  * Four channels per loaded word: SXTB16 and SXTB16 ROR #8 widen it to
  * [c0, c2] and [c1, c3], and SMLABB / SMLATT multiply each lane by its own
@@ -9,32 +9,32 @@
  * help here: its two products share one accumulator, and pairing two taps of
  * one channel costs as many PKHBT/PKHTB as it saves.
  *
- * Padding taps read a row of zero points (see kiln/cm33.h). Tap addresses
+ * Padding taps read a row of zero points (see kiln/dsp.h). Tap addresses
  * are computed once per output pixel and shared by its channel groups.
  * A channel count that is not a multiple of 4 ends with a partial group,
  * read byte by byte; a depth multiplier m > 1 runs m passes (one per
  * output channel of each input channel) and stores bytes m apart.
- * Assumes: k_h * k_w <= KILN_CM33_DW_MAX_TAPS (the generator checks it);
+ * Assumes: k_h * k_w <= KILN_DSP_DW_MAX_TAPS (the generator checks it);
  * zrow is in_c bytes of arena scratch.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
-#define KILN_CM33_DW_MAX_TAPS 64
+#define KILN_DSP_DW_MAX_TAPS 64
 
 /* The four channels' outputs of one group, the clamp known at compile time. */
-static inline void store4(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq_t *r, int8_t *o,
+static inline void store4(const kiln_dsp_dwconv_params_t *p, const kiln_dsp_rq_t *r, int8_t *o,
                           int32_t a0, int32_t a1, int32_t a2, int32_t a3, int clamp, int exact)
 {
-    int32_t q0 = kiln_cm33_rq(a0, &r[0], exact);
-    int32_t q1 = kiln_cm33_rq(a1, &r[1], exact);
-    int32_t q2 = kiln_cm33_rq(a2, &r[2], exact);
-    int32_t q3 = kiln_cm33_rq(a3, &r[3], exact);
+    int32_t q0 = kiln_dsp_rq(a0, &r[0], exact);
+    int32_t q1 = kiln_dsp_rq(a1, &r[1], exact);
+    int32_t q2 = kiln_dsp_rq(a2, &r[2], exact);
+    int32_t q3 = kiln_dsp_rq(a3, &r[3], exact);
 
     if (clamp) {
-        q0 = kiln_cm33_clamp(q0, p->act_min, p->act_max);
-        q1 = kiln_cm33_clamp(q1, p->act_min, p->act_max);
-        q2 = kiln_cm33_clamp(q2, p->act_min, p->act_max);
-        q3 = kiln_cm33_clamp(q3, p->act_min, p->act_max);
+        q0 = kiln_dsp_clamp(q0, p->act_min, p->act_max);
+        q1 = kiln_dsp_clamp(q1, p->act_min, p->act_max);
+        q2 = kiln_dsp_clamp(q2, p->act_min, p->act_max);
+        q3 = kiln_dsp_clamp(q3, p->act_min, p->act_max);
     }
     kiln_store32(o, ((uint32_t)q0 & 0xFFu) | (((uint32_t)q1 & 0xFFu) << 8) |
                     (((uint32_t)q2 & 0xFFu) << 16) | ((uint32_t)q3 << 24));
@@ -42,15 +42,15 @@ static inline void store4(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq
 
 /* Lanes 0..n-1 of a group whose outputs are `step` bytes apart (depth
  * multiplier `step`, or a partial last group). */
-static void store_lanes(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq_t *r, int8_t *o,
+static void store_lanes(const kiln_dsp_dwconv_params_t *p, const kiln_dsp_rq_t *r, int8_t *o,
                         uint32_t step, uint32_t n, const int32_t *acc, int exact)
 {
     uint32_t l;
 
     for (l = 0; l < n; l++) {
-        int32_t q = kiln_cm33_rq(acc[l], &r[l], exact);
+        int32_t q = kiln_dsp_rq(acc[l], &r[l], exact);
         if (p->clamp) {
-            q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+            q = kiln_dsp_clamp(q, p->act_min, p->act_max);
         }
         o[l * step] = (int8_t)q;
     }
@@ -75,12 +75,12 @@ static void store_lanes(const kiln_cm33_dwconv_params_t *p, const kiln_cm33_rq_t
  * zero points for a padding tap). With depth multiplier m the weights and
  * records hold m passes over the input channels, pass j producing output
  * channels c * m + j. */
-KILN_SPECIALIZE void pixel(const kiln_cm33_dwconv_params_t *p, const int8_t *const *src,
+KILN_SPECIALIZE void pixel(const kiln_dsp_dwconv_params_t *p, const int8_t *const *src,
                            uint32_t ntaps, int8_t *out, int clamp, int general)
 {
     const int exact = general;
     const uint32_t *w = (const uint32_t *)(const void *)p->w;
-    const kiln_cm33_rq_t *r = p->rq;
+    const kiln_dsp_rq_t *r = p->rq;
     const int8_t *const *end = src + ntaps;
     /* The common copy knows m = 1 at compile time; the general one reads it. */
     const uint32_t c = p->g.in_c, full = c & ~3u, m = general ? p->mult : 1u;
@@ -111,14 +111,14 @@ KILN_SPECIALIZE void pixel(const kiln_cm33_dwconv_params_t *p, const int8_t *con
     }
 }
 
-KILN_SPECIALIZE void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out,
+KILN_SPECIALIZE void body(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out,
                           int clamp, int general)
 {
     const uint32_t c = p->g.in_c, ntaps = (uint32_t)p->g.k_h * p->g.k_w;
     const int32_t span_h = (int32_t)((p->g.k_h - 1u) * p->g.dil_h);
     const int32_t span_w = (int32_t)((p->g.k_w - 1u) * p->g.dil_w);
-    const int8_t *src[KILN_CM33_DW_MAX_TAPS];
-    int32_t off[KILN_CM33_DW_MAX_TAPS];
+    const int8_t *src[KILN_DSP_DW_MAX_TAPS];
+    int32_t off[KILN_DSP_DW_MAX_TAPS];
     int8_t *const zrow = p->zrow;
     uint32_t oy, ox, ky, kx, t, i;
 
@@ -158,12 +158,12 @@ KILN_SPECIALIZE void body(const kiln_cm33_dwconv_params_t *p, const int8_t *in, 
 
 /* Layers with exact records or a depth multiplier above 1: a separate,
  * general copy, so that the common case tests for neither per output. */
-static void body_general(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out)
+static void body_general(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out)
 {
     body(p, in, out, p->clamp, 1);
 }
 
-void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_dwconv_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out)
 {
     if (p->exact || p->mult != 1u) {
         body_general(p, in, out);
@@ -174,12 +174,12 @@ void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, i
 
 /* The size layout: the whole (small) weight array widened into arena scratch
  * first, then the kernel above over it. */
-void kiln_cm33_dwconv_w8_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t words = (uint32_t)p->mult * ((p->g.in_c + 3u) / 4u) * p->g.k_h * p->g.k_w;
-    kiln_cm33_dwconv_params_t q = *p;
+    kiln_dsp_dwconv_params_t q = *p;
 
-    kiln_cm33_widen_weights((uint32_t *)(void *)p->wbuf, (const uint32_t *)(const void *)p->w8, words);
+    kiln_dsp_widen_weights((uint32_t *)(void *)p->wbuf, (const uint32_t *)(const void *)p->w8, words);
     q.w = p->wbuf;
-    kiln_cm33_dwconv_s8(&q, in, out);
+    kiln_dsp_dwconv_s8(&q, in, out);
 }

@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernel: int8 MEAN over the spatial axes, the global
- * average pooling of converted Keras models (kiln/cm33.h).
+ * Kiln DSP kernel: int8 MEAN over the spatial axes, the global
+ * average pooling of converted Keras models (kiln/dsp.h).
  *
  * Four channels per loaded word: SXTAB16 and SXTAB16 ROR #8 add them into
  * two 16-bit lanes each, three instructions per pixel for four channels
@@ -9,7 +9,7 @@
  * into 32-bit sums every 255 pixels. The division or requantization of the
  * sums is the portable kernel's.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 #include "kiln/quant.h"
 
 #define LANE_PIXELS 255u
@@ -26,7 +26,7 @@ static int8_t finish(const kiln_mean_s8_params_t *p, int32_t sum)
     return (int8_t)kiln_clamp_s32(v, -128, 127);
 }
 
-void kiln_cm33_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t n = (uint32_t)p->h * p->w, c = p->c;
     uint32_t ch = 0, i;

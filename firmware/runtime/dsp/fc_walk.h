@@ -1,31 +1,31 @@
 /*
- * Kiln Cortex-M33 kernels: the batch and row-block walk shared by the two
+ * Kiln DSP kernels: the batch and row-block walk shared by the two
  * FULLY_CONNECTED kernels (fc_s8.c: int16 weights, fc_w8_s8.c: int8).
  *
  * Rows go in blocks of 6, then at most one each of 4, 2 and 1
- * (cm33_layout.fc_blocks lays the weights out in that order); each block function reads its rows'
+ * (dsp_layout.fc_blocks lays the weights out in that order); each block function reads its rows'
  * weights from w and returns where the next block's start. The block
  * functions are compile-time constants at every call, so the calls below are
  * direct once this is inlined.
  */
-#ifndef KILN_CM33_FC_WALK_H
-#define KILN_CM33_FC_WALK_H
+#ifndef KILN_DSP_FC_WALK_H
+#define KILN_DSP_FC_WALK_H
 
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
-typedef const uint32_t *(*kiln_cm33_fc_rows_t)(const kiln_cm33_fc_params_t *p, const int8_t *x,
-                                               const uint32_t *w, const kiln_cm33_rq_t *r, int8_t *o);
+typedef const uint32_t *(*kiln_dsp_fc_rows_t)(const kiln_dsp_fc_params_t *p, const int8_t *x,
+                                               const uint32_t *w, const kiln_dsp_rq_t *r, int8_t *o);
 
-KILN_SPECIALIZE void kiln_cm33_fc_walk(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out,
-                                       const void *weights, kiln_cm33_fc_rows_t rows6,
-                                       kiln_cm33_fc_rows_t rows4, kiln_cm33_fc_rows_t rows2,
-                                       kiln_cm33_fc_rows_t rows1)
+KILN_SPECIALIZE void kiln_dsp_fc_walk(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out,
+                                       const void *weights, kiln_dsp_fc_rows_t rows6,
+                                       kiln_dsp_fc_rows_t rows4, kiln_dsp_fc_rows_t rows2,
+                                       kiln_dsp_fc_rows_t rows1)
 {
     uint32_t b;
 
     for (b = 0; b < p->batches; b++) {
         const uint32_t *w = (const uint32_t *)weights;
-        const kiln_cm33_rq_t *r = p->rq;
+        const kiln_dsp_rq_t *r = p->rq;
         uint32_t row = 0;
         for (; row + 6 <= p->out_n; row += 6, r += 6) {
             w = rows6(p, in, w, r, out + row);
@@ -48,4 +48,4 @@ KILN_SPECIALIZE void kiln_cm33_fc_walk(const kiln_cm33_fc_params_t *p, const int
     }
 }
 
-#endif /* KILN_CM33_FC_WALK_H */
+#endif /* KILN_DSP_FC_WALK_H */

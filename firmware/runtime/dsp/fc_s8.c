@@ -1,5 +1,5 @@
 /*
- * Kiln Cortex-M33 kernel: FULLY_CONNECTED (kiln/cm33.h).
+ * Kiln DSP kernel: FULLY_CONNECTED (kiln/dsp.h).
  *
  * Rows in blocks of 6 (then 4, 2, 1: fc_walk.h): each loaded input word
  * (4 int8) is widened once with SXTB16 / SXTB16 ROR #8 and multiplied into
@@ -16,15 +16,15 @@
  * its 1 to 3 bytes are read one by one (never past the row) into a word
  * whose missing lanes meet the zero weights the layout pads with.
  *
- * Assumes: weights and records as in kiln/cm33.h.
+ * Assumes: weights and records as in kiln/dsp.h.
  */
 #include "fc_walk.h"
 
-static inline int8_t out_q(const kiln_cm33_fc_params_t *p, const kiln_cm33_rq_t *r, int32_t acc)
+static inline int8_t out_q(const kiln_dsp_fc_params_t *p, const kiln_dsp_rq_t *r, int32_t acc)
 {
-    int32_t q = kiln_cm33_rq(acc, r, p->exact);
+    int32_t q = kiln_dsp_rq(acc, r, p->exact);
     if (p->clamp) {
-        q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+        q = kiln_dsp_clamp(q, p->act_min, p->act_max);
     }
     return (int8_t)q;
 }
@@ -75,7 +75,7 @@ static inline int8_t out_q(const kiln_cm33_fc_params_t *p, const kiln_cm33_rq_t 
         a[5] = kiln_smlad(hi, w1, kiln_smlad(lo, w0, a[5])); \
     } while (0)
 
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
 /* Pairs of groups for a block of 6 rows on the target: the six accumulators
  * stay in registers only in assembly (GCC spills some and never forms LDM).
  * Registers: r0-r5 the accumulators, r6-r7 the widened input word, r8-r11
@@ -128,8 +128,8 @@ static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uin
 }
 #endif
 
-static const uint32_t *rows6(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows6(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a[6];
     uint32_t n = p->in_n / 4u, i;
@@ -143,7 +143,7 @@ static const uint32_t *rows6(const kiln_cm33_fc_params_t *p, const int8_t *x, co
         KILN_FC_GROUP6_V(v);
     }
     n /= 2u;
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
     if (n) {
         w = mac6_pairs(x, w, n, a);
         x += 8u * n;
@@ -167,8 +167,8 @@ static const uint32_t *rows6(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-static const uint32_t *rows4(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows4(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = r[0].bias, a1 = r[1].bias, a2 = r[2].bias, a3 = r[3].bias;
     uint32_t n = p->in_n / 4u;
@@ -191,8 +191,8 @@ static const uint32_t *rows4(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-static const uint32_t *rows2(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows2(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = r[0].bias, a1 = r[1].bias;
     const int8_t *end = x + (p->in_n & ~3u);
@@ -222,8 +222,8 @@ static const uint32_t *rows2(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-static const uint32_t *rows1(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows1(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = r[0].bias;
     const int8_t *end = x + (p->in_n & ~3u);
@@ -245,7 +245,7 @@ static const uint32_t *rows1(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-void kiln_cm33_fc_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_fc_s8(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out)
 {
-    kiln_cm33_fc_walk(p, in, out, p->w, rows6, rows4, rows2, rows1);
+    kiln_dsp_fc_walk(p, in, out, p->w, rows6, rows4, rows2, rows1);
 }

@@ -1,5 +1,5 @@
 /*
- * Kiln Cortex-M33 kernel: QUANTIZE float32 -> int8 (kiln/cm33.h).
+ * Kiln DSP kernel: QUANTIZE float32 -> int8 (kiln/dsp.h).
  *
  * The same single-precision division as the portable kernel (tflite-micro's
  * rounding depends on it), then VCVTA: one instruction rounding to nearest
@@ -9,7 +9,7 @@
  * VCVTA is in the FPv5 FPU of ARMv8-M Mainline cores; elsewhere the C
  * rounding runs.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 #include "kiln/quant.h"
 
 #if defined(__ARM_ARCH_8M_MAIN__) && defined(__ARM_FP) && KILN_DSP_NATIVE
@@ -38,7 +38,7 @@ static inline int32_t round_away(float v)
 #endif
 }
 
-void kiln_cm33_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out)
+void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out)
 {
     const float scale = p->scale;
     const int32_t zp = p->zero_point;

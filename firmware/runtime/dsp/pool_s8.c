@@ -1,5 +1,5 @@
 /*
- * Kiln Cortex-M33 kernels: int8 MAX_POOL_2D and AVERAGE_POOL_2D with the
+ * Kiln DSP kernels: int8 MAX_POOL_2D and AVERAGE_POOL_2D with the
  * portable parameters (kiln_pool_params_t), and the copy that stands for a
  * max pool fused into the convolution before it.
  *
@@ -10,7 +10,7 @@
  * zero with a C division (SDIV). Channels past the last multiple of 4 take
  * the scalar path.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
 /* [first, end) of the window rows (or columns) inside the input. */
 static inline void clip(int32_t origin, uint32_t k, uint32_t size, uint32_t *first, uint32_t *end)
@@ -24,7 +24,7 @@ static inline void clip(int32_t origin, uint32_t k, uint32_t size, uint32_t *fir
     *end = (uint32_t)e;
 }
 
-void kiln_cm33_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t c = p->g.in_c, c4 = c & ~3u, row = (uint32_t)p->g.in_w * c;
     const int clamp = p->act_min > -128 || p->act_max < 127;
@@ -65,7 +65,7 @@ void kiln_cm33_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t 
                         m = r[kx * c] > m ? r[kx * c] : m;
                     }
                 }
-                out[ch] = (int8_t)kiln_cm33_clamp(m, p->act_min, p->act_max);
+                out[ch] = (int8_t)kiln_dsp_clamp(m, p->act_min, p->act_max);
             }
             out += c;
         }
@@ -78,7 +78,7 @@ static inline int32_t average(int32_t acc, int32_t count)
     return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
 }
 
-void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t c = p->g.in_c, c4 = c & ~3u, row = (uint32_t)p->g.in_w * c;
     uint32_t oy, ox, ch, ky, kx, ky0, ky1, kx0, kx1;
@@ -108,12 +108,12 @@ void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t 
                     }
                 }
                 if (count > 0) {
-                    out[ch] = (int8_t)kiln_cm33_clamp(average(kiln_lo16(se), count), p->act_min, p->act_max);
-                    out[ch + 1] = (int8_t)kiln_cm33_clamp(average(kiln_lo16(so), count), p->act_min, p->act_max);
-                    out[ch + 2] = (int8_t)kiln_cm33_clamp(average(kiln_hi16(se), count), p->act_min, p->act_max);
-                    out[ch + 3] = (int8_t)kiln_cm33_clamp(average(kiln_hi16(so), count), p->act_min, p->act_max);
+                    out[ch] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(se), count), p->act_min, p->act_max);
+                    out[ch + 1] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(so), count), p->act_min, p->act_max);
+                    out[ch + 2] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(se), count), p->act_min, p->act_max);
+                    out[ch + 3] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(so), count), p->act_min, p->act_max);
                 } else {   /* an empty window: the reference's sum of nothing */
-                    const uint32_t z = (uint32_t)(uint8_t)kiln_cm33_clamp(0, p->act_min, p->act_max);
+                    const uint32_t z = (uint32_t)(uint8_t)kiln_dsp_clamp(0, p->act_min, p->act_max);
                     kiln_store32(out + ch, z * 0x01010101u);
                 }
             }
@@ -125,7 +125,7 @@ void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t 
                         acc += r[kx * c];
                     }
                 }
-                out[ch] = (int8_t)kiln_cm33_clamp(count > 0 ? average(acc, count) : 0,
+                out[ch] = (int8_t)kiln_dsp_clamp(count > 0 ? average(acc, count) : 0,
                                                   p->act_min, p->act_max);
             }
             out += c;
@@ -133,7 +133,7 @@ void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t 
     }
 }
 
-void kiln_cm33_copy(uint32_t n, const int8_t *in, int8_t *out)
+void kiln_dsp_copy(uint32_t n, const int8_t *in, int8_t *out)
 {
     for (; n >= 16; n -= 16, in += 16, out += 16) {
         const uint32_t a = kiln_load32(in), b = kiln_load32(in + 4);

@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernels: ADD, SUB and MUL of two int8 tensors with
- * broadcasting (kiln/cm33.h).
+ * Kiln DSP kernels: ADD, SUB and MUL of two int8 tensors with
+ * broadcasting (kiln/dsp.h).
  *
  * ADD and SUB: TFLite rescales each input (offset, << 20, requantize to the
  * common scale) before summing. That rescaling depends only on the int8
@@ -18,7 +18,7 @@
  * each input either advancing by one or held, the test hoisted out of the
  * row.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
 typedef struct {
     const int32_t *ta, *tb;    /* ADD/SUB tables, centred on 0 */
@@ -29,9 +29,9 @@ typedef struct {
 KILN_SPECIALIZE int32_t one(const binary_t *k, int32_t a, int32_t b, int is_mul, int clamp)
 {
     const int32_t acc2 = is_mul ? (a + k->a_off) * (k->b_off2 + 2 * b) : k->ta[a] + k->tb[b];
-    const int32_t q = kiln_cm33_requant(acc2, k->mult, k->round, k->shift);
+    const int32_t q = kiln_dsp_requant(acc2, k->mult, k->round, k->shift);
 
-    return clamp ? kiln_cm33_clamp(q, k->lo, k->hi) : q;
+    return clamp ? kiln_dsp_clamp(q, k->lo, k->hi) : q;
 }
 
 /* One innermost row of n outputs; a and b advance by sa and sb (0 or 1). */
@@ -62,7 +62,7 @@ KILN_SPECIALIZE void row(const binary_t *k, const int8_t *a, uint32_t sa, const 
     }
 }
 
-KILN_SPECIALIZE void walk(const kiln_cm33_binary_params_t *p, const binary_t *k, const int8_t *a,
+KILN_SPECIALIZE void walk(const kiln_dsp_binary_params_t *p, const binary_t *k, const int8_t *a,
                           const int8_t *b, int8_t *out, int is_mul, int clamp)
 {
     const uint32_t n = p->shape[3];
@@ -80,7 +80,7 @@ KILN_SPECIALIZE void walk(const kiln_cm33_binary_params_t *p, const binary_t *k,
     }
 }
 
-static binary_t constants(const kiln_cm33_binary_params_t *p)
+static binary_t constants(const kiln_dsp_binary_params_t *p)
 {
     binary_t k;
 
@@ -96,7 +96,7 @@ static binary_t constants(const kiln_cm33_binary_params_t *p)
     return k;
 }
 
-void kiln_cm33_add_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+void kiln_dsp_add_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out)
 {
     const binary_t k = constants(p);
@@ -108,7 +108,7 @@ void kiln_cm33_add_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const
     }
 }
 
-void kiln_cm33_mul_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+void kiln_dsp_mul_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out)
 {
     const binary_t k = constants(p);

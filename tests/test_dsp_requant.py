@@ -1,6 +1,6 @@
-"""The Cortex-M33 kernels' arithmetic, checked on the host:
+"""The DSP kernels' arithmetic, checked on the host:
 
-* the four-instruction requantization (kiln/cm33.h) against the portable
+* the four-instruction requantization (kiln/dsp.h) against the portable
   kiln_requantize() of kiln/quant.h, compiled from the real headers, on
   random and edge-case accumulators, multipliers and shifts;
 * the DSP shim's plain-C instructions (the host path) against their
@@ -19,7 +19,7 @@ import zlib
 
 import numpy as np
 import pytest
-from kiln import cm33_layout as lay
+from kiln import dsp_layout as lay
 from kiln import quantmath as qm
 from support import ROOT
 
@@ -28,25 +28,25 @@ RUNTIME = ROOT / "firmware" / "runtime"
 HARNESS = r"""
 #include <stdint.h>
 #include "kiln/quant.h"
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
-/* fast[i] = the cm33 sequence, ref[i] = the portable one, for each case. */
+/* fast[i] = the dsp sequence, ref[i] = the portable one, for each case. */
 void rq_both(int n, const int32_t *acc, const int32_t *mult, const int32_t *e,
              const int32_t *zp, int32_t *fast, int32_t *ref)
 {
     for (int i = 0; i < n; i++) {
         const int32_t round = (1 << (e[i] - 1)) + zp[i] * (1 << e[i]);
-        fast[i] = kiln_cm33_requant((int32_t)((uint32_t)acc[i] * 2u), mult[i], round, e[i]);
+        fast[i] = kiln_dsp_requant((int32_t)((uint32_t)acc[i] * 2u), mult[i], round, e[i]);
         ref[i] = kiln_clamp_s32(kiln_requantize(acc[i], mult[i], -e[i]) + zp[i], -128, 127);
     }
 }
 
 /* out[i] = the kernels' requantization of acc2[i] under record rec[i] (the
  * layer-wide `exact` flag set, as a layer with exact records has it). */
-void rq_records(int n, const kiln_cm33_rq_t *rec, const int32_t *acc2, int32_t *out)
+void rq_records(int n, const kiln_dsp_rq_t *rec, const int32_t *acc2, int32_t *out)
 {
     for (int i = 0; i < n; i++) {
-        out[i] = kiln_cm33_rq(acc2[i], &rec[i], 1);
+        out[i] = kiln_dsp_rq(acc2[i], &rec[i], 1);
     }
 }
 
@@ -70,12 +70,12 @@ void dsp_ops(int n, const uint32_t *a, const uint32_t *b, const int32_t *c, uint
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
     """The harness above as a host shared library."""
-    d = tmp_path_factory.mktemp("cm33rq")
+    d = tmp_path_factory.mktemp("dsprq")
     (d / "h.c").write_text(HARNESS)
     so = d / "h.so"
     subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'cm33'}", str(d / "h.c"),
-                    str(RUNTIME / "cm33" / "rq_exact.c"), "-o", str(so)],
+                    f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'dsp'}", str(d / "h.c"),
+                    str(RUNTIME / "dsp" / "rq_exact.c"), "-o", str(so)],
                    check=True)
     return ctypes.CDLL(str(so))
 

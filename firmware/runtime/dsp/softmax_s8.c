@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernel: int8 SOFTMAX with a table of exponentials
- * (kiln/cm33.h).
+ * Kiln DSP kernel: int8 SOFTMAX with a table of exponentials
+ * (kiln/dsp.h).
  *
  * The portable kernel (portable/softmax_s8.c) evaluates exp(beta * scale *
  * d) twice per element with a fixed-point series, d = q - max(q) in
@@ -9,10 +9,10 @@
  * rest of the portable arithmetic (the Q12.19 sum, one reciprocal per row,
  * the rounding to the 1/256 output scale), so the bits are the same.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 #include "kiln/quant.h"
 
-void kiln_cm33_softmax_s8(const kiln_cm33_softmax_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_softmax_s8(const kiln_dsp_softmax_params_t *p, const int8_t *in, int8_t *out)
 {
     const int32_t accum_int_bits = 12;
     uint32_t r, i;

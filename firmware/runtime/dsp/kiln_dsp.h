@@ -1,5 +1,5 @@
 /*
- * Kiln Cortex-M33 kernels: a small shim over the DSP-extension instructions.
+ * Kiln DSP kernels: a small shim over the DSP-extension instructions.
  *
  * On an Arm target with the DSP extension (__ARM_FEATURE_DSP) each function
  * is one instruction, through ACLE <arm_acle.h> or a one-line inline asm for
@@ -30,9 +30,9 @@
  * pointer: they are compiled only in optimized builds (the firmware's -O2);
  * otherwise their C equivalents run. */
 #if KILN_DSP_NATIVE && defined(__OPTIMIZE__)
-#define KILN_CM33_ASM 1
+#define KILN_DSP_ASM 1
 #else
-#define KILN_CM33_ASM 0
+#define KILN_DSP_ASM 0
 #endif
 
 /* For a kernel body specialized by compile-time flags (exact records):

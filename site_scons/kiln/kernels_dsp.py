@@ -1,28 +1,29 @@
-"""The Cortex-M33 kernel set in the code generator's registry (kiln.codegen.registry).
+"""The DSP kernel set in the code generator's registry (kiln.codegen.registry): kernels
+for Armv7E-M and Armv8-M Mainline cores with the DSP extension (Cortex-M4, M7, M33).
 
 For each operator it decides, from the graph alone, whether a specialized
-kernel of firmware/runtime/cm33/ applies (the registry's `accepts`), then
+kernel of firmware/runtime/dsp/ applies (the registry's `accepts`), then
 re-lays the weights out and builds the parameters (`build`). A layer that
 does not meet every condition keeps its portable kernel, so any model the
 compiler accepts gives the same bits with either kernel set.
 
 Kernels, most specific first:
   CONV_2D 3x3, one input channel, fused with the 2x2 max pool after it
-                                      kiln_cm33_conv1_pool_s8 (+ kiln_cm33_copy for the pool)
-  CONV_2D                             kiln_cm33_conv_s8
-  DEPTHWISE_CONV_2D over one channel  kiln_cm33_conv_s8 (it is a convolution)
+                                      kiln_dsp_conv1_pool_s8 (+ kiln_dsp_copy for the pool)
+  CONV_2D                             kiln_dsp_conv_s8
+  DEPTHWISE_CONV_2D over one channel  kiln_dsp_conv_s8 (it is a convolution)
   DEPTHWISE_CONV_2D 3x3, stride 1, >= 12 outputs a row and 100 a channel
-                                      kiln_cm33_dw3x3_s8 (planar: SMLAD on tap pairs)
-  DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_s8
-  FULLY_CONNECTED                     kiln_cm33_fc_s8
-  MAX_POOL_2D / AVERAGE_POOL_2D       kiln_cm33_maxpool_s8 / kiln_cm33_avgpool_s8
-  MEAN over the spatial axes          kiln_cm33_mean_s8
-  ADD, SUB (broadcasting)             kiln_cm33_add_s8
-  MUL (broadcasting)                  kiln_cm33_mul_s8
+                                      kiln_dsp_dw3x3_s8 (planar: SMLAD on tap pairs)
+  DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_s8
+  FULLY_CONNECTED                     kiln_dsp_fc_s8
+  MAX_POOL_2D / AVERAGE_POOL_2D       kiln_dsp_maxpool_s8 / kiln_dsp_avgpool_s8
+  MEAN over the spatial axes          kiln_dsp_mean_s8
+  ADD, SUB (broadcasting)             kiln_dsp_add_s8
+  MUL (broadcasting)                  kiln_dsp_mul_s8
 and, in the size layout, with int8 weights in flash:
-  CONV_2D, depthwise over one channel kiln_cm33_conv_w8_s8 (widened in chunks into the arena)
-  DEPTHWISE_CONV_2D                   kiln_cm33_dwconv_w8_s8 (widened whole into the arena)
-  FULLY_CONNECTED                     kiln_cm33_fc_w8_s8 (widened in registers)
+  CONV_2D, depthwise over one channel kiln_dsp_conv_w8_s8 (widened in chunks into the arena)
+  DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_w8_s8 (widened whole into the arena)
+  FULLY_CONNECTED                     kiln_dsp_fc_w8_s8 (widened in registers)
 
 Kernels marked wide_weights keep int16 copies of the weights in flash; a layer
 kept to int8 weights (OPTIMIZE=size, or a model the speed layout would not
@@ -30,7 +31,7 @@ fit: kiln.codegen.layout) passes them over for their int8-weight sibling.
 
 A channel whose requantization the four-instruction step cannot take (a zero
 or large multiplier, a huge trained bias) keeps the kernel with an exact
-record (cm33_layout.requant_records), so trained models do not fall back.
+record (dsp_layout.requant_records), so trained models do not fall back.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kiln import cm33_layout as lay
+from kiln import dsp_layout as lay
 from kiln import quantmath as qm
 from kiln.codegen import portable as pt
 from kiln.codegen.context import LayerContext
@@ -48,10 +49,10 @@ from kiln.codegen.ops import movement
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
-HEADER = '#include "kiln/cm33.h"'
+HEADER = '#include "kiln/dsp.h"'
 DW_MAX_TAPS = 64
-#: kiln_cm33_dw3x3_s8 beats kiln_cm33_dwconv_s8 from about this many outputs per channel
-#: and per row (measured on VWW's and DS-CNN's layers: firmware/runtime/cm33/dw3x3_s8.c).
+#: kiln_dsp_dw3x3_s8 beats kiln_dsp_dwconv_s8 from about this many outputs per channel
+#: and per row (measured on VWW's and DS-CNN's layers: firmware/runtime/dsp/dw3x3_s8.c).
 DW3X3_MIN_OUTPUTS = 100
 DW3X3_MIN_WIDTH = 12
 AVG_MAX_WINDOW = 256
@@ -116,7 +117,7 @@ def _rq_decl(ctx: LayerContext, rq: np.ndarray) -> str:
     ctx.consts.bytes += int(np.asarray(rq).size) * 4
     name = f"{ctx.prefix}_rq"
     rows = ",\n".join("    {" + ", ".join(c_int(v) for v in r) + "}" for r in rq)
-    ctx.decls.append(f"static const kiln_cm33_rq_t {name}[{len(rq)}] = {{\n{rows}\n}};")
+    ctx.decls.append(f"static const kiln_dsp_rq_t {name}[{len(rq)}] = {{\n{rows}\n}};")
     return name
 
 
@@ -162,7 +163,7 @@ def _build(fn):
         try:
             return fn(ctx)
         except lay.Unfit as exc:
-            raise UnsupportedLayer(f"cm33 kernel: {exc}") from None
+            raise UnsupportedLayer(f"dsp kernel: {exc}") from None
     return build
 
 
@@ -216,9 +217,9 @@ def _conv1_build(ctx: LayerContext) -> LayerCode:
     ctx.decls.append(HEADER)
     fields = dict(g=geo.c_init(), pool_h=geo.out_h // 2, pool_w=geo.out_w // 2, **_clamp_fields(lo, hi),
                   exact=lay.has_exact(rq), rec=_records_decl(ctx, lay.conv1_records(w, rq)))
-    p = ctx.struct("kiln_cm33_conv1_pool_params_t", fields)
+    p = ctx.struct("kiln_dsp_conv1_pool_params_t", fields)
     # The pooled values go to the start of this layer's own output: the pool's
-    # output may share memory with this layer's input (see kiln_cm33_copy).
+    # output may share memory with this layer's input (see kiln_dsp_copy).
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
@@ -270,21 +271,21 @@ def _im2col_bytes(k_len: int, in_c: int) -> int:
 
 
 def _conv_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_conv_s8 (_im2col_bytes)."""
+    """Arena bytes of kiln_dsp_conv_s8 (_im2col_bytes)."""
     return _im2col_bytes(_k_len(g, op), int(g.tensors[op.inputs[0]].shape[-1]))
 
 
 def _conv8_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_conv_w8_s8: the im2col bytes, then a chunk of widened
-    weights (cm33_layout.conv_w8_chunk_pairs)."""
+    """Arena bytes of kiln_dsp_conv_w8_s8: the im2col bytes, then a chunk of widened
+    weights (dsp_layout.conv_w8_chunk_pairs)."""
     k_len, out_c = _k_len(g, op), int(g.tensors[op.outputs[0]].shape[-1])
     return _conv_scratch(g, op) + 4 * k_len * lay.conv_w8_chunk_pairs(out_c, k_len)
 
 
 def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndarray,
                wide: bool = True) -> LayerCode:
-    """The kiln_cm33_conv_s8 call for a layer with OHWI weights `w_ohwi` (or, not `wide`,
-    the kiln_cm33_conv_w8_s8 call: int8 weights widened chunk by chunk)."""
+    """The kiln_dsp_conv_s8 call for a layer with OHWI weights `w_ohwi` (or, not `wide`,
+    the kiln_dsp_conv_w8_s8 call: int8 weights widened chunk by chunk)."""
     x, y = _int8_io(ctx.graph, ctx.op)
     k_len = _k_len_of(w_ohwi)
     ctx.decls.append(HEADER)
@@ -302,7 +303,7 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
     fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
                   **weights, rq=_rq_decl(ctx, rq), scratch=scratch, gather=gather)
-    p = ctx.struct("kiln_cm33_conv_params_t", fields)
+    p = ctx.struct("kiln_dsp_conv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
@@ -334,12 +335,12 @@ def _dw_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
 
 
 def _dw_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_dwconv_s8: the padding taps' row of zero points."""
+    """Arena bytes of kiln_dsp_dwconv_s8: the padding taps' row of zero points."""
     return int(g.tensors[op.inputs[0]].shape[-1])
 
 
 def _dw8_bytes(g: Graph, op: Operator) -> tuple[int, int]:
-    """(zero-point row bytes rounded up to 4, widened weight bytes) of kiln_cm33_dwconv_w8_s8."""
+    """(zero-point row bytes rounded up to 4, widened weight bytes) of kiln_dsp_dwconv_w8_s8."""
     in_c = int(g.tensors[op.inputs[0]].shape[-1])
     w = g.tensors[op.inputs[1]]
     taps, out_c = int(np.prod(w.shape[1:3])), int(w.shape[-1])
@@ -355,7 +356,7 @@ def _dw8_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
 
 
 def _dw8_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_dwconv_w8_s8: the zero-point row, then the widened weights."""
+    """Arena bytes of kiln_dsp_dwconv_w8_s8: the zero-point row, then the widened weights."""
     return sum(_dw8_bytes(g, op))
 
 
@@ -376,7 +377,7 @@ def _dw_call(ctx: LayerContext, wide: bool) -> LayerCode:
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(op, y)), exact=lay.has_exact(rq), mult=m,
                   **weights, rq=_rq_decl(ctx, lay.dw_records(rq, m)), zrow=f"(int8_t *){base}")
-    p = ctx.struct("kiln_cm33_dwconv_params_t", fields)
+    p = ctx.struct("kiln_dsp_dwconv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
 
@@ -387,7 +388,7 @@ _dw_build, _dw8_build = _builds(_dw_call)
 # ---- DEPTHWISE_CONV_2D 3x3, planar ----------------------------------------------------------
 
 def _dw3_plane(g: Graph, op: Operator) -> tuple[Geometry, tuple[int, int]]:
-    """The layer's geometry and (plane_h, plane_w), or Unfit: kiln_cm33_dw3x3_s8's shape
+    """The layer's geometry and (plane_h, plane_w), or Unfit: kiln_dsp_dw3x3_s8's shape
     conditions (the records are _dw_check's)."""
     geo = _geometry(g, op)
     if (geo.k_h, geo.k_w, geo.dil_h, geo.dil_w, geo.depth_mult) != (3, 3, 1, 1, 1):
@@ -396,7 +397,7 @@ def _dw3_plane(g: Graph, op: Operator) -> tuple[Geometry, tuple[int, int]]:
         raise lay.Unfit("stride is not 1 (the plane would hold four inputs per output)")
     if geo.out_w < DW3X3_MIN_WIDTH or geo.out_h * geo.out_w < DW3X3_MIN_OUTPUTS:
         raise lay.Unfit(f"under {DW3X3_MIN_WIDTH} outputs a row or {DW3X3_MIN_OUTPUTS} a channel "
-                        "(slower than kiln_cm33_dwconv_s8 there)")
+                        "(slower than kiln_dsp_dwconv_s8 there)")
     plane = lay.dw3x3_plane(geo.out_h, geo.out_w, geo.in_w, geo.pad_left)
     if 2 * plane[0] * plane[1] > lay.DW3X3_MAX_PLANE_BYTES:
         raise lay.Unfit(f"a channel's plane is above {lay.DW3X3_MAX_PLANE_BYTES} bytes")
@@ -409,7 +410,7 @@ def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, tuple[int,
 
 
 def _dw3_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_cm33_dw3x3_s8: one channel's int16 plane, then one output row
+    """Arena bytes of kiln_dsp_dw3x3_s8: one channel's int16 plane, then one output row
     of int32 accumulators (rounded up to a pair)."""
     geo, (plane_h, plane_w) = _dw3_plane(g, op)
     return 2 * plane_h * plane_w + 4 * (geo.out_w + geo.out_w % 2)
@@ -427,7 +428,7 @@ def _dw3_build(ctx: LayerContext) -> LayerCode:
                   rq=_rq_decl(ctx, rq),
                   plane=f"(int16_t *)(void *){base}",
                   acc=f"(int32_t *)(void *)((int8_t *){base} + {2 * plane_h * plane_w})")
-    p = ctx.struct("kiln_cm33_dw3x3_params_t", fields)
+    p = ctx.struct("kiln_dsp_dw3x3_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
 
@@ -483,7 +484,7 @@ def _fc_call(ctx: LayerContext, wide: bool) -> LayerCode:
                else dict(w8=_weights8_decl(ctx, lay.fc_weights8(w))))
     fields = dict(batches=batches, in_n=in_n, out_n=out_n, **_clamp_fields(*_act_range(ctx.op, y)),
                   exact=lay.has_exact(rq), **weights, rq=_rq_decl(ctx, rq))
-    p = ctx.struct("kiln_cm33_fc_params_t", fields)
+    p = ctx.struct("kiln_dsp_fc_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
 
@@ -532,7 +533,7 @@ def _pool_build(ctx: LayerContext) -> LayerCode:
 # ---- ADD, SUB, MUL --------------------------------------------------------------------------------------
 
 def _broadcast_walk(a: tuple, b: tuple, y: tuple) -> tuple[list[int], list[int], list[int]]:
-    """(shape, a_stride, b_stride) of kiln_cm33_binary_params_t: the output's dimensions
+    """(shape, a_stride, b_stride) of kiln_dsp_binary_params_t: the output's dimensions
     above 1, adjacent ones merged where both inputs broadcast alike (so the innermost row
     is as long as it can be), at most four; element strides, 0 where broadcast."""
     rank = len(y)
@@ -566,7 +567,7 @@ def _broadcast_walk(a: tuple, b: tuple, y: tuple) -> tuple[list[int], list[int],
 
 
 def _binary_check(g: Graph, op: Operator) -> dict:
-    """ADD, SUB and MUL: the kiln_cm33_binary_params_t fields (tables as arrays)."""
+    """ADD, SUB and MUL: the kiln_dsp_binary_params_t fields (tables as arrays)."""
     if len(op.inputs) != 2:
         raise lay.Unfit("needs two inputs")
     a, b, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
@@ -599,45 +600,45 @@ def _binary_build(ctx: LayerContext) -> LayerCode:
     ctx.decls.append(HEADER)
     for key in ("a_tab", "b_tab"):
         f[key] = "NULL" if f[key] is None else ctx.array(key, "int32_t", f[key])
-    p = ctx.struct("kiln_cm33_binary_params_t", f)
+    p = ctx.struct("kiln_dsp_binary_params_t", f)
     call = f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
 
 
 def _register() -> None:
-    """Register the cm33 set; later registrations are tried first."""
+    """Register the dsp set; later registrations are tried first."""
     # Kernels whose weights are pre-widened to int16 in flash (twice the model's bytes):
     # the size layout (OPTIMIZE) passes them over.
-    # (kiln_cm33_copy only finishes kiln_cm33_conv1_pool_s8's fused pool.)
-    wide = {"kiln_cm33_conv_s8", "kiln_cm33_conv1_pool_s8", "kiln_cm33_copy", "kiln_cm33_dwconv_s8",
-            "kiln_cm33_dw3x3_s8", "kiln_cm33_fc_s8"}
+    # (kiln_dsp_copy only finishes kiln_dsp_conv1_pool_s8's fused pool.)
+    wide = {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_dwconv_s8",
+            "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8"}
     for op, func, check, build, scratch in [
-        ("FULLY_CONNECTED", "kiln_cm33_fc_w8_s8", _fc_check, _fc8_build, None),
-        ("CONV_2D", "kiln_cm33_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
-        ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
-        ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
+        ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, None),
+        ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
          _conv8_scratch),
-        ("CONV_2D", "kiln_cm33_conv_s8", _conv_check, _conv_build, _conv_scratch),
-        ("CONV_2D", "kiln_cm33_conv1_pool_s8", _conv1_check, _conv1_build, None),
-        ("MAX_POOL_2D", "kiln_cm33_maxpool_s8", _pool_check, _pool_build, None),
-        ("MAX_POOL_2D", "kiln_cm33_copy", _fused_copy_check, _fused_copy_build, None),
-        ("AVERAGE_POOL_2D", "kiln_cm33_avgpool_s8", _pool_check, _pool_build, None),
-        ("MEAN", "kiln_cm33_mean_s8", _mean_check, _mean_build, None),
-        ("DEPTHWISE_CONV_2D", "kiln_cm33_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
-        ("DEPTHWISE_CONV_2D", "kiln_cm33_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
-        ("DEPTHWISE_CONV_2D", "kiln_cm33_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
+        ("CONV_2D", "kiln_dsp_conv_s8", _conv_check, _conv_build, _conv_scratch),
+        ("CONV_2D", "kiln_dsp_conv1_pool_s8", _conv1_check, _conv1_build, None),
+        ("MAX_POOL_2D", "kiln_dsp_maxpool_s8", _pool_check, _pool_build, None),
+        ("MAX_POOL_2D", "kiln_dsp_copy", _fused_copy_check, _fused_copy_build, None),
+        ("AVERAGE_POOL_2D", "kiln_dsp_avgpool_s8", _pool_check, _pool_build, None),
+        ("MEAN", "kiln_dsp_mean_s8", _mean_check, _mean_build, None),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
          _conv_scratch),
-        ("FULLY_CONNECTED", "kiln_cm33_fc_s8", _fc_check, _fc_build, None),
-        ("ADD", "kiln_cm33_add_s8", _binary_check, _binary_build, None),
-        ("SUB", "kiln_cm33_add_s8", _binary_check, _binary_build, None),
-        ("MUL", "kiln_cm33_mul_s8", _binary_check, _binary_build, None),
+        ("FULLY_CONNECTED", "kiln_dsp_fc_s8", _fc_check, _fc_build, None),
+        ("ADD", "kiln_dsp_add_s8", _binary_check, _binary_build, None),
+        ("SUB", "kiln_dsp_add_s8", _binary_check, _binary_build, None),
+        ("MUL", "kiln_dsp_mul_s8", _binary_check, _binary_build, None),
     ]:
-        register(KernelImpl(op=op, dtype="int8", kernel_set="cm33", func=func, build=build,
-                            accepts=_guard(check), header="kiln/cm33.h", scratch=scratch,
-                            fuses_next=func == "kiln_cm33_conv1_pool_s8", wide_weights=func in wide))
+        register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=build,
+                            accepts=_guard(check), header="kiln/dsp.h", scratch=scratch,
+                            fuses_next=func == "kiln_dsp_conv1_pool_s8", wide_weights=func in wide))
 
 
 _register()
 
 # The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE) live in their own module.
-from kiln import kernels_cm33_tables  # noqa: E402, F401 - registers them
+from kiln import kernels_dsp_tables  # noqa: E402, F401 - registers them

@@ -4,13 +4,13 @@ An element-wise operator whose output depends on one 8-bit input value is 256
 outputs, evaluated here with the portable kernel's own arithmetic
 (kiln.fixedpoint) and looked up at run time:
 
-  LOGISTIC, TANH (int8)                          kiln_cm33_lut_s8
+  LOGISTIC, TANH (int8)                          kiln_dsp_lut_s8
   QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8
-                                                 kiln_cm33_lut_s8
-  DEQUANTIZE int8 / uint8 -> float32             kiln_cm33_lut_s8_f32
+                                                 kiln_dsp_lut_s8
+  DEQUANTIZE int8 / uint8 -> float32             kiln_dsp_lut_s8_f32
   SOFTMAX (int8): the exponential of each difference from the row's maximum
-                                                 kiln_cm33_softmax_s8
-  QUANTIZE float32 -> int8 (VCVTA rounding)      kiln_cm33_quantize_f32_s8
+                                                 kiln_dsp_softmax_s8
+  QUANTIZE float32 -> int8 (VCVTA rounding)      kiln_dsp_quantize_f32_s8
 
 A table costs 256 bytes of flash (1 KB for float or int32 entries); the
 portable kernels stay the fallback, with the same bits.
@@ -28,7 +28,7 @@ from kiln.codegen.ops import activation
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator
 
-HEADER = '#include "kiln/cm33.h"'
+HEADER = '#include "kiln/dsp.h"'
 #: The byte values 0..255 as the input dtype reads them.
 _VALUES = {"int8": np.arange(256).astype(np.uint8).view(np.int8).astype(np.int64),
            "uint8": np.arange(256, dtype=np.int64)}
@@ -81,7 +81,7 @@ def _table_s8(ctx: LayerContext) -> np.ndarray:
 
 
 def _lut_s8(ctx: LayerContext) -> LayerCode:
-    return _lut_call(ctx, _table_s8(ctx), "int8_t", "kiln_cm33_lut_params_t")
+    return _lut_call(ctx, _table_s8(ctx), "int8_t", "kiln_dsp_lut_params_t")
 
 
 def _lut_f32(ctx: LayerContext) -> LayerCode:
@@ -89,7 +89,7 @@ def _lut_f32(ctx: LayerContext) -> LayerCode:
     x = ctx.t(0)
     scale, zp = per_tensor_qparams(x)
     table = np.float32(scale) * (_VALUES[x.dtype] - zp).astype(np.float32)
-    return _lut_call(ctx, table, "float", "kiln_cm33_lut_f32_params_t")
+    return _lut_call(ctx, table, "float", "kiln_dsp_lut_f32_params_t")
 
 
 def _softmax_params(ctx: LayerContext) -> dict:
@@ -105,7 +105,7 @@ def _softmax(ctx: LayerContext) -> LayerCode:
               for d in range(256)]
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     ctx.decls.append(HEADER)
-    p = ctx.struct("kiln_cm33_softmax_params_t",
+    p = ctx.struct("kiln_dsp_softmax_params_t",
                    dict(rows=prm["rows"], depth=prm["depth"], exp_q0=ctx.array("exp", "int32_t", exp_q0)))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
@@ -120,19 +120,19 @@ def _quantize_f32(ctx: LayerContext) -> LayerCode:
 def _register() -> None:
     qparams = _accepts(pt.quant_fields)
     entries: list[tuple[str, str, str, Callable[[LayerContext], LayerCode], Callable]] = [
-        ("LOGISTIC", "int8", "kiln_cm33_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
-        ("TANH", "int8", "kiln_cm33_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
-        ("QUANTIZE", "int8->int8", "kiln_cm33_lut_s8", _lut_s8, qparams),
-        ("QUANTIZE", "uint8->int8", "kiln_cm33_lut_s8", _lut_s8, qparams),
-        ("QUANTIZE", "int8->uint8", "kiln_cm33_lut_s8", _lut_s8, qparams),
-        ("DEQUANTIZE", "int8->float32", "kiln_cm33_lut_s8_f32", _lut_f32, qparams),
-        ("DEQUANTIZE", "uint8->float32", "kiln_cm33_lut_s8_f32", _lut_f32, qparams),
-        ("QUANTIZE", "float32->int8", "kiln_cm33_quantize_f32_s8", _quantize_f32, qparams),
-        ("SOFTMAX", "int8", "kiln_cm33_softmax_s8", _softmax, _accepts(_softmax_params)),
+        ("LOGISTIC", "int8", "kiln_dsp_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
+        ("TANH", "int8", "kiln_dsp_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
+        ("QUANTIZE", "int8->int8", "kiln_dsp_lut_s8", _lut_s8, qparams),
+        ("QUANTIZE", "uint8->int8", "kiln_dsp_lut_s8", _lut_s8, qparams),
+        ("QUANTIZE", "int8->uint8", "kiln_dsp_lut_s8", _lut_s8, qparams),
+        ("DEQUANTIZE", "int8->float32", "kiln_dsp_lut_s8_f32", _lut_f32, qparams),
+        ("DEQUANTIZE", "uint8->float32", "kiln_dsp_lut_s8_f32", _lut_f32, qparams),
+        ("QUANTIZE", "float32->int8", "kiln_dsp_quantize_f32_s8", _quantize_f32, qparams),
+        ("SOFTMAX", "int8", "kiln_dsp_softmax_s8", _softmax, _accepts(_softmax_params)),
     ]
     for op, dtype, func, build, accepts in entries:
-        register(KernelImpl(op=op, dtype=dtype, kernel_set="cm33", func=func, build=build,
-                            accepts=accepts, header="kiln/cm33.h"))
+        register(KernelImpl(op=op, dtype=dtype, kernel_set="dsp", func=func, build=build,
+                            accepts=accepts, header="kiln/dsp.h"))
 
 
 _register()

@@ -1,5 +1,5 @@
 /*
- * Kiln Cortex-M33 kernel: CONV_2D, any geometry (kiln/cm33.h).
+ * Kiln DSP kernel: CONV_2D, any geometry (kiln/dsp.h).
  *
  * Two output pixels at a time: their receptive fields are gathered
  * ("im2col") into `scratch`, widened to int16 once, in the order
@@ -11,11 +11,11 @@
  *
  * Padding: taps outside the input read the zero point (pad_value), which
  * contributes exactly the -in_offset * w that the folded bias expects.
- * Assumes: weights, records and k_len as documented in kiln/cm33.h;
+ * Assumes: weights, records and k_len as documented in kiln/dsp.h;
  * scratch holds 2 * k_len int16, and `gather` k_len bytes when in_c is
  * not a multiple of 4.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
 /* Widens the 4*n int8 at src into pixel `px` of the scratch (2 words per
  * group, groups 4 words apart). */
@@ -45,7 +45,7 @@ static inline void copy_bytes(int8_t *dst, const int8_t *src, uint32_t n)
  * (k_len bytes, padding and the K tail filled with the zero point). A
  * kernel row that lies inside the input (dilation 1) is one contiguous
  * run in NHWC and is copied as such. */
-static void gather(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
+static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
                    int8_t *buf)
 {
     const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
@@ -89,7 +89,7 @@ static void gather(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t 
 /* im2col of one pixel straight into the widened scratch when every kernel
  * row is one contiguous, 4-aligned run of k_w * in_c bytes inside the input
  * (no padding at this pixel, dilation 1, k_w * in_c % 4 == 0). */
-static int widen_direct(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t oy,
+static int widen_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
                         uint32_t ox, uint32_t *dst)
 {
     const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
@@ -112,7 +112,7 @@ static int widen_direct(const kiln_cm33_conv_params_t *p, const int8_t *in, uint
  * run of a multiple of 4 bytes. Else, in_c % 4 == 0: tap by tap, padding
  * taps as the widened zero point. Else: gathered as int8 first (into the
  * k_len bytes of scratch planned after the widened pixels). */
-static void im2col(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t pix,
+static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t pix,
                    uint32_t *dst, int direct)
 {
     const uint32_t oy = pix / p->g.out_w, ox = pix % p->g.out_w;
@@ -166,7 +166,7 @@ static void im2col(const kiln_cm33_conv_params_t *p, const int8_t *in, uint32_t 
         b1 = kiln_smlad(xb1, w11, b1);                     \
     } while (0)
 
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
 /* Pairs of groups on the target: LDM loads the four activation words and the
  * four weight words of a group in one instruction each (GCC never forms LDM
  * here), 8 SMLAD per group: 23 instructions per 32 MACs with the loop.
@@ -226,7 +226,7 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
     if (groups & 1u) {
         KILN_MAC_GROUP();
     }
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
     if (groups >= 2u) {
         acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
         return mac_pairs(pt, w, groups / 2u, acc);
@@ -241,12 +241,12 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
     return w;
 }
 
-static inline int8_t out_q(const kiln_cm33_conv_params_t *p, const kiln_cm33_rq_t *r, int32_t acc,
+static inline int8_t out_q(const kiln_dsp_conv_params_t *p, const kiln_dsp_rq_t *r, int32_t acc,
                            int clamp, int exact)
 {
-    int32_t q = kiln_cm33_rq(acc, r, exact);
+    int32_t q = kiln_dsp_rq(acc, r, exact);
     if (clamp) {
-        q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+        q = kiln_dsp_clamp(q, p->act_min, p->act_max);
     }
     return (int8_t)q;
 }
@@ -254,7 +254,7 @@ static inline int8_t out_q(const kiln_cm33_conv_params_t *p, const kiln_cm33_rq_
 /* Output channels c0 .. c1 - 1 (c0 even) of every pixel, their widened
  * weights at w0, with the activation clamp and the exact records known at
  * compile time. */
-KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out,
+KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out,
                           const uint32_t *w0, uint32_t c0, uint32_t c1, int clamp, int exact)
 {
     const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w;
@@ -268,7 +268,7 @@ KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, in
         int8_t *oa = out + pix * oc;
         int8_t *ob = two ? oa + oc : oa;   /* an odd last pixel is computed twice, stored once */
         const uint32_t *w = w0;
-        const kiln_cm33_rq_t *r = p->rq + c0;
+        const kiln_dsp_rq_t *r = p->rq + c0;
 
         im2col(p, in, pix, pt, direct);
         im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
@@ -295,13 +295,13 @@ KILN_SPECIALIZE void body(const kiln_cm33_conv_params_t *p, const int8_t *in, in
 
 /* Layers with exact records: a separate copy, so that the others do not
  * test for them per output. */
-static void body_exact(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out,
+static void body_exact(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out,
                        const uint32_t *w, uint32_t c0, uint32_t c1)
 {
     body(p, in, out, w, c0, c1, p->clamp, 1);
 }
 
-static void run(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
+static void run(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
                 uint32_t c0, uint32_t c1)
 {
     if (p->exact) {
@@ -311,7 +311,7 @@ static void run(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out,
     }
 }
 
-void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out)
 {
     run(p, in, out, (const uint32_t *)(const void *)p->w, 0u, p->g.out_c);
 }
@@ -320,7 +320,7 @@ void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_
  * channel pairs into arena scratch, each chunk then run as above over every
  * pixel. The receptive fields are gathered once per chunk: 1 / (2 * chunk
  * pairs) of the widening's cost per MAC. */
-void kiln_cm33_conv_w8_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_conv_w8_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t pairs = (p->g.out_c + 1u) / 2u, words = (uint32_t)p->k_len / 2u;  /* per pair */
     const uint32_t *w8 = (const uint32_t *)(const void *)p->w8;
@@ -330,7 +330,7 @@ void kiln_cm33_conv_w8_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, in
     for (pp = 0; pp < pairs; pp += p->chunk_pairs) {
         const uint32_t n = pairs - pp < p->chunk_pairs ? pairs - pp : p->chunk_pairs;
         const uint32_t c1 = 2u * (pp + n) < p->g.out_c ? 2u * (pp + n) : p->g.out_c;
-        kiln_cm33_widen_weights(wbuf, w8 + pp * words, n * words);
+        kiln_dsp_widen_weights(wbuf, w8 + pp * words, n * words);
         run(p, in, out, wbuf, 2u * pp, c1);
     }
 }

@@ -1,8 +1,8 @@
 /*
- * Kiln runtime: optimized int8 kernels for the Cortex-M33 with the DSP
- * extension (firmware/runtime/cm33/). The code generator
- * (site_scons/kiln/kernels_cm33.py) picks one per layer when the board has
- * that core and the layer meets the kernel's conditions; every other layer
+ * Kiln runtime: optimized int8 kernels for cores with the DSP extension of
+ * Armv7E-M and Armv8-M Mainline: Cortex-M4, M7, M33 (firmware/runtime/dsp/).
+ * The code generator (site_scons/kiln/kernels_dsp.py) picks one per layer
+ * when the board's core has the extension and the layer meets the kernel's conditions; every other layer
  * runs the portable kernel of kiln/kernels.h. Outputs are bit-identical to
  * the portable kernels (and so to tflite-micro).
  *
@@ -22,7 +22,7 @@
  *  - Arrays the kernels read with LDRD/LDM are word aligned (weights are
  *    declared 8-byte aligned, the arena scratch is 4-byte aligned).
  *
- * Requantization (kiln_cm33_rq_t): for an output channel with TFLite
+ * Requantization (kiln_dsp_rq_t): for an output channel with TFLite
  * multiplier M > 0 and shift -e with e in 1..30 (a layer with a multiplier
  * of 0.5 or more, shift >= 0, keeps its portable kernel), output zero
  * point z:
@@ -45,7 +45,7 @@
  *     / 2^e).
  *  4. Adding z * 2^e inside the floor adds z outside it; the build checks
  *     that |acc| + 2 + |round| < 2^31, so no intermediate sum wraps.
- * tests/test_cm33_requant.py checks it against kiln_requantize() on a
+ * tests/test_dsp_requant.py checks it against kiln_requantize() on a
  * million random cases and on every rounding tie it can construct.
  *
  * Max-pool fusion: the requantization q(acc) is non-decreasing in acc,
@@ -74,14 +74,14 @@
  *     bias  = 2 * in_offset * sum(w)     (the accumulator starts bias-free)
  *     mult  = M, round = the int32 bias,
  *     shift = INT32_MIN | (z & 0xFF) << 8 | (s & 0xFF)   (s: TFLite's shift)
- * and kiln_cm33_requant_exact() computes acc = acc2 / 2 + bias, then
+ * and kiln_dsp_requant_exact() computes acc = acc2 / 2 + bias, then
  * clamp(kiln_requantize(acc, M, s) + z), the portable arithmetic itself.
  * The build checks |acc2| < 2^31 and that acc + bias cannot wrap. A layer
  * with exact records sets `exact`, which selects a copy of the kernel that
  * tests the sign of the shift field per output; the others pay nothing.
  */
-#ifndef KILN_CM33_H
-#define KILN_CM33_H
+#ifndef KILN_DSP_KERNELS_H
+#define KILN_DSP_KERNELS_H
 
 #include <stdint.h>
 
@@ -97,7 +97,7 @@ typedef struct {
     int32_t mult;    /* Q31 multiplier, > 0 */
     int32_t round;   /* 2^(e-1) + out_zero_point * 2^e */
     int32_t shift;   /* e, 1..30 */
-} kiln_cm33_rq_t;
+} kiln_dsp_rq_t;
 
 /* CONV_2D, any geometry: im2col of two output pixels at a time into
  * `scratch` (int16, [k/4][pixel][2]), then two pixels x two output channels
@@ -117,18 +117,18 @@ typedef struct {
     uint8_t exact;               /* 1: some records are exact (see above) */
     int32_t act_min, act_max;
     const int16_t *w;
-    const kiln_cm33_rq_t *rq;    /* out_c entries */
+    const kiln_dsp_rq_t *rq;    /* out_c entries */
     int16_t *scratch;
     int8_t *gather;
-    /* The size layout (kiln_cm33_conv_w8_s8) only: */
+    /* The size layout (kiln_dsp_conv_w8_s8) only: */
     const int8_t *w8;            /* int8 [ceil(out_c/2)][k_len/4][2 channels][4], as stored */
     int16_t *wbuf;               /* arena scratch: chunk_pairs * k_len * 2 int16 */
     uint16_t chunk_pairs;        /* output channel pairs widened at a time */
-} kiln_cm33_conv_params_t;
+} kiln_dsp_conv_params_t;
 
-void kiln_cm33_conv_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 /* The same with int8 weights (w8), widened chunk by chunk into wbuf. */
-void kiln_cm33_conv_w8_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_conv_w8_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 
 /* CONV_2D with one input channel, 3x3 kernel, stride 1, no dilation, VALID
  * padding, fused with the 2x2 stride-2 VALID MAX_POOL_2D that reads it. For
@@ -137,7 +137,7 @@ void kiln_cm33_conv_w8_s8(const kiln_cm33_conv_params_t *p, const int8_t *in, in
  * SMUAD/SMLAD, the max of the 4 accumulators and one requantization.
  *   rec: per output channel 9 words: the 5 weight pairs (int16, doubled)
  *        [w00,w02] [w10,w12] [w20,w22] [w01,w11] [0,w21], then the
- *        kiln_cm33_rq_t (bias, mult, round, shift).
+ *        kiln_dsp_rq_t (bias, mult, round, shift).
  *   out: the pooled tensor [pool_h][pool_w][out_c]. */
 typedef struct {
     kiln_geometry_t g;           /* the convolution's (before the pool) */
@@ -146,17 +146,17 @@ typedef struct {
     uint8_t exact;               /* some records are exact (the C loop runs) */
     int32_t act_min, act_max;    /* intersection of the conv and pool clamps */
     const int32_t *rec;
-} kiln_cm33_conv1_pool_params_t;
+} kiln_dsp_conv1_pool_params_t;
 
-void kiln_cm33_conv1_pool_s8(const kiln_cm33_conv1_pool_params_t *p, const int8_t *in,
+void kiln_dsp_conv1_pool_s8(const kiln_dsp_conv1_pool_params_t *p, const int8_t *in,
                              int8_t *out);
 
 /* FULLY_CONNECTED: rows in blocks of 6 (then at most one of 4, 2, 1) sharing each loaded
  * input word; any input length (a last partial group of 1 to 3 inputs meets
  * zero weights).
- *   w:  int16 (kiln_cm33_fc_s8, the speed layout), for each block of b rows:
+ *   w:  int16 (kiln_dsp_fc_s8, the speed layout), for each block of b rows:
  *       [ceil(in_n/4)][b rows][2 pairs], doubled, in SXTB16 order;
- *   w8: int8 (kiln_cm33_fc_w8_s8, the size layout), for each block of b rows:
+ *   w8: int8 (kiln_dsp_fc_w8_s8, the size layout), for each block of b rows:
  *       [ceil(in_n/4)][b rows][4], as the model stores them.
  * Each kernel reads only its own field. */
 typedef struct {
@@ -166,11 +166,11 @@ typedef struct {
     int32_t act_min, act_max;
     const int16_t *w;
     const int8_t *w8;
-    const kiln_cm33_rq_t *rq;    /* out_n entries */
-} kiln_cm33_fc_params_t;
+    const kiln_dsp_rq_t *rq;    /* out_n entries */
+} kiln_dsp_fc_params_t;
 
-void kiln_cm33_fc_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out);
-void kiln_cm33_fc_w8_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_fc_s8(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_fc_w8_s8(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out);
 
 /* DEPTHWISE_CONV_2D, any depth multiplier m and channel count c = g.in_c:
  * four input channels per loaded word (a last partial group is read byte by
@@ -187,16 +187,16 @@ typedef struct {
     uint16_t mult;               /* depth multiplier */
     int32_t act_min, act_max;
     const int16_t *w;
-    const kiln_cm33_rq_t *rq;
+    const kiln_dsp_rq_t *rq;
     int8_t *zrow;                /* in_c bytes of arena scratch: the padding taps' row */
-    /* The size layout (kiln_cm33_dwconv_w8_s8) only: */
+    /* The size layout (kiln_dsp_dwconv_w8_s8) only: */
     const int8_t *w8;            /* int8 [m][ceil(c/4)][taps][c0 c1 c2 c3], as stored */
     int16_t *wbuf;               /* arena scratch for w widened: 2 bytes per w8 byte */
-} kiln_cm33_dwconv_params_t;
+} kiln_dsp_dwconv_params_t;
 
-void kiln_cm33_dwconv_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_dwconv_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out);
 /* The same with int8 weights (w8), widened into wbuf first. */
-void kiln_cm33_dwconv_w8_s8(const kiln_cm33_dwconv_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out);
 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1, no dilation: one channel at a time, its input widened into a padded
  * int16 plane (`plane`, arena scratch), then two outputs of a row per step,
@@ -215,28 +215,28 @@ typedef struct {
     uint16_t plane_h, plane_w;
     int32_t act_min, act_max;
     const int16_t *w;
-    const kiln_cm33_rq_t *rq;    /* in_c entries */
+    const kiln_dsp_rq_t *rq;    /* in_c entries */
     int16_t *plane;
     int32_t *acc;                /* arena scratch: ceil(out_w / 2) * 2 int32, one output row */
-} kiln_cm33_dw3x3_params_t;
+} kiln_dsp_dw3x3_params_t;
 
-void kiln_cm33_dw3x3_s8(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_dw3x3_s8(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out);
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D with the portable parameters
  * (kiln_pool_params_t): four channels per word (SSUB8 + SEL for the max,
  * SXTAB16 sums for the average; windows of at most 256 pixels). */
-void kiln_cm33_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
-void kiln_cm33_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_maxpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out);
 
 /* ADD, SUB and MUL of two int8 tensors, with broadcasting: the output is
  * walked as shape[0..3] (collapsed by the build, innermost last), each input
  * advancing by its element stride per dimension (0 where broadcast; the
  * innermost stride is 0 or 1).
- *   ADD / SUB (kiln_cm33_add_s8): each input's rescaling depends only on its
+ *   ADD / SUB (kiln_dsp_add_s8): each input's rescaling depends only on its
  *     int8 value, so the build tabulates it: a_tab[q + 128] = 2 * (TFLite's
  *     scaled input for q), b_tab likewise (negated for SUB); the sum is
  *     requantized as above with e = out shift.
- *   MUL (kiln_cm33_mul_s8): acc2 = (a + a_offset) * 2 * (b + b_offset),
+ *   MUL (kiln_dsp_mul_s8): acc2 = (a + a_offset) * 2 * (b + b_offset),
  *     requantized the same way (tables NULL). */
 typedef struct {
     uint32_t shape[4];
@@ -246,11 +246,11 @@ typedef struct {
     const int32_t *a_tab, *b_tab;   /* 256 entries each (ADD, SUB) */
     int32_t a_offset, b_offset;     /* -zero points (MUL) */
     int32_t mult, round, shift;
-} kiln_cm33_binary_params_t;
+} kiln_dsp_binary_params_t;
 
-void kiln_cm33_add_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+void kiln_dsp_add_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out);
-void kiln_cm33_mul_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const int8_t *b,
+void kiln_dsp_mul_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out);
 
 /* Element-wise operators of one 8-bit value (LOGISTIC, TANH, QUANTIZE
@@ -260,17 +260,17 @@ void kiln_cm33_mul_s8(const kiln_cm33_binary_params_t *p, const int8_t *a, const
 typedef struct {
     uint32_t n;
     const int8_t *table;         /* 256 entries, indexed by the input byte */
-} kiln_cm33_lut_params_t;
+} kiln_dsp_lut_params_t;
 
-void kiln_cm33_lut_s8(const kiln_cm33_lut_params_t *p, const void *in, void *out);
+void kiln_dsp_lut_s8(const kiln_dsp_lut_params_t *p, const void *in, void *out);
 
 /* DEQUANTIZE of an 8-bit tensor to float32, by the same table lookup. */
 typedef struct {
     uint32_t n;
     const float *table;          /* 256 entries, indexed by the input byte */
-} kiln_cm33_lut_f32_params_t;
+} kiln_dsp_lut_f32_params_t;
 
-void kiln_cm33_lut_s8_f32(const kiln_cm33_lut_f32_params_t *p, const void *in, float *out);
+void kiln_dsp_lut_s8_f32(const kiln_dsp_lut_f32_params_t *p, const void *in, float *out);
 
 /* int8 SOFTMAX over the last axis (output scale 1/256, zero point -128):
  * exp_q0[d] = exp(-beta * in_scale * d) in Q0.31 for d = max - q in
@@ -278,25 +278,25 @@ void kiln_cm33_lut_s8_f32(const kiln_cm33_lut_f32_params_t *p, const void *in, f
 typedef struct {
     uint32_t rows, depth;
     const int32_t *exp_q0;       /* 256 entries */
-} kiln_cm33_softmax_params_t;
+} kiln_dsp_softmax_params_t;
 
-void kiln_cm33_softmax_s8(const kiln_cm33_softmax_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_softmax_s8(const kiln_dsp_softmax_params_t *p, const int8_t *in, int8_t *out);
 
 /* MEAN over the spatial axes of [1][h][w][c] (kiln_mean_s8_params_t, as the
  * portable kernel): four channels per word, 16-bit lanes flushed every 255
  * pixels. */
-void kiln_cm33_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out);
 
 /* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
-void kiln_cm33_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
+void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 
 /* The copy that stands for a MAX_POOL_2D fused into the convolution before
  * it: the convolution left the pooled values at the start of its own output
  * buffer (never at the pool's, which may overlap the convolution's input). */
-void kiln_cm33_copy(uint32_t n, const int8_t *in, int8_t *out);
+void kiln_dsp_copy(uint32_t n, const int8_t *in, int8_t *out);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* KILN_CM33_H */
+#endif /* KILN_DSP_KERNELS_H */

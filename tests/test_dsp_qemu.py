@@ -1,4 +1,4 @@
-"""The Cortex-M33 kernels on the emulated board (the registry's first board
+"""The DSP kernels on the emulated board (the registry's first board
 with an [emulator] section, under -icount): the target's own instruction sequences (inline assembly included)
 give outputs identical to tflite-micro, and the benchmark's figures meet the
 issue's targets (instruction counts are deterministic under -icount, so
@@ -40,40 +40,40 @@ def images() -> dict:
     """The four benchmark images, built through scons."""
     for net, variant in NETS:
         variant_path(net, variant)
-    targets = [str(elf(n, v, k).relative_to(ROOT)) for n, v in NETS for k in ("portable", "cm33")]
+    targets = [str(elf(n, v, k).relative_to(ROOT)) for n, v in NETS for k in ("portable", "dsp")]
     run_scons("-j2", f"BOARD={BOARD.name}", *targets)
-    return {(n, v, k): elf(n, v, k) for n, v in NETS for k in ("portable", "cm33")}
+    return {(n, v, k): elf(n, v, k) for n, v in NETS for k in ("portable", "dsp")}
 
 
 def _device_outputs(path: Path, inputs: list[bytes], out_bytes: int) -> list[bytes]:
     with Qemu.for_board(BOARD, path) as q, Client(q.port) as client:
         model = client.info()["model"]
-        assert {la["kernel"] for la in model["layers"]} & {"kiln_cm33_conv_s8", "kiln_cm33_conv1_pool_s8"}
+        assert {la["kernel"] for la in model["layers"]} & {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8"}
         return [r.output for r in client.infer_stream(list(enumerate(inputs)), out_bytes)]
 
 
-def test_fashion_mnist_cm33_on_qemu_matches_tflite_micro(images) -> None:
+def test_fashion_mnist_dsp_on_qemu_matches_tflite_micro(images) -> None:
     ref = Reference(paths.tflite("fashion_mnist", "ptq"))
     x, _ = datasets.load_fashion_mnist("test")
     data = [ref.encode(img.astype(np.float32) / np.float32(255.0)) for img in x[:40]]
-    got = _device_outputs(images[("fashion_mnist", "ptq", "cm33")], data, ref.output.nbytes)
+    got = _device_outputs(images[("fashion_mnist", "ptq", "dsp")], data, ref.output.nbytes)
     expected = [ref.run(d) for d in data]
     assert len(set(expected)) > 2
     assert got == expected
 
 
-def test_cifar_cnn_cm33_on_qemu_matches_tflite_micro(images) -> None:
+def test_cifar_cnn_dsp_on_qemu_matches_tflite_micro(images) -> None:
     ref = Reference(paths.tflite("cifar_cnn", "ptq"))
     x, _ = datasets.synthetic_images(8, (32, 32, 3), 10, seed=9)
     data = [ref.encode(img.astype(np.float32) / np.float32(255.0)) for img in x]
-    got = _device_outputs(images[("cifar_cnn", "ptq", "cm33")], data, ref.output.nbytes)
+    got = _device_outputs(images[("cifar_cnn", "ptq", "dsp")], data, ref.output.nbytes)
     assert got == [ref.run(d) for d in data]
 
 
 def test_bench_meets_the_targets(images, tmp_path) -> None:
-    pairs = [(n, v, str(images[(n, v, "portable")]), str(images[(n, v, "cm33")])) for n, v in NETS]
+    pairs = [(n, v, str(images[(n, v, "portable")]), str(images[(n, v, "dsp")])) for n, v in NETS]
     out = tmp_path / "bench.json"
-    host_bench.run(BOARD, "cm33", pairs, out)
+    host_bench.run(BOARD, "dsp", pairs, out)
     data = json.loads(out.read_text())
     fm, cf = data["fashion_mnist"], data["cifar_cnn"]
     for entry in (fm, cf):
@@ -83,7 +83,7 @@ def test_bench_meets_the_targets(images, tmp_path) -> None:
         assert sum(la["macs"] for la in entry["layers"]) == entry["macs"]
         for la in entry["layers"]:
             if la["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-                assert la["kernel"].startswith("kiln_cm33_"), la
+                assert la["kernel"].startswith("kiln_dsp_"), la
                 assert la["speedup"] >= 4.0, la
     assert fm["macs"] == _macs_from_shapes(paths.tflite("fashion_mnist", "ptq"))
     assert fm["instructions_per_mac"] <= 2.0, fm["instructions"]
@@ -106,7 +106,7 @@ def _macs_from_shapes(tflite: Path) -> int:
 
 # ---- the specialized kernels one by one, on the target -----------------------------
 
-#: Models of test_cm33_fidelity run on the board: the inline-assembly paths
+#: Models of test_dsp_fidelity run on the board: the inline-assembly paths
 #: (conv1 + pool without clamp, the conv's LDM loop with odd/even groups and
 #: an odd channel count, the planar depthwise loop with an odd output width)
 #: and the C paths the host cannot tell apart.
@@ -117,7 +117,7 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path]) -> Path:
-    """An image for the emulated board of any .tflite with the cm33 kernels: generated
+    """An image for the emulated board of any .tflite with the dsp kernels: generated
     C and the app compiled and linked with the prebuilt runtime and board objects."""
     from kiln import codegen
     from kiln import firmware as fw
@@ -125,7 +125,7 @@ def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path]) -> Path:
     board = BOARD
     flags = fw.cpu_flags(board.cpu)
     gen = workdir / "gen"
-    codegen.generate(tflite, gen, name=tflite.stem, kernels="cm33")
+    codegen.generate(tflite, gen, name=tflite.stem, kernels="dsp")
     elf = workdir / "firmware.elf"
     defines = [f"-D{d}" for d in flags.defines]
     defines += [f"-D{k}={v.replace(chr(92), '')}"
@@ -144,19 +144,19 @@ def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path]) -> Path:
 
 @pytest.fixture(scope="module")
 def target_objects(tmp_path_factory) -> list[Path]:
-    """Runtime (portable + cm33) and board objects, compiled once (the app
+    """Runtime (portable + dsp) and board objects, compiled once (the app
     includes the model's header, so _firmware compiles it with each model)."""
     from kiln import firmware as fw
 
     board = BOARD
     flags = fw.cpu_flags(board.cpu)
-    out = tmp_path_factory.mktemp("cm33objs")
+    out = tmp_path_factory.mktemp("dspobjs")
     defines = [f"-D{d}" for d in flags.defines]
     defines += [f"-D{k}={v.replace(chr(92), '')}"
                 for k, v in fw.board_defines(board, board.default_baud).items()]
     includes = [f"-I{d}" for d in fw.include_dirs(out, board)]
     objs = []
-    for src in [*fw.runtime_sources("cm33"), *fw.board_sources(board)]:
+    for src in [*fw.runtime_sources("dsp"), *fw.board_sources(board)]:
         obj = out / f"{src.parent.name}_{src.stem}.o"
         proc = subprocess.run(["arm-none-eabi-gcc", *flags.cpu_flags, *flags.cflags, *defines, *includes,
                                "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
@@ -167,13 +167,13 @@ def target_objects(tmp_path_factory) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def target_models(tmp_path_factory) -> dict:
-    """The TARGET_SPECS models, converted with the same seeds as test_cm33_fidelity."""
+    """The TARGET_SPECS models, converted with the same seeds as test_dsp_fidelity."""
     import opmodels
-    from test_cm33_fidelity import CM33_SPECS
+    from test_dsp_fidelity import DSP_SPECS
 
-    out = tmp_path_factory.mktemp("cm33target")
+    out = tmp_path_factory.mktemp("dsptarget")
     paths = {}
-    for i, (name, builder, _, _) in enumerate(CM33_SPECS):
+    for i, (name, builder, _, _) in enumerate(DSP_SPECS):
         if name in TARGET_SPECS:
             paths[name] = out / f"{name}.tflite"
             paths[name].write_bytes(opmodels.convert(opmodels.build(builder, 900 + i), int8=True, seed=i))
@@ -191,7 +191,7 @@ def test_specialized_kernel_on_qemu_matches_tflite_micro(name, target_models, ta
     with Qemu.for_board(BOARD, image) as q, Client(q.port) as client:
         kernels = {la["kernel"] for la in client.info()["model"]["layers"]}
         got = [r.output for r in client.infer_stream(list(enumerate(data)), ref.output.nbytes)]
-    assert any(k.startswith("kiln_cm33_") for k in kernels), kernels
+    assert any(k.startswith("kiln_dsp_") for k in kernels), kernels
     expected = [ref.run(d) for d in data]
     assert len(set(expected)) > 1
     assert got == expected
@@ -202,7 +202,7 @@ def test_table_kernel_on_qemu_matches_tflite_micro(name, target_objects, tmp_pat
                                                    tmp_path) -> None:
     """The table kernels on the target (QUANTIZE from float32 rounds with VCVTA there,
     a path the host build cannot take), every input byte or rounding boundary."""
-    import test_cm33_tables as tables
+    import test_dsp_tables as tables
 
     models = tables.Converted(tmp_path_factory.mktemp("tables"))
     path = models[name]

@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernel: FULLY_CONNECTED with int8 weights in flash, the
- * size layout (kiln/cm33.h, OPTIMIZE=size or a model that would not fit).
+ * Kiln DSP kernel: FULLY_CONNECTED with int8 weights in flash, the
+ * size layout (kiln/dsp.h, OPTIMIZE=size or a model that would not fit).
  *
  * The row blocks and the input's widening are those of fc_s8.c; the weights
  * stay as the model stores them, four per word ([group][row][k0 k1 k2 k3]),
@@ -11,16 +11,16 @@
  *
  * The accumulator is not doubled here (the weights are not): the record's
  * doubled bias is added to 2 * acc before the requantization. The build's
- * bound on the doubled accumulator (cm33_layout.requant_records) covers it.
+ * bound on the doubled accumulator (dsp_layout.requant_records) covers it.
  */
 #include "fc_walk.h"
 
-static inline int8_t out_q(const kiln_cm33_fc_params_t *p, const kiln_cm33_rq_t *r, int32_t acc)
+static inline int8_t out_q(const kiln_dsp_fc_params_t *p, const kiln_dsp_rq_t *r, int32_t acc)
 {
     /* acc2 = bias' + 2 * acc: wrapping arithmetic, proven in range at build time */
-    int32_t q = kiln_cm33_rq((int32_t)((uint32_t)r->bias + ((uint32_t)acc << 1)), r, p->exact);
+    int32_t q = kiln_dsp_rq((int32_t)((uint32_t)r->bias + ((uint32_t)acc << 1)), r, p->exact);
     if (p->clamp) {
-        q = kiln_cm33_clamp(q, p->act_min, p->act_max);
+        q = kiln_dsp_clamp(q, p->act_min, p->act_max);
     }
     return (int8_t)q;
 }
@@ -46,8 +46,8 @@ static inline int8_t out_q(const kiln_cm33_fc_params_t *p, const kiln_cm33_rq_t 
 
 /* A block of 6 rows: per group 3 LDRD, 12 SXTB16 and 12 SMLAD beside the
  * input's load and widening. */
-static const uint32_t *rows6(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows6(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0;
     const int8_t *end = x + (p->in_n & ~3u);
@@ -84,8 +84,8 @@ static const uint32_t *rows6(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-static const uint32_t *rows4(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows4(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     const int8_t *end = x + (p->in_n & ~3u);
@@ -105,8 +105,8 @@ static const uint32_t *rows4(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-static const uint32_t *rows2(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows2(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = 0, a1 = 0;
     const int8_t *end = x + (p->in_n & ~3u);
@@ -131,8 +131,8 @@ static const uint32_t *rows2(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-static const uint32_t *rows1(const kiln_cm33_fc_params_t *p, const int8_t *x, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *o)
+static const uint32_t *rows1(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *o)
 {
     int32_t a0 = 0;
     const int8_t *end = x + (p->in_n & ~3u);
@@ -154,7 +154,7 @@ static const uint32_t *rows1(const kiln_cm33_fc_params_t *p, const int8_t *x, co
     return w;
 }
 
-void kiln_cm33_fc_w8_s8(const kiln_cm33_fc_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_fc_w8_s8(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out)
 {
-    kiln_cm33_fc_walk(p, in, out, p->w8, rows6, rows4, rows2, rows1);
+    kiln_dsp_fc_walk(p, in, out, p->w8, rows6, rows4, rows2, rows1);
 }

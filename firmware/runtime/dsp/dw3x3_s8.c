@@ -1,5 +1,5 @@
 /*
- * Kiln Cortex-M33 kernel: DEPTHWISE_CONV_2D 3x3, stride 1 (kiln/cm33.h).
+ * Kiln DSP kernel: DEPTHWISE_CONV_2D 3x3, stride 1 (kiln/dsp.h).
  *
  * Why planar: SMLAD's two products go to one accumulator, so it needs two
  * taps of one channel in one word. In NHWC a word holds four channels of one
@@ -10,7 +10,7 @@
  * their loads: per kernel row three word loads and four multiplies for six
  * MACs. The plane costs about two instructions per input element, once per
  * channel; padding is written as the zero point, which the folded bias
- * expects (kiln/cm33.h).
+ * expects (kiln/dsp.h).
  *
  * Measured on the emulated M33 (VWW's layers): 3.3 instructions per MAC at
  * 48x48 outputs against 5.9 for dwconv_s8, 3.6 against 4.6 at 24x24, 4.1
@@ -22,10 +22,10 @@
  * the plane (about 4 per input element) are most of what is left above the
  * 13 the SMLAD loop takes per output.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
 /* Channel c of the input as the padded int16 plane the kernel reads. */
-static void fill_plane(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, uint32_t c)
+static void fill_plane(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, uint32_t c)
 {
     const uint32_t ch = p->g.in_c, in_w = p->g.in_w;
     const int32_t top = p->g.pad_top, left = p->g.pad_left;
@@ -62,7 +62,7 @@ static void fill_plane(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, uint
 /* The accumulators of one output row, two outputs per step, into acc
  * (pairs steps, 2 * pairs int32). rows: the plane rows under kernel row 0 at
  * the row's first output. */
-#if KILN_CM33_ASM
+#if KILN_DSP_ASM
 /* Registers: r0 r1 the two accumulators, r2-r4 the three plane rows, r5-r8
  * the weights [w00 w01] [w10 w11] [w20 w21] [w02 w12], r9 the bias, r10 r11
  * the loaded pairs, r12 the accumulator row, lr [w22 0] and the end, both
@@ -144,10 +144,10 @@ static void row_s1(const int16_t *rows, uint32_t pw, const uint32_t *w, int32_t 
 /* One channel's outputs from its plane: each output row's accumulators into
  * p->acc, then requantized into the NHWC output (`ch` bytes apart). The
  * record is copied to locals: the byte stores could alias it otherwise. */
-KILN_SPECIALIZE void channel(const kiln_cm33_dw3x3_params_t *p, const uint32_t *w,
-                             const kiln_cm33_rq_t *r, int8_t *out, int clamp, int exact)
+KILN_SPECIALIZE void channel(const kiln_dsp_dw3x3_params_t *p, const uint32_t *w,
+                             const kiln_dsp_rq_t *r, int8_t *out, int clamp, int exact)
 {
-    const kiln_cm33_rq_t rec = *r;
+    const kiln_dsp_rq_t rec = *r;
     const int32_t lo = p->act_min, hi = p->act_max;
     const uint32_t ch = p->g.out_c, out_w = p->g.out_w, pw = p->plane_w, pairs = (out_w + 1u) / 2u;
     int32_t *acc = p->acc;
@@ -157,16 +157,16 @@ KILN_SPECIALIZE void channel(const kiln_cm33_dw3x3_params_t *p, const uint32_t *
         int8_t *o = out + oy * out_w * ch;
         row_s1(p->plane + oy * pw, pw, w, rec.bias, acc, pairs);
         for (ox = 0; ox < out_w; ox++, o += ch) {
-            int32_t q = kiln_cm33_rq(acc[ox], &rec, exact);
+            int32_t q = kiln_dsp_rq(acc[ox], &rec, exact);
             if (clamp) {
-                q = kiln_cm33_clamp(q, lo, hi);
+                q = kiln_dsp_clamp(q, lo, hi);
             }
             *o = (int8_t)q;
         }
     }
 }
 
-KILN_SPECIALIZE void body(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, int8_t *out, int exact)
+KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out, int exact)
 {
     const uint32_t *w = (const uint32_t *)(const void *)p->w;
     uint32_t c;
@@ -183,12 +183,12 @@ KILN_SPECIALIZE void body(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, i
 
 /* A separate copy for layers with exact records: the others do not test
  * for them per output. */
-static void body_exact(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, int8_t *out)
+static void body_exact(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out)
 {
     body(p, in, out, 1);
 }
 
-void kiln_cm33_dw3x3_s8(const kiln_cm33_dw3x3_params_t *p, const int8_t *in, int8_t *out)
+void kiln_dsp_dw3x3_s8(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out)
 {
     if (p->exact) {
         body_exact(p, in, out);

@@ -1,9 +1,9 @@
-"""Weight layouts and requantization constants of the Cortex-M33 kernels (kiln/cm33.h).
+"""Weight layouts and requantization constants of the DSP kernels (kiln/dsp.h).
 
 Pure NumPy, no SCons, no TensorFlow: weight re-layout (pre-widened int16,
 doubled, paired in SXTB16 order), bias folding, requantization records and
 the build-time proofs that the fast requantization cannot overflow. The
-registry hooks (which layer gets which kernel) live in kiln.kernels_cm33.
+registry hooks (which layer gets which kernel) live in kiln.kernels_dsp.
 
 Every function here raises Unfit (with the reason) when a layer does not
 meet a kernel's conditions; the caller then falls back to the portable
@@ -27,7 +27,7 @@ def max_abs_input(in_offset: int) -> int:
     return max(abs(-128 + in_offset), abs(127 + in_offset))
 
 
-#: The shift field of an exact record (kiln/cm33.h, "Exact records") is this flag
+#: The shift field of an exact record (kiln/dsp.h, "Exact records") is this flag
 #: with the zero point in bits 15..8 and TFLite's shift in bits 7..0.
 EXACT_FLAG = -(1 << 31)
 
@@ -39,10 +39,10 @@ def exact_shift_field(shift: int, out_zp: int) -> int:
 
 def requant_records(w_rows: np.ndarray, bias: np.ndarray | None, in_offset: int,
                     mult: list[int], shift: list[int], out_zp: int) -> np.ndarray:
-    """kiln_cm33_rq_t records, one per output row: [bias', mult, round, e].
+    """kiln_dsp_rq_t records, one per output row: [bias', mult, round, e].
 
     w_rows: [out][k] int8 weights (one row per output channel). A channel gets
-    the four-instruction record when the fast requantization (kiln/cm33.h)
+    the four-instruction record when the fast requantization (kiln/dsp.h)
     provably gives the reference's bits: M > 0, e in 1..30, and neither the
     doubled accumulator nor the rounding sum can leave int32 for any int8
     input. A zero multiplier gets the fast record that always gives the zero
@@ -111,7 +111,7 @@ def doubled_int16(w: np.ndarray) -> np.ndarray:
 
 
 def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
-    """CONV_2D weights for kiln_cm33_conv_s8: ([ceil(O/2)][k_len/4][2][4] int16, k_len):
+    """CONV_2D weights for kiln_dsp_conv_s8: ([ceil(O/2)][k_len/4][2][4] int16, k_len):
     the size layout's words (conv_weights8) as the kernel widens them, doubled and in
     SXTB16 order, so that both layouts hold the same weights at the same place."""
     w8, k_len = conv_weights8(w_ohwi)
@@ -125,7 +125,7 @@ def widened(w8: np.ndarray) -> np.ndarray:
 
 
 def conv_weights8(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
-    """CONV_2D weights for kiln_cm33_conv_w8_s8, the size layout: int8 as stored,
+    """CONV_2D weights for kiln_dsp_conv_w8_s8, the size layout: int8 as stored,
     [ceil(O/2)][k_len/4][2][4] (an odd last channel and the K tail zero). Each word
     widens (SXTB16, doubled) into the two words conv_weights holds at the same place."""
     w = np.asarray(w_ohwi, dtype=np.int8)
@@ -138,14 +138,14 @@ def conv_weights8(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(pairs.transpose(0, 2, 1, 3)).ravel(), k_len
 
 
-#: Arena bytes kiln_cm33_conv_w8_s8 widens weights into at a time (a chunk of output
+#: Arena bytes kiln_dsp_conv_w8_s8 widens weights into at a time (a chunk of output
 #: channel pairs): the receptive fields are gathered once per chunk, so a chunk of 8 or
 #: more pairs keeps that repeated work under 1/16 of an instruction per MAC.
 CONV_W8_CHUNK_BYTES = 8192
 
 
 def conv_w8_chunk_pairs(out_c: int, k_len: int) -> int:
-    """Output channel pairs kiln_cm33_conv_w8_s8 widens at a time (4 * k_len bytes each)."""
+    """Output channel pairs kiln_dsp_conv_w8_s8 widens at a time (4 * k_len bytes each)."""
     return max(1, min((out_c + 1) // 2, CONV_W8_CHUNK_BYTES // (4 * k_len)))
 
 
@@ -161,12 +161,12 @@ def fc_blocks(out_n: int) -> list[int]:
 
 
 def fc_weights(w: np.ndarray) -> np.ndarray:
-    """FULLY_CONNECTED weights [out][in] for kiln_cm33_fc_s8: fc_weights8 widened."""
+    """FULLY_CONNECTED weights [out][in] for kiln_dsp_fc_s8: fc_weights8 widened."""
     return widened(fc_weights8(w))
 
 
 def fc_weights8(w: np.ndarray) -> np.ndarray:
-    """FULLY_CONNECTED weights [out][in] for kiln_cm33_fc_w8_s8, the size layout: int8 as
+    """FULLY_CONNECTED weights [out][in] for kiln_dsp_fc_w8_s8, the size layout: int8 as
     stored, in the same row blocks as fc_weights ([g][b][4] per block, in padded with zeros
     to a multiple of 4); the kernel widens each word with SXTB16."""
     w = pad_last(np.asarray(w, dtype=np.int8), 4)
@@ -179,7 +179,7 @@ def fc_weights8(w: np.ndarray) -> np.ndarray:
 
 
 def conv1_records(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
-    """Per-channel records of kiln_cm33_conv1_pool_s8, 9 int32 each: the weight
+    """Per-channel records of kiln_dsp_conv1_pool_s8, 9 int32 each: the weight
     pairs [w00,w02] [w10,w12] [w20,w22] [w01,w11] [0,w21] (int16, doubled),
     then the requantization record."""
     w = np.asarray(w_ohwi, dtype=np.int32)
@@ -194,14 +194,14 @@ def conv1_records(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
 
 
 def dw_weights(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
-    """DEPTHWISE_CONV_2D weights [1][kh][kw][C * mult] for kiln_cm33_dwconv_s8:
+    """DEPTHWISE_CONV_2D weights [1][kh][kw][C * mult] for kiln_dsp_dwconv_s8:
     [mult][ceil(C/4)][tap][c0 c2 c1 c3] int16, doubled, the channels past C zero
     (dw_weights8 widened)."""
     return widened(dw_weights8(w_1hwc, mult))
 
 
 def dw3x3_weights(w_1hwc: np.ndarray) -> np.ndarray:
-    """DEPTHWISE_CONV_2D 3x3 weights [1][3][3][C] for kiln_cm33_dw3x3_s8: per channel the
+    """DEPTHWISE_CONV_2D 3x3 weights [1][3][3][C] for kiln_dsp_dw3x3_s8: per channel the
     doubled int16 pairs [w00, w01] [w10, w11] [w20, w21] [w02, w12] [w22, 0] (10 int16)."""
     w = np.asarray(w_1hwc, dtype=np.int32)[0] * 2                  # [3][3][C]
     c = w.shape[2]
@@ -211,12 +211,12 @@ def dw3x3_weights(w_1hwc: np.ndarray) -> np.ndarray:
     return out.astype(np.int16).ravel()
 
 
-#: The largest int16 plane kiln_cm33_dw3x3_s8 widens a channel into (arena bytes).
+#: The largest int16 plane kiln_dsp_dw3x3_s8 widens a channel into (arena bytes).
 DW3X3_MAX_PLANE_BYTES = 32768
 
 
 def dw3x3_plane(out_h: int, out_w: int, in_w: int, pad_left: int) -> tuple[int, int]:
-    """(plane_h, plane_w) of kiln_cm33_dw3x3_s8 (stride 1): every row and column its
+    """(plane_h, plane_w) of kiln_dsp_dw3x3_s8 (stride 1): every row and column its
     two-output steps read (an odd last output reads one pair further), and every input
     column."""
     plane_w = max(out_w + out_w % 2 + 2, pad_left + in_w)
@@ -224,7 +224,7 @@ def dw3x3_plane(out_h: int, out_w: int, in_w: int, pad_left: int) -> tuple[int, 
 
 
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
-    """DEPTHWISE_CONV_2D weights for kiln_cm33_dwconv_w8_s8, the size layout: int8
+    """DEPTHWISE_CONV_2D weights for kiln_dsp_dwconv_w8_s8, the size layout: int8
     [mult][ceil(C/4)][tap][c0 c1 c2 c3]; each word widens (SXTB16, doubled) into the two
     words dw_weights holds at the same place."""
     w = np.asarray(w_1hwc, dtype=np.int8)
@@ -236,7 +236,7 @@ def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
     return np.ascontiguousarray(taps.transpose(0, 2, 1, 3)).ravel()
 
 
-#: The largest widened weight array kiln_cm33_dwconv_w8_s8 makes in the arena (bytes).
+#: The largest widened weight array kiln_dsp_dwconv_w8_s8 makes in the arena (bytes).
 DW_W8_MAX_BYTES = 32768
 
 

@@ -1,6 +1,6 @@
 /*
- * Kiln Cortex-M33 kernels: element-wise operators of one 8-bit value, as
- * table lookups (kiln/cm33.h).
+ * Kiln DSP kernels: element-wise operators of one 8-bit value, as
+ * table lookups (kiln/dsp.h).
  *
  * LOGISTIC and TANH run a fixed-point series per element in the portable
  * kernels (about 300 instructions); QUANTIZE between 8-bit types and
@@ -10,7 +10,7 @@
  * up: per four elements one word load, four UBFX + LDRB, three ORR and one
  * word store.
  */
-#include "cm33_rq.h"
+#include "dsp_rq.h"
 
 /* A 256-entry table indexed by the input byte (int8 or uint8 alike). */
 static inline uint32_t lut4(const uint8_t *t, uint32_t v)
@@ -19,7 +19,7 @@ static inline uint32_t lut4(const uint8_t *t, uint32_t v)
            (uint32_t)t[(v >> 16) & 0xFFu] << 16 | (uint32_t)t[v >> 24] << 24;
 }
 
-void kiln_cm33_lut_s8(const kiln_cm33_lut_params_t *p, const void *in, void *out)
+void kiln_dsp_lut_s8(const kiln_dsp_lut_params_t *p, const void *in, void *out)
 {
     const uint8_t *x = (const uint8_t *)in, *t = (const uint8_t *)p->table;
     uint8_t *y = (uint8_t *)out;
@@ -34,7 +34,7 @@ void kiln_cm33_lut_s8(const kiln_cm33_lut_params_t *p, const void *in, void *out
     }
 }
 
-void kiln_cm33_lut_s8_f32(const kiln_cm33_lut_f32_params_t *p, const void *in, float *out)
+void kiln_dsp_lut_s8_f32(const kiln_dsp_lut_f32_params_t *p, const void *in, float *out)
 {
     const uint8_t *x = (const uint8_t *)in;
     const float *t = p->table;

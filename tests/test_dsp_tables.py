@@ -1,4 +1,4 @@
-"""The cm33 table kernels (kiln.kernels_cm33_tables) against tflite-micro on the host.
+"""The dsp table kernels (kiln.kernels_dsp_tables) against tflite-micro on the host.
 
 Their tables are the portable kernels' arithmetic evaluated in Python
 (kiln.fixedpoint), so these tests are what holds that port to the C:
@@ -11,7 +11,7 @@ Their tables are the portable kernels' arithmetic evaluated in Python
 * kiln.fixedpoint's tables against the host-compiled portable kernels over
   many input scales.
 
-Each model must really run its table kernel. tests/test_cm33_qemu.py runs the
+Each model must really run its table kernel. tests/test_dsp_qemu.py runs the
 same models on the emulated board (QUANTIZE from float32 uses VCVTA there).
 """
 
@@ -36,8 +36,8 @@ QUANT_SPECS = [
     ("dq_s8_f32", "DEQUANTIZE", "int8", (0.0377, -3), "float32", None),
     ("dq_u8_f32", "DEQUANTIZE", "uint8", (0.0173, 117), "float32", None),
 ]
-QUANT_KERNEL = {"q_f32_s8": "kiln_cm33_quantize_f32_s8", "dq_s8_f32": "kiln_cm33_lut_s8_f32",
-                "dq_u8_f32": "kiln_cm33_lut_s8_f32"}
+QUANT_KERNEL = {"q_f32_s8": "kiln_dsp_quantize_f32_s8", "dq_s8_f32": "kiln_dsp_lut_s8_f32",
+                "dq_u8_f32": "kiln_dsp_lut_s8_f32"}
 
 
 def _act_specs() -> list[tuple[str, object, str]]:
@@ -45,19 +45,19 @@ def _act_specs() -> list[tuple[str, object, str]]:
     L = opmodels._keras().layers
     seq = opmodels._seq
     return [
-        ("logistic", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("sigmoid")), "kiln_cm33_lut_s8"),
-        ("tanh", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("tanh")), "kiln_cm33_lut_s8"),
-        ("softmax_rows", lambda: seq((5, 16), L.Dense(12), L.Softmax()), "kiln_cm33_softmax_s8"),
+        ("logistic", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("sigmoid")), "kiln_dsp_lut_s8"),
+        ("tanh", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("tanh")), "kiln_dsp_lut_s8"),
+        ("softmax_rows", lambda: seq((5, 16), L.Dense(12), L.Softmax()), "kiln_dsp_softmax_s8"),
         # logits over +-60: differences below diff_min drop out of the sum
         ("softmax_wide", lambda: seq((3, 64), L.Dense(10), L.Rescaling(12.0), L.Softmax()),
-         "kiln_cm33_softmax_s8"),
+         "kiln_dsp_softmax_s8"),
     ]
 
 
 ACT_SPECS = _act_specs()
-#: Every kernel this module's models reach (test_cm33_fidelity checks that the cm33 set
+#: Every kernel this module's models reach (test_dsp_fidelity checks that the dsp set
 #: has no kernel that no test claims).
-KERNELS = {k for _, k, in QUANT_KERNEL.items()} | {"kiln_cm33_lut_s8"} | {s[2] for s in ACT_SPECS}
+KERNELS = {k for _, k, in QUANT_KERNEL.items()} | {"kiln_dsp_lut_s8"} | {s[2] for s in ACT_SPECS}
 
 
 class Converted(dict):
@@ -82,11 +82,11 @@ class Converted(dict):
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> Converted:
-    return Converted(tmp_path_factory.mktemp("cm33tables"))
+    return Converted(tmp_path_factory.mktemp("dsptables"))
 
 
 def _run(path: Path, xs: np.ndarray) -> tuple[hostcheck.HostCheckResult, set[str]]:
-    hm = hostcheck.HostModel(path, kernels="cm33", sanitize=True)
+    hm = hostcheck.HostModel(path, kernels="dsp", sanitize=True)
     try:
         used = {layer.kernel for layer in hm.model.layers}
         got = hm.invoke_many(xs)
@@ -101,14 +101,14 @@ def _run(path: Path, xs: np.ndarray) -> tuple[hostcheck.HostCheckResult, set[str
 def test_quantize_tables_over_every_input(converted: Converted, name: str) -> None:
     _, _, idt, _, _, oq = next(s for s in QUANT_SPECS if s[0] == name)
     res, used = _run(converted[name], quant_inputs(idt, oq))
-    assert QUANT_KERNEL.get(name, "kiln_cm33_lut_s8") in used, used
+    assert QUANT_KERNEL.get(name, "kiln_dsp_lut_s8") in used, used
     assert res.ok and res.identical_values == res.total_values, res.summary()
 
 
 @pytest.mark.parametrize("name", [s[0] for s in ACT_SPECS])
 def test_activation_tables_identical(converted: Converted, name: str) -> None:
     res, used = opmodels.check_random(converted[name], zlib.crc32(name.encode()) % 1000, 40,
-                                      kernels="cm33")
+                                      kernels="dsp")
     kernel = next(s[2] for s in ACT_SPECS if s[0] == name)
     assert kernel in used, used
     assert res.ok and res.identical_samples == res.samples, res.summary()
@@ -127,5 +127,5 @@ def test_sigmoid_tables_over_every_input_and_scale(tmp_path: Path, op: str) -> N
         path = tmp_path / f"{op.lower()}_{k}.tflite"
         path.write_bytes(quant_model(op, "int8", in_q, "int8", out_q))
         res, used = _run(path, xs)
-        assert "kiln_cm33_lut_s8" in used, used
+        assert "kiln_dsp_lut_s8" in used, used
         assert res.ok and res.identical_values == res.total_values, f"input {in_q}: {res.summary()}"

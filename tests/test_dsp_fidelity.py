@@ -1,5 +1,5 @@
-"""Fidelity of the Cortex-M33 kernel set on the host: models compiled with
-kernels="cm33" (the kernels' plain-C host path, same source as the target)
+"""Fidelity of the DSP kernel set on the host: models compiled with
+kernels="dsp" (the kernels' plain-C host path, same source as the target)
 against tflite-micro, every int8 output identical.
 
 * shapes aimed at each specialized kernel (and the fused conv + max pool),
@@ -7,7 +7,7 @@ against tflite-micro, every int8 output identical.
 * the compiler's randomized per-operator suite (tests/opmodels.py), where no
   convolution, depthwise or fully connected layer may fall back to portable;
 * layers patched as real training leaves them (zero filters, huge biases,
-  large multipliers: tests/tflite_patch.py), still on their cm33 kernels;
+  large multipliers: tests/tflite_patch.py), still on their dsp kernels;
 * fashion_mnist ptq on all 10,000 test images, cifar_cnn ptq on 300 images.
 """
 
@@ -26,8 +26,8 @@ from support import run_both, variant_path
 SAMPLES = 60
 
 
-def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
-    """(name, builder, input shape, cm33 kernels the model must use)."""
+def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
+    """(name, builder, input shape, dsp kernels the model must use)."""
     k = opmodels._keras()
     L = k.layers
     seq = opmodels._seq
@@ -51,15 +51,15 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         m = L.AveragePooling2D((1, shape[1]))(x)          # [h, 1, c]
         return k.Model(inp, L.Concatenate()([L.Add()([x, m]), L.Subtract()([x, m])]))
 
-    conv = "kiln_cm33_conv_s8"
+    conv = "kiln_dsp_conv_s8"
     return [
         ("conv1_pool_fashion", lambda: seq((28, 28, 1), L.Conv2D(12, 3, activation="relu"),
                                            L.MaxPooling2D(2), L.Flatten(), L.Dense(10)),
-         (28, 28, 1), {"kiln_cm33_conv1_pool_s8", "kiln_cm33_copy", "kiln_cm33_fc_s8"}),
+         (28, 28, 1), {"kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_fc_s8"}),
         ("conv1_pool_odd_noact", lambda: seq((11, 9, 1), L.Conv2D(5, 3), L.MaxPooling2D(2)),
-         (11, 9, 1), {"kiln_cm33_conv1_pool_s8"}),
+         (11, 9, 1), {"kiln_dsp_conv1_pool_s8"}),
         ("conv1_pool_relu6", lambda: seq((10, 12, 1), L.Conv2D(7, 3, activation="relu6"),
-                                         L.MaxPooling2D(2)), (10, 12, 1), {"kiln_cm33_conv1_pool_s8"}),
+                                         L.MaxPooling2D(2)), (10, 12, 1), {"kiln_dsp_conv1_pool_s8"}),
         ("conv_c4_same_relu", lambda: seq((9, 8, 4), L.Conv2D(8, 3, padding="same", activation="relu")),
          (9, 8, 4), {conv}),
         ("conv_c3_same_relu6", lambda: seq((10, 10, 3), L.Conv2D(16, 3, strides=2, padding="same",
@@ -74,47 +74,47 @@ def _cm33_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_k576_oc15", lambda: seq((5, 6, 64), L.Conv2D(15, 3, padding="same")), (5, 6, 64), {conv}),
         ("dw_c8_same_relu", lambda: seq((9, 10, 8), L.DepthwiseConv2D(3, padding="same",
                                                                       activation="relu")),
-         (9, 10, 8), {"kiln_cm33_dwconv_s8"}),
+         (9, 10, 8), {"kiln_dsp_dwconv_s8"}),
         ("dw_c16_s2", lambda: seq((10, 9, 16), L.DepthwiseConv2D(3, strides=2, padding="same")),
-         (10, 9, 16), {"kiln_cm33_dwconv_s8"}),
+         (10, 9, 16), {"kiln_dsp_dwconv_s8"}),
         ("dw_c6_s2_valid_odd", lambda: seq((11, 9, 6), L.DepthwiseConv2D(3, strides=2)),
-         (11, 9, 6), {"kiln_cm33_dwconv_s8"}),
+         (11, 9, 6), {"kiln_dsp_dwconv_s8"}),
         # the planar 3x3 kernel (stride 1, >= 100 outputs a channel): VALID, and an odd
         # output width (its last step stores one output of two)
         ("dw3_c5_valid_relu6", lambda: seq((13, 14, 5), L.DepthwiseConv2D(3, activation="relu6")),
-         (13, 14, 5), {"kiln_cm33_dw3x3_s8"}),
+         (13, 14, 5), {"kiln_dsp_dw3x3_s8"}),
         ("dw3_c3_same_w13", lambda: seq((12, 13, 3), L.DepthwiseConv2D(3, padding="same")),
-         (12, 13, 3), {"kiln_cm33_dw3x3_s8"}),
+         (12, 13, 3), {"kiln_dsp_dw3x3_s8"}),
         ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
-         {"kiln_cm33_dwconv_s8"}),
+         {"kiln_dsp_dwconv_s8"}),
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),
-         {"kiln_cm33_fc_s8"}),
-        ("dense_20_7", lambda: seq((20,), L.Dense(7)), (20,), {"kiln_cm33_fc_s8"}),
+         {"kiln_dsp_fc_s8"}),
+        ("dense_20_7", lambda: seq((20,), L.Dense(7)), (20,), {"kiln_dsp_fc_s8"}),
         # 11 groups of 4 and a tail of 2 inputs; rows in blocks 6, 6, 2
-        ("dense_46_14", lambda: seq((46,), L.Dense(14)), (46,), {"kiln_cm33_fc_s8"}),
+        ("dense_46_14", lambda: seq((46,), L.Dense(14)), (46,), {"kiln_dsp_fc_s8"}),
         ("maxpool_c8_same", lambda: seq((9, 8, 8), L.Conv2D(6, 1), L.MaxPooling2D(3, 2, "same")),
-         (9, 8, 8), {"kiln_cm33_maxpool_s8"}),
+         (9, 8, 8), {"kiln_dsp_maxpool_s8"}),
         ("avgpool_c8_same", lambda: seq((9, 8, 8), L.Conv2D(8, 1), L.AveragePooling2D(3, 2, "same")),
-         (9, 8, 8), {"kiln_cm33_avgpool_s8"}),
+         (9, 8, 8), {"kiln_dsp_avgpool_s8"}),
         ("avgpool_global_c6", lambda: seq((8, 8, 6), L.Conv2D(6, 1), L.AveragePooling2D(8)),
-         (8, 8, 6), {"kiln_cm33_avgpool_s8"}),
-        ("add_residual", lambda: add_block((6, 6, 8)), (6, 6, 8), {"kiln_cm33_add_s8"}),
+         (8, 8, 6), {"kiln_dsp_avgpool_s8"}),
+        ("add_residual", lambda: add_block((6, 6, 8)), (6, 6, 8), {"kiln_dsp_add_s8"}),
         # broadcasting: a channel vector over every pixel (squeeze-excite's MUL, with its
         # sigmoid on the table kernel), a row mean over the middle axis (ADD, SUB)
         ("mul_se_block", lambda: se_block((5, 6, 12)), (5, 6, 12),
-         {"kiln_cm33_mul_s8", "kiln_cm33_lut_s8"}),
+         {"kiln_dsp_mul_s8", "kiln_dsp_lut_s8"}),
         ("add_sub_row_mean", lambda: row_mean_block((4, 7, 6)), (4, 7, 6),
-         {"kiln_cm33_add_s8"}),
+         {"kiln_dsp_add_s8"}),
         # global average pooling (MEAN): 10 channels (a tail of 2), and 272 pixels (the
         # 16-bit lanes are flushed after 255)
         ("mean_gap_c10", lambda: seq((6, 7, 10), L.Conv2D(10, 1), L.GlobalAveragePooling2D()),
-         (6, 7, 10), {"kiln_cm33_mean_s8"}),
+         (6, 7, 10), {"kiln_dsp_mean_s8"}),
         ("mean_gap_272px", lambda: seq((17, 16, 8), L.Conv2D(8, 1), L.GlobalAveragePooling2D()),
-         (17, 16, 8), {"kiln_cm33_mean_s8"}),
+         (17, 16, 8), {"kiln_dsp_mean_s8"}),
     ]
 
 
-CM33_SPECS = _cm33_specs()
+DSP_SPECS = _dsp_specs()
 OP_SPECS = opmodels.op_specs()
 
 
@@ -127,9 +127,9 @@ class _Converted(dict):
         self.out = out
 
     def __missing__(self, name: str):
-        cm33 = [i for i, s in enumerate(CM33_SPECS) if s[0] == name]
-        if cm33:
-            i, builder, stem, base = cm33[0], CM33_SPECS[cm33[0]][1], name, 900
+        dsp = [i for i, s in enumerate(DSP_SPECS) if s[0] == name]
+        if dsp:
+            i, builder, stem, base = dsp[0], DSP_SPECS[dsp[0]][1], name, 900
         else:
             i = next(i for i, s in enumerate(OP_SPECS) if s[0] == name)
             builder, stem, base = OP_SPECS[i][1], f"op_{name}", 100
@@ -141,32 +141,32 @@ class _Converted(dict):
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> dict:
-    return _Converted(tmp_path_factory.mktemp("cm33models"))
+    return _Converted(tmp_path_factory.mktemp("dspmodels"))
 
 
 def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.HostCheckResult, set[str]]:
-    return opmodels.check_random(path, seed, SAMPLES, kernels="cm33", budget=budget)
+    return opmodels.check_random(path, seed, SAMPLES, kernels="dsp", budget=budget)
 
 
 #: Specs run again in the size layout (int8 weights: OPTIMIZE=size), with the kernels
 #: they must then use.
-SIZE_SPECS = {"dense_64_11_relu": {"kiln_cm33_fc_w8_s8"}, "dense_20_7": {"kiln_cm33_fc_w8_s8"},
-              "dense_46_14": {"kiln_cm33_fc_w8_s8"},
-              "conv1_pool_fashion": {"kiln_cm33_fc_w8_s8", "kiln_cm33_conv_w8_s8"},
-              "conv_c3_same_relu6": {"kiln_cm33_conv_w8_s8"},
-              "conv_c16_s2_odd_out": {"kiln_cm33_conv_w8_s8"},
-              "conv_5x5_c2": {"kiln_cm33_conv_w8_s8"},
-              "conv_k576_oc15": {"kiln_cm33_conv_w8_s8"},
-              "dw_c8_same_relu": {"kiln_cm33_dwconv_w8_s8"}, "dw_c16_s2": {"kiln_cm33_dwconv_w8_s8"}}
+SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_dsp_fc_w8_s8"},
+              "dense_46_14": {"kiln_dsp_fc_w8_s8"},
+              "conv1_pool_fashion": {"kiln_dsp_fc_w8_s8", "kiln_dsp_conv_w8_s8"},
+              "conv_c3_same_relu6": {"kiln_dsp_conv_w8_s8"},
+              "conv_c16_s2_odd_out": {"kiln_dsp_conv_w8_s8"},
+              "conv_5x5_c2": {"kiln_dsp_conv_w8_s8"},
+              "conv_k576_oc15": {"kiln_dsp_conv_w8_s8"},
+              "dw_c8_same_relu": {"kiln_dsp_dwconv_w8_s8"}, "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
 
 
-def test_specs_reach_every_cm33_kernel() -> None:
-    """Between them the specs above and the table kernels' models (test_cm33_tables)
-    claim every kernel the cm33 set registers (the tests using them check the claim)."""
-    import test_cm33_tables
+def test_specs_reach_every_dsp_kernel() -> None:
+    """Between them the specs above and the table kernels' models (test_dsp_tables)
+    claim every kernel the dsp set registers (the tests using them check the claim)."""
+    import test_dsp_tables
 
-    claimed = set().union(*(s[3] for s in CM33_SPECS), *SIZE_SPECS.values(), test_cm33_tables.KERNELS)
-    assert claimed == {impl.func for impl in entries("cm33")}
+    claimed = set().union(*(s[3] for s in DSP_SPECS), *SIZE_SPECS.values(), test_dsp_tables.KERNELS)
+    assert claimed == {impl.func for impl in entries("dsp")}
 
 
 @pytest.mark.parametrize("name", sorted(SIZE_SPECS))
@@ -176,14 +176,14 @@ def test_size_layout_identical(converted: dict, name: str) -> None:
     res, kernels = _check(converted[name], seed=zlib.crc32(name.encode()) % 1000,
                           budget=Budget("size", min_saving=0))
     assert SIZE_SPECS[name] <= kernels, f"{name}: expected {SIZE_SPECS[name]}, the generator chose {kernels}"
-    assert not any(k in kernels for k in ("kiln_cm33_fc_s8", "kiln_cm33_conv1_pool_s8"))
+    assert not any(k in kernels for k in ("kiln_dsp_fc_s8", "kiln_dsp_conv1_pool_s8"))
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [s[0] for s in CM33_SPECS])
+@pytest.mark.parametrize("name", [s[0] for s in DSP_SPECS])
 def test_specialized_kernel_identical(converted: dict, name: str) -> None:
-    expected = next(s[3] for s in CM33_SPECS if s[0] == name)
+    expected = next(s[3] for s in DSP_SPECS if s[0] == name)
     res, kernels = _check(converted[name], seed=zlib.crc32(name.encode()) % 1000)
     assert expected <= kernels, f"{name}: expected {expected}, the generator chose {kernels}"
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
@@ -191,7 +191,7 @@ def test_specialized_kernel_identical(converted: dict, name: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [s[0] for s in OP_SPECS])
-def test_operator_suite_identical_with_cm33_kernels(converted: dict, name: str) -> None:
+def test_operator_suite_identical_with_dsp_kernels(converted: dict, name: str) -> None:
     res, _ = _check(converted[name], seed=zlib.crc32(name.encode()) % 1000)
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
@@ -200,14 +200,14 @@ def test_operator_suite_identical_with_cm33_kernels(converted: dict, name: str) 
 def test_no_weighted_layer_falls_back_to_portable(converted: dict) -> None:
     """Every convolution, depthwise and fully connected layer of the operator
     suite (depth multipliers, odd channel counts and input lengths included)
-    runs a cm33 kernel."""
+    runs a dsp kernel."""
     portable = []
     for name, _, _ in OP_SPECS:
-        hm = hostcheck.HostModel(converted[name], kernels="cm33")
+        hm = hostcheck.HostModel(converted[name], kernels="dsp")
         try:
             portable += [(name, la.op, la.kernel) for la in hm.model.layers
                          if la.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-                         and not la.kernel.startswith("kiln_cm33_")]
+                         and not la.kernel.startswith("kiln_dsp_")]
         finally:
             hm.close()
     assert portable == []
@@ -217,8 +217,8 @@ def test_no_weighted_layer_falls_back_to_portable(converted: dict) -> None:
 def test_fashion_mnist_ptq_all_test_images_identical() -> None:
     images, _ = datasets.load_fashion_mnist("test")
     res, kernels = run_both(variant_path("fashion_mnist", "ptq"),
-                            images.astype(np.float32) / np.float32(255.0), kernels="cm33")
-    assert kernels[:3] == ["kiln_cm33_conv1_pool_s8", "kiln_cm33_copy", "kiln_cm33_fc_s8"]
+                            images.astype(np.float32) / np.float32(255.0), kernels="dsp")
+    assert kernels[:3] == ["kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_fc_s8"]
     assert res.samples == 10000 and res.ok and res.identical_samples == 10000, res.summary()
 
 
@@ -226,25 +226,25 @@ def test_fashion_mnist_ptq_all_test_images_identical() -> None:
 def test_cifar_cnn_ptq_identical() -> None:
     images, _ = datasets.synthetic_images(300, (32, 32, 3), 10, seed=5)
     res, kernels = run_both(variant_path("cifar_cnn", "ptq"),
-                            images.astype(np.float32) / np.float32(255.0), kernels="cm33")
-    assert {"kiln_cm33_conv_s8", "kiln_cm33_dw3x3_s8", "kiln_cm33_add_s8", "kiln_cm33_avgpool_s8",
-            "kiln_cm33_fc_s8"} <= set(kernels)
+                            images.astype(np.float32) / np.float32(255.0), kernels="dsp")
+    assert {"kiln_dsp_conv_s8", "kiln_dsp_dw3x3_s8", "kiln_dsp_add_s8", "kiln_dsp_avgpool_s8",
+            "kiln_dsp_fc_s8"} <= set(kernels)
     assert res.ok and res.identical_samples == 300, res.summary()
 
 
 # ---- what real training leaves behind -------------------------------------------------
 
 def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
-    """Layers of every shape the cm33 kernels used to hand back to portable,
+    """Layers of every shape the dsp kernels used to hand back to portable,
     patched (tests/tflite_patch.py) with zero filters, huge biases and large
-    multipliers: each must still run its cm33 kernel, bit-exact."""
+    multipliers: each must still run its dsp kernel, bit-exact."""
     k = opmodels._keras()
     L = k.layers
     seq = opmodels._seq
-    conv, dw, dw3, fc = "kiln_cm33_conv_s8", "kiln_cm33_dwconv_s8", "kiln_cm33_dw3x3_s8", "kiln_cm33_fc_s8"
+    conv, dw, dw3, fc = "kiln_dsp_conv_s8", "kiln_dsp_dwconv_s8", "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8"
     return [
         ("t_conv1_pool", lambda: seq((12, 10, 1), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(2)),
-         (12, 10, 1), {"kiln_cm33_conv1_pool_s8"}),
+         (12, 10, 1), {"kiln_dsp_conv1_pool_s8"}),
         ("t_conv_c8", lambda: seq((7, 6, 8), L.Conv2D(12, 3, padding="same", activation="relu")),
          (7, 6, 8), {conv}),
         ("t_conv_1x1", lambda: seq((6, 5, 16), L.Conv2D(16, 1)), (6, 5, 16), {conv}),
@@ -286,12 +286,12 @@ class _Trained(dict):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
-    return _Trained(tmp_path_factory.mktemp("cm33trained"))
+    return _Trained(tmp_path_factory.mktemp("dsptrained"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [s[0] for s in TRAINED_SPECS])
-def test_trained_layers_keep_their_cm33_kernel(trained: dict, name: str) -> None:
+def test_trained_layers_keep_their_dsp_kernel(trained: dict, name: str) -> None:
     _check_trained(trained, name)
 
 
@@ -303,9 +303,9 @@ def _check_trained(trained: dict, name: str) -> None:
 
 
 def test_report_says_why_a_layer_fell_back(tmp_path) -> None:
-    """A depthwise layer past the cm33 kernel's 64 taps runs portable, and the
+    """A depthwise layer past the dsp kernel's 64 taps runs portable, and the
     compiler's report (kiln_layers.json beside the C, printed by `scons info`)
-    names each cm33 kernel passed over with its reason; layers on their cm33
+    names each dsp kernel passed over with its reason; layers on their dsp
     kernel carry no reason."""
     import json
 
@@ -316,22 +316,22 @@ def test_report_says_why_a_layer_fell_back(tmp_path) -> None:
                                                  L.Conv2D(4, 1)), 5)
     src = tmp_path / "dw81.tflite"
     src.write_bytes(opmodels.convert(model, int8=True))
-    codegen.generate(src, tmp_path / "gen", kernels="cm33")
+    codegen.generate(src, tmp_path / "gen", kernels="dsp")
     rep = json.loads((tmp_path / "gen" / paths.LAYERS_REPORT).read_text())
     (dw, conv) = rep["layers"]
     assert dw["kernel"] == "kiln_dwconv2d_s8"
-    assert "kiln_cm33_dwconv_s8: more than 64 taps" in dw["passed_over"]
-    assert conv["kernel"] == "kiln_cm33_conv_s8" and conv["passed_over"] == ""
+    assert "kiln_dsp_dwconv_s8: more than 64 taps" in dw["passed_over"]
+    assert conv["kernel"] == "kiln_dsp_conv_s8" and conv["passed_over"] == ""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,kernel", [("t_dense_21_9", "kiln_cm33_fc_w8_s8"),
-                                         ("t_dense_6_5", "kiln_cm33_fc_w8_s8"),
-                                         ("t_conv_c8", "kiln_cm33_conv_w8_s8"),
-                                         ("t_conv_1x1", "kiln_cm33_conv_w8_s8"),
-                                         ("t_dw_c1_m8", "kiln_cm33_conv_w8_s8"),
-                                         ("t_dw_c6_m2", "kiln_cm33_dwconv_w8_s8"),
-                                         ("t_dw_c5_s2", "kiln_cm33_dwconv_w8_s8")])
+@pytest.mark.parametrize("name,kernel", [("t_dense_21_9", "kiln_dsp_fc_w8_s8"),
+                                         ("t_dense_6_5", "kiln_dsp_fc_w8_s8"),
+                                         ("t_conv_c8", "kiln_dsp_conv_w8_s8"),
+                                         ("t_conv_1x1", "kiln_dsp_conv_w8_s8"),
+                                         ("t_dw_c1_m8", "kiln_dsp_conv_w8_s8"),
+                                         ("t_dw_c6_m2", "kiln_dsp_dwconv_w8_s8"),
+                                         ("t_dw_c5_s2", "kiln_dsp_dwconv_w8_s8")])
 def test_trained_layers_in_the_size_layout(trained: dict, name: str, kernel: str) -> None:
     """Zero filters, huge biases and large multipliers on the int8-weight kernels: their
     exact records and widened weights give the reference's bits."""

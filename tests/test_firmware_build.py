@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from kiln import boards, paths, registry
+from kiln import boards, paths, placement, registry
 from kiln import firmware as fw
 from kiln.errors import KilnError
 from support import have, run_scons
@@ -96,7 +96,9 @@ def test_linker_script_memory_is_written_from_board_toml(board):
     scons(f"BOARD={board}", "MODEL=ptq")
     script = (out_dir(board, "ptq") / "link.ld").read_text()
     stack = json.loads((out_dir(board, "ptq") / "stack.json").read_text())["stack_bytes"]
-    assert script == fw.linker_script(b, stack)
+    # the arena's size, for a board that places it in a region of its own (kiln.placement)
+    arena = placement.arena_bytes(sorted((out_dir(board, "ptq") / "obj" / "gen").glob("*.o")))
+    assert script == fw.linker_script(b, stack, arena)
     assert 0 < stack <= b.stack_bytes   # the image's bound, under the board's ceiling
     for r in b.regions:
         assert re.search(rf"{r.name}\s+\(rw?x\)\s+: ORIGIN = 0x{r.origin:08X}, LENGTH = 0x{r.length:08X}",

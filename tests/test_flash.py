@@ -127,3 +127,35 @@ def test_emulated_board_boots_in_qemu_on_a_tcp_port():
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
         assert proc.wait(timeout=20) is not None
+
+
+#: The openocd target config each real board needs, from its chip's family
+#: (openocd's tcl/target/: stm32u5x for the STM32U5, stm32l4x for the L4, stm32f7x for the F7).
+OPENOCD_TARGETS = {"b_u585i_iot02a": "target/stm32u5x.cfg", "b_l475e_iot01a": "target/stm32l4x.cfg",
+                   "stm32f746g_disco": "target/stm32f7x.cfg"}
+
+
+@pytest.mark.parametrize("board", boards.hardware())
+def test_each_real_board_flashes_with_its_openocd_target(board, tmp_path):
+    assert board in OPENOCD_TARGETS, "a new real board: add its openocd target config above"
+    b = boards.load(board)
+    argv_file = fake(tmp_path / "bin", "openocd")
+    proc = scons_flash(tmp_path / "bin", f"BOARD={board}", "PROGRAMMER=openocd")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert argv_file.read_text().splitlines() == [
+        "-f", "interface/stlink.cfg", "-f", OPENOCD_TARGETS[board],
+        "-c", f"program {elf_of(b)} verify reset exit"]
+
+
+@pytest.mark.skipif(not have("openocd"), reason="openocd not installed (toolchain/setup)")
+@pytest.mark.parametrize("board", boards.hardware())
+def test_installed_openocd_reads_each_boards_configs(board):
+    """The real openocd parses the board's interface and target configs (and
+    stops before touching any adapter): the names exist in its scripts."""
+    fl = boards.load(board).flash
+    if fl is None or not fl.openocd_target:
+        pytest.skip(f"{board} is not flashed with openocd")
+    proc = subprocess.run(["openocd", "-f", fl.openocd_interface, "-f", fl.openocd_target, "-c", "shutdown"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "shutdown command invoked" in proc.stderr

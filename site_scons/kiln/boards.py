@@ -74,6 +74,8 @@ class Board:
     host_ports: tuple[str, ...] = ()
     flash: Flashing | None = None
     emulator: Emulator | None = None
+    #: a RAM region the model's arena goes to when it fits there (kiln.placement), or ""
+    arena_region: str = ""
 
     @property
     def emulated(self) -> bool:
@@ -187,14 +189,18 @@ def load(name: str) -> Board:
     if stack <= 0 or stack % 8:
         raise KilnError(f"{path}: stack_bytes must be a positive multiple of 8, not {stack}")
     uart = _opt(data, "uart", dict, path, {})
+    regions = _regions(data, path)
+    arena_region = _opt(data, "arena_region", str, path, "")
+    if arena_region and not any(r.name == arena_region and r.kind == "ram" for r in regions):
+        raise KilnError(f"{path}: arena_region '{arena_region}' must name a ram region of its [[regions]]")
     return Board(
         name=name, dir=bdir, cpu=_need(data, "cpu", str, path),
         clock_hz=_need(data, "clock_hz", int, path), cost_unit=cost_unit,
         default_baud=_need(data, "default_baud", int, path),
-        sources=sources, regions=_regions(data, path), stack_bytes=stack,
+        sources=sources, regions=regions, stack_bytes=stack,
         description=_opt(data, "description", str, path, ""),
         linker_sections=bdir / extra if extra else None,
         uart=_opt(uart, "peripheral", str, f"{path} [uart]", ""),
         host_ports=tuple(_opt(uart, "host_ports", list, f"{path} [uart]", [])),
-        flash=_flashing(data, path), emulator=_emulator(data, path),
+        flash=_flashing(data, path), emulator=_emulator(data, path), arena_region=arena_region,
     )

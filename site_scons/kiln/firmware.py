@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln import ROOT
+from kiln import ROOT, placement
 from kiln.boards import Board
 from kiln.errors import KilnError
 
@@ -173,11 +173,12 @@ def explain_link_failure(stderr: str, board: Board, optimize: str, kernels: str)
             f"Try {', or '.join(dict.fromkeys(hints))}")
 
 
-def linker_script(board: Board, stack_bytes: int | None = None) -> str:
+def linker_script(board: Board, stack_bytes: int | None = None, arena_bytes: int | None = None) -> str:
     """The board's linker script: MEMORY from the board.toml regions, the
     stack size (the image's bound from kiln.stackbound; the board's
-    stack_bytes, its ceiling, when none is given), the common sections, then
-    the board's own sections if any.
+    stack_bytes, its ceiling, when none is given), the arena's section when the
+    board has an arena_region it fits (kiln.placement), the common sections,
+    then the board's own sections if any.
 
     Written into the build folder, so the memory map lives only in board.toml.
     """
@@ -189,7 +190,11 @@ def linker_script(board: Board, stack_bytes: int | None = None) -> str:
         lines.append(f"    {r.name:<{width}} {attrs:<5} : "
                      f"ORIGIN = 0x{r.origin:08X}, LENGTH = 0x{r.length:08X}")
     stack = board.stack_bytes if stack_bytes is None else stack_bytes
-    lines += ["}", f"KILN_STACK_SIZE = {stack};", "INCLUDE sections.ld"]
+    lines += ["}", f"KILN_STACK_SIZE = {stack};"]
+    block = placement.linker_block(board, arena_bytes)
+    if block:
+        lines.append(block.rstrip("\n"))
+    lines.append("INCLUDE sections.ld")
     if board.linker_sections is not None:
         lines.append(f'INCLUDE "{board.linker_sections}"')
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ Targets:
   ops             the operators Kiln compiles, their dtypes and optimized kernels
   size-report     flash and RAM use of the firmware, from the ELF
   flash           program the board (an emulated board: boot it in QEMU)
+  debug           start a GDB server for the board, halted at reset, and print the gdb command
   info            print the model the board runs
   infer           run the test set on the board and report accuracy, latency, fidelity
   bench           instructions per layer on the emulated board, portable vs optimized

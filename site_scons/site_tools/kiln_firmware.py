@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import kiln_scons
-from kiln import boards, paths, stackbound
+from kiln import boards, paths, placement, stackbound
 from kiln import firmware as fw
 from kiln.atomic import write_atomic, write_json
 from kiln.errors import KilnError
@@ -29,16 +29,19 @@ _declared: dict[Path, dict] = {}
 
 
 def _write_linker_script(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
-    """link.ld with the stack sized by its bound over the image's objects, and
-    stack.json (the bound, its deepest path, the handlers' shares)."""
+    """link.ld with the stack sized by its bound over the image's objects (and
+    the arena in the board's arena_region when it fits there), and stack.json
+    (the bound, its deepest path, the handlers' shares)."""
     board = kiln_scons.board(env["KILN_STACK_BOARD"])
-    report = stackbound.bound([Path(str(s)) for s in source[1:]])
+    objects = [Path(str(s)) for s in source[1:]]
+    report = stackbound.bound(objects)
     if report.bytes > board.stack_bytes:
         raise KilnError(f"the firmware needs {report.bytes} bytes of stack (deepest path: "
                         f"{' -> '.join(report.path)}), more than the {board.stack_bytes} bytes "
                         f"{board.name} allows (stack_bytes in {board.toml}): raise stack_bytes if the "
                         "board has the RAM, or use KERNELS=portable")
-    write_atomic(Path(str(target[0])), fw.linker_script(board, report.bytes))
+    arena = placement.arena_bytes(objects) if board.arena_region else None
+    write_atomic(Path(str(target[0])), fw.linker_script(board, report.bytes, arena))
     write_json(Path(str(target[1])), {"stack_bytes": report.bytes, "ceiling": board.stack_bytes,
                                       "deepest_path": report.path, "handlers": report.handlers,
                                       "library_functions": sorted(report.library),

@@ -1,6 +1,7 @@
 /*
- * Reset for every Cortex-M board: enable the FPU, copy .data, zero .bss,
- * run main(). The board's vectors.c points the reset vector here.
+ * Reset for every Cortex-M board: enable the FPU, copy .data, zero .bss (and
+ * the arena when it has a region of its own), run main(). The board's
+ * vectors.c points the reset vector here.
  *
  * Symbols come from sections.ld.
  */
@@ -10,6 +11,7 @@
 
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start[], __bss_end[];
+extern uint32_t __arena_bss_start[], __arena_bss_end[];  /* empty unless the arena has its own region */
 extern uint32_t __stack_bottom[], __stack_top[];
 
 /* What reset writes over the unused stack, so board_stack_used() can find
@@ -56,6 +58,9 @@ __attribute__((noreturn, used)) void kiln_start(void)
         *dst++ = *src++;
     }
     for (uint32_t *dst = __bss_start; dst < __bss_end; ) {
+        *dst++ = 0u;
+    }
+    for (uint32_t *dst = __arena_bss_start; dst < __arena_bss_end; ) {
         *dst++ = 0u;
     }
     (void)main();

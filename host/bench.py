@@ -259,7 +259,7 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -
     if emu is None:
         raise KilnError(f"bench needs an emulated board; {board.name} has no [emulator] section "
                         f"(emulated boards: {', '.join(boards.emulated()) or 'none'})")
-    data: dict = {"note": note(board)}
+    data: dict = {"note": note(board), "board": board.name, "cpu": board.cpu, "kernels": optimized}
     for net, variant, elf_p, elf_o, *size_elf in pairs:
         elf_s = size_elf[0] if size_elf else None
         opt = measure(board, elf_o or elf_p)

@@ -29,6 +29,7 @@ Targets:
   info            print the model the board runs
   infer           run the test set on the board and report accuracy, latency, fidelity
   bench           instructions per layer on the emulated board, portable vs optimized
+  bench-cores     the same on every emulated board, instructions per MAC side by side
 
 Cleaning:
   scons -c        removes every build output (all of build/; never the trained models)

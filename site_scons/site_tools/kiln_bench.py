@@ -32,12 +32,12 @@ def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action s
         raise KilnError(f"the benchmark failed (python -m host.bench exited with status {rc}; see above)")
 
 
-def kiln_bench(env) -> list:  # noqa: ANN001
+def kiln_bench(env, board_name: str | None = None) -> list:  # noqa: ANN001
     """Declare three firmware images per benchmark network (portable, optimized, optimized
-    in the size layout) and the benchmark run; with TFLITE=, the images of that file, its
-    figures beside them."""
+    in the size layout) and the benchmark run on `board_name` (default: BOARD= when it is
+    emulated); with TFLITE=, the images of that file, its figures beside them."""
     try:
-        board = bench.board_for(str(env.get("BOARD", "")))
+        board = bench.board_for(board_name or str(env.get("BOARD", "")))
         optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
     except KilnError as exc:
         kiln_scons.fail(str(exc))
@@ -60,18 +60,42 @@ def kiln_bench(env) -> list:  # noqa: ANN001
         elfs += images
         pairs.append(f"{key}=" + ",".join(str(i[0] if isinstance(i, list) else i) for i in images))
     label = f"  BENCH {board.name}: {out.relative_to(ROOT)}"
-    node = env.Alias("kiln-bench-run", elfs, kiln_scons.action(_bench_action, label),
+    node = env.Alias(f"kiln-bench-run-{board.name}", elfs, kiln_scons.action(_bench_action, label),
                      KILN_BENCH_PAIRS=pairs, KILN_BENCH_BOARD=board.name, KILN_BENCH_KERNELS=optimized,
                      KILN_BENCH_OUT=str(out))
     env.AlwaysBuild(node)
     return node
 
 
+def _cores_action(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+    cmd = [sys.executable, "-m", "host.bench_cores", "--out", env["KILN_CORES_OUT"], *env["KILN_CORES_RUNS"]]
+    if subprocess.call(cmd, cwd=str(ROOT), env=child_env()):
+        raise KilnError("the side-by-side table failed (python -m host.bench_cores; see above)")
+
+
+def kiln_bench_cores(env) -> list:  # noqa: ANN001
+    """The benchmark on every emulated board (each written as `bench` writes it), then
+    its networks' instructions per MAC side by side, one column per core."""
+    own = kiln_scons.tflite_path(str(env.get("TFLITE", "") or ""))
+    runs, outs = [], []
+    for name in boards.emulated():
+        runs += kiln_bench(env, name)
+        other = name if name != boards.emulated()[0] else None
+        outs.append(str(paths.tflite_bench_json(name, own) if own else paths.bench_json(other)))
+    out = paths.BUILD / "bench_cores.json"
+    node = env.Alias("kiln-bench-cores-run", runs,
+                     kiln_scons.action(_cores_action, f"  BENCH-CORES {out.relative_to(ROOT)}"),
+                     KILN_CORES_RUNS=outs, KILN_CORES_OUT=str(out))
+    env.AlwaysBuild(node)
+    return node
+
+
 def generate(env) -> None:  # noqa: ANN001
-    """Add KilnBench (and the model and firmware tools it calls) to env."""
+    """Add KilnBench and KilnBenchCores (and the model and firmware tools they call) to env."""
     env.Tool("kiln_models")
     env.Tool("kiln_firmware")
     env.AddMethod(kiln_bench, "KilnBench")
+    env.AddMethod(kiln_bench_cores, "KilnBenchCores")
 
 
 def exists(env) -> bool:  # noqa: ANN001

@@ -48,6 +48,7 @@ def test_linker_block_places_the_arena_only_when_it_fits(board):
 def test_arena_region_must_name_a_ram_region(tmp_path, monkeypatch):
     src = boards.load(WITH_ARENA_REGION[0])
     shutil.copytree(src.dir, tmp_path / "copy")
+    shutil.copytree(src.dir.parent / "common", tmp_path / "common")  # its shared ../common sources
     toml = tmp_path / "copy" / "board.toml"
     text = toml.read_text()
     monkeypatch.setattr(boards, "BOARDS_DIR", tmp_path)

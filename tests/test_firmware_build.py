@@ -190,8 +190,10 @@ def test_bad_board_toml_names_the_problem(tmp_path, monkeypatch):
     monkeypatch.setattr(boards, "BOARDS_DIR", tmp_path)
     bdir = tmp_path / "myboard"
     bdir.mkdir()
-    for f in real.sources:
-        (bdir / f.name).write_text("")
+    for f in real.sources:  # its own files and the shared ones under ../common/
+        dst = (bdir / os.path.relpath(f, real.toml.parent)).resolve()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text("")
 
     def sub(pattern: str, repl: str) -> str:
         text, n = re.subn(pattern, repl, good, flags=re.M)

@@ -282,9 +282,11 @@ def _ours() -> list[registry.KernelImpl]:
     return [k for k in registry.entries("portable") if k.build.__module__ == MODULE]
 
 
-def _run(path: Path, xs: np.ndarray) -> tuple[hostcheck.HostCheckResult, set[str]]:
-    """Kiln's sanitizer build and tflite-micro on the same inputs."""
-    hm = hostcheck.HostModel(path, sanitize=True)
+def run_host(path: Path, xs: np.ndarray,
+             kernels: str = "portable") -> tuple[hostcheck.HostCheckResult, set[str]]:
+    """Kiln's sanitizer build (`kernels`) and tflite-micro on the same inputs; the set of
+    kernel functions the model used."""
+    hm = hostcheck.HostModel(path, kernels=kernels, sanitize=True)
     try:
         used = {layer.kernel for layer in hm.model.layers}
         got = hm.invoke_many(xs)
@@ -307,7 +309,7 @@ def _check(converted: Converted, name: str) -> None:
         scale, zp = graph.tensors[graph.inputs[0]].qparams()
         xs = qm.quantize(xs, scale, zp, "int16")
         xs[: SAMPLES // 4] = rng.integers(-32768, 32768, xs[: SAMPLES // 4].shape)
-    res, used = _run(path, xs)
+    res, used = run_host(path, xs)
     assert res.dtype == ("int16" if edges == "int16" else "float32")
     assert res.ok, res.summary()
     assert used & {k.func for k in _ours()}, f"{name} runs none of this module's kernels: {sorted(used)}"
@@ -315,7 +317,7 @@ def _check(converted: Converted, name: str) -> None:
 
 def _check_quant(converted: Converted, name: str) -> None:
     _, _, idt, _, odt, oq = converted.quant[name]
-    res, used = _run(converted[name], quant_inputs(idt, oq))
+    res, used = run_host(converted[name], quant_inputs(idt, oq))
     assert res.ok and res.identical_values == res.total_values, res.summary()
     assert used & {k.func for k in _ours()}, f"{name} runs none of this module's kernels: {sorted(used)}"
 
@@ -345,7 +347,7 @@ def test_sigmoid_tables_over_every_input(converted: Converted, name: str) -> Non
     graph = read_tflite(path)
     n = int(np.prod(graph.tensors[graph.inputs[0]].shape))
     xs = np.resize(np.arange(-32768, 32768), (65536 // n + 1, n)).astype(np.int16)
-    res, _ = _run(path, xs)
+    res, _ = run_host(path, xs)
     assert res.ok and res.identical_values == res.total_values, res.summary()
 
 
@@ -403,7 +405,7 @@ def test_bias_forms(converted: Converted, name: str, how: str, tmp_path: Path) -
     if edges == "int16":
         graph = read_tflite(path)
         xs = qm.quantize(xs, *graph.tensors[graph.inputs[0]].qparams(), "int16")
-    res, _ = _run(path, xs)
+    res, _ = run_host(path, xs)
     assert res.ok, res.summary()
 
 

@@ -10,6 +10,7 @@
 
 #include "board.h"
 #include "cortexm.h"
+#include "stm32_usart.h"
 #include "kiln/model.h"
 
 /* RCC (RM0456 section 11.8), non-secure base */
@@ -67,29 +68,11 @@
 
 /* USART1 (RM0456 section 68.8) */
 #define USART1_BASE     0x40013800u
-#define USART1_CR1      KILN_REG(USART1_BASE + 0x00u)
-#define USART1_BRR      KILN_REG(USART1_BASE + 0x0Cu)
-#define USART1_ISR      KILN_REG(USART1_BASE + 0x1Cu)
-#define USART1_ICR      KILN_REG(USART1_BASE + 0x20u)
-#define USART1_RDR      KILN_REG(USART1_BASE + 0x24u)
-#define USART1_TDR      KILN_REG(USART1_BASE + 0x28u)
-#define USART_CR1_UE     (1u << 0)
-#define USART_CR1_RE     (1u << 2)
-#define USART_CR1_TE     (1u << 3)
-#define USART_CR1_RXNEIE (1u << 5)
-#define USART_ISR_ORE    (1u << 3)
-#define USART_ISR_RXNE   (1u << 5)
-#define USART_ISR_TXE    (1u << 7)
-#define USART_ICR_ERRORS 0xFu          /* PECF, FECF, NECF, ORECF */
 #define USART1_IRQ       61u
 
 #define CORE_HZ KILN_BOARD_CLOCK_HZ
 
-static volatile uint32_t g_millis;
-static board_ring_t *g_ring;
 
-void SysTick_Handler(void);
-void USART1_IRQHandler(void);
 extern const uint32_t __vectors_start[];  /* sections.ld */
 
 static void wait_set(volatile uint32_t *reg, uint32_t mask)
@@ -142,23 +125,8 @@ void board_init(void)
 {
     SCB_VTOR = (uint32_t)(uintptr_t)__vectors_start;
     clock_init();
-    SYST_CSR = 0u;
-    SYST_RVR = CORE_HZ / 1000u - 1u;
-    SYST_CVR = 0u;
-    SCB_SHPR3 = (SCB_SHPR3 & 0x00FFFFFFu) | (0x40u << 24);
-    SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
-    board_cost_begin();
+    kiln_timebase_start(CORE_HZ);
     kiln_irq_enable();
-}
-
-void SysTick_Handler(void)
-{
-    g_millis++;
-}
-
-uint32_t board_millis(void)
-{
-    return g_millis;
 }
 
 /* A debugger may clear TRCENA or CYCCNTENA between measurements: set both
@@ -169,14 +137,8 @@ void board_cost_begin(void)
     DWT_CTRL |= DWT_CTRL_CYCCNTENA;
 }
 
-uint32_t kiln_cost_now(void)
-{
-    return DWT_CYCCNT;
-}
-
 void board_uart_init(uint32_t baud, board_ring_t *ring)
 {
-    g_ring = ring;
     RCC_AHB2ENR1 |= (1u << 0);                   /* GPIOAEN */
     RCC_APB2ENR |= (1u << 14);                   /* USART1EN */
     (void)RCC_APB2ENR;
@@ -188,36 +150,7 @@ void board_uart_init(uint32_t baud, board_ring_t *ring)
     GPIOA_PUPDR = (GPIOA_PUPDR & ~(3u << 20)) | (1u << 20);
     GPIOA_AFRH = (GPIOA_AFRH & ~((0xFu << 4) | (0xFu << 8))) | (7u << 4) | (7u << 8);
 
-    /* 16x oversampling: BRR = f_ck / baud, rounded. */
-    USART1_CR1 = 0u;
-    USART1_BRR = (CORE_HZ + baud / 2u) / baud;
-    USART1_CR1 = USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE | USART_CR1_UE;
-    kiln_nvic_enable(USART1_IRQ, 0x20u);
+    /* BRR from the USART's kernel clock, PCLK2. */
+    stm32_usart1_start(USART1_BASE, CORE_HZ, baud, USART1_IRQ, ring);
 }
 
-void USART1_IRQHandler(void)
-{
-    uint32_t isr = USART1_ISR;
-    if (isr & USART_ISR_RXNE) {
-        board_ring_put(g_ring, (uint8_t)USART1_RDR);  /* reading RDR clears RXNE */
-    }
-    if (isr & USART_ISR_ORE) {
-        /* An overrun would leave the interrupt asserted forever: clear it;
-         * the lost byte shows up as a BAD_CRC or TIMEOUT answer. */
-        USART1_ICR = USART_ICR_ERRORS;
-    }
-}
-
-void board_uart_write(const uint8_t *data, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        while (!(USART1_ISR & USART_ISR_TXE)) {
-        }
-        USART1_TDR = data[i];
-    }
-}
-
-void board_idle(const board_ring_t *ring)
-{
-    kiln_idle_unless(&ring->head, ring->tail);
-}

@@ -56,4 +56,8 @@ static inline void kiln_idle_unless(const volatile uint32_t *head, uint32_t tail
     __asm volatile ("cpsie i" ::: "memory");
 }
 
+/* SysTick at 1 kHz (its handler counts board_millis()), then
+ * board_cost_begin(): common/timebase.c. */
+void kiln_timebase_start(uint32_t core_hz);
+
 #endif /* KILN_CORTEXM_H */

@@ -10,6 +10,7 @@
 
 #include "board.h"
 #include "cortexm.h"
+#include "stm32_usart.h"
 #include "kiln/model.h"
 
 /* RCC (RM0385 section 5.3) */
@@ -68,20 +69,6 @@
 
 /* USART1 (RM0385, USART chapter, section "USART registers") */
 #define USART1_BASE     0x40011000u
-#define USART1_CR1      KILN_REG(USART1_BASE + 0x00u)
-#define USART1_BRR      KILN_REG(USART1_BASE + 0x0Cu)
-#define USART1_ISR      KILN_REG(USART1_BASE + 0x1Cu)
-#define USART1_ICR      KILN_REG(USART1_BASE + 0x20u)
-#define USART1_RDR      KILN_REG(USART1_BASE + 0x24u)
-#define USART1_TDR      KILN_REG(USART1_BASE + 0x28u)
-#define USART_CR1_UE     (1u << 0)
-#define USART_CR1_RE     (1u << 2)
-#define USART_CR1_TE     (1u << 3)
-#define USART_CR1_RXNEIE (1u << 5)
-#define USART_ISR_ORE    (1u << 3)
-#define USART_ISR_RXNE   (1u << 5)
-#define USART_ISR_TXE    (1u << 7)
-#define USART_ICR_ERRORS 0xFu          /* PECF, FECF, NCF, ORECF */
 #define USART1_IRQ       37u
 #define USART1_HZ        (KILN_BOARD_CLOCK_HZ / 2u)   /* PCLK2 */
 
@@ -99,11 +86,7 @@
 
 #define CORE_HZ KILN_BOARD_CLOCK_HZ
 
-static volatile uint32_t g_millis;
-static board_ring_t *g_ring;
 
-void SysTick_Handler(void);
-void USART1_IRQHandler(void);
 extern const uint32_t __vectors_start[];  /* sections.ld */
 
 static inline void barriers(void)
@@ -196,23 +179,8 @@ void board_init(void)
     SCB_VTOR = (uint32_t)(uintptr_t)__vectors_start;
     clock_init();
     caches_init();
-    SYST_CSR = 0u;
-    SYST_RVR = CORE_HZ / 1000u - 1u;
-    SYST_CVR = 0u;
-    SCB_SHPR3 = (SCB_SHPR3 & 0x00FFFFFFu) | (0x40u << 24);
-    SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
-    board_cost_begin();
+    kiln_timebase_start(CORE_HZ);
     kiln_irq_enable();
-}
-
-void SysTick_Handler(void)
-{
-    g_millis++;
-}
-
-uint32_t board_millis(void)
-{
-    return g_millis;
 }
 
 /* A debugger may clear TRCENA or CYCCNTENA between measurements: set both
@@ -225,14 +193,8 @@ void board_cost_begin(void)
     DWT_CTRL |= DWT_CTRL_CYCCNTENA;
 }
 
-uint32_t kiln_cost_now(void)
-{
-    return DWT_CYCCNT;
-}
-
 void board_uart_init(uint32_t baud, board_ring_t *ring)
 {
-    g_ring = ring;
     RCC_AHB1ENR |= (1u << 0) | (1u << 1);        /* GPIOAEN, GPIOBEN */
     RCC_APB2ENR |= (1u << 4);                    /* USART1EN */
     (void)RCC_APB2ENR;
@@ -248,36 +210,7 @@ void board_uart_init(uint32_t baud, board_ring_t *ring)
     GPIO_PUPDR(GPIOB_BASE) = (GPIO_PUPDR(GPIOB_BASE) & ~(3u << 14)) | (1u << 14);
     GPIO_AFRL(GPIOB_BASE) = (GPIO_AFRL(GPIOB_BASE) & ~(0xFu << 28)) | (7u << 28);
 
-    /* 16x oversampling: BRR = f_ck / baud, rounded (117 for 921600: 0.2 % error). */
-    USART1_CR1 = 0u;
-    USART1_BRR = (USART1_HZ + baud / 2u) / baud;
-    USART1_CR1 = USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE | USART_CR1_UE;
-    kiln_nvic_enable(USART1_IRQ, 0x20u);
+    /* BRR from the USART's kernel clock (117 for 921600: 0.2 % error). */
+    stm32_usart1_start(USART1_BASE, USART1_HZ, baud, USART1_IRQ, ring);
 }
 
-void USART1_IRQHandler(void)
-{
-    uint32_t isr = USART1_ISR;
-    if (isr & USART_ISR_RXNE) {
-        board_ring_put(g_ring, (uint8_t)USART1_RDR);  /* reading RDR clears RXNE */
-    }
-    if (isr & USART_ISR_ORE) {
-        /* An overrun would leave the interrupt asserted forever: clear it;
-         * the lost byte shows up as a BAD_CRC or TIMEOUT answer. */
-        USART1_ICR = USART_ICR_ERRORS;
-    }
-}
-
-void board_uart_write(const uint8_t *data, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        while (!(USART1_ISR & USART_ISR_TXE)) {
-        }
-        USART1_TDR = data[i];
-    }
-}
-
-void board_idle(const board_ring_t *ring)
-{
-    kiln_idle_unless(&ring->head, ring->tail);
-}

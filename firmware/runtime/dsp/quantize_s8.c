@@ -4,7 +4,7 @@
  * The same single-precision division as the portable kernel (tflite-micro's
  * rounding depends on it), then VCVTA: one instruction rounding to nearest
  * with ties away from zero, saturating to int32, NaN to 0, which is what the
- * portable kernel's range checks and kiln_round_half_away_f do in about
+ * portable kernel's kiln_quantize_round_f does in about
  * twenty. QADD and SSAT add the zero point and clamp without overflow.
  * VCVTA is in the FPv5 FPU of ARMv8-M Mainline cores; elsewhere the C
  * rounding runs.
@@ -27,14 +27,7 @@ static inline int32_t round_away(float v)
     __asm__("vmov %0, %1" : "=r"(q) : "t"(r));
     return q;
 #else
-    if (v > 1e9f) {
-        v = 1e9f;
-    } else if (v < -1e9f) {
-        v = -1e9f;
-    } else if (v != v) {
-        v = 0.0f;
-    }
-    return kiln_round_half_away_f(v);
+    return kiln_quantize_round_f(v);
 #endif
 }
 

@@ -13,18 +13,7 @@ void kiln_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t 
     uint32_t i;
 
     for (i = 0; i < p->n; i++) {
-        float v = in[i] / p->scale;
-        int32_t q;
-        /* Out-of-range floats would make the int conversion undefined;
-         * anything this large saturates anyway. */
-        if (v > 1e9f) {
-            v = 1e9f;
-        } else if (v < -1e9f) {
-            v = -1e9f;
-        } else if (v != v) {
-            v = 0.0f;
-        }
-        q = kiln_round_half_away_f(v) + p->zero_point;
+        const int32_t q = kiln_quantize_round_f(in[i] / p->scale) + p->zero_point;
         out[i] = (int8_t)kiln_clamp_s32(q, -128, 127);
     }
 }

@@ -11,16 +11,7 @@
  * point; huge values saturate. */
 static int32_t quantize_one(const kiln_quant_params_t *p, float x, int32_t lo, int32_t hi)
 {
-    float v = x / p->scale;
-
-    if (v > 1e9f) {
-        v = 1e9f;
-    } else if (v < -1e9f) {
-        v = -1e9f;
-    } else if (v != v) {
-        v = 0.0f;
-    }
-    return kiln_clamp_s32(kiln_round_half_away_f(v) + p->zero_point, lo, hi);
+    return kiln_clamp_s32(kiln_quantize_round_f(x / p->scale) + p->zero_point, lo, hi);
 }
 
 /* The int -> int requantization of every direction, before the clamp. */

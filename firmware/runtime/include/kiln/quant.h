@@ -204,6 +204,20 @@ static inline int32_t kiln_round_half_away_f(float v)
     return t;
 }
 
+/* QUANTIZE's rounding of x / scale: NaN to 0, and values beyond 1e9 (whose
+ * int conversion would be undefined; they saturate anyway) clamped first. */
+static inline int32_t kiln_quantize_round_f(float v)
+{
+    if (v > 1e9f) {
+        v = 1e9f;
+    } else if (v < -1e9f) {
+        v = -1e9f;
+    } else if (v != v) {
+        v = 0.0f;
+    }
+    return kiln_round_half_away_f(v);
+}
+
 #ifdef __cplusplus
 }
 #endif

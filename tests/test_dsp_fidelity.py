@@ -85,6 +85,11 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (13, 14, 5), {"kiln_dsp_dw3x3_s8"}),
         ("dw3_c3_same_w13", lambda: seq((12, 13, 3), L.DepthwiseConv2D(3, padding="same")),
          (12, 13, 3), {"kiln_dsp_dw3x3_s8"}),
+        # the NHWC kernel's 3x3 path (taps written out), where the planar one is slower:
+        # 12 outputs a row over 32 channels
+        ("dw3_c32_same_w12", lambda: seq((12, 12, 32), L.DepthwiseConv2D(3, padding="same",
+                                                                          activation="relu")),
+         (12, 12, 32), {"kiln_dsp_dwconv_s8"}),
         ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
          {"kiln_dsp_dwconv_s8"}),
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),

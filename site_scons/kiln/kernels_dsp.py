@@ -12,7 +12,7 @@ Kernels, most specific first:
                                       kiln_dsp_conv1_pool_s8 (+ kiln_dsp_copy for the pool)
   CONV_2D                             kiln_dsp_conv_s8
   DEPTHWISE_CONV_2D over one channel  kiln_dsp_conv_s8 (it is a convolution)
-  DEPTHWISE_CONV_2D 3x3, stride 1, >= 12 outputs a row and 100 a channel
+  DEPTHWISE_CONV_2D 3x3, stride 1, >= 100 outputs a channel and 24 a row (12 under 32 channels)
                                       kiln_dsp_dw3x3_s8 (planar: SMLAD on tap pairs)
   DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_s8
   FULLY_CONNECTED                     kiln_dsp_fc_s8
@@ -52,9 +52,15 @@ from kiln.ir import Graph, Operator, Tensor
 HEADER = '#include "kiln/dsp.h"'
 DW_MAX_TAPS = 64
 #: kiln_dsp_dw3x3_s8 beats kiln_dsp_dwconv_s8 from about this many outputs per channel
-#: and per row (measured on VWW's and DS-CNN's layers: firmware/runtime/dsp/dw3x3_s8.c).
+#: and per row; between 12 and 24 a row only with fewer channels than DW3X3_WIDE_CHANNELS,
+#: over which the NHWC kernel's per-pixel costs spread (measured on VWW's, DS-CNN's and
+#: cifar_cnn's layers with the NHWC kernel's nine taps written out: planar 3.3 against
+#: NHWC 3.6 per MAC at 48 a row, 4.1 against 3.7 at 12 a row and 128 channels, 3.8
+#: against 4.5 at 16 a row and 16 channels).
 DW3X3_MIN_OUTPUTS = 100
 DW3X3_MIN_WIDTH = 12
+DW3X3_WIDE = 24
+DW3X3_WIDE_CHANNELS = 32
 AVG_MAX_WINDOW = 256
 
 
@@ -397,6 +403,9 @@ def _dw3_plane(g: Graph, op: Operator) -> tuple[Geometry, tuple[int, int]]:
         raise lay.Unfit("stride is not 1 (the plane would hold four inputs per output)")
     if geo.out_w < DW3X3_MIN_WIDTH or geo.out_h * geo.out_w < DW3X3_MIN_OUTPUTS:
         raise lay.Unfit(f"under {DW3X3_MIN_WIDTH} outputs a row or {DW3X3_MIN_OUTPUTS} a channel "
+                        "(slower than kiln_dsp_dwconv_s8 there)")
+    if geo.out_w < DW3X3_WIDE and geo.in_c >= DW3X3_WIDE_CHANNELS:
+        raise lay.Unfit(f"under {DW3X3_WIDE} outputs a row with {DW3X3_WIDE_CHANNELS} channels or more "
                         "(slower than kiln_dsp_dwconv_s8 there)")
     plane = lay.dw3x3_plane(geo.out_h, geo.out_w, geo.in_w, geo.pad_left)
     if 2 * plane[0] * plane[1] > lay.DW3X3_MAX_PLANE_BYTES:

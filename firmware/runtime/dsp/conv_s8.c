@@ -243,90 +243,106 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
 
 #if KILN_DSP_ASM
 /* Every channel pair of pixels A and B, start to finish in assembly, for
- * layers without a clamp or exact records and an even number of K groups
- * (the common case): the biases, mac_pairs' loop, the four requantizations
- * (SMMLAR, ADD ASR #31, ASR, SSAT: kiln_dsp_requant) and the four stores.
+ * layers without a clamp or exact records (the common case): the biases,
+ * mac_pairs' loop, the four requantizations (SMMLAR, ADD ASR #31, ASR, SSAT:
+ * kiln_dsp_requant) and the four stores.
  * In C the pair's bookkeeping spills around the accumulators and costs about
  * 55 instructions a pair besides the loop; here about 37. Registers as in
  * mac_pairs; the pointers that advance by pair live on the stack ("m"
- * operands, addressed from sp since every other register is taken).
- * Returns the weights after the last pair. */
+ * operands, addressed from sp since every other register is taken). An
+ * odd number of K groups enters the two-group MAC loop at its second half
+ * (ENTRY "b 3f"; an even number enters at the top). pairs_asm returns the
+ * weights after the last pair. */
+#define KILN_PAIRS_ASM(ENTRY) \
+        "1:\n\t" \
+        "ldr    r4, %[rec]\n\t" \
+        "ldr    r0, [r4]\n\t"               /* bias of channel c */ \
+        "ldr    r1, [r4, #16]\n\t"          /* bias of channel c + 1 */ \
+        "mov    r2, r0\n\t" \
+        "mov    r3, r1\n\t" \
+        "ldr    r12, %[pt]\n\t" \
+        ENTRY \
+        "\n" \
+        "2:\n\t" \
+        "ldmia  r12!, {r4-r7}\n\t" \
+        "ldmia  lr!, {r8-r11}\n\t" \
+        "smlad  r0, r4, r8, r0\n\t" \
+        "smlad  r1, r4, r10, r1\n\t" \
+        "smlad  r2, r6, r8, r2\n\t" \
+        "smlad  r3, r6, r10, r3\n\t" \
+        "smlad  r0, r5, r9, r0\n\t" \
+        "smlad  r1, r5, r11, r1\n\t" \
+        "smlad  r2, r7, r9, r2\n\t" \
+        "smlad  r3, r7, r11, r3\n" \
+        "3:\n\t" \
+        "ldmia  r12!, {r4-r7}\n\t" \
+        "ldmia  lr!, {r8-r11}\n\t" \
+        "smlad  r0, r4, r8, r0\n\t" \
+        "smlad  r1, r4, r10, r1\n\t" \
+        "smlad  r2, r6, r8, r2\n\t" \
+        "smlad  r3, r6, r10, r3\n\t" \
+        "smlad  r0, r5, r9, r0\n\t" \
+        "smlad  r1, r5, r11, r1\n\t" \
+        "smlad  r2, r7, r9, r2\n\t" \
+        "smlad  r3, r7, r11, r3\n\t" \
+        "ldr    r4, %[kend]\n\t" \
+        "cmp    r12, r4\n\t" \
+        "bne    2b\n\t" \
+        /* the two records: r5-r7 mult, round, shift of c; r9-r11 of c + 1 */ \
+        "ldr    r12, %[rec]\n\t" \
+        "ldmia  r12!, {r4-r11}\n\t" \
+        "str    r12, %[rec]\n\t" \
+        "smmlar r4, r0, r5, r6\n\t"         /* A, c */ \
+        "add    r4, r4, r0, asr #31\n\t" \
+        "asr    r4, r4, r7\n\t" \
+        "ssat   r4, #8, r4\n\t" \
+        "smmlar r8, r2, r5, r6\n\t"         /* B, c */ \
+        "add    r8, r8, r2, asr #31\n\t" \
+        "asr    r8, r8, r7\n\t" \
+        "ssat   r8, #8, r8\n\t" \
+        "smmlar r0, r1, r9, r10\n\t"        /* A, c + 1 */ \
+        "add    r0, r0, r1, asr #31\n\t" \
+        "asr    r0, r0, r11\n\t" \
+        "ssat   r0, #8, r0\n\t" \
+        "smmlar r2, r3, r9, r10\n\t"        /* B, c + 1 */ \
+        "add    r2, r2, r3, asr #31\n\t" \
+        "asr    r2, r2, r11\n\t" \
+        "ssat   r2, #8, r2\n\t" \
+        "ldr    r12, %[oa]\n\t" \
+        "strb   r0, [r12, #1]\n\t" \
+        "strb   r4, [r12], #2\n\t" \
+        "str    r12, %[oa]\n\t" \
+        "ldr    r12, %[ob]\n\t" \
+        "strb   r2, [r12, #1]\n\t" \
+        "strb   r8, [r12], #2\n\t" \
+        "str    r12, %[ob]\n\t" \
+        "ldr    r4, %[n]\n\t" \
+        "subs   r4, r4, #1\n\t" \
+        "str    r4, %[n]\n\t" \
+        "bne    1b\n\t"
+
 static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups,
                                  const kiln_dsp_rq_t *rec, int8_t *oa, int8_t *ob, uint32_t npairs)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *kend = pt + 4u * groups;
 
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr    r4, %[rec]\n\t"
-        "ldr    r0, [r4]\n\t"               /* bias of channel c */
-        "ldr    r1, [r4, #16]\n\t"          /* bias of channel c + 1 */
-        "mov    r2, r0\n\t"
-        "mov    r3, r1\n\t"
-        "ldr    r12, %[pt]\n"
-        "2:\n\t"
-        "ldmia  r12!, {r4-r7}\n\t"
-        "ldmia  lr!, {r8-r11}\n\t"
-        "smlad  r0, r4, r8, r0\n\t"
-        "smlad  r1, r4, r10, r1\n\t"
-        "smlad  r2, r6, r8, r2\n\t"
-        "smlad  r3, r6, r10, r3\n\t"
-        "smlad  r0, r5, r9, r0\n\t"
-        "smlad  r1, r5, r11, r1\n\t"
-        "smlad  r2, r7, r9, r2\n\t"
-        "smlad  r3, r7, r11, r3\n\t"
-        "ldmia  r12!, {r4-r7}\n\t"
-        "ldmia  lr!, {r8-r11}\n\t"
-        "smlad  r0, r4, r8, r0\n\t"
-        "smlad  r1, r4, r10, r1\n\t"
-        "smlad  r2, r6, r8, r2\n\t"
-        "smlad  r3, r6, r10, r3\n\t"
-        "smlad  r0, r5, r9, r0\n\t"
-        "smlad  r1, r5, r11, r1\n\t"
-        "smlad  r2, r7, r9, r2\n\t"
-        "smlad  r3, r7, r11, r3\n\t"
-        "ldr    r4, %[kend]\n\t"
-        "cmp    r12, r4\n\t"
-        "bne    2b\n\t"
-        /* the two records: r5-r7 mult, round, shift of c; r9-r11 of c + 1 */
-        "ldr    r12, %[rec]\n\t"
-        "ldmia  r12!, {r4-r11}\n\t"
-        "str    r12, %[rec]\n\t"
-        "smmlar r4, r0, r5, r6\n\t"         /* A, c */
-        "add    r4, r4, r0, asr #31\n\t"
-        "asr    r4, r4, r7\n\t"
-        "ssat   r4, #8, r4\n\t"
-        "smmlar r8, r2, r5, r6\n\t"         /* B, c */
-        "add    r8, r8, r2, asr #31\n\t"
-        "asr    r8, r8, r7\n\t"
-        "ssat   r8, #8, r8\n\t"
-        "smmlar r0, r1, r9, r10\n\t"        /* A, c + 1 */
-        "add    r0, r0, r1, asr #31\n\t"
-        "asr    r0, r0, r11\n\t"
-        "ssat   r0, #8, r0\n\t"
-        "smmlar r2, r3, r9, r10\n\t"        /* B, c + 1 */
-        "add    r2, r2, r3, asr #31\n\t"
-        "asr    r2, r2, r11\n\t"
-        "ssat   r2, #8, r2\n\t"
-        "ldr    r12, %[oa]\n\t"
-        "strb   r0, [r12, #1]\n\t"
-        "strb   r4, [r12], #2\n\t"
-        "str    r12, %[oa]\n\t"
-        "ldr    r12, %[ob]\n\t"
-        "strb   r2, [r12, #1]\n\t"
-        "strb   r8, [r12], #2\n\t"
-        "str    r12, %[ob]\n\t"
-        "ldr    r4, %[n]\n\t"
-        "subs   r4, r4, #1\n\t"
-        "str    r4, %[n]\n\t"
-        "bne    1b\n\t"
+    if (groups & 1u) {
+        __asm__ volatile(KILN_PAIRS_ASM("b 3f\n\t")
         : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ob] "+m"(ob), [n] "+m"(npairs)
         : [pt] "m"(pt), [kend] "m"(kend)
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc",
           "memory");
+    } else {
+        __asm__ volatile(KILN_PAIRS_ASM("")
+        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ob] "+m"(ob), [n] "+m"(npairs)
+        : [pt] "m"(pt), [kend] "m"(kend)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc",
+          "memory");
+    }
     return wp;
 }
+#undef KILN_PAIRS_ASM
 #endif
 
 static inline int8_t out_q(const kiln_dsp_conv_params_t *p, const kiln_dsp_rq_t *r, int32_t acc,
@@ -362,7 +378,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
         im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
         c = c0;
 #if KILN_DSP_ASM
-        if (!clamp && !exact && groups >= 2u && !(groups & 1u) && c0 + 1u < c1) {
+        if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {
             const uint32_t npairs = (c1 - c0) / 2u;
             w = pairs_asm(pt, w, groups, r, oa + c0, ob + c0, npairs);
             c += 2u * npairs;

@@ -114,12 +114,9 @@ void board_init(void)
     kiln_irq_enable();
 }
 
-/* A debugger may clear TRCENA or CYCCNTENA between measurements: set both
- * again every time (Armv7-M ARM C1.6.5 DEMCR, C1.8.7 DWT_CTRL). */
 void board_cost_begin(void)
 {
-    DCB_DEMCR |= DCB_DEMCR_TRCENA;
-    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+    kiln_dwt_cycles_on();
 }
 
 void board_uart_init(uint32_t baud, board_ring_t *ring)

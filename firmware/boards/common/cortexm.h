@@ -41,6 +41,16 @@ static inline void kiln_nvic_enable(uint32_t irq, uint8_t priority)
     NVIC_ISER(irq) = 1u << (irq & 31u);
 }
 
+/* The DWT cycle counter on: a debugger may clear TRCENA or CYCCNTENA between
+ * measurements, so boards that count cycles set both in every
+ * board_cost_begin() (Armv7-M ARM C1.6.5 DEMCR, C1.8.7 DWT_CTRL; Armv8-M ARM
+ * D1.2). */
+static inline void kiln_dwt_cycles_on(void)
+{
+    DCB_DEMCR |= DCB_DEMCR_TRCENA;
+    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+}
+
 static inline void kiln_irq_enable(void) { __asm volatile ("cpsie i" ::: "memory"); }
 static inline void kiln_wfi(void) { __asm volatile ("dsb\n\twfi" ::: "memory"); }
 

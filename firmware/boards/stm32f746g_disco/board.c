@@ -183,14 +183,13 @@ void board_init(void)
     kiln_irq_enable();
 }
 
-/* A debugger may clear TRCENA or CYCCNTENA between measurements: set both
- * again every time. The M7's DWT also has a software lock that may ignore
- * writes until unlocked: unlock it first. */
+/* The M7's DWT has a software lock that may ignore writes until it is
+ * unlocked: unlock it, then the counter on as every board does. */
 void board_cost_begin(void)
 {
-    DCB_DEMCR |= DCB_DEMCR_TRCENA;
+    DCB_DEMCR |= DCB_DEMCR_TRCENA;   /* powers the DWT, so that the unlock takes */
     DWT_LAR = DWT_LAR_KEY;
-    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+    kiln_dwt_cycles_on();
 }
 
 void board_uart_init(uint32_t baud, board_ring_t *ring)

@@ -9,14 +9,14 @@ commands, INFERs of the wrong size, over-long lengths, frames cut short,
 lone sync bytes, garbage between frames and pairs of pipelined INFERs. Every
 answer is checked: the right frame type, seq, payload or error code, and
 nothing that was not asked for. Prints counts per kind, the slowest
-recovery, and every mismatch; exits 1 on any.
+recovery, and every mismatch (with the step before it); exits 1 on any.
+Every byte sent comes from the seed, so a mismatch replays with the same seed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -72,6 +72,7 @@ class Session:
         self.seq = 0
         self.n_layers = len(info["model"]["layers"])
         self.have_result = False
+        self.kinds = ["", ""]   # the step before this one, and this one: named in a mismatch
 
     # ---- helpers --------------------------------------------------------------
 
@@ -80,7 +81,8 @@ class Session:
         return self.seq
 
     def _wrong(self, what: str) -> None:
-        self.report.mismatches.append(f"frame {self.report.frames}: {what}")
+        self.report.mismatches.append(f"frame {self.report.frames} ({self.kinds[1]}, after "
+                                      f"{self.kinds[0] or 'nothing'}): {what}")
 
     def _answer(self, timeout: float = ANSWER_TIMEOUT) -> p.Frame | None:
         try:
@@ -119,7 +121,7 @@ class Session:
     def _ping_back(self) -> None:
         """After a malformed frame the device must answer the next PING: time how soon."""
         start = time.monotonic()
-        seq, payload = self._seq(), os.urandom(6)
+        seq, payload = self._seq(), self.r.randbytes(6)
         self.c._write(p.encode(p.Command.PING, seq, payload))
         self._expect("ping after", seq, lambda f: None if f.payload == payload else "wrong echo")
         self.report.slowest_recovery = max(self.report.slowest_recovery, time.monotonic() - start)
@@ -129,10 +131,11 @@ class Session:
     def step(self, kind: str) -> None:
         """Send one kind of frame and check what comes back."""
         r = self.r
+        self.kinds = [self.kinds[1], kind]
         self.report.by_kind[kind] += 1
         self.report.frames += 1
         if kind == "ping":
-            seq, payload = self._seq(), os.urandom(r.randint(0, 64))
+            seq, payload = self._seq(), self.r.randbytes(r.randint(0, 64))
             self.c._write(p.encode(p.Command.PING, seq, payload))
             self._expect(kind, seq, lambda f: None if (f.type, f.payload) ==
                          (p.Command.PING | p.RESPONSE_BIT, payload) else f"wrong echo {f}")
@@ -159,19 +162,19 @@ class Session:
                 self._expect_error(kind, seq, p.ErrorCode.NO_RESULT, p.Command.PROFILE)
         elif kind == "bad_crc":
             seq = self._seq()
-            frame = bytearray(p.encode(p.Command.PING, seq, os.urandom(r.randint(0, 32))))
+            frame = bytearray(p.encode(p.Command.PING, seq, self.r.randbytes(r.randint(0, 32))))
             frame[-r.randint(1, 4)] ^= 1 << r.randrange(8)
             self.c._write(bytes(frame))
             self._expect_error(kind, seq, p.ErrorCode.BAD_CRC, p.Command.PING)
         elif kind == "unknown":
             seq, type_ = self._seq(), r.choice([0x00, 0x05, 0x42, 0x7E, 0x81])
-            self.c._write(p.encode(type_, seq, os.urandom(r.randint(0, 8))))
+            self.c._write(p.encode(type_, seq, self.r.randbytes(r.randint(0, 8))))
             self._expect_error(kind, seq, p.ErrorCode.UNKNOWN_COMMAND, type_)
         elif kind == "bad_length":
             seq, n = self._seq(), p.io_bytes(self.info["model"], "inputs")
             size = r.choice([0, 1, n - 1, n + 1])
             # no sync byte inside: after TOO_LONG the device hunts for sync in the payload
-            payload = bytes(b for b in os.urandom(size) if b != ord("K")).ljust(size, b"\0")
+            payload = bytes(b for b in self.r.randbytes(size) if b != ord("K")).ljust(size, b"\0")
             self.c._write(p.encode(p.Command.INFER, seq, payload))
             too_long = size > int(self.info["max_payload"])
             self._expect_error(kind, seq, p.ErrorCode.TOO_LONG if too_long else p.ErrorCode.BAD_LENGTH,
@@ -184,7 +187,7 @@ class Session:
             self._expect_error(kind, seq, p.ErrorCode.TOO_LONG, p.Command.PING)
         elif kind == "cut":
             seq = self._seq()
-            whole = p.encode(p.Command.PING, seq, os.urandom(16))
+            whole = p.encode(p.Command.PING, seq, self.r.randbytes(16))
             self.c._write(whole[: r.randint(5, len(whole) - 1)])
             self._expect_error(kind, seq, p.ErrorCode.TIMEOUT, p.Command.PING)
             self._ping_back()
@@ -193,7 +196,7 @@ class Session:
             self._expect_error(kind, 0, p.ErrorCode.TIMEOUT, 0)
             self._ping_back()
         elif kind == "garbage":
-            junk = bytes(b for b in os.urandom(r.randint(1, 200)) if b != ord("K"))
+            junk = bytes(b for b in self.r.randbytes(r.randint(1, 200)) if b != ord("K"))
             self.c._write(junk)
             self._ping_back()
 
@@ -249,9 +252,6 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report.mismatches else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def _info_problem(got: dict, first: dict) -> str | None:
     """None when INFO is the first one again: everything equal but the stack's
@@ -264,3 +264,7 @@ def _info_problem(got: dict, first: dict) -> str | None:
     if not first["stack_used"] <= got["stack_used"] <= got["stack_reserved"]:
         return f"stack_used {got['stack_used']} outside {first['stack_used']}..{got['stack_reserved']}"
     return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -167,6 +167,21 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
     } while (0)
 
 #if KILN_DSP_ASM
+/* One group of four K elements in assembly: LDM of the four activation
+ * words (pixels A, B) and of the four weight words (channels c, c+1), 8 SMLAD
+ * into r0-r3 (a0 a1 b0 b1). Shared by mac_pairs and pairs_asm. */
+#define KILN_CONV_GROUP_ASM \
+        "ldmia  r12!, {r4-r7}\n\t" \
+        "ldmia  lr!, {r8-r11}\n\t" \
+        "smlad  r0, r4, r8, r0\n\t" \
+        "smlad  r1, r4, r10, r1\n\t" \
+        "smlad  r2, r6, r8, r2\n\t" \
+        "smlad  r3, r6, r10, r3\n\t" \
+        "smlad  r0, r5, r9, r0\n\t" \
+        "smlad  r1, r5, r11, r1\n\t" \
+        "smlad  r2, r7, r9, r2\n\t" \
+        "smlad  r3, r7, r11, r3\n\t"
+
 /* Pairs of groups on the target: LDM loads the four activation words and the
  * four weight words of a group in one instruction each (GCC never forms LDM
  * here), 8 SMLAD per group: 23 instructions per 32 MACs with the loop.
@@ -185,26 +200,8 @@ static inline const uint32_t *mac_pairs(const uint32_t *pt, const uint32_t *w, u
 
     __asm__ volatile(
         "1:\n\t"
-        "ldmia  r12!, {r4-r7}\n\t"
-        "ldmia  lr!, {r8-r11}\n\t"
-        "smlad  r0, r4, r8, r0\n\t"
-        "smlad  r1, r4, r10, r1\n\t"
-        "smlad  r2, r6, r8, r2\n\t"
-        "smlad  r3, r6, r10, r3\n\t"
-        "smlad  r0, r5, r9, r0\n\t"
-        "smlad  r1, r5, r11, r1\n\t"
-        "smlad  r2, r7, r9, r2\n\t"
-        "smlad  r3, r7, r11, r3\n\t"
-        "ldmia  r12!, {r4-r7}\n\t"
-        "ldmia  lr!, {r8-r11}\n\t"
-        "smlad  r0, r4, r8, r0\n\t"
-        "smlad  r1, r4, r10, r1\n\t"
-        "smlad  r2, r6, r8, r2\n\t"
-        "smlad  r3, r6, r10, r3\n\t"
-        "smlad  r0, r5, r9, r0\n\t"
-        "smlad  r1, r5, r11, r1\n\t"
-        "smlad  r2, r7, r9, r2\n\t"
-        "smlad  r3, r7, r11, r3\n\t"
+        KILN_CONV_GROUP_ASM
+        KILN_CONV_GROUP_ASM
         "ldr    r4, %[end]\n\t"
         "cmp    r12, r4\n\t"
         "bne    1b\n\t"
@@ -264,27 +261,9 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
         ENTRY \
         "\n" \
         "2:\n\t" \
-        "ldmia  r12!, {r4-r7}\n\t" \
-        "ldmia  lr!, {r8-r11}\n\t" \
-        "smlad  r0, r4, r8, r0\n\t" \
-        "smlad  r1, r4, r10, r1\n\t" \
-        "smlad  r2, r6, r8, r2\n\t" \
-        "smlad  r3, r6, r10, r3\n\t" \
-        "smlad  r0, r5, r9, r0\n\t" \
-        "smlad  r1, r5, r11, r1\n\t" \
-        "smlad  r2, r7, r9, r2\n\t" \
-        "smlad  r3, r7, r11, r3\n" \
+        KILN_CONV_GROUP_ASM \
         "3:\n\t" \
-        "ldmia  r12!, {r4-r7}\n\t" \
-        "ldmia  lr!, {r8-r11}\n\t" \
-        "smlad  r0, r4, r8, r0\n\t" \
-        "smlad  r1, r4, r10, r1\n\t" \
-        "smlad  r2, r6, r8, r2\n\t" \
-        "smlad  r3, r6, r10, r3\n\t" \
-        "smlad  r0, r5, r9, r0\n\t" \
-        "smlad  r1, r5, r11, r1\n\t" \
-        "smlad  r2, r7, r9, r2\n\t" \
-        "smlad  r3, r7, r11, r3\n\t" \
+        KILN_CONV_GROUP_ASM \
         "ldr    r4, %[kend]\n\t" \
         "cmp    r12, r4\n\t" \
         "bne    2b\n\t" \

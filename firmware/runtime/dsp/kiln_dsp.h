@@ -259,6 +259,28 @@ static inline uint32_t kiln_min_s8x4(uint32_t a, uint32_t b)
 #endif
 }
 
+/* Four int8 results (each in [-128, 127]) packed into one word, q0 in the
+ * low byte: three BFI, where the shifts and masks GCC writes take eight. */
+static inline uint32_t kiln_pack_s8x4(int32_t q0, int32_t q1, int32_t q2, int32_t q3)
+{
+#if KILN_DSP_NATIVE
+    uint32_t r = (uint32_t)q0;
+    __asm__("bfi %0, %1, #8, #24\n\tbfi %0, %2, #16, #16\n\tbfi %0, %3, #24, #8"
+            : "+&r"(r) : "r"(q1), "r"(q2), "r"(q3));
+    return r;
+#else
+    return ((uint32_t)q0 & 0xFFu) | (((uint32_t)q1 & 0xFFu) << 8) |
+           (((uint32_t)q2 & 0xFFu) << 16) | ((uint32_t)q3 << 24);
+#endif
+}
+
+/* A byte replicated into the four lanes of a word (the clamp bounds of
+ * kiln_max_s8x4 / kiln_min_s8x4). */
+static inline uint32_t kiln_splat_s8x4(int32_t x)
+{
+    return (uint32_t)(uint8_t)x * 0x01010101u;
+}
+
 /* A 32-bit load or store at any byte address (LDR/STR take unaligned
  * addresses on ARMv8-M Mainline; memcpy of 4 bytes compiles to one). */
 #if defined(__GNUC__)

@@ -180,3 +180,21 @@ def check_unknown(variables: object) -> None:
         hint = f" (did you mean {close[0]}={value}?)" if close else ""
         lines.append(f"unknown variable {key}={value}{hint}")
     fail("; ".join(lines) + f". Valid variables: {', '.join(valid)} (scons --help describes them)")
+
+
+def c_prefix(key: str, value: str, env: object) -> None:
+    """A validator for PREFIX= (kiln.prefix; empty: the model's name)."""
+    if str(value).strip():
+        from kiln.prefix import check_prefix
+
+        try:
+            check_prefix(str(value))
+        except KilnError as exc:
+            fail(str(exc))
+
+
+def refuse_together_board_cpu(arguments: dict) -> None:
+    """export takes BOARD= or CPU=, not both: the CPU would override the board's."""
+    if arguments.get("CPU") and arguments.get("BOARD"):
+        fail(f"CPU={arguments['CPU']} and BOARD={arguments['BOARD']} both choose the CPU to export for: "
+             "give BOARD= (its CPU, and its flash for OPTIMIZE=fit) or CPU= alone")

@@ -65,6 +65,11 @@ def cpu_flags(cpu: str, path: Path = CPUS_TOML) -> CpuFlags:
     )
 
 
+def cpu_names(path: Path = CPUS_TOML) -> list[str]:
+    """The CPUs toolchain/cpus.toml has flags for."""
+    return sorted(tomllib.loads(path.read_text()).get("cpu", {}))
+
+
 def check_toolchain() -> str:
     """The arm-none-eabi-gcc path, or a KilnError saying how to install it."""
     path = shutil.which(TOOLS["CC"])

@@ -30,6 +30,8 @@ Targets:
   infer           run the test set on the board and report accuracy, latency, fidelity
   bench           instructions per layer on the emulated board, portable vs optimized
   bench-cores     the same on every emulated board, instructions per MAC side by side
+  export          the model and its kernels as a C library for your firmware (CMake, Make,
+                  Zephyr, STM32CubeIDE): OUT=folder PREFIX=name, BOARD= or CPU=
 
 Cleaning:
   scons -c        removes every build output (all of build/; never the trained models)

@@ -96,14 +96,16 @@ def _objects(xenv, sources: list[Path], objdir: Path, base: Path) -> list:  # no
     return objs
 
 
-#: Runtime objects already declared, by (board, kernel set): every image shares them.
-_runtimes: dict[tuple[str, str], list] = {}
+#: Runtime libraries already declared, by (board, kernel set): every image shares them.
+_runtimes: dict[tuple[str, str], tuple[list, list]] = {}
 
 
-def _runtime_objects(env, board: boards.Board, flags: fw.CpuFlags, kernels: str) -> list:  # noqa: ANN001
-    """The runtime's objects for `board`'s CPU and `kernels`, compiled once into
-    kiln.paths.runtime_dir and linked into every image of that board: they depend on
-    the CPU flags and the runtime's own headers only (no model, app or board header)."""
+def _runtime_library(env, board: boards.Board, flags: fw.CpuFlags, kernels: str) -> tuple[list, list]:  # noqa: ANN001
+    """The runtime for `board`'s CPU and `kernels` as the static library
+    libkiln_runtime.a (and its objects), compiled once into
+    kiln.paths.runtime_dir: the shape `scons export` gives users (kiln.export),
+    so the firmware links its kernels the same way theirs do. It depends on the
+    CPU flags and the runtime's own headers only (no model, app or board header)."""
     key = (board.name, kernels)
     if key not in _runtimes:
         renv = env.Clone()
@@ -111,9 +113,10 @@ def _runtime_objects(env, board: boards.Board, flags: fw.CpuFlags, kernels: str)
             renv[var] = tool
         renv["OBJSUFFIX"] = ".o"
         renv.Replace(CCFLAGS=[*flags.cpu_flags, *flags.cflags], CPPDEFINES=list(flags.defines),
-                     CPPPATH=[str(fw.RUNTIME_INCLUDE)])
-        _runtimes[key] = _objects(renv, fw.runtime_sources(kernels), paths.runtime_dir(board.name, kernels),
-                                  fw.FIRMWARE / "runtime")
+                     CPPPATH=[str(fw.RUNTIME_INCLUDE)], LIBPREFIX="lib", LIBSUFFIX=".a")
+        folder = paths.runtime_dir(board.name, kernels)
+        objs = _objects(renv, fw.runtime_sources(kernels), folder, fw.FIRMWARE / "runtime")
+        _runtimes[key] = (objs, renv.StaticLibrary(str(folder / "libkiln_runtime.a"), objs))
     return _runtimes[key]
 
 
@@ -176,18 +179,19 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: A
     objs = xenv.Object(str(objdir / "gen" / "kiln_model.o"), gen_c[0])
     for extra in gen_c[1:]:
         objs += xenv.Object(str(objdir / "gen" / Path(str(extra)).with_suffix(".o").name), extra)
-    objs += _runtime_objects(env, board, flags, kernels)
     objs += _objects(xenv, fw.app_sources(), objdir / "app", fw.APP_DIR)
     objs += _objects(xenv, fw.board_sources(board), objdir / "board", fw.BOARDS_DIR)
+    runtime_objs, runtime_lib = _runtime_library(env, board, flags, kernels)
     # The stack is sized from the objects' call graph and frames (kiln.stackbound);
     # the board's script text is a source too, so a board.toml edit rewrites it.
     script = env.Command([str(out / "link.ld"), str(out / "stack.json")],
-                         [env.Value(fw.linker_script(board)), *objs],
+                         [env.Value(fw.linker_script(board)), *objs, *runtime_objs],
                          kiln_scons.action(_write_linker_script, "  LDS $TARGET"),
                          KILN_STACK_BOARD=board.name)
     # The link writes the map too: naming it as a second target lets
     # aliases and Default() ask for it and lets SCons clean it.
-    elf, map_node = xenv.Program([str(out / "firmware.elf"), str(out / "firmware.map")], objs)
+    elf, map_node = xenv.Program([str(out / "firmware.elf"), str(out / "firmware.map")], objs,
+                                 LIBS=runtime_lib)
     scripts = [script[0], str(fw.COMMON_DIR / "sections.ld")]
     if board.linker_sections is not None:
         scripts.append(str(board.linker_sections))

@@ -40,6 +40,7 @@ from kiln.errors import InternalError, InvalidScale, KilnError, invalid
 from kiln.ir import Graph, Tensor
 from kiln.paths import LAYERS_REPORT
 from kiln.planner import Plan, add_scratch, plan
+from kiln.prefix import DEFAULT_PREFIX, check_prefix
 from kiln.tflite_reader import read_tflite
 
 #: The largest arena the generated C addresses (its offsets are int literals).
@@ -112,14 +113,18 @@ class CompiledModel:
         """Bytes of all outputs, concatenated in the model's order (what invoke returns)."""
         return sum(t["bytes"] for t in self.outputs)
 
-    def render(self) -> dict[str, str]:
-        """The generated files' text, by file name."""
+    def render(self, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
+        """The generated files' text, by file name: <prefix>.c and <prefix>.h, whose
+        public symbols all start with `prefix` (check_prefix)."""
+        check_prefix(prefix)
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                                  keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
                                  trim_blocks=True, lstrip_blocks=True)
         ctx = {"m": self, "c_string": c_string, "c_float": c_float, "c_comment": c_comment,
-               "info_json": json.dumps(self.descriptor, separators=(",", ":"))}
-        return {f: env.get_template(f + ".j2").render(**ctx) for f in OUTPUT_FILES}
+               "info_json": json.dumps(self.descriptor, separators=(",", ":")),
+               "P": prefix, "PU": prefix.upper()}
+        return {f.replace(DEFAULT_PREFIX, prefix): env.get_template(f + ".j2").render(**ctx)
+                for f in OUTPUT_FILES}
 
 
 def _tensor_desc(t: Tensor, which: str) -> dict:

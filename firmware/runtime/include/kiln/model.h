@@ -1,11 +1,12 @@
 /*
  * Kiln runtime: the interface between generated model code and its users
- * (the firmware app, the host check library).
+ * (the firmware app, the host check library, an exported library's caller).
  *
- * The code generator emits kiln_model.c / kiln_model.h per model. The
- * generated file defines `kiln_model` (the descriptor below) and
- * kiln_model_invoke(). Everything is static: the arena is a generated,
- * aligned static array sized by the build-time memory planner.
+ * The code generator emits <prefix>.c / <prefix>.h per model (kiln_model by
+ * default): the descriptor `<prefix>` (kiln_model_t below) and the model's
+ * functions, declared in <prefix>.h. Everything is static: the arena is an
+ * aligned array sized by the build-time memory planner, the model's own or
+ * the caller's.
  */
 #ifndef KILN_MODEL_H
 #define KILN_MODEL_H
@@ -15,6 +16,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The version of this C API (docs/export.md): the major number changes
+ * when a program written for the previous one would no longer build or run. */
+#define KILN_API_VERSION_MAJOR 1
+#define KILN_API_VERSION_MINOR 0
+#define KILN_API_VERSION "1.0"
 
 typedef enum {
     KILN_DTYPE_INT8 = 1,
@@ -56,26 +63,22 @@ typedef struct {
     const char *info_json;        /* the whole descriptor as compact JSON */
 } kiln_model_t;
 
-extern const kiln_model_t kiln_model;
+/* Error codes of <prefix>_init and <prefix>_invoke (0 is success). */
+#define KILN_E_ARENA_ALIGNMENT (-1)   /* the caller's arena is not 8-byte aligned */
 
-/* Runs one inference. `input` holds every input tensor back to back, in
- * the model's order (the sum of inputs[i].bytes: KILN_MODEL_INPUT_BYTES);
- * `output` receives every output tensor the same way (KILN_MODEL_OUTPUT_BYTES).
- * Neither needs any alignment. When layer_cost is not NULL it
- * receives n_layers entries of kiln_cost_now() differences, one per layer.
- * Returns 0 on success. */
-int kiln_model_invoke(const void *input, void *output, uint32_t *layer_cost);
+/* Real values -> the tensor's stored values: round(x / scale) + zero_point,
+ * halves away from zero, saturated to the dtype (TFLite's QUANTIZE); a
+ * float32 tensor takes the values as they are. `q` holds n elements of
+ * t->dtype. Returns 0, or -1 for a dtype without a real-valued meaning. */
+int kiln_quantize(const kiln_tensor_desc_t *t, const float *x, void *q, uint32_t n);
 
-/* Where the inputs can be written in place: the arena's bytes of the input
- * tensors, back to back in the model's order (KILN_MODEL_INPUT_BYTES), or
- * NULL when the planner did not place them so (KILN_MODEL_INPUTS_IN_ARENA
- * says which at compile time). Passing this pointer to kiln_model_invoke
- * skips the copy. Its contents are lost once an inference runs: write the
- * next inputs after kiln_model_invoke returns. */
-uint8_t *kiln_model_input_buffer(void);
+/* Stored values -> real values: (q - zero_point) * scale (DEQUANTIZE). */
+int kiln_dequantize(const kiln_tensor_desc_t *t, const void *q, float *x, uint32_t n);
 
-/* Provided by the platform (board or host): a free-running counter of
- * cycles (hardware) or instructions (emulator); 0 where there is none. */
+/* The profiling hook's clock: a free-running counter of cycles (hardware)
+ * or instructions (emulator). The runtime's weak default returns 0; a
+ * platform that has a counter defines its own (Kiln's boards read DWT
+ * CYCCNT or the emulator's clock). */
 uint32_t kiln_cost_now(void);
 
 #ifdef __cplusplus

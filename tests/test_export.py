@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kiln import hostcheck, oracle, runtime_files
 from kiln import firmware as fw
+from kiln import hostcheck, oracle, runtime_files
 from support import ROOT, have, run_scons, variant_path
 
 BOARD = "mps2_an505"
@@ -137,7 +137,8 @@ def test_cmake_arm_libraries_run_two_models_bit_exact_on_the_emulated_board(
         got[(tag, int(sample))] = bytes.fromhex(hexbytes)
     assert len(got) == 2 * SAMPLES + 1
     costs = np.frombuffer(got.pop(("p", 0)), dtype="<u4")
-    assert len(costs) == len(json.loads((out / "models" / "fmnist" / "fmnist_layers.json").read_text())["layers"])
+    layers = json.loads((out / "models" / "fmnist" / "fmnist_layers.json").read_text())["layers"]
+    assert len(costs) == len(layers)
     assert (costs == 1).all()   # the program's kiln_cost_now, read around each layer
     syms = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
     assert " B fflt_arena" in syms and " b kiln_arena" in syms   # fmnist's static arena, fflt's given one

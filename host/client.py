@@ -363,7 +363,19 @@ class Client:
         if frame.is_error and frame.error().code == p.ErrorCode.NO_RESULT and self._inferred:
             self._inferred = False
             self.stats.resets += 1
-            self.on_event("reset", "the device answered PROFILE with NO_RESULT: it rebooted")
+            why = self._restart_cause()
+            self.on_event("reset", "the device answered PROFILE with NO_RESULT: it rebooted"
+                          + (f" after {why}" if why else ""))
+
+    def _restart_cause(self) -> str | None:
+        """INFO's last_fault after a reboot, in words; None when INFO does not say
+        (no fault, older firmware, or no clean answer: the reset is counted anyway)."""
+        seq = self.send(p.Command.INFO)
+        try:
+            frame = self._await(seq, self.response_timeout(0, p.MAX_PAYLOAD_FORMAT))
+            return None if frame.is_error else p.describe_fault(json.loads(frame.payload.decode("utf-8")))
+        except (ResponseTimeout, _Retry, UnicodeDecodeError, ValueError):
+            return None
 
     # ---- pipelined inference --------------------------------------------------
 

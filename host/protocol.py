@@ -30,6 +30,39 @@ PROTOCOL_VERSION = 2
 INTER_BYTE_TIMEOUT_S = 0.100
 
 
+#: INFO's last_fault codes (docs/protocol.md) and what each means.
+FAULT_CODES = {
+    "stack_overflow": "the stack overflowed its reserved space (MSPLIM, UsageFault STKOF)",
+    "fault": "a fault (HardFault, MemManage, BusFault, UsageFault or SecureFault)",
+    "unexpected_exception": "an interrupt or exception without a handler",
+}
+#: CFSR's STKOF bit (UFSR bit 4): the stack limit was hit.
+CFSR_STKOF = 1 << 20
+
+
+def describe_fault(info: dict) -> str | None:
+    """INFO's last_fault in words: why the device restarted before this boot, or None
+    when it did not restart from a fault (or the firmware predates the field)."""
+    fault = info.get("last_fault")
+    if not isinstance(fault, dict):
+        return None
+    code = str(fault.get("code", "?"))
+    what = FAULT_CODES.get(code, f"fault code {code}")
+    return (f"{what}: exception {fault.get('exception', '?')}, CFSR 0x{int(fault.get('cfsr', 0)):08X}, "
+            f"HFSR 0x{int(fault.get('hfsr', 0)):08X}")
+
+
+def uart_clock(info: dict) -> dict | None:
+    """INFO's uart object with `error`, the baud rate's relative error against the
+    request, added; None for firmware that does not report it."""
+    uart = info.get("uart")
+    if not isinstance(uart, dict) or not uart.get("baud_requested"):
+        return None
+    out = dict(uart)
+    out["error"] = (int(uart.get("baud", 0)) - int(uart["baud_requested"])) / int(uart["baud_requested"])
+    return out
+
+
 def io_bytes(model: dict, key: str) -> int:
     """Bytes of all of a model's "inputs" or "outputs" (INFO's model), back to back as INFER
     carries them."""

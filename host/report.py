@@ -266,6 +266,22 @@ def _core(info: dict) -> str:
     return f" ({info['cpu']})" if info.get("cpu") else ""
 
 
+def _uart_and_fault(info: dict) -> list[str]:
+    """INFO's uart and last_fault lines (firmware older than these fields has neither)."""
+    from host import protocol
+
+    lines = []
+    uart = protocol.uart_clock(info)
+    if uart is not None:
+        lines.append(f"uart      {uart['baud']:,} baud = {uart['kernel_hz'] / 1e6:g} MHz / {uart['divisor']} "
+                     f"(requested {uart['baud_requested']:,}: {uart['error'] * 100:+.2f}%), clock reference "
+                     f"{uart.get('clock_ref', '?')}")
+    fault = protocol.describe_fault(info)
+    if fault is not None:
+        lines.append(f"restarted after {fault}")
+    return lines
+
+
 def format_info(info: dict, passed_over: list[str] | None = None) -> str:
     """INFO as a model view: the board, then the model layer by layer; with the
     compiler's report (`passed_over`, one entry per layer), why each layer did not
@@ -282,6 +298,7 @@ def format_info(info: dict, passed_over: list[str] | None = None) -> str:
         f"memory    arena {m.get('arena_bytes', 0):,} B, weights {m.get('weight_bytes', 0):,} B, stack "
         f"{info.get('stack_used', 0):,} B used of {info.get('stack_reserved', 0):,} B reserved",
         f"compute   {m.get('total_macs', 0):,} MACs in {len(m.get('layers', []))} layers",
+        *_uart_and_fault(info),
         "",
         f"  {'#':>3} {'op':<20} {'kernel':<28} {'MACs':>10}  output",
     ]

@@ -82,6 +82,7 @@ def test_openocd_serves_gdb_with_the_boards_target(board, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert argv_file.read_text().splitlines() == [
         "-f", b.flash.openocd_interface, "-f", b.flash.openocd_target,
+        "-c", flash.OPENOCD_CONNECT_UNDER_RESET,  # attached under reset, as scons flash attaches
         "-c", f"gdb_port {port}", "-c", "init", "-c", "reset halt"]
     attach = f"gdb-multiarch {elf_of(b)} -ex 'target remote localhost:{port}'"
     assert attach in proc.stdout

@@ -8,6 +8,7 @@ the real firmware is in test_infer_e2e.py.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import threading
@@ -31,6 +32,7 @@ class Peer(threading.Thread):
         self.faults = faults or {}  # INFER number -> "drop" | "corrupt" | "reset" | "garbage"
         self.infers = 0
         self.have_result = False
+        self.rebooted = False
         # PINGs that arrive while a cut-off frame is still being received: the
         # device answers the mangled frame with an error instead of an echo.
         self.swallow_pings = swallow_pings
@@ -56,6 +58,11 @@ class Peer(threading.Thread):
             self._send(p.encode_error(p.ErrorCode.BAD_CRC, 0x02, 17))
         elif f.type == p.Command.PING:
             self._send(p.encode(f.type | p.RESPONSE_BIT, f.seq, f.payload))
+        elif f.type == p.Command.INFO:
+            # After a reboot INFO says why, as the firmware's last_fault does after a fault.
+            fault = {"code": "stack_overflow", "exception": 3, "cfsr": p.CFSR_STKOF, "hfsr": 1 << 30}
+            info = {"protocol": p.PROTOCOL_VERSION, "last_fault": fault if self.rebooted else None}
+            self._send(p.encode(f.type | p.RESPONSE_BIT, f.seq, json.dumps(info).encode()))
         elif f.type == p.Command.PROFILE:
             if not self.have_result:
                 self._send(p.encode_error(p.ErrorCode.NO_RESULT, f.type, f.seq))
@@ -67,6 +74,7 @@ class Peer(threading.Thread):
             if fault == "reset" or self.faults.get(self.infers - 1) == "reset":
                 # A reboot loses what the device was computing and what was queued behind it.
                 self.have_result = False
+                self.rebooted = True
                 return
             self.have_result = True
             frame = p.encode(f.type | p.RESPONSE_BIT, f.seq,
@@ -141,9 +149,17 @@ def test_garbage_between_frames_is_skipped(make_peer) -> None:
 
 
 def test_reboot_is_detected_and_counted(make_peer) -> None:
-    client, results, events = _run(make_peer(faults={3: "reset"}), 6)
+    peer = make_peer(faults={3: "reset"})
+    details = []
+    client = Client(peer.port, 115200, compute_timeout=0.3,
+                    on_event=lambda kind, detail: details.append((kind, detail)))
+    results = list(client.infer_stream(_inputs(6), out_bytes=4))
     _check(results, 6)
-    assert client.stats.resets == 1 and "reset" in events
+    assert client.stats.resets == 1
+    # INFO's last_fault, read after the reset, says why the device rebooted.
+    [reset] = [d for kind, d in details if kind == "reset"]
+    assert "rebooted after the stack overflowed its reserved space" in reset
+    client.close()
 
 
 def test_no_result_before_any_infer_is_not_a_reset(make_peer) -> None:

@@ -100,6 +100,13 @@ def test_info_describes_board_firmware_and_model(device):
     assert [t["bytes"] for t in model["outputs"]] == [ref.output.nbytes]
     assert info["protocol"] == 2
     assert info["max_payload"] == max(ref.input.nbytes, 256)
+    # The UART's real rate: the CMSDK UART divides its 25 MHz clock by BAUDDIV, read back.
+    uart = info["uart"]
+    div = 25_000_000 // 921_600
+    assert uart == {"kernel_hz": 25_000_000, "divisor": div, "baud": round(25_000_000 / div),
+                    "baud_requested": 921_600, "clock_ref": "emulated"}
+    assert abs(p.uart_clock(info)["error"] - 0.0047) < 0.0001  # 925,926 baud: +0.47 %
+    assert info["last_fault"] is None and p.describe_fault(info) is None  # booted, not restarted
 
 
 def test_infer_matches_tflite_micro(device):

@@ -1,7 +1,9 @@
 """The stack, sized at build time (kiln.stackbound): the bound over a call
 graph compiled by the real cross compiler, its refusals (recursion, variable
 frames), and, on the emulated board, the deepest stack the firmware really
-reaches (painted at reset, reported by INFO) within the bound it was given."""
+reaches (painted at reset, reported by INFO) within the bound it was given,
+and the stack limit (MSPLIM): an overflow faults, resets the board, and INFO
+reports it after the reset."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from kiln import ROOT, bench, paths, stackbound
+from kiln import ROOT, bench, boards, debug, paths, registry, stackbound
+from kiln import firmware as fw
 from kiln.errors import KilnError
 from support import have, run_scons, variant_path
 
@@ -120,3 +123,46 @@ def test_firmware_stack_stays_within_its_bound_on_the_emulated_board() -> None:
         info = client.info()
     assert info["stack_reserved"] == bound["stack_bytes"] < board.stack_bytes // 4
     assert 0 < info["stack_used"] <= info["stack_reserved"]
+
+
+GDB = next((g for g in debug.GDB_NAMES if have(g)), None)
+
+
+@pytest.mark.skipif(not have("qemu-system-arm"), reason="qemu-system-arm missing (toolchain/setup)")
+@pytest.mark.skipif(GDB is None, reason="no gdb-multiarch or arm-none-eabi-gdb (toolchain/setup)")
+def test_stack_overflow_faults_resets_and_is_reported_after_the_reset() -> None:
+    """On the emulated Cortex-M33 (QEMU implements the Armv8-M stack limit),
+    running and answering: gdb moves SP to the stack's bottom, as an overflow
+    would leave it; the next push (the next interrupt's stacking at the latest)
+    crosses MSPLIM, the UsageFault (STKOF, escalated to HardFault) records the
+    fault and resets, the rebooted firmware answers, INFO's last_fault names
+    the overflow, and the host's resync counts the reset and says why."""
+    from host import protocol as p
+    from host.client import Client
+    from host.qemu import Qemu, free_tcp_port
+
+    board = boards.load("mps2_an505")  # the emulated M33: only Armv8-M Mainline has MSPLIM
+    kernels = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
+    elf = paths.firmware_elf(board.name, registry.DEFAULT_NET, "ptq", kernels)
+    run_scons(f"BOARD={board.name}", "MODEL=ptq", str(elf.relative_to(ROOT)))
+    port = free_tcp_port()
+    events: list[tuple[str, str]] = []
+    with Qemu.for_board(board, elf, extra=["-gdb", f"tcp:127.0.0.1:{port}"]) as q, \
+            Client(q.port, on_event=lambda kind, detail: events.append((kind, detail))) as client:
+        info = client.info()
+        assert info["last_fault"] is None
+        model = info["model"]
+        list(client.infer_stream([(0, bytes(p.io_bytes(model, "inputs")))], p.io_bytes(model, "outputs")))
+        gdb = subprocess.run([GDB, "-nx", "-batch", str(elf), "-ex", f"target remote localhost:{port}",
+                              "-ex", "set $sp = (unsigned)&__stack_bottom", "-ex", "detach"],
+                             capture_output=True, text=True, timeout=120)
+        assert gdb.returncode == 0, gdb.stdout + gdb.stderr
+        client.resync()  # what the host does when an answer goes missing
+        assert client.stats.resets == 1
+        assert events[-1][0] == "reset" and "after the stack overflowed" in events[-1][1], events
+        info = client.info()
+    fault = info["last_fault"]
+    assert fault["code"] == "stack_overflow"
+    assert fault["cfsr"] & p.CFSR_STKOF  # UFSR.STKOF
+    assert fault["exception"] == 3 and fault["hfsr"] & (1 << 30)  # UsageFault off: escalated (FORCED)
+    assert 0 < info["stack_used"] <= info["stack_reserved"]  # the new boot painted its stack afresh

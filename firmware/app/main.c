@@ -74,37 +74,115 @@ static uint32_t format_u32(uint32_t v, char *buf)
     return n;
 }
 
-/* INFO: the board's facts around the generated model JSON, streamed so no
- * buffer holds the whole answer. */
+/* What INFO reports about the board, read once per INFO so the two passes
+ * of cmd_info() (count, then send) write the same bytes. */
+typedef struct {
+    uint32_t stack_used, stack_reserved;
+    board_uart_clock_t uart;
+    const board_fault_t *fault;
+} info_facts_t;
+
+/* INFO is streamed: a counting pass (tx NULL) sizes the frame, a second pass
+ * sends it, so no buffer holds the whole answer. */
+typedef struct {
+    kiln_tx_t *tx;
+    uint32_t len;
+} info_out_t;
+
+static void info_str(info_out_t *o, const char *s)
+{
+    const uint32_t n = (uint32_t)strlen(s);
+    if (o->tx) {
+        kiln_tx_data(o->tx, s, n);
+    }
+    o->len += n;
+}
+
+static void info_u32(info_out_t *o, uint32_t v)
+{
+    char digits[10];
+    const uint32_t n = format_u32(v, digits);
+    if (o->tx) {
+        kiln_tx_data(o->tx, digits, n);
+    }
+    o->len += n;
+}
+
+static const char *fault_name(uint32_t code)
+{
+    switch (code) {
+    case KILN_FAULT_STACK_OVERFLOW:
+        return "stack_overflow";
+    case KILN_FAULT_FAULT:
+        return "fault";
+    case KILN_FAULT_UNEXPECTED:
+        return "unexpected_exception";
+    default:
+        return "unknown";
+    }
+}
+
+/* The INFO JSON (docs/protocol.md): the board's facts around the generated
+ * model's. */
+static void info_json(info_out_t *o, const info_facts_t *f)
+{
+    const uint32_t div = f->uart.divisor;
+    info_str(o, "{\"protocol\":" KILN_PROTOCOL_VERSION ",\"board\":\"" KILN_BOARD_NAME "\",\"cpu\":\""
+                KILN_BOARD_CPU "\",\"clock_hz\":");
+    info_u32(o, KILN_BOARD_CLOCK_HZ);
+    info_str(o, ",\"firmware\":\"" KILN_FIRMWARE_VERSION "\",\"cost_unit\":\"" KILN_BOARD_COST_UNIT
+                "\",\"max_payload\":");
+    info_u32(o, KILN_RX_CAPACITY);
+    info_str(o, ",\"stack_used\":");
+    info_u32(o, f->stack_used);
+    info_str(o, ",\"stack_reserved\":");
+    info_u32(o, f->stack_reserved);
+    info_str(o, ",\"uart\":{\"kernel_hz\":");
+    info_u32(o, f->uart.kernel_hz);
+    info_str(o, ",\"divisor\":");
+    info_u32(o, div);
+    info_str(o, ",\"baud\":");
+    info_u32(o, div ? (f->uart.kernel_hz + div / 2u) / div : 0u);
+    info_str(o, ",\"baud_requested\":");
+    info_u32(o, KILN_BAUD);
+    info_str(o, ",\"clock_ref\":\"");
+    info_str(o, f->uart.clock_ref);
+    info_str(o, "\"},\"last_fault\":");
+    if (f->fault->code == KILN_FAULT_NONE) {
+        info_str(o, "null");
+    } else {
+        info_str(o, "{\"code\":\"");
+        info_str(o, fault_name(f->fault->code));
+        info_str(o, "\",\"exception\":");
+        info_u32(o, f->fault->exception);
+        info_str(o, ",\"cfsr\":");
+        info_u32(o, f->fault->cfsr);
+        info_str(o, ",\"hfsr\":");
+        info_u32(o, f->fault->hfsr);
+        info_str(o, "}");
+    }
+    info_str(o, ",\"model\":");
+    info_str(o, kiln_model.info_json);
+    info_str(o, "}");
+}
+
 static void cmd_info(uint8_t seq)
 {
-    char clock[10], maxp[10], used[10], reserved[10];
-    const uint32_t clock_n = format_u32(KILN_BOARD_CLOCK_HZ, clock);
-    const uint32_t maxp_n = format_u32(KILN_RX_CAPACITY, maxp);
-    const uint32_t used_n = format_u32(board_stack_used(), used);
-    const uint32_t reserved_n = format_u32(board_stack_reserved(), reserved);
-    const char *parts[] = {
-        "{\"protocol\":", KILN_PROTOCOL_VERSION, ",\"board\":\"", KILN_BOARD_NAME, "\",\"cpu\":\"", KILN_BOARD_CPU,
-        "\",\"clock_hz\":", clock,
-        ",\"firmware\":\"", KILN_FIRMWARE_VERSION, "\",\"cost_unit\":\"", KILN_BOARD_COST_UNIT,
-        "\",\"max_payload\":", maxp, ",\"stack_used\":", used, ",\"stack_reserved\":", reserved,
-        ",\"model\":", kiln_model.info_json, "}",
-    };
-    uint32_t lens[sizeof(parts) / sizeof(parts[0])];
-    uint32_t total = 0;
-    for (uint32_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        lens[i] = parts[i] == clock ? clock_n : parts[i] == maxp ? maxp_n : parts[i] == used ? used_n
-                  : parts[i] == reserved ? reserved_n : (uint32_t)strlen(parts[i]);
-        total += lens[i];
-    }
-    if (total > 0xFFFFu) {
+    info_facts_t facts;
+    facts.stack_used = board_stack_used();
+    facts.stack_reserved = board_stack_reserved();
+    board_uart_clock(&facts.uart);
+    facts.fault = board_last_fault();
+
+    info_out_t count = {0, 0u};
+    info_json(&count, &facts);
+    if (count.len > 0xFFFFu) {
         kiln_tx_error(&g_tx, seq, KILN_ERR_TOO_LONG, KILN_CMD_INFO, "INFO JSON above 65535 bytes");
         return;
     }
-    kiln_tx_begin(&g_tx, KILN_CMD_INFO | KILN_TYPE_RESPONSE, seq, (uint16_t)total);
-    for (uint32_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        kiln_tx_data(&g_tx, parts[i], lens[i]);
-    }
+    kiln_tx_begin(&g_tx, KILN_CMD_INFO | KILN_TYPE_RESPONSE, seq, (uint16_t)count.len);
+    info_out_t out = {&g_tx, 0u};
+    info_json(&out, &facts);
     kiln_tx_end(&g_tx);
 }
 

@@ -62,6 +62,48 @@ void board_cost_begin(void);
 uint32_t board_stack_used(void);
 uint32_t board_stack_reserved(void);
 
+/* How the UART's baud rate really comes out, for INFO: the clock the UART
+ * divides (as the board derives it from its clock registers, not the nominal
+ * figure of board.toml), the divisor read back from the UART, and what that
+ * clock is referenced to, e.g. "lse" (locked to the 32.768 kHz crystal),
+ * "hse" (a crystal), "emulated", or "free-running: <why>" for an RC
+ * oscillator nothing trims. The baud rate is kernel_hz / divisor. */
+typedef struct {
+    uint32_t kernel_hz;
+    uint32_t divisor;
+    const char *clock_ref;
+} board_uart_clock_t;
+
+/* Fills `out`; call after board_uart_init(). */
+void board_uart_clock(board_uart_clock_t *out);
+
+/* Why the previous run ended, when a fault ended it. The fault handler of
+ * boards/common/startup.c records the fault in RAM that startup does not
+ * clear (.noinit), resets the chip (AIRCR.SYSRESETREQ), and the next boot
+ * takes the record, so INFO can report it. */
+enum {
+    KILN_FAULT_NONE = 0,
+    KILN_FAULT_STACK_OVERFLOW = 1,   /* UFSR.STKOF: the stack ran into MSPLIM (Armv8-M Mainline) */
+    KILN_FAULT_FAULT = 2,            /* HardFault, MemManage, BusFault, UsageFault, SecureFault */
+    KILN_FAULT_UNEXPECTED = 3,       /* an interrupt or NMI the vector table has no handler for */
+};
+
+typedef struct {
+    uint32_t code;       /* KILN_FAULT_* */
+    uint32_t exception;  /* the exception number (IPSR) the handler ran for */
+    uint32_t cfsr;       /* SCB CFSR then (0 on Armv6-M, which has none) */
+    uint32_t hfsr;       /* SCB HFSR then (0 on Armv6-M) */
+} board_fault_t;
+
+/* The fault that reset the chip before this boot: code KILN_FAULT_NONE after
+ * a power-on, a reset pin or a debugger's reset. */
+const board_fault_t *board_last_fault(void);
+
+/* Called by the fault handler after it wrote the record and before the reset,
+ * so the record reaches RAM: a board with a write-back data cache over RAM
+ * (the STM32F746) cleans those lines; startup.c's weak default does nothing. */
+void board_fault_flush(const volatile void *addr, uint32_t bytes);
+
 /* Takes one byte from the ring; returns 0 when it is empty. */
 static inline int board_ring_get(board_ring_t *r, uint8_t *byte)
 {

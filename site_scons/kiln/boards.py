@@ -40,6 +40,12 @@ class Flashing:
     openocd_interface: str = ""
     openocd_target: str = ""
     cubeprogrammer_port: str = ""
+    #: Attach with the chip held in reset (the probe drives its reset line): a
+    #: core asleep in WFI, or with its debug pins reconfigured, still attaches.
+    connect_under_reset: bool = True
+    #: The chip family whose option bytes `scons flash` reads and checks before
+    #: programming (kiln.flash.OPTION_CHECKS), or "" for none.
+    option_bytes: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,9 @@ def _flashing(data: dict, path: Path) -> Flashing | None:
     where = f"{path} [flash]"
     return Flashing(openocd_interface=_opt(fl, "openocd_interface", str, where, ""),
                     openocd_target=_opt(fl, "openocd_target", str, where, ""),
-                    cubeprogrammer_port=_opt(fl, "cubeprogrammer_port", str, where, ""))
+                    cubeprogrammer_port=_opt(fl, "cubeprogrammer_port", str, where, ""),
+                    connect_under_reset=_opt(fl, "connect_under_reset", bool, where, True),
+                    option_bytes=_opt(fl, "option_bytes", str, where, ""))
 
 
 def load(name: str) -> Board:

@@ -15,6 +15,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from kiln import flash
 from kiln.boards import Board
 from kiln.errors import KilnError
 
@@ -87,5 +88,7 @@ def openocd_command(board: Board, port: int, path: str | None = None) -> list[st
     if not exe:
         raise KilnError("openocd not found on PATH: install it with 'apt-get install openocd' "
                         "(or run toolchain/setup)")
-    return [exe, "-f", fl.openocd_interface or "interface/stlink.cfg", "-f", fl.openocd_target,
-            "-c", f"gdb_port {port}", "-c", "init", "-c", "reset halt"]
+    # Attached under reset as `scons flash` attaches (kiln.flash): a core asleep in WFI
+    # or running something else still answers.
+    return [exe, *flash.openocd_connect_args(board), "-c", f"gdb_port {port}", "-c", "init",
+            "-c", "reset halt"]

@@ -1,6 +1,7 @@
 """SCons tool: env.KilnFlash(fw, board) programs the board with the firmware
 (openocd or STM32_Programmer_CLI as its board.toml [flash] section says,
-PROGRAMMER= picks), or, for an emulated board, boots it in QEMU with
+PROGRAMMER= picks: option bytes checked, then attached under reset and
+written), or, for an emulated board, boots it in QEMU with
 `python -m host.emulate`. Logic: kiln/flash.py and host/emulate.py."""
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ def _flash_action(target, source, env) -> None:  # noqa: ANN001 - SCons signatur
             raise KilnError(f"booting {board.name} in QEMU failed (status {rc}; see above)")
         return
     name, exe = flash.find_programmer(env.get("PROGRAMMER", ""), env["ENV"].get("PATH"), board)
-    argv = flash.command(name, exe, elf, board)
-    print("  " + " ".join(argv), flush=True)
-    rc = subprocess.run(argv, env=env["ENV"], check=False).returncode
-    if rc:
-        raise KilnError(f"{name} exited with status {rc}: is the board plugged in over its "
-                        "programmer's USB port?")
+    # Option bytes first (where the board has a check), then write, verify, reset;
+    # each attached under reset, each tried twice before it says what to try.
+    flash.program(name, exe, elf, board, run=lambda argv: flash.run_streaming(argv, env["ENV"]),
+                  say=lambda line: print(line, flush=True))
 
 
 def kiln_flash(env, fw: dict, board: str):  # noqa: ANN001, ANN201 - SCons nodes

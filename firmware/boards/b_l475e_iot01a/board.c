@@ -138,3 +138,12 @@ void board_uart_init(uint32_t baud, board_ring_t *ring)
     stm32_usart1_start(USART1_BASE, CORE_HZ, baud, USART1_IRQ, ring);
 }
 
+
+/* The MSI that feeds the PLL is not locked to anything here (no LSE code on
+ * this board yet): its factory trim holds about 0.6 % at room temperature. */
+void board_uart_clock(board_uart_clock_t *out)
+{
+    out->kernel_hz = CORE_HZ;
+    out->divisor = stm32_usart_divisor();
+    out->clock_ref = "free-running: MSI, not locked to the LSE";
+}

@@ -20,9 +20,15 @@
 /* System Control Block (B11.2) */
 #define SCB_ICSR   KILN_REG(0xE000ED04u)  /* PENDSTSET bit26 */
 #define SCB_VTOR   KILN_REG(0xE000ED08u)
+#define SCB_AIRCR  KILN_REG(0xE000ED0Cu)  /* VECTKEY bits 31:16, SYSRESETREQ bit2 */
 #define SCB_SHPR3  KILN_REG(0xE000ED20u)  /* SysTick priority bits 31:24 */
+#define SCB_CFSR   KILN_REG(0xE000ED28u)  /* MMFSR 7:0, BFSR 15:8, UFSR 31:16 (not on Armv6-M) */
+#define SCB_HFSR   KILN_REG(0xE000ED2Cu)  /* FORCED bit30: a fault escalated to HardFault */
 #define SCB_CPACR  KILN_REG(0xE000ED88u)  /* CP10 bits 21:20, CP11 bits 23:22 */
 #define SCB_ICSR_PENDSTSET (1u << 26)
+#define SCB_AIRCR_VECTKEY     (0x05FAu << 16)
+#define SCB_AIRCR_SYSRESETREQ (1u << 2)
+#define SCB_CFSR_STKOF        (1u << 20)  /* UFSR.STKOF (UFSR bit 4): MSPLIM/PSPLIM violated (Armv8-M) */
 
 /* NVIC (B11.2): set-enable and priority registers, one bit / one byte per IRQ */
 #define NVIC_ISER(n) KILN_REG(0xE000E100u + 4u * ((n) >> 5))

@@ -51,6 +51,11 @@ void USART1_IRQHandler(void)
     }
 }
 
+uint32_t stm32_usart_divisor(void)
+{
+    return g_base ? USART_BRR(g_base) & 0xFFFFu : 0u;
+}
+
 void board_uart_write(const uint8_t *data, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {

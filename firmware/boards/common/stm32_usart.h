@@ -18,4 +18,8 @@
 void stm32_usart1_start(uint32_t base, uint32_t kernel_hz, uint32_t baud, uint32_t irq,
                         board_ring_t *ring);
 
+/* BRR as the USART holds it (0 before stm32_usart1_start()): with 16x
+ * oversampling the baud rate is the kernel clock divided by it. */
+uint32_t stm32_usart_divisor(void);
+
 #endif /* KILN_STM32_USART_H */

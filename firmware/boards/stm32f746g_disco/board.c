@@ -79,6 +79,8 @@
 #define SCB_CSSELR  KILN_REG(0xE000ED84u)    /* 0: level 1 data cache */
 #define SCB_ICIALLU KILN_REG(0xE000EF50u)    /* invalidate the whole I-cache */
 #define SCB_DCISW   KILN_REG(0xE000EF60u)    /* invalidate a D-cache line by set/way */
+#define SCB_DCCMVAC KILN_REG(0xE000EF68u)    /* clean a D-cache line by address, to the point of coherency */
+#define DCACHE_LINE 32u                      /* the Cortex-M7's L1 data cache line, bytes */
 #define SCB_CCR_DC  (1u << 16)
 #define SCB_CCR_IC  (1u << 17)
 #define DWT_LAR     KILN_REG(0xE0001FB0u)    /* software lock of the DWT */
@@ -213,3 +215,23 @@ void board_uart_init(uint32_t baud, board_ring_t *ring)
     stm32_usart1_start(USART1_BASE, USART1_HZ, baud, USART1_IRQ, ring);
 }
 
+
+/* PLL from the board's 25 MHz HSE crystal. */
+void board_uart_clock(board_uart_clock_t *out)
+{
+    out->kernel_hz = USART1_HZ;
+    out->divisor = stm32_usart_divisor();
+    out->clock_ref = "hse";
+}
+
+/* The fault record is in SRAM1, behind the write-back D-cache, and a reset
+ * drops whatever the cache holds: clean its lines to SRAM first (Armv7-M ARM
+ * B2.2.7, cache maintenance by address). */
+void board_fault_flush(const volatile void *addr, uint32_t bytes)
+{
+    const uintptr_t end = (uintptr_t)addr + bytes;
+    for (uintptr_t line = (uintptr_t)addr & ~(uintptr_t)(DCACHE_LINE - 1u); line < end; line += DCACHE_LINE) {
+        SCB_DCCMVAC = (uint32_t)line;
+    }
+    __asm volatile ("dsb" ::: "memory");
+}

@@ -50,6 +50,16 @@ def test_cpu_flags_match_the_cores() -> None:
         assert fw.resolve_kernels("auto", flags) == fw.resolve_kernels("portable", flags) == "portable"
 
 
+def test_every_core_of_the_dsp_set_has_a_single_precision_fpu() -> None:
+    """The dsp set's float kernels (kiln/dsp.h) are written for the FPU: every
+    cpus.toml entry that gets the set is compiled for hard float."""
+    for cpu in fw.cpu_names():
+        flags = fw.cpu_flags(cpu)
+        if flags.kernels == "dsp":
+            assert "-mfloat-abi=hard" in flags.cpu_flags, cpu
+            assert any(f.startswith("-mfpu=fpv") for f in flags.cpu_flags), cpu
+
+
 def test_optimized_kernels_on_a_core_without_them_are_refused() -> None:
     for cpu in ("cortex-m3", "cortex-m0plus"):
         with pytest.raises(KilnError, match=f"KERNELS=dsp: the dsp kernels do not run on {cpu}"):

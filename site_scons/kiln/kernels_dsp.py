@@ -649,5 +649,9 @@ def _register() -> None:
 
 _register()
 
-# The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE) live in their own module.
-from kiln import kernels_dsp_tables  # noqa: E402, F401 - registers them
+# The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE) and the float32 ones
+# for the FPU live in modules of their own.
+from kiln import (  # noqa: E402
+    kernels_dsp_float,  # noqa: F401 - registers them
+    kernels_dsp_tables,  # noqa: F401 - registers them
+)

@@ -281,6 +281,22 @@ static inline uint32_t kiln_splat_s8x4(int32_t x)
     return (uint32_t)(uint8_t)x * 0x01010101u;
 }
 
+/* acc + a * b with the product and the sum each rounded to single
+ * precision: VMLA.F32 on a core with a single-precision FPU (it is not a
+ * fused multiply-add), the same two roundings in plain C elsewhere. GCC
+ * would emit VMUL and VADD, or with contraction allowed the fused VFMA,
+ * which rounds once and so differs from TFLite's reference. */
+static inline float kiln_vmla(float acc, float a, float b)
+{
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+    __asm__("vmla.f32 %0, %1, %2" : "+t"(acc) : "t"(a), "t"(b));
+    return acc;
+#else
+    const float product = a * b;
+    return acc + product;
+#endif
+}
+
 /* A 32-bit load or store at any byte address (LDR/STR take unaligned
  * addresses on ARMv8-M Mainline; memcpy of 4 bytes compiles to one). */
 #if defined(__GNUC__)

@@ -295,6 +295,58 @@ void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int
  * buffer (never at the pool's, which may overlap the convolution's input). */
 void kiln_dsp_copy(uint32_t n, const int8_t *in, int8_t *out);
 
+/* ---- float32, for the single-precision FPU -------------------------------
+ * Every core toolchain/cpus.toml gives the dsp set has one (FPv4-SP or FPv5;
+ * tests/test_emulated_boards.py checks the table). The kernels sum in
+ * TFLite's reference order with one VMLA per product (a multiply and an add,
+ * each rounded as the reference rounds them: VMLA is not fused), skip
+ * padding taps as the reference does, and add the bias last, then clamp:
+ * their results are the reference's to the bit.
+ *
+ * CONV_2D (kiln_dsp_conv_f32): two output pixels at a time, their receptive
+ * fields gathered into `scratch` (2 * k_len floats of arena, padding taps 0;
+ * unused by a 1x1 layer with stride 1 and no padding, which reads its input
+ * in place); each group of four output channels is one loop over the k_len
+ * taps with eight accumulators in FPU registers.
+ *   k_len: k_h * k_w * in_c.
+ *   w: [ceil(out_c / 4)][k_len][4], OHWI regrouped by four output channels,
+ *      zeros past out_c.
+ *   bias: [out_c], zeros for a layer without one.
+ * DEPTHWISE_CONV_2D with depth multiplier 1 (kiln_dsp_dwconv_f32): four
+ * channels at a time over the window's taps; w is the model's [k_h][k_w][c];
+ * k_len and scratch are unused. */
+typedef struct {
+    kiln_geometry_t g;
+    uint32_t k_len;
+    float act_min, act_max;
+    const float *w;
+    const float *bias;
+    float *scratch;
+} kiln_dsp_conv_f32_params_t;
+
+void kiln_dsp_conv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, float *out);
+void kiln_dsp_dwconv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, float *out);
+
+/* FULLY_CONNECTED (kiln_dsp_fc_f32): four output units at a time, per input
+ * element one load of the activation and of the four units' weights.
+ *   w: [ceil(out_n / 4)][in_n][4], zeros past out_n; bias: [out_n]. */
+typedef struct {
+    uint32_t batches, in_n, out_n;
+    float act_min, act_max;
+    const float *w;
+    const float *bias;
+} kiln_dsp_fc_f32_params_t;
+
+void kiln_dsp_fc_f32(const kiln_dsp_fc_f32_params_t *p, const float *in, float *out);
+
+/* MAX_POOL_2D and AVERAGE_POOL_2D, float32 (kiln_pool_f32_params_t, as the
+ * portable kernels): the window walked once per output pixel with the
+ * channels innermost, each channel's running max or sum kept in the output
+ * row; the same comparisons and the same order of additions as the portable
+ * kernels. */
+void kiln_dsp_maxpool_f32(const kiln_pool_f32_params_t *p, const float *in, float *out);
+void kiln_dsp_avgpool_f32(const kiln_pool_f32_params_t *p, const float *in, float *out);
+
 #ifdef __cplusplus
 }
 #endif

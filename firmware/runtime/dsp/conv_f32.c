@@ -121,7 +121,8 @@ void kiln_dsp_conv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, flo
 
 void kiln_dsp_dwconv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, float *out)
 {
-    const uint32_t c = p->g.in_c, full = c & ~3u;
+    const uint32_t c = p->g.in_c, full = c & ~3u, w_row = (uint32_t)p->g.k_w * c;
+    const uint32_t row_step = (uint32_t)p->g.in_w * c * p->g.dil_h, tap_step = c * p->g.dil_w;
     const float lo = p->act_min, hi = p->act_max;
     uint32_t oy, ox, ky, kx, g, i;
 
@@ -143,14 +144,16 @@ void kiln_dsp_dwconv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, f
             while (kx1 > kx0 && x0 + (int32_t)((kx1 - 1u) * p->g.dil_w) >= (int32_t)p->g.in_w) {
                 kx1--;
             }
+            /* Tap (ky, kx) of channel g: rows apart by in_w * c * dil_h, taps by c * dil_w. */
+            const float *first = in + ((uint32_t)(y0 + (int32_t)(ky0 * p->g.dil_h)) * p->g.in_w +
+                                       (uint32_t)(x0 + (int32_t)(kx0 * p->g.dil_w))) * c;
+            const float *wfirst = p->w + (ky0 * p->g.k_w + kx0) * c;
             for (g = 0; g < full; g += 4u) {
                 float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-                for (ky = ky0; ky < ky1; ky++) {
-                    const uint32_t y = (uint32_t)(y0 + (int32_t)(ky * p->g.dil_h));
-                    for (kx = kx0; kx < kx1; kx++) {
-                        const uint32_t x = (uint32_t)(x0 + (int32_t)(kx * p->g.dil_w));
-                        const float *s = in + (y * p->g.in_w + x) * c + g;
-                        const float *w = p->w + (ky * p->g.k_w + kx) * c + g;
+                const float *srow = first + g, *wrow = wfirst + g;
+                for (ky = ky0; ky < ky1; ky++, srow += row_step, wrow += w_row) {
+                    const float *s = srow, *w = wrow;
+                    for (kx = kx0; kx < kx1; kx++, s += tap_step, w += c) {
                         a0 = kiln_vmla(a0, s[0], w[0]);
                         a1 = kiln_vmla(a1, s[1], w[1]);
                         a2 = kiln_vmla(a2, s[2], w[2]);
@@ -164,11 +167,11 @@ void kiln_dsp_dwconv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, f
             }
             for (i = full; i < c; i++) {   /* the last 1 to 3 channels */
                 float a = 0.0f;
-                for (ky = ky0; ky < ky1; ky++) {
-                    const uint32_t y = (uint32_t)(y0 + (int32_t)(ky * p->g.dil_h));
-                    for (kx = kx0; kx < kx1; kx++) {
-                        const uint32_t x = (uint32_t)(x0 + (int32_t)(kx * p->g.dil_w));
-                        a = kiln_vmla(a, in[(y * p->g.in_w + x) * c + i], p->w[(ky * p->g.k_w + kx) * c + i]);
+                const float *srow = first + i, *wrow = wfirst + i;
+                for (ky = ky0; ky < ky1; ky++, srow += row_step, wrow += w_row) {
+                    const float *s = srow, *w = wrow;
+                    for (kx = kx0; kx < kx1; kx++, s += tap_step, w += c) {
+                        a = kiln_vmla(a, s[0], w[0]);
                     }
                 }
                 out[i] = clamp_f(a + p->bias[i], lo, hi);

@@ -12,6 +12,8 @@ kernel, which handles everything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 INT31 = 1 << 31
@@ -136,6 +138,35 @@ def conv_weights8(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
         rows = np.concatenate([rows, np.zeros((1, k_len), rows.dtype)])
     pairs = rows.reshape(-1, 2, k_len // 4, 4)                  # [O/2][ch][g][4]
     return np.ascontiguousarray(pairs.transpose(0, 2, 1, 3)).ravel(), k_len
+
+
+@dataclass(frozen=True)
+class SparseBlocks:
+    """A layer's weights in the block-sparse layout of kiln_dsp_conv_sparse_s8 and
+    kiln_dsp_fc_sparse_s8: the blocks (one K group of 4 for one channel pair) that
+    hold a nonzero weight, as int8 in the dense layout's order, and where each pair's are."""
+
+    w8: np.ndarray           # [nonzero blocks][2][4] int8
+    nz_start: np.ndarray     # [pairs + 1] uint32: pair j's blocks are nz_idx[nz_start[j]:nz_start[j+1]]
+    nz_idx: np.ndarray       # [nonzero blocks] uint16: their K group numbers
+    blocks: int              # all blocks, zero or not
+
+    @property
+    def density(self) -> float:
+        """The share of blocks kept (1.0: dense)."""
+        return len(self.nz_idx) / self.blocks if self.blocks else 1.0
+
+
+def sparse_blocks(w_rows: np.ndarray) -> SparseBlocks:
+    """The block-sparse layout of int8 weights [O][K] (a conv's OHWI flattened, or FC rows)."""
+    w8, k_len = conv_weights8(np.asarray(w_rows).reshape(len(w_rows), -1))
+    blocks = w8.reshape(-1, k_len // 4, 2, 4)                   # [pair][group][ch][4]
+    keep = np.any(blocks != 0, axis=(2, 3))                     # [pair][group]
+    counts = keep.sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32)
+    idx = np.concatenate([np.nonzero(row)[0] for row in keep]).astype(np.uint16) if keep.size else \
+        np.zeros(0, np.uint16)
+    return SparseBlocks(np.ascontiguousarray(blocks[keep]), starts, idx, int(keep.size))
 
 
 #: Arena bytes kiln_dsp_conv_w8_s8 widens weights into at a time (a chunk of output

@@ -289,9 +289,10 @@ def _conv8_scratch(g: Graph, op: Operator) -> int:
 
 
 def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndarray,
-               wide: bool = True) -> LayerCode:
+               wide: bool = True, weights: dict | None = None) -> LayerCode:
     """The kiln_dsp_conv_s8 call for a layer with OHWI weights `w_ohwi` (or, not `wide`,
-    the kiln_dsp_conv_w8_s8 call: int8 weights widened chunk by chunk)."""
+    the kiln_dsp_conv_w8_s8 call: int8 weights widened chunk by chunk; or the fields
+    `weights` already declared, the block-sparse layout's)."""
     x, y = _int8_io(ctx.graph, ctx.op)
     k_len = _k_len_of(w_ohwi)
     ctx.decls.append(HEADER)
@@ -300,7 +301,9 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     scratch = f"(int16_t *)(void *){base}"
     gather = f"(int8_t *){base} + {4 * k_len}" if geo.in_c % 4 else "0"
-    if wide:
+    if weights is not None:
+        pass
+    elif wide:
         weights = dict(w=_weights_decl(ctx, lay.conv_weights(w_ohwi)[0]))
     else:
         wbuf = f"(int16_t *)(void *)((int8_t *){base} + {_im2col_bytes(k_len, geo.in_c)})"
@@ -649,9 +652,10 @@ def _register() -> None:
 
 _register()
 
-# The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE) and the float32 ones
-# for the FPU live in modules of their own.
+# The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE), the float32 ones for
+# the FPU and the block-sparse ones live in modules of their own.
 from kiln import (  # noqa: E402
     kernels_dsp_float,  # noqa: F401 - registers them
+    kernels_dsp_sparse,  # noqa: F401 - registers them (after the dense kernels: tried first)
     kernels_dsp_tables,  # noqa: F401 - registers them
 )

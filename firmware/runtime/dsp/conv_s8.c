@@ -149,14 +149,17 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
 
 /* One group of four K elements for pixels A, B and channels c, c+1:
  * two LDRD of activations, two LDRD of weights, 8 SMLAD (16 MACs). */
-#define KILN_MAC_GROUP()                                   \
+#define KILN_MAC_GROUP() KILN_MAC_GROUP_FROM(pt)
+
+/* The same, the activations read (and advanced) through pointer `x`. */
+#define KILN_MAC_GROUP_FROM(x)                             \
     do {                                                   \
         uint32_t xa0, xa1, xb0, xb1, w00, w01, w10, w11;   \
-        KILN_LDRD_INC(pt, xa0, xa1);                       \
+        KILN_LDRD_INC(x, xa0, xa1);                        \
         KILN_LDRD_INC(w, w00, w01);                        \
         a0 = kiln_smlad(xa0, w00, a0);                     \
         a0 = kiln_smlad(xa1, w01, a0);                     \
-        KILN_LDRD_INC(pt, xb0, xb1);                       \
+        KILN_LDRD_INC(x, xb0, xb1);                        \
         b0 = kiln_smlad(xb0, w00, b0);                     \
         b0 = kiln_smlad(xb1, w01, b0);                     \
         KILN_LDRD_INC(w, w10, w11);                        \
@@ -166,6 +169,13 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
         b1 = kiln_smlad(xb1, w11, b1);                     \
     } while (0)
 
+/* The same for the group at `pg` (the sparse kernel's: pt does not move). */
+#define KILN_MAC_GROUP_AT(pg)                              \
+    do {                                                   \
+        const uint32_t *q = (pg);                          \
+        KILN_MAC_GROUP_FROM(q);                            \
+    } while (0)
+
 #if KILN_DSP_ASM
 /* One group of four K elements in assembly: LDM of the four activation
  * words (pixels A, B) and of the four weight words (channels c, c+1), 8 SMLAD
@@ -173,6 +183,10 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
 #define KILN_CONV_GROUP_ASM \
         "ldmia  r12!, {r4-r7}\n\t" \
         "ldmia  lr!, {r8-r11}\n\t" \
+        KILN_CONV_SMLAD_ASM
+
+/* The group's 8 SMLAD, activations in r4-r7 and weights in r8-r11. */
+#define KILN_CONV_SMLAD_ASM \
         "smlad  r0, r4, r8, r0\n\t" \
         "smlad  r1, r4, r10, r1\n\t" \
         "smlad  r2, r6, r8, r2\n\t" \
@@ -181,6 +195,17 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
         "smlad  r1, r5, r11, r1\n\t" \
         "smlad  r2, r7, r9, r2\n\t" \
         "smlad  r3, r7, r11, r3\n\t"
+
+/* One nonzero K group of the sparse layout: its index (from r12), its
+ * address (4 words a group from %[pt]), LDM of the activations and of the
+ * weights, 8 SMLAD. */
+#define KILN_SPARSE_GROUP_ASM \
+        "ldrh   r5, [r12], #2\n\t" \
+        "ldr    r4, %[pt]\n\t" \
+        "add    r4, r4, r5, lsl #4\n\t" \
+        "ldm    r4, {r4-r7}\n\t" \
+        "ldmia  lr!, {r8-r11}\n\t" \
+        KILN_CONV_SMLAD_ASM
 
 /* Pairs of groups on the target: LDM loads the four activation words and the
  * four weight words of a group in one instruction each (GCC never forms LDM
@@ -238,6 +263,47 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
     return w;
 }
 
+/* The block-sparse weights of one channel pair (kiln/dsp.h): only its n
+ * nonzero K groups, idx[] their numbers, each group's 4 weight words at w as
+ * in the dense layout. Returns the weights after the pair. */
+static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, const uint16_t *idx,
+                                         uint32_t n, int32_t *acc)
+{
+#if KILN_DSP_ASM
+    register int32_t a0 __asm__("r0") = acc[0];
+    register int32_t a1 __asm__("r1") = acc[1];
+    register int32_t b0 __asm__("r2") = acc[2];
+    register int32_t b1 __asm__("r3") = acc[3];
+    register const uint16_t *ip __asm__("r12") = idx;
+    register const uint32_t *wp __asm__("lr") = w;
+    const uint16_t *end = idx + n;
+
+    if (n != 0u) {
+        __asm__ volatile(
+            "1:\n\t"
+            KILN_SPARSE_GROUP_ASM
+            "ldr    r4, %[end]\n\t"
+            "cmp    r12, r4\n\t"
+            "bne    1b\n\t"
+            : "+r"(a0), "+r"(a1), "+r"(b0), "+r"(b1), "+r"(ip), "+r"(wp)
+            : [pt] "m"(pt), [end] "m"(end)
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
+    return wp;
+#else
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+    uint32_t j;
+
+    for (j = 0; j < n; j++) {
+        const uint32_t *pg = pt + 4u * idx[j];
+        KILN_MAC_GROUP_AT(pg);
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
+    return w;
+#endif
+}
+
 #if KILN_DSP_ASM
 /* Every channel pair of pixels A and B, start to finish in assembly, for
  * layers without a clamp or exact records (the common case): the biases,
@@ -267,7 +333,12 @@ static inline const uint32_t *mac_2x2(const uint32_t *pt, const uint32_t *w, uin
         "ldr    r4, %[kend]\n\t" \
         "cmp    r12, r4\n\t" \
         "bne    2b\n\t" \
-        /* the two records: r5-r7 mult, round, shift of c; r9-r11 of c + 1 */ \
+        KILN_PAIR_STORE_ASM
+
+/* A pair's end, shared with the sparse kernel's loop: the two records
+ * (r5-r7 mult, round, shift of c; r9-r11 of c + 1), the four
+ * requantizations, the four stores, and the next pair. */
+#define KILN_PAIR_STORE_ASM \
         "ldr    r12, %[rec]\n\t" \
         "ldmia  r12!, {r4-r11}\n\t" \
         "str    r12, %[rec]\n\t" \
@@ -322,6 +393,57 @@ static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t
     return wp;
 }
 #undef KILN_PAIRS_ASM
+
+/* Every channel pair of the block-sparse layout (kiln_dsp_conv_sparse_s8) in
+ * assembly, for layers without a clamp or exact records: as pairs_asm, the
+ * MAC loop over the pair's nonzero K groups only (nz_idx from %[ip], up to
+ * the pair's end taken from nz_start), two groups per iteration. */
+static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, const uint16_t *idx0,
+                                        const uint32_t *nz_start, const kiln_dsp_rq_t *rec, int8_t *oa,
+                                        int8_t *ob, uint32_t npairs)
+{
+    register const uint32_t *wp __asm__("lr") = w;
+    const uint16_t *ip = idx0 + nz_start[0], *kend = ip;
+    const uint32_t *nzs = nz_start + 1;
+
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    r4, %[rec]\n\t"
+        "ldr    r0, [r4]\n\t"               /* bias of channel c */
+        "ldr    r1, [r4, #16]\n\t"          /* bias of channel c + 1 */
+        "mov    r2, r0\n\t"
+        "mov    r3, r1\n\t"
+        "ldr    r12, %[ip]\n\t"
+        "ldr    r4, %[nzs]\n\t"
+        "ldr    r5, [r4], #4\n\t"           /* the pair's end in nz_idx */
+        "str    r4, %[nzs]\n\t"
+        "ldr    r4, %[idx0]\n\t"
+        "add    r5, r4, r5, lsl #1\n\t"
+        "str    r5, %[kend]\n\t"
+        "cmp    r12, r5\n\t"
+        "beq    3f\n\t"
+        "sub    r4, r5, r12\n\t"            /* an odd number of groups enters halfway */
+        "tst    r4, #2\n\t"
+        "bne    4f\n\t"
+        "2:\n\t"
+        KILN_SPARSE_GROUP_ASM
+        "4:\n\t"
+        KILN_SPARSE_GROUP_ASM
+        "ldr    r4, %[kend]\n\t"
+        "cmp    r12, r4\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "str    r12, %[ip]\n\t"
+        KILN_PAIR_STORE_ASM
+        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ob] "+m"(ob), [n] "+m"(npairs), [ip] "+m"(ip),
+          [nzs] "+m"(nzs), [kend] "+m"(kend)
+        : [pt] "m"(pt), [idx0] "m"(idx0)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc",
+          "memory");
+    return wp;
+}
+#undef KILN_PAIR_STORE_ASM
+#undef KILN_SPARSE_GROUP_ASM
 #endif
 
 static inline int8_t out_q(const kiln_dsp_conv_params_t *p, const kiln_dsp_rq_t *r, int32_t acc,
@@ -382,6 +504,70 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
             ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
             oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
         }
+    }
+}
+
+/* The block-sparse layout (kiln_dsp_conv_sparse_s8): every channel pair
+ * walks only its nonzero K groups (nz_start, nz_idx), in C around the
+ * assembly MAC loop, with the activation clamp and exact records known at
+ * compile time. */
+KILN_SPECIALIZE void body_sparse(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out,
+                                 int clamp, int exact)
+{
+    const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w, oc = p->g.out_c;
+    const int direct = p->g.dil_w == 1 && ((uint32_t)p->g.k_w * p->g.in_c) % 4u == 0;
+    uint32_t *pt = (uint32_t *)(void *)p->scratch;
+    uint32_t pix, c, pair;
+
+    for (pix = 0; pix < npix; pix += 2) {
+        const int two = pix + 1 < npix;
+        int8_t *oa = out + pix * oc;
+        int8_t *ob = two ? oa + oc : oa;   /* an odd last pixel is computed twice, stored once */
+        const uint32_t *w = (const uint32_t *)(const void *)p->w;
+        const kiln_dsp_rq_t *r = p->rq;
+
+        im2col(p, in, pix, pt, direct);
+        im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
+        c = 0;
+        pair = 0;
+#if KILN_DSP_ASM
+        if (!clamp && !exact && oc >= 2u) {
+            const uint32_t npairs = oc / 2u;
+            w = sparse_pairs_asm(pt, w, p->nz_idx, p->nz_start, r, oa, ob, npairs);
+            c = 2u * npairs;
+            r += 2u * npairs;
+            pair = npairs;
+        }
+#endif
+        for (; c < oc; c += 2, r += 2, pair++) {
+            const uint32_t j0 = p->nz_start[pair], j1 = p->nz_start[pair + 1u];
+            int32_t acc[4];
+            acc[0] = acc[2] = r[0].bias;
+            acc[1] = acc[3] = c + 1 < oc ? r[1].bias : 0;
+            w = mac_sparse(pt, w, p->nz_idx + j0, j1 - j0, acc);
+            ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
+            oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
+            if (c + 1 < oc) {
+                ob[c + 1] = out_q(p, &r[1], acc[3], clamp, exact);
+                oa[c + 1] = out_q(p, &r[1], acc[1], clamp, exact);
+            }
+        }
+    }
+}
+
+static void sparse_exact(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out)
+{
+    body_sparse(p, in, out, p->clamp, 1);
+}
+
+void kiln_dsp_conv_sparse_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out)
+{
+    if (p->exact) {
+        sparse_exact(p, in, out);
+    } else if (p->clamp) {
+        body_sparse(p, in, out, 1, 0);
+    } else {
+        body_sparse(p, in, out, 0, 0);
     }
 }
 

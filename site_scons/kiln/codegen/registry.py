@@ -200,6 +200,7 @@ def select_explained(graph: Graph, op: Operator, kernels: str = "portable",
     if problem:
         raise unsupported(graph, op, problem)
     reasons = []
+    explained = False
     for kset in order:
         for impl in _REGISTRY:
             if impl.kernel_set != kset or impl.op != op.op or impl.dtype != dtype:
@@ -215,11 +216,12 @@ def select_explained(graph: Graph, op: Operator, kernels: str = "portable",
                 if impl.accepts(graph, op):
                     # Passing over a more specialized kernel of the same set is routine;
                     # ending on a slower set, or on int8 weights, is what a user wants explained.
-                    shown = kset != order[0] or any(NARROW_REASON in r for r in reasons)
+                    shown = kset != order[0] or explained or any(NARROW_REASON in r for r in reasons)
                     return impl, "; ".join(reasons) if shown else ""
                 reasons.append(f"{impl.func} does not accept this configuration")
             except UnsupportedLayer as exc:
                 reasons.append(f"{impl.func}: {exc}" if kset != "portable" else str(exc))
+                explained = explained or isinstance(exc, Explained)
     raise unsupported(graph, op, "; ".join(reasons) or f"no kernel for {op.op} with {dtype} data")
 
 
@@ -240,6 +242,11 @@ _LOADED: set[str] = set()
 
 class UnsupportedLayer(Exception):
     """Raised by `accepts` or `build` with the reason a layer cannot run."""
+
+
+class Explained(UnsupportedLayer):
+    """A kernel's refusal reported even when another kernel of the same set runs the layer
+    (a sparse kernel refusing a partly pruned layer: whoever pruned it wants to know why)."""
 
 
 def per_tensor_qparams(t: Tensor) -> tuple[float, int]:

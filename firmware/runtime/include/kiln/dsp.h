@@ -124,9 +124,20 @@ typedef struct {
     const int8_t *w8;            /* int8 [ceil(out_c/2)][k_len/4][2 channels][4], as stored */
     int16_t *wbuf;               /* arena scratch: chunk_pairs * k_len * 2 int16 */
     uint16_t chunk_pairs;        /* output channel pairs widened at a time */
+    /* The block-sparse layout (kiln_dsp_conv_sparse_s8) only, see below: */
+    const uint32_t *nz_start;    /* ceil(out_c/2) + 1 offsets into nz_idx */
+    const uint16_t *nz_idx;      /* per channel pair, its nonzero K groups' numbers */
 } kiln_dsp_conv_params_t;
 
 void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
+
+/* Block sparsity (the pqat recipe prunes in these blocks, kiln/quantize/pruning.py):
+ * a block is one K group of 4 for one channel pair, the 8 weights one
+ * 4-word group of `w` above. `w` holds only the blocks with a nonzero
+ * weight, pair after pair; channel pair j's are nz_idx[nz_start[j]] ..
+ * nz_idx[nz_start[j + 1] - 1] (ascending K group numbers). The sums skip
+ * only zero products, so the outputs are the dense kernel's. */
+void kiln_dsp_conv_sparse_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 /* The same with int8 weights (w8), widened chunk by chunk into wbuf. */
 void kiln_dsp_conv_w8_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 
@@ -170,6 +181,25 @@ typedef struct {
 } kiln_dsp_fc_params_t;
 
 void kiln_dsp_fc_s8(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out);
+
+/* FULLY_CONNECTED with block-sparse weights (kiln_dsp_fc_sparse_s8): the
+ * blocks, w, nz_start and nz_idx of kiln_dsp_conv_sparse_s8 with the units
+ * as output channels and k_len = in_n rounded up to 4. Each input row is
+ * widened once into `scratch` (k_len int16, SXTB16 order), then every unit
+ * pair reads only its nonzero groups: per group two activation words, four
+ * weight words, four SMLAD. */
+typedef struct {
+    uint32_t batches, in_n, out_n, k_len;
+    uint8_t clamp, exact;        /* as kiln_dsp_conv_params_t */
+    int32_t act_min, act_max;
+    const int16_t *w;
+    const kiln_dsp_rq_t *rq;     /* out_n entries */
+    const uint32_t *nz_start;
+    const uint16_t *nz_idx;
+    int16_t *scratch;            /* k_len int16 of arena, 4-byte aligned */
+} kiln_dsp_fc_sparse_params_t;
+
+void kiln_dsp_fc_sparse_s8(const kiln_dsp_fc_sparse_params_t *p, const int8_t *in, int8_t *out);
 void kiln_dsp_fc_w8_s8(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out);
 
 /* DEPTHWISE_CONV_2D, any depth multiplier m and channel count c = g.in_c:

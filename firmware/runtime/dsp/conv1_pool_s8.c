@@ -19,10 +19,11 @@
  * (a = 0 or 1 for the pool window's upper or lower row; the last pair's
  * low lane meets a zero weight).
  *
- * The channel loop without an activation clamp (the usual case: ReLU with
- * output zero point -128) is one inline-assembly block on the target, so
- * that each load is one LDM; the C loop below is its exact equivalent (and
- * the host build's, and the clamped case's). The benchmark and the QEMU
+ * The channel loop is one inline-assembly block on the target, so that each
+ * load is one LDM; a narrower activation range (QAT's ReLU with an output
+ * zero point above -128) is applied to the stored outputs in one pass
+ * after the layer, four at a time. The C loop below is its exact equivalent (and the
+ * host build's, and the one for exact records). The benchmark and the QEMU
  * fidelity test run the assembly against tflite-micro.
  *
  * Assumes: in_w >= 4 (the 4-byte loads stay inside each row: the window's
@@ -57,6 +58,24 @@ static void window_c(const kiln_dsp_conv1_pool_params_t *p, const uint32_t *pt, 
         *o++ = (int8_t)q;
         rec += 9;
     } while (o != end);
+}
+
+/* The activation clamp over n stored outputs, four at a time
+ * (SSUB8/SEL: kiln_max_s8x4, kiln_min_s8x4 against the bounds in every
+ * byte); clamping the stored int8 equals clamping before the store. */
+static inline void clamp_bytes(int8_t *o, uint32_t n, uint32_t lo4, uint32_t hi4, int32_t lo, int32_t hi)
+{
+    if (hi == 127) {   /* a ReLU: only the lower bound (SSAT already kept 127) */
+        for (; n >= 4u; n -= 4u, o += 4) {
+            kiln_store32(o, kiln_max_s8x4(kiln_load32(o), lo4));
+        }
+    }
+    for (; n >= 4u; n -= 4u, o += 4) {
+        kiln_store32(o, kiln_min_s8x4(kiln_max_s8x4(kiln_load32(o), lo4), hi4));
+    }
+    for (; n; n--, o++) {
+        *o = (int8_t)kiln_dsp_clamp(*o, lo, hi);
+    }
 }
 
 #if KILN_DSP_ASM
@@ -126,6 +145,7 @@ void kiln_dsp_conv1_pool_s8(const kiln_dsp_conv1_pool_params_t *p, const int8_t 
                              int8_t *out)
 {
     const uint32_t iw = p->g.in_w;
+    int8_t *const first = out;
     uint32_t patch[PATCH_WORDS];
     uint32_t py, px;
 
@@ -150,7 +170,7 @@ void kiln_dsp_conv1_pool_s8(const kiln_dsp_conv1_pool_params_t *p, const int8_t 
             patch[15] = o1; patch[16] = o2; patch[17] = o3;
             patch[18] = kiln_pkhtb16(e1, e2); patch[19] = e3;
 #if KILN_DSP_ASM
-            if (!p->clamp && !p->exact) {
+            if (!p->exact) {
                 patch[20] = (uint32_t)(uintptr_t)(out + p->g.out_c);
                 patch[22] = (uint32_t)(uintptr_t)out;
                 window_asm(patch);
@@ -163,4 +183,12 @@ void kiln_dsp_conv1_pool_s8(const kiln_dsp_conv1_pool_params_t *p, const int8_t 
             out += p->g.out_c;
         }
     }
+#if KILN_DSP_ASM
+    if (p->clamp && !p->exact) {   /* the assembly's outputs, clamped in one pass */
+        clamp_bytes(first, (uint32_t)(out - first), kiln_splat_s8x4(p->act_min), kiln_splat_s8x4(p->act_max),
+                    p->act_min, p->act_max);
+    }
+#else
+    (void)first;
+#endif
 }

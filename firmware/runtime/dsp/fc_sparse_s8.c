@@ -61,7 +61,19 @@ static void widen_row(uint32_t *xw, const int8_t *in, uint32_t in_n)
 /* A unit pair's nonzero groups idx .. end - 1: per group two activation
  * words (the widened row, 2 words a group), the pair's four weight words
  * and four SMLAD into *a and *c. Returns the weights after the pair. */
-/* Not inlined: the loop needs ten registers, which the caller's live values
+#if KILN_DSP_ASM
+#define KILN_FC_SPARSE_GROUP_ASM \
+            "ldrh   r4, [%[ip]], #2\n\t" \
+            "add    r4, %[xw], r4, lsl #3\n\t" \
+            "ldrd   r4, r5, [r4]\n\t" \
+            "ldmia  %[wp]!, {r6-r9}\n\t" \
+            "smlad  %[a0], r4, r6, %[a0]\n\t" \
+            "smlad  %[a0], r5, r7, %[a0]\n\t" \
+            "smlad  %[a1], r4, r8, %[a1]\n\t" \
+            "smlad  %[a1], r5, r9, %[a1]\n\t"
+#endif
+
+/* Not inlined: the loop needs twelve registers, which the caller's live values
  * would leave it short of. */
 static __attribute__((noinline)) const uint32_t *pair_groups(const uint32_t *xw, const uint32_t *w, const uint16_t *idx,
                                           const uint16_t *end, int32_t *a, int32_t *c)
@@ -70,24 +82,22 @@ static __attribute__((noinline)) const uint32_t *pair_groups(const uint32_t *xw,
     int32_t acc0 = *a, acc1 = *c;
 
     if (idx != end) {
-        /* Eleven instructions a group: LDRH, the address, three LDRD, four
-         * SMLAD, the loop (four scratch registers: the caller keeps its own live). */
+        /* Two groups an iteration (an odd count enters at the second): per
+         * group LDRH, the address, LDRD of the activations, LDM of the four
+         * weight words, four SMLAD; nine instructions with the loop's share. */
         __asm__ volatile(
+            "sub    r4, %[end], %[ip]\n\t"
+            "tst    r4, #2\n\t"
+            "bne    2f\n\t"
             "1:\n\t"
-            "ldrh   r4, [%[ip]], #2\n\t"
-            "add    r4, %[xw], r4, lsl #3\n\t"
-            "ldrd   r4, r5, [r4]\n\t"
-            "ldrd   r6, r7, [%[wp]], #8\n\t"
-            "smlad  %[a0], r4, r6, %[a0]\n\t"
-            "smlad  %[a0], r5, r7, %[a0]\n\t"
-            "ldrd   r6, r7, [%[wp]], #8\n\t"
-            "smlad  %[a1], r4, r6, %[a1]\n\t"
-            "smlad  %[a1], r5, r7, %[a1]\n\t"
+            KILN_FC_SPARSE_GROUP_ASM
+            "2:\n\t"
+            KILN_FC_SPARSE_GROUP_ASM
             "cmp    %[ip], %[end]\n\t"
             "bne    1b\n\t"
             : [a0] "+r"(acc0), [a1] "+r"(acc1), [ip] "+r"(idx), [wp] "+r"(w)
             : [xw] "r"(xw), [end] "r"(end)
-            : "r4", "r5", "r6", "r7", "cc", "memory");
+            : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
     }
     *a = acc0;
     *c = acc1;

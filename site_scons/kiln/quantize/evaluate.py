@@ -103,15 +103,15 @@ def _is_regression(y_test: np.ndarray | None, outputs: np.ndarray) -> bool:
 def measure(
     tflite_bytes: bytes, x_test: np.ndarray, y_test: np.ndarray | None, logits: bool, float_model_bytes: int
 ) -> dict:
-    """Accuracy, loss, sizes, compression and sparsity of one .tflite over the test set.
+    """Accuracy, loss, sizes and sparsity of one .tflite over the test set.
 
     Loss is the mean cross-entropy of the (dequantized) output probabilities;
     outputs are passed through softmax first when the net outputs logits (a
     single output through the logistic function). Float targets shaped like
     the outputs (a regression: the autoencoder's) give the mean squared error
     as loss and no accuracy. Without labels accuracy and loss are None.
-    Compression is the float model file size over the gzip size of the
-    .tflite, the exercise's measure.
+    Compression is not stored: it compares variants (the float .tflite's gzip
+    size over this one's), so the summary computes it (kiln.report_models).
     """
     outputs, inp, out = run_interpreter(tflite_bytes, x_test)
     accuracy = loss = None
@@ -134,7 +134,6 @@ def measure(
         "tflite_bytes": len(tflite_bytes),
         "gzip_bytes": gz,
         "keras_bytes": int(float_model_bytes),
-        "compression": float_model_bytes / gz,
         "sparsity": weight_sparsity(graph),
         "weights": weight_count(graph),
         "operators": sorted({op.op for op in graph.ops}),

@@ -1,7 +1,11 @@
 """pqat: pruning-preserving quantization-aware training, full integer.
 
-Prune to a constant 50%, then fine-tune with fake quantization under the
-prune-preserving scheme, so the zeros survive into the int8 model.
+Prune half the weights, in the blocks Kiln's sparse kernels skip (four
+K elements by two output channels of every Conv2D and Dense kernel:
+kiln.sparsity), then fine-tune with fake quantization under the
+prune-preserving scheme, so the zeros survive into the int8 model. The
+exercise pruned 50% unstructured with tfmot; blocks keep the same share of
+zeros and let the board store and skip them (docs/runtime.md).
 """
 
 import tensorflow_model_optimization as tfmot
@@ -9,15 +13,13 @@ import tensorflow_model_optimization as tfmot
 from kiln.errors import KilnError
 from kiln.quantize.context import Context
 from kiln.quantize.convert import to_tflite
-from kiln.quantize.pruning import prune_finetune, pruning_frequency
+from kiln.quantize.pruning import block_prune_finetune
 
 
 def build(ctx: Context) -> bytes:
-    """50% pruning for `prune_epochs`, then prune-preserving QAT for `qat_epochs`, int8."""
+    """50% block pruning for `prune_epochs`, then prune-preserving QAT for `qat_epochs`, int8."""
     epochs = int(ctx.hparams.get("prune_epochs", 2))
-    schedule = tfmot.sparsity.keras.ConstantSparsity(
-        0.5, begin_step=0, frequency=pruning_frequency(ctx, epochs))
-    pruned = prune_finetune(ctx, ctx.load_model("pqat"), epochs, pruning_schedule=schedule)
+    pruned = block_prune_finetune(ctx, ctx.load_model("pqat"), epochs, 0.5)
     qk = tfmot.quantization.keras
     try:
         model = qk.quantize_apply(

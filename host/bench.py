@@ -8,7 +8,8 @@ INFERs and report PROFILE's per-layer costs. The board's timer ticks every
 instruction counts with that resolution, and each layer's cost includes the
 profiling call (a few tens of instructions).
 
-    python -m host.bench --board BOARD --out FILE NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]] ...
+    python -m host.bench --board BOARD --out FILE \
+        NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF[,DENSE_ELF]]] ...
 
 On a CPU without an optimized kernel set (e.g. the Cortex-M3) the portable
 image is measured alone (`--kernels portable`, one ELF per network): its
@@ -16,7 +17,10 @@ figures fill both columns, with a speed-up of 1.
 
 A third image is the optimized set in the size layout (OPTIMIZE=size: int8
 weights everywhere, kiln.codegen.layout); its figures go under `size_layout`
-with its instructions relative to the default image's.
+with its instructions relative to the default image's. A fourth, for one
+.tflite (`scons bench TFLITE=`), is its dense image (SPARSE=off): each layer
+that runs a sparse kernel is shown beside its dense kernel, instructions and
+weight bytes, under `dense`.
 
 `scons bench` runs it (site_tools/kiln_bench.py). Prints one table per
 network, then a summary of all of them beside issue 13's targets
@@ -152,6 +156,60 @@ def add_size_layout(entry: dict, run: dict, costs: dict | None, speed_outputs: l
     entry["size_layout"] = size
 
 
+def _layer_bytes(elf: str | Path) -> list[int]:
+    """Each layer's weight bytes, from the compiler's report beside the image (gen/)."""
+    import json
+
+    rep = json.loads((Path(elf).parent / "gen" / paths.LAYERS_REPORT).read_text())
+    return [int(la.get("weight_bytes", 0)) for la in rep["layers"]]
+
+
+def add_dense(entry: dict, run: dict, elf_o: str | Path, elf_d: str | Path, speed_outputs: list) -> None:
+    """A pruned model's dense image (SPARSE=off) beside the default one: per layer its
+    kernel, instructions and weight bytes next to the default image's, and in
+    `entry["dense"]` its totals and whether its outputs equal the default image's."""
+    d = summarize(run)
+    for la, ld, wb, wd in zip(entry["layers"], d["layers"], _layer_bytes(elf_o), _layer_bytes(elf_d),
+                              strict=True):
+        la.update(weight_bytes=wb, dense_kernel=ld["kernel"], dense_instructions=ld["instructions"],
+                  dense_weight_bytes=wd)
+    sparse = [la for la in entry["layers"] if la["kernel"] != la["dense_kernel"]]
+    entry["dense"] = {
+        "instructions": d["instructions"], "flash_bytes": d.get("flash_bytes"),
+        "outputs_identical": run["outputs"] == speed_outputs,
+        "sparse_layers": len(sparse),
+        "sparse_layer_instructions": sum(la["instructions"] for la in sparse),
+        "dense_layer_instructions": sum(la["dense_instructions"] for la in sparse),
+        "sparse_layer_weight_bytes": sum(la["weight_bytes"] for la in sparse),
+        "dense_layer_weight_bytes": sum(la["dense_weight_bytes"] for la in sparse)}
+
+
+def dense_lines(entry: dict) -> list[str]:
+    """The printed comparison of the sparse layers with their dense kernels."""
+    dense = entry.get("dense")
+    if not dense:
+        return []
+    rows = [f"  sparse layers against the dense image (SPARSE=off), outputs identical: "
+            f"{'yes' if dense['outputs_identical'] else 'NO'}"]
+    for i, la in enumerate(entry["layers"]):
+        if la["kernel"] != la["dense_kernel"]:
+            speedup = _ratio(la["dense_instructions"], la["instructions"])
+            rows.append(f"    {i:<4}{la['op'][:18]:<19}{la['dense_kernel'][:24]:<25}"
+                        f"{la['dense_instructions']:>9} -> {la['instructions']:>9} ({speedup}x), "
+                        f"weights {la['dense_weight_bytes']:>7} -> {la['weight_bytes']:>7} B")
+    if dense["sparse_layers"]:
+        rows.append(f"    sparse layers in all: {dense['dense_layer_instructions']} -> "
+                    f"{dense['sparse_layer_instructions']} instructions "
+                    f"({_ratio(dense['dense_layer_instructions'], dense['sparse_layer_instructions'])}x), "
+                    f"weights {dense['dense_layer_weight_bytes']} -> {dense['sparse_layer_weight_bytes']} B "
+                    f"({_ratio(dense['sparse_layer_weight_bytes'], dense['dense_layer_weight_bytes'])}); "
+                    f"whole image {dense['instructions']} -> {entry['instructions']} instructions, "
+                    f"flash {dense['flash_bytes']} -> {entry.get('flash_bytes')} B")
+    else:
+        rows.append("    no layer runs a sparse kernel: the images are the same")
+    return rows
+
+
 def table(net: str, entry: dict, optimized: str, core: str = "") -> str:
     """The printed table of one network; `optimized` names the faster kernel set
     (`portable` when the core has none), `core` the CPU the figures are of."""
@@ -188,6 +246,7 @@ def table(net: str, entry: dict, optimized: str, core: str = "") -> str:
                      + f"flash / RAM / arena {size.get('flash_bytes')} / {size.get('ram_bytes')} / "
                      f"{size.get('arena_bytes')}, outputs identical: "
                      f"{'yes' if size['outputs_identical'] else 'NO'}")
+    lines += dense_lines(entry)
     slow = fallbacks(entry, optimized)
     if slow:
         lines.append(f"  portable kernels in the {optimized} image: " + ", ".join(slow))
@@ -260,14 +319,17 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -
         raise KilnError(f"bench needs an emulated board; {board.name} has no [emulator] section "
                         f"(emulated boards: {', '.join(boards.emulated()) or 'none'})")
     data: dict = {"note": note(board), "board": board.name, "cpu": board.cpu, "kernels": optimized}
-    for net, variant, elf_p, elf_o, *size_elf in pairs:
-        elf_s = size_elf[0] if size_elf else None
+    for net, variant, elf_p, elf_o, *more in pairs:
+        elf_s = more[0] if more else None
+        elf_d = more[1] if len(more) > 1 else None   # a TFLITE= run's dense image
         opt = measure(board, elf_o or elf_p)
         entry = compare(net, variant, measure(board, elf_p) if elf_o else opt, opt, emu.resolution)
         add_costs(entry, cycles.measure_costs(board, elf_o or elf_p))
         if elf_s:
             add_size_layout(entry, measure(board, elf_s), cycles.measure_costs(board, elf_s),
                             opt["outputs"])
+        if elf_d:
+            add_dense(entry, measure(board, elf_d), elf_o, elf_d, opt["outputs"])
         print(table(net, entry, optimized, board.cpu))
         print()
         data[net] = entry
@@ -280,12 +342,12 @@ def run(board: Board, optimized: str, pairs: list[tuple[str, ...]], out: Path) -
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: --board BOARD [--kernels SET] --out FILE
-    NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF] ..."""
+    NET:VARIANT=PORTABLE_ELF,OPT_ELF[,SIZE_ELF[,DENSE_ELF]] ..."""
     ap = argparse.ArgumentParser(prog="python -m host.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", required=True, help=f"an emulated board: {', '.join(boards.emulated())}")
     ap.add_argument("--kernels", default="dsp", help="the optimized kernel set measured against portable")
     ap.add_argument("--out", type=Path, default=paths.bench_json())
-    ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]]")
+    ap.add_argument("pairs", nargs="+", help="NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF[,DENSE_ELF]]]")
     args = ap.parse_args(argv)
     pairs = []
     for item in args.pairs:
@@ -293,13 +355,13 @@ def main(argv: list[str] | None = None) -> int:
             key, elfs = item.split("=", 1)
             net, variant = key.split(":", 1)
             elf_p, *rest = elfs.split(",")
-            if len(rest) > 2:
+            if len(rest) > 3:
                 raise ValueError(item)
         except ValueError:
-            print(f"bench: bad argument '{item}': use NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF]]",
-                  file=sys.stderr)
+            print(f"bench: bad argument '{item}': use "
+                  "NET:VARIANT=PORTABLE_ELF[,OPT_ELF[,SIZE_ELF[,DENSE_ELF]]]", file=sys.stderr)
             return 2
-        pairs.append((net, variant, elf_p, rest[0] if rest else None, rest[1] if len(rest) > 1 else None))
+        pairs.append((net, variant, elf_p, *(rest + [None] * (3 - len(rest)))))
     try:
         run(boards.load(args.board), args.kernels, pairs, args.out)
     except Exception as exc:  # QEMU, link and model errors all end the run here

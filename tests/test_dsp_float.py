@@ -89,3 +89,30 @@ def test_fashion_float_on_the_emulated_fpu_matches_and_beats_portable() -> None:
     for kernel in ("kiln_dsp_conv_f32", "kiln_dsp_maxpool_f32", "kiln_dsp_fc_f32"):
         portable, dsp = int(rows[kernel][4]), int(rows[kernel][5])
         assert dsp < portable / 1.5, (kernel, portable, dsp)
+
+
+@pytest.mark.slow
+def test_two_of_four_pruned_dense_layer_runs_sparse_with_the_portable_bits() -> None:
+    """prune_struct (tfmot's 2:4) keeps two weights in every four inputs: its dense layer
+    runs kiln_dsp_fc_f32_sparse and gives the portable kernels' outputs."""
+    path = variant_path("fashion_mnist", "prune_struct")
+    dsp = hostcheck.HostModel(path, kernels="dsp")
+    portable = hostcheck.HostModel(path, kernels="portable")
+    try:
+        assert "kiln_dsp_fc_f32_sparse" in {la.kernel for la in dsp.model.layers}
+        xs = np.random.default_rng(4).random((10, 28, 28, 1), dtype=np.float32)
+        np.testing.assert_array_equal(dsp.invoke_many(xs), portable.invoke_many(xs))
+    finally:
+        dsp.close()
+        portable.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not have("qemu-system-arm") or not have("arm-none-eabi-gcc"),
+                    reason="qemu-system-arm or arm-none-eabi-gcc missing (toolchain/setup)")
+def test_two_of_four_layer_beats_its_dense_image_on_the_emulated_fpu() -> None:
+    proc = run_scons("bench", f"TFLITE={variant_path('fashion_mnist', 'prune_struct')}", "BOARD=mps2_an505")
+    assert "sparse layers against the dense image (SPARSE=off), outputs identical: yes" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if "kiln_dsp_fc_f32 " in line and "->" in line)
+    dense, sparse = int(row.split("->")[0].split()[-1]), int(row.split("->")[1].split()[0])
+    assert sparse < dense, row

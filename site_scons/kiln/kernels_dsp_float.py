@@ -5,6 +5,7 @@ single-precision FPU that every core of the set has (kiln/dsp.h).
   DEPTHWISE_CONV_2D, depth multiplier 1    kiln_dsp_dwconv_f32
   FULLY_CONNECTED                          kiln_dsp_fc_f32
   MAX_POOL_2D / AVERAGE_POOL_2D            kiln_dsp_maxpool_f32 / kiln_dsp_avgpool_f32
+  FULLY_CONNECTED, 2:4 sparse weights      kiln_dsp_fc_f32_sparse (tfmot's sparsity_m_by_n=(2, 4))
 
 Weights are regrouped by four output channels (zeros past the last), the
 bias padded to the channels (zeros for a layer without one); a layer whose
@@ -133,6 +134,51 @@ def _fc_build(ctx: LayerContext) -> LayerCode:
                      batches * in_n * out_n, ctx.weight_bytes)
 
 
+def _two_of_four(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 2:4 layout of [out_n][in_n] float weights: the kept weights [out_n][groups][2]
+    and the packed byte offsets [out_n][groups] (kiln/dsp.h); UnsupportedLayer when a
+    group keeps more than two."""
+    out_n, in_n = w.shape
+    if in_n > 16383:
+        raise UnsupportedLayer("input rows above 16383 elements (offsets are 16-bit)")
+    groups = (in_n + 3) // 4
+    padded = np.zeros((out_n, groups * 4), dtype=np.float32)
+    padded[:, :in_n] = w
+    g4 = padded.reshape(out_n, groups, 4)
+    nonzero = g4 != 0
+    if (nonzero.sum(axis=2) > 2).any():
+        raise UnsupportedLayer("not 2:4 sparse (a group of four inputs keeps more than two weights)")
+    # The kept positions in order; a group keeping fewer takes its first positions, weight 0.
+    order = np.argsort(~nonzero, axis=2, kind="stable")[:, :, :2]
+    pos = np.sort(order, axis=2)
+    kept = np.take_along_axis(g4, pos, axis=2)
+    index = np.minimum(np.arange(groups)[None, :, None] * 4 + pos, in_n - 1)
+    offsets = (index * 4).astype(np.uint32)
+    return np.ascontiguousarray(kept), offsets[:, :, 0] | (offsets[:, :, 1] << 16)
+
+
+def _fc_sparse_check(g: Graph, op: Operator) -> bool:
+    _fc_check(g, op)
+    _two_of_four(np.asarray(g.tensors[op.inputs[1]].data, dtype=np.float32))
+    return True
+
+
+def _fc_sparse_build(ctx: LayerContext) -> LayerCode:
+    _fc_check(ctx.graph, ctx.op)
+    x, w, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    out_n, in_n = w.shape
+    kept, offsets = _two_of_four(np.asarray(w.data, dtype=np.float32))
+    ctx.decls.append(HEADER)
+    lo, hi = qm.activation_range_float(pt._act(ctx.op))
+    ctx.consts.bytes += offsets.size * 4   # the offsets are flash too (the weights count in ptr())
+    p = ctx.struct("kiln_dsp_fc_f32_sparse_params_t", dict(
+        batches=x.size // in_n, in_n=in_n, out_n=out_n, act_min=lo, act_max=hi,
+        w=ctx.ptr(w, layout_name="s24", data=kept), off=ctx.array("off", "uint32_t", offsets),
+        bias=_bias(ctx, out_n)))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});",
+                     x.size // in_n * in_n * out_n, ctx.weight_bytes)
+
+
 def _pool_check(g: Graph, op: Operator) -> bool:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     if x.dtype != "float32" or y.dtype != "float32" or len(x.shape) != 4 or x.shape[0] != 1:
@@ -154,9 +200,12 @@ def _register() -> None:
         ("FULLY_CONNECTED", "kiln_dsp_fc_f32", _fc_check, _fc_build, None),
         ("MAX_POOL_2D", "kiln_dsp_maxpool_f32", _pool_check, _pool_build, None),
         ("AVERAGE_POOL_2D", "kiln_dsp_avgpool_f32", _pool_check, _pool_build, None),
+        # after the dense one: tried first
+        ("FULLY_CONNECTED", "kiln_dsp_fc_f32_sparse", _fc_sparse_check, _fc_sparse_build, None),
     ]:
         register(KernelImpl(op=op, dtype="float32", kernel_set="dsp", func=func, build=build,
-                            accepts=check, header="kiln/dsp.h", scratch=scratch))
+                            accepts=check, header="kiln/dsp.h", scratch=scratch,
+                            sparse=func.endswith("_sparse")))
 
 
 _register()

@@ -123,7 +123,7 @@ def _register() -> None:
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=kd._build(build),
                             accepts=_guard(check), header="kiln/dsp.h", scratch=scratch,
-                            wide_weights=True))
+                            wide_weights=True, sparse=True))
 
 
 _register()

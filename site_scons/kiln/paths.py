@@ -8,6 +8,8 @@
     build/bench.json                                the benchmark's figures (the default emulated board)
     build/<board>/bench.json                        the benchmark's figures on another emulated board
     build/<board>/tflite/<file stem>/bench.json     the benchmark of one's own TFLITE=file
+    build/<board>/<net>/<variant>/<kernels>/deploy/ deploy-report's run of that image (infer.json, ...)
+    build/<board>/<net>/deploy-report.*             deploy-report: .txt, .csv, .json, -latency.png, -flash.png
 
 Every tool, test and host script asks here instead of joining paths itself.
 """
@@ -40,10 +42,11 @@ def firmware_dir(board: str, net: str, variant: str, kernels: str) -> Path:
     return BUILD / board / net / variant / kernels
 
 
-def image_tag(kernels: str, optimize: str) -> str:
-    """The last folder of an image: its kernel set, and its layout goal unless it is the
-    default (OPTIMIZE=fit): dsp, dsp-size, dsp-speed."""
-    return kernels if optimize == "fit" else f"{kernels}-{optimize}"  # fit: OPTIMIZE_GOALS[0]
+def image_tag(kernels: str, optimize: str, sparse: bool = True) -> str:
+    """The last folder of an image: its kernel set, its layout goal unless it is the
+    default (OPTIMIZE=fit), and -dense for SPARSE=off: dsp, dsp-size, dsp-speed, dsp-dense."""
+    tag = kernels if optimize == "fit" else f"{kernels}-{optimize}"  # fit: OPTIMIZE_GOALS[0]
+    return tag if sparse else f"{tag}-dense"
 
 
 def runtime_dir(board: str, kernels: str) -> Path:
@@ -82,3 +85,19 @@ def bench_json(board: str | None = None) -> Path:
 def tflite_bench_json(board: str, tflite_file: str | Path) -> Path:
     """The benchmark's figures for a .tflite given with TFLITE= (beside its kernel-set folders)."""
     return BUILD / board / "tflite" / Path(tflite_file).stem / "bench.json"
+
+
+def deploy_run_dir(board: str, net: str, variant: str, kernels: str) -> Path:
+    """deploy-report's run of one image (its infer.json, infer.jsonl): beside the image, apart
+    from `scons infer`'s results, which a short run must not replace."""
+    return firmware_dir(board, net, variant, kernels) / "deploy"
+
+
+def deploy_report(board: str, net: str, kernels: str | None = None) -> dict[str, Path]:
+    """deploy-report's files, by kind: txt, csv, json, latency_png, flash_png. `kernels` is the
+    image tag when the images are not the board's default ones (KERNELS=portable,
+    OPTIMIZE=size): it goes in the names, so each kind of image keeps its report."""
+    stem = "deploy-report" + (f"-{kernels}" if kernels else "")
+    folder = BUILD / board / net
+    return {"txt": folder / f"{stem}.txt", "csv": folder / f"{stem}.csv", "json": folder / f"{stem}.json",
+            "latency_png": folder / f"{stem}-latency.png", "flash_png": folder / f"{stem}-flash.png"}

@@ -35,7 +35,8 @@ def _bench_action(target, source, env) -> None:  # noqa: ANN001 - SCons action s
 def kiln_bench(env, board_name: str | None = None) -> list:  # noqa: ANN001
     """Declare three firmware images per benchmark network (portable, optimized, optimized
     in the size layout) and the benchmark run on `board_name` (default: BOARD= when it is
-    emulated); with TFLITE=, the images of that file, its figures beside them."""
+    emulated); with TFLITE=, the images of that file, its figures beside them, and its
+    dense image (SPARSE=off) for the layers that run sparse kernels."""
     try:
         board = bench.board_for(board_name or str(env.get("BOARD", "")))
         optimized = fw.resolve_kernels("auto", fw.cpu_flags(board.cpu))
@@ -44,8 +45,10 @@ def kiln_bench(env, board_name: str | None = None) -> list:  # noqa: ANN001
     # A CPU without an optimized set (cortex-m3) measures its portable image alone.
     builds = (("portable", None),) if optimized == "portable" else \
         (("portable", None), (optimized, None), (optimized, "size"))
-    pairs, elfs = [], []
     own = kiln_scons.tflite_path(str(env.get("TFLITE", "") or ""))
+    # One .tflite may be pruned: its dense image (SPARSE=off) is measured beside it.
+    dense = own is not None and optimized != "portable"
+    pairs, elfs = [], []
     # TFLITE= benchmarks that one file, written beside its firmware; else the benchmark networks.
     chosen = [(f"tflite:{own.stem}", File(str(own)), own)] if own else \
         [(f"{net}:{variant}", env.KilnModels(net, variants=[variant])[variant][0], None)
@@ -57,6 +60,9 @@ def kiln_bench(env, board_name: str | None = None) -> list:  # noqa: ANN001
         images = [env.KilnFirmware(board.name, net, variant, tflite, kernels=k, own=own_file,
                                    optimize=o)["elf"]
                   for k, o in builds]
+        if dense:
+            images.append(env.KilnFirmware(board.name, net, variant, tflite, kernels=optimized,
+                                           own=own_file, sparse=False)["elf"])
         elfs += images
         pairs.append(f"{key}=" + ",".join(str(i[0] if isinstance(i, list) else i) for i in images))
     label = f"  BENCH {board.name}: {out.relative_to(ROOT)}"

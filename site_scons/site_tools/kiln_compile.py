@@ -43,14 +43,15 @@ def _generate_action(target, source, env) -> int:  # noqa: ANN001 - SCons action
     from kiln.codegen.layout import Budget
 
     flash = int(env["KILN_FLASH_BYTES"]) if env["KILN_FLASH_BYTES"] else None
-    budget = Budget(env["KILN_OPTIMIZE"], flash, env["KILN_BOARD"])
+    budget = Budget(env["KILN_OPTIMIZE"], flash, env["KILN_BOARD"], sparse=env["KILN_SPARSE"] != "off")
     codegen.generate(str(source[0]), os.path.dirname(str(target[0])),
                      name=env["KILN_MODEL_NAME"], kernels=env["KILN_KERNELS"], budget=budget)
     return 0
 
 
 def _generate_str(target, source, env) -> str:  # noqa: ANN001
-    return f"  KILNC {target[0]} ({env['KILN_KERNELS']}, OPTIMIZE={env['KILN_OPTIMIZE']})"
+    dense = ", SPARSE=off" if env["KILN_SPARSE"] == "off" else ""
+    return f"  KILNC {target[0]} ({env['KILN_KERNELS']}, OPTIMIZE={env['KILN_OPTIMIZE']}{dense})"
 
 
 def _emitter(target, source, env):  # noqa: ANN001, ANN202
@@ -61,13 +62,16 @@ def _emitter(target, source, env):  # noqa: ANN001, ANN202
 
 
 def kiln_generate(env, outdir: str, tflite, name: str = "", kernels: str = "portable",  # noqa: ANN001
-                  optimize: str = "fit", flash_bytes: int | None = None, board: str = "") -> list:
+                  optimize: str = "fit", flash_bytes: int | None = None, board: str = "",
+                  sparse: bool = True) -> list:
     """Generate outdir/kiln_model.c and .h from `tflite`, each layer's weight layout chosen
-    for `optimize` and the board's `flash_bytes` (kiln.codegen.layout)."""
+    for `optimize` and the board's `flash_bytes` (kiln.codegen.layout); not `sparse`
+    (SPARSE=off): no sparse weight layout."""
     name = name or Path(str(tflite if not isinstance(tflite, list) else tflite[0])).stem
     return env._KilnGenerate(os.path.join(str(outdir), "kiln_model.c"), tflite,
                              KILN_MODEL_NAME=name, KILN_KERNELS=kernels, KILN_OPTIMIZE=optimize,
-                             KILN_FLASH_BYTES=str(flash_bytes or ""), KILN_BOARD=board)
+                             KILN_FLASH_BYTES=str(flash_bytes or ""), KILN_BOARD=board,
+                             KILN_SPARSE="auto" if sparse else "off")
 
 
 def _check_host_action(target, source, env) -> int:  # noqa: ANN001
@@ -127,7 +131,7 @@ def generate(env) -> None:  # noqa: ANN001
     env["BUILDERS"]["_KilnGenerate"] = Builder(
         action=kiln_scons.action(_generate_action, _generate_str,
                                  varlist=["KILN_MODEL_NAME", "KILN_KERNELS", "KILN_OPTIMIZE",
-                                          "KILN_FLASH_BYTES", "KILN_BOARD"]),
+                                          "KILN_FLASH_BYTES", "KILN_BOARD", "KILN_SPARSE"]),
         emitter=_emitter, suffix=".c", src_suffix=".tflite")
     env.AddMethod(kiln_generate, "KilnGenerate")
     env.AddMethod(kiln_check_host, "KilnCheckHost")

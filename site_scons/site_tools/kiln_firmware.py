@@ -133,20 +133,22 @@ def _missing_toolchain(env, out: Path, message: str) -> dict:  # noqa: ANN001
 
 def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa: ANN001
                   kernels: str | None = None, own: Path | None = None,
-                  optimize: str | None = None) -> dict:
+                  optimize: str | None = None, sparse: bool | None = None) -> dict:
     """Build the firmware of one board, network and variant; return the
     {"elf", "bin", "hex", "map"} nodes. An explicit `kernels` or `optimize` (the
     benchmark builds both sets and both layouts) overrides KERNELS= or OPTIMIZE=. `own`
     is a .tflite given with TFLITE=: it replaces net and variant, and names the build
-    folder and the model."""
+    folder and the model. `sparse` (default: SPARSE= is not off) lets the generator use
+    sparse weight layouts; the benchmark builds a pruned model's dense image too."""
     board = kiln_scons.board(board_name)
     optimize = optimize or str(env.get("OPTIMIZE", "") or fw.OPTIMIZE_GOALS[0])
+    sparse = str(env.get("SPARSE", "auto")) != "off" if sparse is None else sparse
     try:
         flags = fw.cpu_flags(board.cpu)
         kernels = fw.resolve_kernels(kernels or str(env.get("KERNELS", "auto")), flags)
     except KilnError as exc:
         kiln_scons.fail(str(exc))
-    tag = paths.image_tag(kernels, optimize)
+    tag = paths.image_tag(kernels, optimize, sparse)
     if own is not None:
         out = paths.tflite_firmware_dir(board_name, own, tag)
         name = own.stem
@@ -155,12 +157,12 @@ def kiln_firmware(env, board_name: str, net: str, variant: str, tflite,  # noqa:
         name = f"{net}/{variant}"
     if out in _declared:
         return _declared[out]
-    _declared[out] = _declare(env, board, flags, name, tflite, kernels, out, optimize)
+    _declared[out] = _declare(env, board, flags, name, tflite, kernels, out, optimize, sparse)
     return _declared[out]
 
 
 def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: ANN001
-             tflite, kernels: str, out: Path, optimize: str) -> dict:  # noqa: ANN001
+             tflite, kernels: str, out: Path, optimize: str, sparse: bool) -> dict:  # noqa: ANN001
     """The nodes of one image of the model `name` in `out`."""
     try:
         fw.check_toolchain()
@@ -172,7 +174,7 @@ def _declare(env, board: boards.Board, flags: fw.CpuFlags, name: str,  # noqa: A
     xenv["KILN_OPTIMIZE"], xenv["KILN_KERNELS_SET"] = optimize, kernels
     flash = sum(r.length for r in board.regions if r.kind == "flash")
     gen = env.KilnGenerate(str(out / "gen"), tflite, name=name, kernels=kernels, optimize=optimize,
-                           flash_bytes=flash, board=board.name)
+                           flash_bytes=flash, board=board.name, sparse=sparse)
     gen_c = [n for n in gen if str(n).endswith(".c")]
     xenv.Append(CPPPATH=[str(p) for p in fw.include_dirs(out / "gen", board)])
     objdir = out / "obj"

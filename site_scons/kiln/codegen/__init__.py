@@ -152,12 +152,14 @@ def _io_descs(graph: Graph, p: Plan, ids: list[int], which: str) -> list[dict]:
 
 
 def build_layers(graph: Graph, kernels: str = "portable",
-                 narrow: set[int] | None = frozenset()) -> tuple[Plan, ModelConstants, list[Layer]]:
+                 narrow: set[int] | None = frozenset(),
+                 dense: bool = False) -> tuple[Plan, ModelConstants, list[Layer]]:
     """Select a kernel for every operator of `graph`, plan the arena and build each layer's C.
 
     `narrow`: the operators (by index) kept to int8 weights (kiln.codegen.layout); None
-    means all of them. The graph may have any number of inputs and outputs (the tests
-    build one-layer graphs with this); kernels' scratch tensors are added to `graph`."""
+    means all of them. `dense`: no sparse kernel (SPARSE=off). The graph may have any
+    number of inputs and outputs (the tests build one-layer graphs with this); kernels'
+    scratch tensors are added to `graph`."""
     def narrowed(o) -> bool:  # noqa: ANN001
         return narrow is None or o.index in narrow
 
@@ -166,10 +168,10 @@ def build_layers(graph: Graph, kernels: str = "portable",
         if narrow:  # a narrowed kernel that would fuse its consumer leaves that consumer whole
             narrow = set(narrow)
             for op in graph.ops:
-                if op.index in narrow and select(graph, op, kernels).fuses_next:
+                if op.index in narrow and select(graph, op, kernels, dense=dense).fuses_next:
                     narrow.update(graph.ops[i].index for i in graph.consumers().get(op.outputs[0], []))
         for op in graph.ops:  # fail on the first unsupported layer before any planning
-            impl = select(graph, op, kernels, narrowed(op))
+            impl = select(graph, op, kernels, narrowed(op), dense)
             if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
                 add_scratch(graph, op, impl.scratch(graph, op))
         op = None
@@ -181,7 +183,7 @@ def build_layers(graph: Graph, kernels: str = "portable",
         consts = ModelConstants()
         layers = []
         for step, op in enumerate(graph.ops):
-            impl, why = select_explained(graph, op, kernels, narrowed(op))
+            impl, why = select_explained(graph, op, kernels, narrowed(op), dense)
             ctx = LayerContext(graph, p, step, op, consts, impl.func)
             try:
                 code = impl.build(ctx)
@@ -219,7 +221,7 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Bu
 
     def build(narrow: set[int] | None) -> tuple[int, list[LayerCost]]:
         g = graph if not built else _read_checked(tflite_path, name)  # a build adds scratch tensors
-        p, consts, layers = build_layers(g, kernels, narrow)
+        p, consts, layers = build_layers(g, kernels, narrow, not budget.sparse)
         built[:] = [g, p, consts, layers]
         return consts.bytes, [LayerCost(op.index, la.weight_bytes, la.macs, la.wide)
                               for op, la in zip(g.ops, layers, strict=True)]
@@ -230,7 +232,7 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Bu
         if not fresh:
             fresh.append(_read_checked(tflite_path, name))
         op = next(o for o in fresh[0].ops if o.index == index)
-        return select(fresh[0], op, kernels, narrow=True).kernel_set
+        return select(fresh[0], op, kernels, narrow=True, dense=not budget.sparse).kernel_set
 
     choose(budget, build, narrowed_set_of, graph.name)
     graph, p, consts, layers = built

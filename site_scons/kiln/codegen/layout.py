@@ -54,6 +54,8 @@ class Budget:
     board: str = ""
     #: size: the least bytes a layer's int8 weights must save for it to narrow (0: all do).
     min_saving: int = SIZE_MIN_SAVING
+    #: False (SPARSE=off): sparse weight layouts are passed over for the dense ones.
+    sparse: bool = True
 
     def __post_init__(self) -> None:
         if self.goal not in GOALS:

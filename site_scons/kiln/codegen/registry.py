@@ -69,6 +69,9 @@ class KernelImpl:
     #: only completes such a kernel (the copy after a fused max pool); a layer kept to int8
     #: weights (the size layout, kiln.codegen.layout) passes it over.
     wide_weights: bool = False
+    #: The kernel reads a sparse weight layout; SPARSE=off (Budget.sparse) passes it over,
+    #: so that a pruned model's dense image can be measured beside it.
+    sparse: bool = False
 
 
 _REGISTRY: list[KernelImpl] = []
@@ -171,12 +174,13 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
     return None
 
 
-def select(graph: Graph, op: Operator, kernels: str = "portable", narrow: bool = False) -> KernelImpl:
-    """The kernel for `op`: the requested set first, then portable.
+def select(graph: Graph, op: Operator, kernels: str = "portable", narrow: bool = False,
+           dense: bool = False) -> KernelImpl:
+    """The kernel for `op`: the requested set first, then portable (`dense`: no sparse kernel).
 
     Raises KilnError naming the operator, its index and its tensors when
     nothing can run it."""
-    return select_explained(graph, op, kernels, narrow)[0]
+    return select_explained(graph, op, kernels, narrow, dense)[0]
 
 
 #: Why a layer kept to int8 weights passes over a kernel with pre-widened ones.
@@ -184,7 +188,7 @@ NARROW_REASON = "weights kept int8 for flash (OPTIMIZE)"
 
 
 def select_explained(graph: Graph, op: Operator, kernels: str = "portable",
-                     narrow: bool = False) -> tuple[KernelImpl, str]:
+                     narrow: bool = False, dense: bool = False) -> tuple[KernelImpl, str]:
     """The kernel for `op` and, when it is not of the requested set (an optimized
     set fell back to portable) or the layer is kept to int8 weights (`narrow`), the
     kernels passed over with their reasons."""
@@ -207,6 +211,8 @@ def select_explained(graph: Graph, op: Operator, kernels: str = "portable",
                 continue
             out = graph.tensors[op.outputs[0]].dtype if op.outputs and op.outputs[0] >= 0 else None
             if "->" not in dtype and out != (impl.out_dtype or dtype):
+                continue
+            if dense and impl.sparse:
                 continue
             if narrow and impl.wide_weights:
                 if impl.kernel_set == order[0] and _accepts_quietly(impl, graph, op):

@@ -369,6 +369,25 @@ typedef struct {
 
 void kiln_dsp_fc_f32(const kiln_dsp_fc_f32_params_t *p, const float *in, float *out);
 
+/* FULLY_CONNECTED, float32, 2:4 sparse (kiln_dsp_fc_f32_sparse): every unit
+ * has at most two nonzero weights in each group of four inputs (the K tail
+ * a group of its own).
+ *   w: [out_n][ceil(in_n / 4)][2], each group's two kept weights in input
+ *      order (a zero where the group kept fewer);
+ *   off: [out_n][ceil(in_n / 4)], the byte offsets in the input row of those
+ *      two inputs, the first in bits 15..0 and the second in bits 31..16
+ *      (in_n <= 16383);
+ *   bias: [out_n]. */
+typedef struct {
+    uint32_t batches, in_n, out_n;
+    float act_min, act_max;
+    const float *w;
+    const uint32_t *off;
+    const float *bias;
+} kiln_dsp_fc_f32_sparse_params_t;
+
+void kiln_dsp_fc_f32_sparse(const kiln_dsp_fc_f32_sparse_params_t *p, const float *in, float *out);
+
 /* MAX_POOL_2D and AVERAGE_POOL_2D, float32 (kiln_pool_f32_params_t, as the
  * portable kernels): the window walked once per output pixel with the
  * channels innermost, each channel's running max or sum kept in the output

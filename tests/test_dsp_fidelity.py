@@ -166,11 +166,15 @@ SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_ds
 
 
 def test_specs_reach_every_dsp_kernel() -> None:
-    """Between them the specs above and the table kernels' models (test_dsp_tables)
-    claim every kernel the dsp set registers (the tests using them check the claim)."""
+    """Between them the specs above, the table kernels' models (test_dsp_tables), the
+    float kernels' (test_dsp_float) and the sparse ones' (test_dsp_sparse) claim every
+    kernel the dsp set registers (the tests using them check the claim)."""
+    import test_dsp_float
+    import test_dsp_sparse
     import test_dsp_tables
 
-    claimed = set().union(*(s[3] for s in DSP_SPECS), *SIZE_SPECS.values(), test_dsp_tables.KERNELS)
+    claimed = set().union(*(s[3] for s in DSP_SPECS), *SIZE_SPECS.values(), test_dsp_tables.KERNELS,
+                          test_dsp_float.FLOAT_KERNELS, test_dsp_sparse.SPARSE)
     assert claimed == {impl.func for impl in entries("dsp")}
 
 

@@ -14,8 +14,9 @@ import pytest
 from kiln import hostcheck, oracle
 from support import have, run_scons, variant_path
 
+#: The float kernels these tests reach (the 2:4 one through prune_struct).
 FLOAT_KERNELS = {"kiln_dsp_conv_f32", "kiln_dsp_dwconv_f32", "kiln_dsp_fc_f32", "kiln_dsp_maxpool_f32",
-                 "kiln_dsp_avgpool_f32"}
+                 "kiln_dsp_avgpool_f32", "kiln_dsp_fc_f32_sparse"}
 
 
 def _specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:

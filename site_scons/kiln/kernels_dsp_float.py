@@ -175,8 +175,13 @@ def _fc_sparse_build(ctx: LayerContext) -> LayerCode:
         batches=x.size // in_n, in_n=in_n, out_n=out_n, act_min=lo, act_max=hi,
         w=ctx.ptr(w, layout_name="s24", data=kept), off=ctx.array("off", "uint32_t", offsets),
         bias=_bias(ctx, out_n)))
-    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});",
+    code = LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});",
                      x.size // in_n * in_n * out_n, ctx.weight_bytes)
+    # the dense kernel's weights: [ceil(out_n / 4) * 4][in_n] floats, instead of the kept
+    # weights and their offsets
+    code.dense_weight_bytes = code.weight_bytes - kept.size * 4 - offsets.size * 4 + \
+        (out_n + 3) // 4 * 4 * in_n * 4
+    return code
 
 
 def _pool_check(g: Graph, op: Operator) -> bool:

@@ -72,10 +72,19 @@ def _sparse_decls(ctx: LayerContext, blocks: lay.SparseBlocks) -> dict:
     return dict(w=kd._weights_decl(ctx, lay.widened(blocks.w8)), nz_start=start, nz_idx=idx)
 
 
+def _dense_bytes(code: LayerCode, blocks: lay.SparseBlocks) -> LayerCode:
+    """`code` with the bytes the dense layout would take: every block's eight int16
+    weights instead of the kept ones and their indices (the records are the same)."""
+    kept = blocks.w8.size * 2 + blocks.nz_start.size * 4 + blocks.nz_idx.size * 2
+    code.dense_weight_bytes = code.weight_bytes - kept + blocks.blocks * 16
+    return code
+
+
 def _conv_build(ctx: LayerContext) -> LayerCode:
     blocks = _conv_check(ctx.graph, ctx.op)
     geo, rq = kd._conv_check(ctx.graph, ctx.op)
-    return kd._conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data), weights=_sparse_decls(ctx, blocks))
+    return _dense_bytes(kd._conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data),
+                                      weights=_sparse_decls(ctx, blocks)), blocks)
 
 
 def _fc_check(g: Graph, op: Operator) -> lay.SparseBlocks:
@@ -95,7 +104,7 @@ def _fc_build(ctx: LayerContext) -> LayerCode:
                   **_sparse_decls(ctx, blocks), rq=kd._rq_decl(ctx, rq), scratch=scratch)
     p = ctx.struct("kiln_dsp_fc_sparse_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
-    return LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes)
+    return _dense_bytes(LayerCode(ctx.decls, call, batches * in_n * out_n, ctx.weight_bytes), blocks)
 
 
 def _fc_scratch(g: Graph, op: Operator) -> int:

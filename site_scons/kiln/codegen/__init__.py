@@ -69,6 +69,8 @@ class Layer:
     weight_bytes: int = 0
     #: Its kernel keeps the weights pre-widened to int16 (kiln.codegen.layout).
     wide: bool = False
+    #: A sparse layout's layer: the bytes its dense layout would take (0: dense).
+    dense_weight_bytes: int = 0
 
 
 @dataclass
@@ -191,7 +193,7 @@ def build_layers(graph: Graph, kernels: str = "portable",
                 raise unsupported(graph, op, str(exc)) from None
             out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
             layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call, why,
-                                code.weight_bytes, impl.wide_weights))
+                                code.weight_bytes, impl.wide_weights, code.dense_weight_bytes))
     except InvalidScale as exc:
         where = f"operator {op.index} ({op.op})" if op is not None else "its quantization"
         raise invalid(graph.name, where, str(exc)) from None
@@ -290,4 +292,6 @@ def layers_report(model: CompiledModel) -> dict:
     return {"tflite_sha256": model.sha256,
             "weight_bytes": model.weight_bytes,
             "layers": [{"op": la.op, "kernel": la.kernel, "macs": la.macs, "name": la.name,
-                        "weight_bytes": la.weight_bytes, "passed_over": la.why} for la in model.layers]}
+                        "weight_bytes": la.weight_bytes, "passed_over": la.why,
+                        **({"dense_weight_bytes": la.dense_weight_bytes} if la.dense_weight_bytes else {})}
+                       for la in model.layers]}

@@ -40,6 +40,8 @@ class LayerCode:
     call: str                         # the C statement running the layer
     macs: int = 0
     weight_bytes: int = 0
+    #: A sparse layout's layer: the bytes the dense layout would take (0: not sparse).
+    dense_weight_bytes: int = 0
 
 
 @dataclass

@@ -282,7 +282,7 @@ def run(args: argparse.Namespace) -> dict:
             if array.dtype != np.int8 and not _already_quantized(array.dtype, spec.dtype):
                 array = data.model_inputs(array)
             arrays.append(array)
-        bar = Progress(limit, "infer", done=limit - len(todo))
+        bar = Progress(limit, "infer", done=limit - len(todo), quiet=args.quiet)
         correct = exact = 0
         start = time.monotonic()
 
@@ -342,8 +342,11 @@ def run(args: argparse.Namespace) -> dict:
     if summary["confusion"]:
         report.plot_confusion(summary, out_dir / "confusion.png")
         written.append(out_dir / "confusion.png")
-    print(report.format_summary(summary))
-    print(f"\n  wrote {', '.join(map(str, written))}")
+    if args.quiet:
+        print(f"  {report.format_line(summary)}")
+    else:
+        print(report.format_summary(summary))
+        print(f"\n  wrote {', '.join(map(str, written))}")
     return summary
 
 
@@ -400,6 +403,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--depth", type=int, choices=(1, 2), default=2, help="requests in flight")
     ap.add_argument("--info", action="store_true", help="print what the board runs and exit")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no progress bar, and the results as one line (runs side by side)")
     args = ap.parse_args(argv)
     if args.baud is None:
         if not args.board:

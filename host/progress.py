@@ -19,12 +19,15 @@ class Progress:
     """Redraws one status line at most every `interval` seconds.
 
     On a terminal the line is redrawn in place; otherwise (CI logs) a line is
-    printed at most every `log_interval` seconds so logs stay short.
+    printed at most every `log_interval` seconds so logs stay short. A `quiet`
+    bar counts without drawing (runs side by side would garble one line).
     """
 
     def __init__(self, total: int, label: str = "", done: int = 0, stream: TextIO | None = None,
-                 width: int = 28, interval: float = 0.2, log_interval: float = 10.0) -> None:
+                 width: int = 28, interval: float = 0.2, log_interval: float = 10.0,
+                 quiet: bool = False) -> None:
         self.total = total
+        self.quiet = quiet
         self.label = label
         self.done = done
         self.stream = stream if stream is not None else sys.stderr
@@ -66,6 +69,8 @@ class Progress:
 
     def _draw(self) -> None:
         self._drawn = self.done
+        if self.quiet:
+            return
         if self.tty:
             self.stream.write("\r" + self.line() + "\x1b[K")
         else:
@@ -76,6 +81,6 @@ class Progress:
         """Draw the final state (unless already shown) and end the line."""
         if self._drawn != self.done:
             self._draw()
-        if self.tty:
+        if self.tty and not self.quiet:
             self.stream.write("\n")
             self.stream.flush()

@@ -256,6 +256,19 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def format_line(s: dict[str, Any]) -> str:
+    """The summary in one line: the model, accuracy, fidelity and mean latency."""
+    lat = s["latency"]
+    parts = [f"{s['model']} on {s['board']}: {s['samples']} samples"]
+    if s["labelled"]:
+        parts.append(f"device {_pct(s['device_accuracy'])} / host {_pct(s['host_accuracy'])}")
+    parts.append(f"fidelity {_pct(s['fidelity'])}")
+    if "mean" in lat:
+        parts.append(f"{_num(lat['mean'])} {lat['unit']}" + (f" ({lat['ms']['mean']:.3f} ms)" if "ms" in lat
+                                                             else ""))
+    return ", ".join(parts)
+
+
 def _tensor(t: dict) -> str:
     return (f"{t.get('dtype')} {t.get('shape')} ({t.get('bytes')} B) "
             f"scale {t.get('scale')} zero point {t.get('zero_point')}")

@@ -65,6 +65,17 @@ def test_cycles_convert_to_ms_at_the_board_clock(tmp_path) -> None:
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_one_line_summary_gives_ms_only_for_cycles() -> None:
+    """deploy-report's runs print one line each (host.infer --quiet)."""
+    samples = [_sample(0, 0, 0, 0, 1_600_000), _sample(1, 1, 0, 0, 1_600_000, exact=False)]
+    line = report.format_line(report.summarize(samples, INFO, ["a", "b"], 921600))
+    assert line == ("fashion_mnist/ptq on example_board: 2 samples, device 50.00% / host 50.00%, "
+                    "fidelity 50.00%, 1,600,000 instructions")
+    cycles = dict(INFO, cost_unit="cycles", clock_hz=160_000_000)
+    timed = report.summarize(samples, cycles, ["a", "b"], 921600)
+    assert report.format_line(timed).endswith("1,600,000 cycles (10.000 ms)")
+
+
 def test_info_view_shows_why_a_layer_runs_portable() -> None:
     """`scons info` joins the board's layers with the compiler's reasons."""
     info = {"board": "b", "model": {"name": "m", "layers": [

@@ -83,7 +83,7 @@ def test_variant_json_is_sane(tiny: Path, variant: str) -> None:
     assert r["test_samples"] == 500
     assert r["tflite_bytes"] == len(blob)
     assert r["gzip_bytes"] == len(gzip.compress(blob, compresslevel=9, mtime=0))
-    assert r["compression"] == pytest.approx(r["keras_bytes"] / r["gzip_bytes"])
+    assert "compression" not in r, "compression compares variants: the summary computes it"
     assert r["keras_bytes"] == (tiny / "tiny_net" / "model.h5").stat().st_size
     assert r["params"] == TINY_PARAMS
     io_dtype = "int8" if variant in FULL_INTEGER else "float32"

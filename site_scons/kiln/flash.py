@@ -341,3 +341,13 @@ def program(programmer: str, exe: str, elf: Path, board: Board, run: Runner,
     argv = command(programmer, exe, elf, board)
     say("  " + shlex.join(argv))
     _twice(programmer, argv, run, say, "programming")
+
+
+def flash_board(elf: Path, board: Board, requested: str = "", env: dict[str, str] | None = None) -> None:
+    """Program a hardware board with `elf` as `scons flash` does: the programmer PROGRAMMER=
+    names (`requested`) or the first found on env's PATH, its output echoed as it runs."""
+    name, exe = find_programmer(requested, (env or {}).get("PATH"), board)
+    # Option bytes first (where the board has a check), then write, verify, reset;
+    # each attached under reset, each tried twice before it says what to try.
+    program(name, exe, elf, board, run=lambda argv: run_streaming(argv, env),
+            say=lambda line: print(line, flush=True))

@@ -96,7 +96,7 @@ def deploy_run_dir(board: str, net: str, variant: str, kernels: str) -> Path:
 def deploy_report(board: str, net: str, kernels: str | None = None) -> dict[str, Path]:
     """deploy-report's files, by kind: txt, csv, json, latency_png, flash_png. `kernels` is the
     image tag when the images are not the board's default ones (KERNELS=portable,
-    OPTIMIZE=size): it goes in the names, so each kind of image keeps its report."""
+    OPTIMIZE=size, SPARSE=off): it goes in the names, so each kind of image keeps its report."""
     stem = "deploy-report" + (f"-{kernels}" if kernels else "")
     folder = BUILD / board / net
     return {"txt": folder / f"{stem}.txt", "csv": folder / f"{stem}.csv", "json": folder / f"{stem}.json",

@@ -19,6 +19,8 @@ Targets:
   (default)       firmware for NET/MODEL/BOARD: build/<board>/<net>/<variant>/<kernels>/firmware.elf
   models          every variant NET's model allows: build/models/<net>/<variant>.tflite and .json
   models-report   the variants' result summary: table, CSV and PNG
+  deploy-report   every variant built and run on a board (the emulated one unless BOARD=/PORT=
+                  say otherwise; LIMIT= samples): accuracy, fidelity, latency, flash, RAM
   train           retrain models/<net>/ from its recipe (networks with a net.py)
   new-net         make models/<NET>/ from a trained model: NET=name FROM=model file DATASET=...
   check-host      compile MODEL (or TFLITE=) for the host and compare with tflite-micro

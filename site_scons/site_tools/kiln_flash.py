@@ -26,11 +26,7 @@ def _flash_action(target, source, env) -> None:  # noqa: ANN001 - SCons signatur
         if rc:
             raise KilnError(f"booting {board.name} in QEMU failed (status {rc}; see above)")
         return
-    name, exe = flash.find_programmer(env.get("PROGRAMMER", ""), env["ENV"].get("PATH"), board)
-    # Option bytes first (where the board has a check), then write, verify, reset;
-    # each attached under reset, each tried twice before it says what to try.
-    flash.program(name, exe, elf, board, run=lambda argv: flash.run_streaming(argv, env["ENV"]),
-                  say=lambda line: print(line, flush=True))
+    flash.flash_board(elf, board, env.get("PROGRAMMER", ""), env["ENV"])
 
 
 def kiln_flash(env, fw: dict, board: str):  # noqa: ANN001, ANN201 - SCons nodes

@@ -1,6 +1,6 @@
 """SCons tool: `scons infer` and `scons info`, the host side of the board.
 
-    env.KilnInfer(fw, board, net, variant, tflite)  -> [infer.json node]
+    env.KilnInfer(fw, board, net, variant, tflite[, out_dir, flash_first, quiet])  -> [infer.json node]
     env.KilnInfo(fw, board)                         -> [alias node]
 
 Both run `python -m host.infer` as a subprocess: the host reference
@@ -9,6 +9,8 @@ progress bar reaches the terminal. They honour PORT, BAUD (empty: the board's
 default_baud), LIMIT, RESUME and DATASET, LABELS (for a .npy dataset);
 VERBOSE=1 prints every link event as it happens. Without PORT, an emulated
 board (one with an [emulator] section) boots the firmware in QEMU for the run.
+deploy-report runs each variant through KilnInfer too, with its own results
+folder, a hardware board flashed with the image first, and one line of output.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import kiln_scons
 from kiln import ROOT, boards, child_env
 from kiln import firmware as fw
+from kiln import flash as programmer
 from kiln.errors import KilnError
 
 
@@ -62,6 +66,8 @@ def _infer_args(env, board: boards.Board, net: str, variant: str, target, source
         args += ["--labels", env["LABELS"]]
     if env.get("OUTPUT"):
         args += ["--output", env["OUTPUT"]]
+    if env.get("KILN_INFER_QUIET"):
+        args.append("--quiet")
     if env.get("TFLITE"):  # one's own model: hints name TFLITE=, not NET/MODEL
         args += ["--select", f"TFLITE={env['TFLITE']}"]
     else:  # a net.toml there names the network's own test set
@@ -69,8 +75,12 @@ def _infer_args(env, board: boards.Board, net: str, variant: str, target, source
     return args
 
 
-def _infer_action(board: boards.Board, net: str, variant: str):  # noqa: ANN202
+def _infer_action(board: boards.Board, net: str, variant: str, flash_first: bool):  # noqa: ANN202
     def infer(target, source, env) -> None:  # noqa: ANN001 - SCons action signature
+        if flash_first and not board.emulated:
+            # A hardware board runs what was flashed last: this image, from now on.
+            programmer.flash_board(Path(str(source[0])).resolve(), board, env.get("PROGRAMMER", ""),
+                                   env["ENV"])
         _run_host("infer", _infer_args(env, board, net, variant, target, source))
 
     return infer
@@ -94,15 +104,22 @@ def _check_values(env, board: boards.Board) -> None:  # noqa: ANN001 - SCons Env
         kiln_scons.fail(str(exc))
 
 
-def KilnInfer(env, fw_nodes, board: str, net: str, variant: str, tflite):  # noqa: ANN001, ANN201, N802
-    """Run the test set on the board; the target is infer.json beside the ELF."""
+def KilnInfer(env, fw_nodes, board: str, net: str, variant: str, tflite,  # noqa: ANN001, ANN201, N802
+              out_dir: str | os.PathLike | None = None, flash_first: bool = False, quiet: bool = False):
+    """Run the test set on the board; the target is infer.json beside the ELF, or in `out_dir`.
+
+    `flash_first` programs a hardware board with the ELF before the run (deploy-report runs
+    several images in turn); `quiet` prints one line for the run instead of its tables.
+    """
     b = kiln_scons.board(board)
     _check_values(env, b)
     elf = _first(fw_nodes["elf"])
-    out = os.path.join(os.path.dirname(str(elf)), "infer.json")
+    out = os.path.join(str(out_dir) if out_dir else os.path.dirname(str(elf)), "infer.json")
     what = os.path.basename(str(_first(tflite))) if env.get("TFLITE") else f"{net}/{variant}"
     node = env.Command(out, [elf, _first(tflite)],
-                       kiln_scons.action(_infer_action(b, net, variant), f"  INFER {board} {what}"))
+                       kiln_scons.action(_infer_action(b, net, variant, flash_first),
+                                         f"  INFER {board} {what}"),
+                       KILN_INFER_QUIET=quiet)
     # Always run; never delete the old results first (RESUME needs infer.jsonl).
     env.AlwaysBuild(node)
     env.Precious(node)

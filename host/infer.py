@@ -357,13 +357,16 @@ def show_info(args: argparse.Namespace) -> dict:
         info = board.connect().info()
     finally:
         board.close()
-    print(report.format_info(info, _passed_over(args, info)))
+    layers = _compiler_layers(args, info)
+    print(report.format_info(info, [la.get("passed_over", "") for la in layers] if layers else None,
+                             layers))
     return info
 
 
-def _passed_over(args: argparse.Namespace, info: dict) -> list[str] | None:
-    """The compiler's reasons per layer, from the report beside the ELF's generated C
-    (kiln_layers.json), when it describes the model the board runs."""
+def _compiler_layers(args: argparse.Namespace, info: dict) -> list[dict] | None:
+    """The compiler's report per layer (kernel passed over and why, weight bytes, a
+    sparse layer's dense bytes), from kiln_layers.json beside the ELF's generated C, when
+    it describes the model the board runs."""
     if not getattr(args, "elf", None):
         return None
     path = Path(args.elf).parent / "gen" / paths.LAYERS_REPORT
@@ -373,7 +376,7 @@ def _passed_over(args: argparse.Namespace, info: dict) -> list[str] | None:
         return None
     if rep.get("tflite_sha256") != info.get("model", {}).get("tflite_sha256"):
         return None
-    return [la.get("passed_over", "") for la in rep.get("layers", [])]
+    return list(rep.get("layers", []))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -295,10 +295,12 @@ def _uart_and_fault(info: dict) -> list[str]:
     return lines
 
 
-def format_info(info: dict, passed_over: list[str] | None = None) -> str:
+def format_info(info: dict, passed_over: list[str] | None = None,
+                compiler: list[dict] | None = None) -> str:
     """INFO as a model view: the board, then the model layer by layer; with the
     compiler's report (`passed_over`, one entry per layer), why each layer did not
-    get a faster kernel."""
+    get a faster kernel, and (`compiler`: its layers) each layer's weight bytes, a
+    sparse layer's beside those of its dense layout."""
     m = info.get("model", {})
     ios = [f"{kind[:-1]:<9} {_tensor(t)}" + (f"  {t['name']}" if len(m.get(kind, [])) > 1 else "")
            for kind in ("inputs", "outputs") for t in m.get(kind, [])]
@@ -313,11 +315,16 @@ def format_info(info: dict, passed_over: list[str] | None = None) -> str:
         f"compute   {m.get('total_macs', 0):,} MACs in {len(m.get('layers', []))} layers",
         *_uart_and_fault(info),
         "",
-        f"  {'#':>3} {'op':<20} {'kernel':<28} {'MACs':>10}  output",
+        f"  {'#':>3} {'op':<20} {'kernel':<28} {'MACs':>10} {'weights B':>10}  output",
     ]
     for k, layer in enumerate(m.get("layers", [])):
+        c = compiler[k] if compiler and k < len(compiler) else {}
+        weights = f"{c['weight_bytes']:,}" if "weight_bytes" in c else "-"
         head.append(f"  {k:>3} {layer.get('op', '?'):<20} {layer.get('kernel', '?'):<28} "
-                    f"{layer.get('macs', 0):>10,}  {layer.get('name', '')}")
+                    f"{layer.get('macs', 0):>10,} {weights:>10}  {layer.get('name', '')}")
+        if c.get("dense_weight_bytes"):
+            head.append(f"        sparse: {c['weight_bytes']:,} B stored where the dense layout takes "
+                        f"{c['dense_weight_bytes']:,} B ({c['weight_bytes'] / c['dense_weight_bytes']:.0%})")
         if passed_over and k < len(passed_over) and passed_over[k]:
             head.append(f"        not {passed_over[k]}")
     return "\n".join(head)

@@ -85,3 +85,17 @@ def test_info_view_shows_why_a_layer_runs_portable() -> None:
     at = next(i for i, line in enumerate(lines) if "kiln_dwconv2d_s8" in line)
     assert lines[at + 1].strip() == "not kiln_dsp_dwconv_s8: more than 64 taps"
     assert not any(line.strip().startswith("not") for line in lines[:at])
+
+
+def test_info_view_shows_each_layers_weights_and_a_sparse_layers_dense_bytes() -> None:
+    """With the compiler's layers, `scons info` gives each layer's weight bytes and, for a
+    sparse layer, what its dense layout would take."""
+    info = {"board": "b", "model": {"name": "m", "layers": [
+        {"op": "CONV_2D", "kernel": "kiln_dsp_conv_s8", "macs": 10, "name": "a"},
+        {"op": "FULLY_CONNECTED", "kernel": "kiln_dsp_fc_sparse_s8", "macs": 5, "name": "b"}]}}
+    compiler = [{"weight_bytes": 432, "passed_over": ""},
+                {"weight_bytes": 22_990, "dense_weight_bytes": 40_720, "passed_over": ""}]
+    lines = report.format_info(info, ["", ""], compiler).splitlines()
+    at = next(i for i, line in enumerate(lines) if "kiln_dsp_fc_sparse_s8" in line)
+    assert "22,990" in lines[at] and "432" in lines[at - 1]
+    assert lines[at + 1].strip() == "sparse: 22,990 B stored where the dense layout takes 40,720 B (56%)"

@@ -8,6 +8,10 @@ image, with the same outputs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import opmodels
 import pytest
@@ -47,6 +51,18 @@ def _specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
 SPECS = _specs()
 
 
+@contextmanager
+def both_kernel_sets(path: Path) -> Iterator[tuple[hostcheck.HostModel, hostcheck.HostModel]]:
+    """The model built for the host with the dsp set and with the portable one."""
+    dsp = hostcheck.HostModel(path, kernels="dsp")
+    portable = hostcheck.HostModel(path, kernels="portable")
+    try:
+        yield dsp, portable
+    finally:
+        dsp.close()
+        portable.close()
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("float")
@@ -63,9 +79,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_float_kernels_equal_the_portable_ones_and_the_oracle(converted: dict, name: str, shape: tuple,
                                                              expected: set) -> None:
     path = converted[name]
-    dsp = hostcheck.HostModel(path, kernels="dsp")
-    portable = hostcheck.HostModel(path, kernels="portable")
-    try:
+    with both_kernel_sets(path) as (dsp, portable):
         chosen = {la.kernel for la in dsp.model.layers}
         assert expected <= chosen, chosen
         xs = np.random.default_rng(3).normal(0, 1, (12, *shape)).astype(np.float32)
@@ -73,9 +87,6 @@ def test_float_kernels_equal_the_portable_ones_and_the_oracle(converted: dict, n
         np.testing.assert_array_equal(got, portable.invoke_many(xs))
         ref = oracle.reference_outputs(path, xs)
         np.testing.assert_allclose(got.reshape(ref.shape), ref, rtol=1e-5, atol=1e-6)
-    finally:
-        dsp.close()
-        portable.close()
 
 
 @pytest.mark.slow
@@ -96,16 +107,10 @@ def test_fashion_float_on_the_emulated_fpu_matches_and_beats_portable() -> None:
 def test_two_of_four_pruned_dense_layer_runs_sparse_with_the_portable_bits() -> None:
     """prune_struct (tfmot's 2:4) keeps two weights in every four inputs: its dense layer
     runs kiln_dsp_fc_f32_sparse and gives the portable kernels' outputs."""
-    path = variant_path("fashion_mnist", "prune_struct")
-    dsp = hostcheck.HostModel(path, kernels="dsp")
-    portable = hostcheck.HostModel(path, kernels="portable")
-    try:
+    with both_kernel_sets(variant_path("fashion_mnist", "prune_struct")) as (dsp, portable):
         assert "kiln_dsp_fc_f32_sparse" in {la.kernel for la in dsp.model.layers}
         xs = np.random.default_rng(4).random((10, 28, 28, 1), dtype=np.float32)
         np.testing.assert_array_equal(dsp.invoke_many(xs), portable.invoke_many(xs))
-    finally:
-        dsp.close()
-        portable.close()
 
 
 @pytest.mark.slow

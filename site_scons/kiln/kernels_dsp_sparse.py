@@ -21,7 +21,7 @@ from kiln import dsp_layout as lay
 from kiln import kernels_dsp as kd
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_array
-from kiln.codegen.registry import Explained, KernelImpl, LayerCode, UnsupportedLayer, register
+from kiln.codegen.registry import Explained, KernelImpl, LayerCode, register
 from kiln.ir import Graph, Operator
 
 #: Instructions per kept block against per dense block, measured on the emulated M33
@@ -41,7 +41,8 @@ def _density_ok(blocks: lay.SparseBlocks, limit: float) -> lay.SparseBlocks:
     if blocks.density > limit:
         why = (f"{blocks.density:.0%} of its weight blocks are nonzero (sparse above {limit:.0%} "
                "would be slower than dense)")
-        # A layer with a tenth of its blocks zero or more was pruned: say why it runs dense.
+        # A layer with a tenth of its blocks zero or more was pruned: say why it runs dense
+        # (kernels_dsp._guard passes an Explained refusal on as it is).
         raise Explained(why) if blocks.density <= PRUNED_DENSITY else lay.Unfit(why)
     return blocks
 
@@ -113,17 +114,6 @@ def _fc_scratch(g: Graph, op: Operator) -> int:
     return 2 * (in_n + (-in_n) % 4)
 
 
-def _guard(check):  # noqa: ANN001, ANN202
-    """accepts(): as kernels_dsp's, an Explained refusal kept as it is."""
-    def accepts(g: Graph, op: Operator) -> bool:
-        try:
-            check(g, op)
-        except lay.Unfit as exc:
-            raise UnsupportedLayer(str(exc)) from None
-        return True
-    return accepts
-
-
 def _register() -> None:
     """Register the sparse kernels after the dense ones: they are tried first."""
     for op, func, check, build, scratch in [
@@ -131,7 +121,7 @@ def _register() -> None:
         ("FULLY_CONNECTED", "kiln_dsp_fc_sparse_s8", _fc_check, _fc_build, _fc_scratch),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=kd._build(build),
-                            accepts=_guard(check), header="kiln/dsp.h", scratch=scratch,
+                            accepts=kd._guard(check), header="kiln/dsp.h", scratch=scratch,
                             wide_weights=True, sparse=True))
 
 

@@ -13,13 +13,6 @@
 #include "kiln/dsp.h"
 #include "kiln_dsp.h"
 
-/* The activation clamp as the reference writes it (a NaN stays one). */
-static inline float clamp_f(float v, float lo, float hi)
-{
-    v = v < lo ? lo : v;
-    return v > hi ? hi : v;
-}
-
 /* n floats from src to dst (n of 0 zeroes them when src is NULL): a plain
  * loop, where newlib-nano's memcpy and memset go byte by byte. */
 static inline void copy_floats(float *dst, const float *src, uint32_t n)
@@ -55,15 +48,15 @@ static void gather(const kiln_dsp_conv_f32_params_t *p, const float *in, uint32_
 static inline void store(float lo, float hi, float *o, const float *bias, uint32_t n,
                          float a0, float a1, float a2, float a3)
 {
-    o[0] = clamp_f(a0 + bias[0], lo, hi);
+    o[0] = kiln_clamp_f(a0 + bias[0], lo, hi);
     if (n > 1u) {
-        o[1] = clamp_f(a1 + bias[1], lo, hi);
+        o[1] = kiln_clamp_f(a1 + bias[1], lo, hi);
     }
     if (n > 2u) {
-        o[2] = clamp_f(a2 + bias[2], lo, hi);
+        o[2] = kiln_clamp_f(a2 + bias[2], lo, hi);
     }
     if (n > 3u) {
-        o[3] = clamp_f(a3 + bias[3], lo, hi);
+        o[3] = kiln_clamp_f(a3 + bias[3], lo, hi);
     }
 }
 
@@ -160,10 +153,10 @@ void kiln_dsp_dwconv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, f
                         a3 = kiln_vmla(a3, s[3], w[3]);
                     }
                 }
-                out[g] = clamp_f(a0 + p->bias[g], lo, hi);
-                out[g + 1u] = clamp_f(a1 + p->bias[g + 1u], lo, hi);
-                out[g + 2u] = clamp_f(a2 + p->bias[g + 2u], lo, hi);
-                out[g + 3u] = clamp_f(a3 + p->bias[g + 3u], lo, hi);
+                out[g] = kiln_clamp_f(a0 + p->bias[g], lo, hi);
+                out[g + 1u] = kiln_clamp_f(a1 + p->bias[g + 1u], lo, hi);
+                out[g + 2u] = kiln_clamp_f(a2 + p->bias[g + 2u], lo, hi);
+                out[g + 3u] = kiln_clamp_f(a3 + p->bias[g + 3u], lo, hi);
             }
             for (i = full; i < c; i++) {   /* the last 1 to 3 channels */
                 float a = 0.0f;
@@ -174,7 +167,7 @@ void kiln_dsp_dwconv_f32(const kiln_dsp_conv_f32_params_t *p, const float *in, f
                         a = kiln_vmla(a, s[0], w[0]);
                     }
                 }
-                out[i] = clamp_f(a + p->bias[i], lo, hi);
+                out[i] = kiln_clamp_f(a + p->bias[i], lo, hi);
             }
         }
     }

@@ -8,13 +8,6 @@
 #include "kiln/dsp.h"
 #include "kiln_dsp.h"
 
-/* The activation clamp as the reference writes it (a NaN stays one). */
-static inline float clamp_f(float v, float lo, float hi)
-{
-    v = v < lo ? lo : v;
-    return v > hi ? hi : v;
-}
-
 /* Units u .. u + n - 1 (n <= 4) from their accumulators. */
 static inline void store(const kiln_dsp_fc_f32_params_t *p, float *out, uint32_t u, uint32_t n,
                          const float *acc, float lo, float hi)
@@ -22,7 +15,7 @@ static inline void store(const kiln_dsp_fc_f32_params_t *p, float *out, uint32_t
     uint32_t i;
 
     for (i = 0; i < n; i++) {
-        out[u + i] = clamp_f(acc[i] + p->bias[u + i], lo, hi);
+        out[u + i] = kiln_clamp_f(acc[i] + p->bias[u + i], lo, hi);
     }
 }
 

@@ -11,13 +11,6 @@
 #include "kiln/dsp.h"
 #include "kiln_dsp.h"
 
-/* The activation clamp as the reference writes it (a NaN stays one). */
-static inline float clamp_f(float v, float lo, float hi)
-{
-    v = v < lo ? lo : v;
-    return v > hi ? hi : v;
-}
-
 void kiln_dsp_fc_f32_sparse(const kiln_dsp_fc_f32_sparse_params_t *p, const float *in, float *out)
 {
     const uint32_t groups = (p->in_n + 3u) / 4u;
@@ -37,7 +30,7 @@ void kiln_dsp_fc_f32_sparse(const kiln_dsp_fc_f32_sparse_params_t *p, const floa
                 acc = kiln_vmla(acc, x0, w[0]);
                 acc = kiln_vmla(acc, x1, w[1]);
             }
-            out[u] = clamp_f(acc + p->bias[u], lo, hi);
+            out[u] = kiln_clamp_f(acc + p->bias[u], lo, hi);
         }
     }
 }

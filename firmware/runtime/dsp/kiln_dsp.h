@@ -281,6 +281,14 @@ static inline uint32_t kiln_splat_s8x4(int32_t x)
     return (uint32_t)(uint8_t)x * 0x01010101u;
 }
 
+/* A float activation clamp as TFLite's reference writes it: max, then min,
+ * each a comparison (a NaN stays one; VMAXNM would not keep it). */
+static inline float kiln_clamp_f(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
 /* acc + a * b with the product and the sum each rounded to single
  * precision: VMLA.F32 on a core with a single-precision FPU (it is not a
  * fused multiply-add), the same two roundings in plain C elsewhere. GCC

@@ -393,6 +393,9 @@ def test_every_registered_kernel_is_exercised(models: dict[str, Path], kernels: 
     # Operator families under kiln.codegen.ops have suites of their own (tests/test_ops_*.py),
     # each checking that its models reach every kernel of its family.
     registered = {impl.func for impl in entries(kernels) if not impl.build.__module__.startswith(OPS)}
+    # Sparse kernels need pruned weights: tests/test_dsp_sparse.py and test_dsp_float.py
+    # prune models for them and check them against the oracle.
+    registered -= {impl.func for impl in entries(kernels) if impl.sparse}
     missing = registered - chosen
     assert not missing, (f"registered {kernels} kernels no test model reaches: {sorted(missing)}; "
                          "add a layer that selects them to _keras_models() in tests/test_kernels.py")

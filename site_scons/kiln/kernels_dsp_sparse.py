@@ -52,15 +52,16 @@ def _conv_rows(g: Graph, op: Operator) -> np.ndarray:
     return w.reshape(w.shape[0], -1)
 
 
-def _conv_check(g: Graph, op: Operator) -> lay.SparseBlocks:
-    kd._conv_check(g, op)
+def _conv_check(g: Graph, op: Operator) -> tuple[tuple, lay.SparseBlocks]:
+    """The dense kernel's (geometry, records) and the blocks, or Unfit."""
+    dense = kd._conv_check(g, op)
     try:
         kd._conv1_check(g, op)
     except lay.Unfit:
         pass
     else:   # its max pool is computed with it: the pool's kernel counts on that
         raise lay.Unfit("the fused convolution + max pool kernel takes this layer")
-    return _density_ok(lay.sparse_blocks(_conv_rows(g, op)), CONV_MAX_DENSITY)
+    return dense, _density_ok(lay.sparse_blocks(_conv_rows(g, op)), CONV_MAX_DENSITY)
 
 
 def _sparse_decls(ctx: LayerContext, blocks: lay.SparseBlocks) -> dict:
@@ -82,20 +83,19 @@ def _dense_bytes(code: LayerCode, blocks: lay.SparseBlocks) -> LayerCode:
 
 
 def _conv_build(ctx: LayerContext) -> LayerCode:
-    blocks = _conv_check(ctx.graph, ctx.op)
-    geo, rq = kd._conv_check(ctx.graph, ctx.op)
+    (geo, rq), blocks = _conv_check(ctx.graph, ctx.op)
     return _dense_bytes(kd._conv_call(ctx, geo, rq, np.asarray(ctx.t(1).data),
                                       weights=_sparse_decls(ctx, blocks)), blocks)
 
 
-def _fc_check(g: Graph, op: Operator) -> lay.SparseBlocks:
-    kd._fc_check(g, op)
-    return _density_ok(lay.sparse_blocks(np.asarray(g.tensors[op.inputs[1]].data)), FC_MAX_DENSITY)
+def _fc_check(g: Graph, op: Operator) -> tuple[tuple, lay.SparseBlocks]:
+    """The dense kernel's (batches, in_n, out_n, records) and the blocks, or Unfit."""
+    dense = kd._fc_check(g, op)
+    return dense, _density_ok(lay.sparse_blocks(np.asarray(g.tensors[op.inputs[1]].data)), FC_MAX_DENSITY)
 
 
 def _fc_build(ctx: LayerContext) -> LayerCode:
-    blocks = _fc_check(ctx.graph, ctx.op)
-    batches, in_n, out_n, rq = kd._fc_check(ctx.graph, ctx.op)
+    (batches, in_n, out_n, rq), blocks = _fc_check(ctx.graph, ctx.op)
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     k_len = in_n + (-in_n) % 4
     ctx.decls.append(kd.HEADER)

@@ -45,10 +45,9 @@ def _bodies(text: str) -> str:
 def _with_includes(src: Path, seen: set[Path]) -> str:
     """`src` followed by every runtime file it includes, recursively, once each:
     an inline function in a header calls kernels too."""
-    text = src.read_text()
-    if src.suffix == ".h":
-        text = _bodies(text)
-    for inc in _INCLUDE.findall(src.read_text()):
+    raw = src.read_text()
+    text = _bodies(raw) if src.suffix == ".h" else raw
+    for inc in _INCLUDE.findall(raw):
         for base in (src.parent, RUNTIME / "include"):
             path = (base / inc).resolve()
             if path.is_file():

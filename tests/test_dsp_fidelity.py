@@ -74,22 +74,28 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_k576_oc15", lambda: seq((5, 6, 64), L.Conv2D(15, 3, padding="same")), (5, 6, 64), {conv}),
         ("dw_c8_same_relu", lambda: seq((9, 10, 8), L.DepthwiseConv2D(3, padding="same",
                                                                       activation="relu")),
-         (9, 10, 8), {"kiln_dsp_dwconv_s8"}),
+         (9, 10, 8), {"kiln_dsp_dw3x3_s8"}),
         ("dw_c16_s2", lambda: seq((10, 9, 16), L.DepthwiseConv2D(3, strides=2, padding="same")),
          (10, 9, 16), {"kiln_dsp_dwconv_s8"}),
         ("dw_c6_s2_valid_odd", lambda: seq((11, 9, 6), L.DepthwiseConv2D(3, strides=2)),
          (11, 9, 6), {"kiln_dsp_dwconv_s8"}),
-        # the planar 3x3 kernel (stride 1, >= 100 outputs a channel): VALID, and an odd
-        # output width (its last step stores one output of two)
+        # the planar 3x3 kernel (stride 1): VALID, and an odd output width (its last step
+        # computes one output too many, which is not stored)
         ("dw3_c5_valid_relu6", lambda: seq((13, 14, 5), L.DepthwiseConv2D(3, activation="relu6")),
          (13, 14, 5), {"kiln_dsp_dw3x3_s8"}),
         ("dw3_c3_same_w13", lambda: seq((12, 13, 3), L.DepthwiseConv2D(3, padding="same")),
          (12, 13, 3), {"kiln_dsp_dw3x3_s8"}),
-        # the NHWC kernel's 3x3 path (taps written out), where the planar one is slower:
-        # 12 outputs a row over 32 channels
-        ("dw3_c32_same_w12", lambda: seq((12, 12, 32), L.DepthwiseConv2D(3, padding="same",
-                                                                          activation="relu")),
-         (12, 12, 32), {"kiln_dsp_dwconv_s8"}),
+        # taller than wide: the plane is the input transposed (rows along the width)
+        ("dw3_c8_tall_odd", lambda: seq((21, 5, 8), L.DepthwiseConv2D(3, padding="same",
+                                                                       activation="relu")),
+         (21, 5, 8), {"kiln_dsp_dw3x3_s8"}),
+        ("dw3_c4_tall_valid_relu6", lambda: seq((17, 6, 4), L.DepthwiseConv2D(3, activation="relu6")),
+         (17, 6, 4), {"kiln_dsp_dw3x3_s8"}),
+        # the NHWC kernel's 3x3 path (taps written out) at stride 1, where the planar one
+        # is slower: 3 outputs a row
+        ("dw3_c32_same_w3", lambda: seq((3, 3, 32), L.DepthwiseConv2D(3, padding="same",
+                                                                       activation="relu")),
+         (3, 3, 32), {"kiln_dsp_dwconv_s8"}),
         ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
          {"kiln_dsp_dwconv_s8"}),
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),

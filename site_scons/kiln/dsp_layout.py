@@ -231,27 +231,74 @@ def dw_weights(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:
     return widened(dw_weights8(w_1hwc, mult))
 
 
-def dw3x3_weights(w_1hwc: np.ndarray) -> np.ndarray:
-    """DEPTHWISE_CONV_2D 3x3 weights [1][3][3][C] for kiln_dsp_dw3x3_s8: per channel the
-    doubled int16 pairs [w00, w01] [w10, w11] [w20, w21] [w02, w12] [w22, 0] (10 int16)."""
-    w = np.asarray(w_1hwc, dtype=np.int32)[0] * 2                  # [3][3][C]
-    c = w.shape[2]
-    out = np.zeros((c, 10), np.int32)
-    out[:, 0:2], out[:, 2:4], out[:, 4:6] = w[0, 0:2].T, w[1, 0:2].T, w[2, 0:2].T
-    out[:, 6], out[:, 7], out[:, 8] = w[0, 2], w[1, 2], w[2, 2]
-    return out.astype(np.int16).ravel()
+def dw3x3_weights(w_1hwc: np.ndarray, transposed: bool) -> np.ndarray:
+    """DEPTHWISE_CONV_2D 3x3 weights [1][3][3][C] for kiln_dsp_dw3x3_s8: per channel, with
+    k the kernel in plane orientation (transposed when the plane is), the doubled int16
+    pairs [k00, k01] [k01, k02] [k10, k11] [k11, k12] [k20, k21] [k21, k22] (12 int16)."""
+    k = np.asarray(w_1hwc, dtype=np.int32)[0] * 2                  # [3][3][C]
+    if transposed:
+        k = k.transpose(1, 0, 2)
+    pairs = [(a, b) for a in range(3) for b in range(2)]            # [k_a,b, k_a,b+1]
+    out = np.stack([np.stack([k[a, b], k[a, b + 1]], axis=1) for a, b in pairs], axis=1)
+    return out.astype(np.int16).ravel()                            # [C][6][2]
 
 
 #: The largest int16 plane kiln_dsp_dw3x3_s8 widens a channel into (arena bytes).
 DW3X3_MAX_PLANE_BYTES = 32768
 
 
-def dw3x3_plane(out_h: int, out_w: int, in_w: int, pad_left: int) -> tuple[int, int]:
-    """(plane_h, plane_w) of kiln_dsp_dw3x3_s8 (stride 1): every row and column its
-    two-output steps read (an odd last output reads one pair further), and every input
-    column."""
-    plane_w = max(out_w + out_w % 2 + 2, pad_left + in_w)
-    return out_h + 2, plane_w + plane_w % 2
+@dataclass(frozen=True)
+class Dw3x3Plan:
+    """kiln_dsp_dw3x3_s8's plane and strides for one layer (stride 1): the plane runs along
+    the output's longer side, so that the two-output steps have the longest rows."""
+
+    transposed: bool
+    rows: int
+    len: int
+    plane_w: int
+    in_rows: int
+    in_len: int
+    pad_r: int
+    pad_c: int
+    in_step: int
+    in_row: int
+    out_step: int
+    out_row: int
+
+    @property
+    def plane_bytes(self) -> int:
+        """Bytes of the int16 plane: rows + 2 rows of plane_w."""
+        return 2 * (self.rows + 2) * self.plane_w
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Arena bytes: the plane, then one row of int32 accumulators (rounded up to a pair)."""
+        return self.plane_bytes + 4 * (self.len + self.len % 2)
+
+    def fields(self) -> dict[str, int]:
+        """The plan's fields of kiln_dsp_dw3x3_params_t."""
+        return {k: getattr(self, k) for k in ("rows", "len", "plane_w", "in_rows", "in_len", "pad_r",
+                                              "pad_c", "in_step", "in_row", "out_step", "out_row")}
+
+
+def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, int],
+               channels: int) -> Dw3x3Plan:
+    """The plan for a stride-1 3x3 depthwise layer: in_hw, out_hw the input and output
+    (height, width), pad (top, left)."""
+    (in_h, in_w), (out_h, out_w), (top, left), c = in_hw, out_hw, pad, channels
+    transposed = out_h > out_w
+    if transposed:
+        rows, length, in_rows, in_len, pad_r, pad_c = out_w, out_h, in_w, in_h, left, top
+        in_step, in_row, out_step, out_row = in_w * c, c, out_w * c, c
+    else:
+        rows, length, in_rows, in_len, pad_r, pad_c = out_h, out_w, in_h, in_w, top, left
+        in_step, in_row, out_step, out_row = c, in_w * c, c, out_w * c
+    # Each two-output step reads four columns from its first: the last (an odd row's
+    # extra output included) reads up to column len rounded up to even, plus one.
+    plane_w = length + length % 2 + 2
+    return Dw3x3Plan(transposed, rows, length, plane_w,
+                     max(0, min(in_rows, rows + 2 - pad_r)), max(0, min(in_len, plane_w - pad_c)),
+                     pad_r, pad_c, in_step, in_row, out_step, out_row)
 
 
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:

@@ -51,16 +51,10 @@ from kiln.ir import Graph, Operator, Tensor
 
 HEADER = '#include "kiln/dsp.h"'
 DW_MAX_TAPS = 64
-#: kiln_dsp_dw3x3_s8 beats kiln_dsp_dwconv_s8 from about this many outputs per channel
-#: and per row; between 12 and 24 a row only with fewer channels than DW3X3_WIDE_CHANNELS,
-#: over which the NHWC kernel's per-pixel costs spread (measured on VWW's, DS-CNN's and
-#: cifar_cnn's layers with the NHWC kernel's nine taps written out: planar 3.3 against
-#: NHWC 3.6 per MAC at 48 a row, 4.1 against 3.7 at 12 a row and 128 channels, 3.8
-#: against 4.5 at 16 a row and 16 channels).
-DW3X3_MIN_OUTPUTS = 100
-DW3X3_MIN_WIDTH = 12
-DW3X3_WIDE = 24
-DW3X3_WIDE_CHANNELS = 32
+#: kiln_dsp_dw3x3_s8 beats kiln_dsp_dwconv_s8 from about this many outputs along the
+#: output's longer side (the plane's rows) and per channel (measured below).
+DW3X3_MIN_LEN = 4
+DW3X3_MIN_OUTPUTS = 16
 AVG_MAX_WINDOW = 256
 
 
@@ -396,50 +390,47 @@ _dw_build, _dw8_build = _builds(_dw_call)
 
 # ---- DEPTHWISE_CONV_2D 3x3, planar ----------------------------------------------------------
 
-def _dw3_plane(g: Graph, op: Operator) -> tuple[Geometry, tuple[int, int]]:
-    """The layer's geometry and (plane_h, plane_w), or Unfit: kiln_dsp_dw3x3_s8's shape
+def _dw3_plane(g: Graph, op: Operator) -> tuple[Geometry, lay.Dw3x3Plan]:
+    """The layer's geometry and plane plan, or Unfit: kiln_dsp_dw3x3_s8's shape
     conditions (the records are _dw_check's)."""
     geo = _geometry(g, op)
     if (geo.k_h, geo.k_w, geo.dil_h, geo.dil_w, geo.depth_mult) != (3, 3, 1, 1, 1):
         raise lay.Unfit("not 3x3, undilated, depth multiplier 1")
     if (geo.stride_h, geo.stride_w) != (1, 1):
         raise lay.Unfit("stride is not 1 (the plane would hold four inputs per output)")
-    if geo.out_w < DW3X3_MIN_WIDTH or geo.out_h * geo.out_w < DW3X3_MIN_OUTPUTS:
-        raise lay.Unfit(f"under {DW3X3_MIN_WIDTH} outputs a row or {DW3X3_MIN_OUTPUTS} a channel "
-                        "(slower than kiln_dsp_dwconv_s8 there)")
-    if geo.out_w < DW3X3_WIDE and geo.in_c >= DW3X3_WIDE_CHANNELS:
-        raise lay.Unfit(f"under {DW3X3_WIDE} outputs a row with {DW3X3_WIDE_CHANNELS} channels or more "
-                        "(slower than kiln_dsp_dwconv_s8 there)")
-    plane = lay.dw3x3_plane(geo.out_h, geo.out_w, geo.in_w, geo.pad_left)
-    if 2 * plane[0] * plane[1] > lay.DW3X3_MAX_PLANE_BYTES:
+    plan = lay.dw3x3_plan((geo.in_h, geo.in_w), (geo.out_h, geo.out_w), (geo.pad_top, geo.pad_left),
+                          geo.in_c)
+    if plan.len < DW3X3_MIN_LEN or geo.out_h * geo.out_w < DW3X3_MIN_OUTPUTS:
+        raise lay.Unfit(f"under {DW3X3_MIN_LEN} outputs along the longer side or {DW3X3_MIN_OUTPUTS} "
+                        "a channel (slower than kiln_dsp_dwconv_s8 there)")
+    if plan.plane_bytes > lay.DW3X3_MAX_PLANE_BYTES:
         raise lay.Unfit(f"a channel's plane is above {lay.DW3X3_MAX_PLANE_BYTES} bytes")
-    return geo, plane
+    return geo, plan
 
 
-def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, tuple[int, int]]:
-    geo, plane = _dw3_plane(g, op)
-    return geo, _dw_check(g, op)[1], plane
+def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, lay.Dw3x3Plan]:
+    geo, plan = _dw3_plane(g, op)
+    return geo, _dw_check(g, op)[1], plan
 
 
 def _dw3_scratch(g: Graph, op: Operator) -> int:
     """Arena bytes of kiln_dsp_dw3x3_s8: one channel's int16 plane, then one output row
     of int32 accumulators (rounded up to a pair)."""
-    geo, (plane_h, plane_w) = _dw3_plane(g, op)
-    return 2 * plane_h * plane_w + 4 * (geo.out_w + geo.out_w % 2)
+    return _dw3_plane(g, op)[1].scratch_bytes
 
 
 @_build
 def _dw3_build(ctx: LayerContext) -> LayerCode:
-    geo, rq, (plane_h, plane_w) = _dw3_check(ctx.graph, ctx.op)
+    geo, rq, plan = _dw3_check(ctx.graph, ctx.op)
     x, y = _int8_io(ctx.graph, ctx.op)
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     ctx.decls.append(HEADER)
-    fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
-                  exact=lay.has_exact(rq), plane_h=plane_h, plane_w=plane_w,
-                  w=_weights_decl(ctx, lay.dw3x3_weights(np.asarray(ctx.t(1).data))),
+    fields = dict(**plan.fields(), channels=geo.in_c, pad_value=x.qparams()[1],
+                  **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
+                  w=_weights_decl(ctx, lay.dw3x3_weights(np.asarray(ctx.t(1).data), plan.transposed)),
                   rq=_rq_decl(ctx, rq),
                   plane=f"(int16_t *)(void *){base}",
-                  acc=f"(int32_t *)(void *)((int8_t *){base} + {2 * plane_h * plane_w})")
+                  acc=f"(int32_t *)(void *)((int8_t *){base} + {plan.plane_bytes})")
     p = ctx.struct("kiln_dsp_dw3x3_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)

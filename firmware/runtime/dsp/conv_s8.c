@@ -18,9 +18,51 @@
 #include "dsp_rq.h"
 
 /* Widens the 4*n int8 at src into pixel `px` of the scratch (2 words per
- * group, groups 4 words apart). */
+ * group, groups 4 words apart). On the target, four groups at a time from a
+ * word-aligned source: one LDM, 8 SXTB16 and 8 STR, 20 instructions with the
+ * loop against 32 a group at a time (the widening is up to a seventh of a
+ * 16-channel 3x3 layer's instructions). */
 static inline void widen(uint32_t *dst, const int8_t *src, uint32_t n)
 {
+#if KILN_DSP_ASM
+    uint32_t quads = n / 4u;
+
+    if (quads && ((uintptr_t)src & 3u) == 0) {
+        /* LDM fills its registers in ascending order: they are fixed. */
+        register uint32_t a __asm__("r2");
+        register uint32_t b __asm__("r3");
+        register uint32_t c __asm__("r4");
+        register uint32_t d __asm__("r5");
+        uint32_t t;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldmia  %[s]!, {r2-r5}\n\t"
+            "sxtb16 %[t], %[a]\n\t"
+            "sxtb16 %[a], %[a], ror #8\n\t"
+            "str    %[t], [%[o]]\n\t"
+            "str    %[a], [%[o], #4]\n\t"
+            "sxtb16 %[t], %[b]\n\t"
+            "sxtb16 %[b], %[b], ror #8\n\t"
+            "str    %[t], [%[o], #16]\n\t"
+            "str    %[b], [%[o], #20]\n\t"
+            "sxtb16 %[t], %[c]\n\t"
+            "sxtb16 %[c], %[c], ror #8\n\t"
+            "str    %[t], [%[o], #32]\n\t"
+            "str    %[c], [%[o], #36]\n\t"
+            "sxtb16 %[t], %[d]\n\t"
+            "sxtb16 %[d], %[d], ror #8\n\t"
+            "str    %[t], [%[o], #48]\n\t"
+            "str    %[d], [%[o], #52]\n\t"
+            "add    %[o], %[o], #64\n\t"
+            "subs   %[n], %[n], #1\n\t"
+            "bne    1b\n\t"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [t] "=&r"(t), [s] "+r"(src),
+              [o] "+r"(dst), [n] "+r"(quads)
+            :
+            : "cc", "memory");
+        n &= 3u;
+    }
+#endif
     while (n--) {
         const uint32_t v = kiln_load32(src);
         dst[0] = kiln_sxtb16(v);

@@ -228,26 +228,37 @@ void kiln_dsp_dwconv_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int
 /* The same with int8 weights (w8), widened into wbuf first. */
 void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out);
 
-/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1, no dilation: one channel at a time, its input widened into a padded
- * int16 plane (`plane`, arena scratch), then two outputs of a row per step,
- * horizontally adjacent taps paired for SMLAD, a row's accumulators kept in
- * `acc` and requantized after it.
- *   w: per channel 5 words of doubled int16 pairs:
- *      [w00, w01] [w10, w11] [w20, w21] [w02, w12] [w22, 0]
- *   plane: plane_h rows of plane_w int16 (plane_w even); plane (py, px) is
- *      input (py - pad_top, px - pad_left), or pad_value outside the input.
- *      plane_h = out_h + 2, plane_w >= out_w (rounded up to even) + 2. */
+/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1, no dilation: one
+ * channel at a time, its input widened into a padded int16 plane (`plane`,
+ * arena scratch), then two outputs of a plane row per step with adjacent taps
+ * paired for SMLAD, a row's accumulators kept in `acc` and requantized after
+ * it (dw3x3_s8.c). The plane may be the input transposed: the build picks the
+ * orientation with the longer rows and says it through the strides below.
+ *   w: per channel 6 words of doubled int16 pairs, k[a][b] being the kernel
+ *      in plane orientation (a along the plane's columns, b along its rows):
+ *      [k00, k01] [k01, k02] [k10, k11] [k11, k12] [k20, k21] [k21, k22]
+ *   plane: rows + 2 rows of plane_w int16 (plane_w even, at least len rounded
+ *      up to even + 2); cell (r, i) is input element i - pad_c of input row
+ *      r - pad_r (in plane orientation), or pad_value outside the input. The
+ *      channel's in_rows x in_len input elements are copied from
+ *      in + c + r * in_row + i * in_step; output (y, x) of channel c goes to
+ *      out + c + y * out_row + x * out_step. */
 typedef struct {
-    kiln_geometry_t g;           /* k_h = k_w = 3, stride 1, out_c == in_c */
+    uint16_t rows, len;          /* output rows and outputs per row */
+    uint16_t channels;
+    uint16_t plane_w;
+    uint16_t in_rows, in_len;    /* the input rows and elements copied per channel */
+    uint16_t pad_r, pad_c;       /* padding rows and columns before them */
+    int32_t in_step, in_row;     /* input bytes between plane columns and between rows */
+    int32_t out_step, out_row;   /* the same for the output */
     int8_t pad_value;
     uint8_t clamp;
     uint8_t exact;
-    uint16_t plane_h, plane_w;
     int32_t act_min, act_max;
     const int16_t *w;
-    const kiln_dsp_rq_t *rq;    /* in_c entries */
+    const kiln_dsp_rq_t *rq;    /* channels entries */
     int16_t *plane;
-    int32_t *acc;                /* arena scratch: ceil(out_w / 2) * 2 int32, one output row */
+    int32_t *acc;                /* arena scratch: len rounded up to even int32, one row */
 } kiln_dsp_dw3x3_params_t;
 
 void kiln_dsp_dw3x3_s8(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out);

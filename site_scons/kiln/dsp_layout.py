@@ -245,6 +245,10 @@ def dw3x3_weights(w_1hwc: np.ndarray, transposed: bool) -> np.ndarray:
 
 #: The largest int16 plane kiln_dsp_dw3x3_s8 widens a channel into (arena bytes).
 DW3X3_MAX_PLANE_BYTES = 32768
+#: The arena bytes of accumulator rows kiln_dsp_dw3x3_s8 requantizes at a time (at least
+#: one row): a batch of rows per call of its assembly loops, whose set-up would otherwise
+#: cost as much as a small map's row.
+DW3X3_ACC_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,8 @@ class Dw3x3Plan:
     in_row: int
     out_step: int
     out_row: int
+    #: Output rows whose accumulators the arena scratch holds at a time.
+    batch: int
 
     @property
     def plane_bytes(self) -> int:
@@ -272,13 +278,15 @@ class Dw3x3Plan:
 
     @property
     def scratch_bytes(self) -> int:
-        """Arena bytes: the plane, then one row of int32 accumulators (rounded up to a pair)."""
-        return self.plane_bytes + 4 * (self.len + self.len % 2)
+        """Arena bytes: the plane, then `batch` rows of int32 accumulators (each rounded up
+        to a pair)."""
+        return self.plane_bytes + 4 * self.batch * (self.len + self.len % 2)
 
     def fields(self) -> dict[str, int]:
         """The plan's fields of kiln_dsp_dw3x3_params_t."""
         return {k: getattr(self, k) for k in ("rows", "len", "plane_w", "in_rows", "in_len", "pad_r",
-                                              "pad_c", "in_step", "in_row", "out_step", "out_row")}
+                                              "pad_c", "in_step", "in_row", "out_step", "out_row",
+                                              "batch")}
 
 
 def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, int],
@@ -296,9 +304,10 @@ def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, 
     # Each two-output step reads four columns from its first: the last (an odd row's
     # extra output included) reads up to column len rounded up to even, plus one.
     plane_w = length + length % 2 + 2
+    batch = max(1, min(rows, DW3X3_ACC_BYTES // (4 * (length + length % 2))))
     return Dw3x3Plan(transposed, rows, length, plane_w,
                      max(0, min(in_rows, rows + 2 - pad_r)), max(0, min(in_len, plane_w - pad_c)),
-                     pad_r, pad_c, in_step, in_row, out_step, out_row)
+                     pad_r, pad_c, in_step, in_row, out_step, out_row, batch)
 
 
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:

@@ -128,6 +128,53 @@ static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t o
     }
 }
 
+/* gather() for a pixel whose receptive field lies inside the input (dilation
+ * 1): each kernel row a run of k_w * in_c bytes, copied a word at a time
+ * (unaligned LDR/STR). Every row but the last is copied rounded up to whole
+ * words: the bytes past its run are the next row's, which overwrites them,
+ * and they are read from the next input row. The last row is copied exactly,
+ * so the K tail (the zero point, written once per call by gather_tail)
+ * stays. Returns 0 when the pixel touches the padding. A 3-channel stem's
+ * 3x3 field costs about 25 instructions here against about 90 in gather(). */
+static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
+                         int8_t *buf)
+{
+    const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+    const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+    const uint32_t ic = p->g.in_c, run = (uint32_t)p->g.k_w * ic, words = (run + 3u) / 4u;
+    const uint32_t row_bytes = (uint32_t)p->g.in_w * ic;
+    const int8_t *src;
+    uint32_t ky, i;
+
+    if (y0 < 0 || x0 < 0 || y0 + p->g.k_h > p->g.in_h || x0 + p->g.k_w > p->g.in_w) {
+        return 0;
+    }
+    src = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * ic;
+    for (ky = 1; ky < p->g.k_h; ky++, src += row_bytes, buf += run) {
+        for (i = 0; i < words; i++) {
+            kiln_store32(buf + 4u * i, kiln_load32(src + 4u * i));
+        }
+    }
+    for (i = 0; i + 4u <= run; i += 4u) {
+        kiln_store32(buf + i, kiln_load32(src + i));
+    }
+    for (; i < run; i++) {
+        buf[i] = src[i];
+    }
+    return 1;
+}
+
+/* The gather buffer's K tail (k_len - k_h * k_w * in_c bytes): the zero
+ * point, which every receptive field shares. */
+static void gather_tail(const kiln_dsp_conv_params_t *p)
+{
+    uint32_t n = (uint32_t)p->g.k_h * p->g.k_w * p->g.in_c;
+
+    for (; n < p->k_len; n++) {
+        p->gather[n] = p->pad_value;
+    }
+}
+
 /* im2col of one pixel straight into the widened scratch when every kernel
  * row is one contiguous, 4-aligned run of k_w * in_c bytes inside the input
  * (no padding at this pixel, dilation 1, k_w * in_c % 4 == 0). */
@@ -184,7 +231,9 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
             }
         }
     } else {
-        gather(p, in, oy, ox, p->gather);
+        if (p->g.dil_h != 1u || p->g.dil_w != 1u || !gather_inside(p, in, oy, ox, p->gather)) {
+            gather(p, in, oy, ox, p->gather);
+        }
         widen(dst, p->gather, p->k_len / 4u);
     }
 }
@@ -510,6 +559,9 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
     uint32_t *pt = (uint32_t *)(void *)p->scratch;
     uint32_t pix, c;
 
+    if (p->gather) {
+        gather_tail(p);
+    }
     for (pix = 0; pix < npix; pix += 2) {
         const int two = pix + 1 < npix;
         int8_t *oa = out + pix * oc;
@@ -561,6 +613,9 @@ KILN_SPECIALIZE void body_sparse(const kiln_dsp_conv_params_t *p, const int8_t *
     uint32_t *pt = (uint32_t *)(void *)p->scratch;
     uint32_t pix, c, pair;
 
+    if (p->gather) {
+        gather_tail(p);
+    }
     for (pix = 0; pix < npix; pix += 2) {
         const int two = pix + 1 < npix;
         int8_t *oa = out + pix * oc;

@@ -13,9 +13,11 @@
  *     out x   = SMLAD(W0, P01) + SMLABT(W1, P12)     (x k0 + x+1 k1, x+2 k2)
  *     out x+1 = SMLATB(W0, P01) + SMLAD(W1, P12)     (x+1 k0, x+2 k1 + x+3 k2)
  * so six MACs cost two loads and four multiplies, with no halfword shuffling:
- * 22 instructions per two outputs (18 MACs) with the loop. The row's
- * accumulators are then requantized in a second loop (7 per output), where
- * the per-channel constants stay in registers (one channel at a time).
+ * 22 instructions per two outputs (18 MACs) with the loop. A batch of rows'
+ * accumulators is then requantized in a second loop (about 6 per output),
+ * where the per-channel constants stay in registers (one channel at a time).
+ * Both loops, and the plane's copy, walk their rows inside the assembly: on
+ * small maps (VWW's 6x6) a call per row cost as much as the row's MACs.
  *
  * The plane's padding (the input zero point, which the folded bias expects:
  * kiln/dsp.h) is written once per call: it is the same for every channel,
@@ -25,58 +27,92 @@
  */
 #include "dsp_rq.h"
 
-/* Plane row d[0 .. n-1] = the int8 elements src[0], src[step], ... */
+/* The channel's input rows into the plane: nrows rows of n elements, the
+ * elements `step` bytes apart and the rows `srow` bytes apart in the input,
+ * `pw` int16 apart in the plane. */
 #if KILN_DSP_ASM
 /* Per four elements: four LDRSB, two PKHBT, two STR (unaligned when the
- * padding is one column: STRD could not be) and the loop: 13. */
-static void copy_row(int16_t *d, const int8_t *src, int32_t step, uint32_t n)
+ * padding is one column: STRD could not be) and the loop: 13; then the row's
+ * last n % 4 one at a time. */
+static void copy_rows(int16_t *d, const int8_t *src, int32_t step, int32_t srow, uint32_t n,
+                      uint32_t nrows, uint32_t pw)
 {
-    uint32_t quads = n / 4u;
+    const uint32_t quads = n / 4u, tail = n % 4u, pw2 = 2u * pw;
+    int16_t *db = d;
+    const int8_t *sb = src;
+    uint32_t a, b, c, e, k;
 
-    if (quads) {
-        uint32_t a, b, c, e;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrsb  %[a], [%[s]]\n\t"
-            "ldrsb  %[b], [%[s], %[st]]\n\t"
-            "add    %[s], %[s], %[st], lsl #1\n\t"
-            "ldrsb  %[c], [%[s]]\n\t"
-            "ldrsb  %[e], [%[s], %[st]]\n\t"
-            "add    %[s], %[s], %[st], lsl #1\n\t"
-            "pkhbt  %[a], %[a], %[b], lsl #16\n\t"
-            "pkhbt  %[c], %[c], %[e], lsl #16\n\t"
-            "str    %[a], [%[d]], #4\n\t"
-            "str    %[c], [%[d]], #4\n\t"
-            "subs   %[n], %[n], #1\n\t"
-            "bne    1b\n\t"
-            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), [s] "+r"(src), [d] "+r"(d),
-              [n] "+r"(quads)
-            : [st] "r"(step)
-            : "cc", "memory");
-    }
-    for (n &= 3u; n; n--, src += step) {
-        *d++ = *src;
-    }
+    __asm__ volatile(
+        "1:\n\t"
+        "mov    %[s], %[sb]\n\t"
+        "mov    %[d], %[db]\n\t"
+        "ldr    %[k], %[quads]\n\t"
+        "cmp    %[k], #0\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"
+        "ldrsb  %[a], [%[s]]\n\t"
+        "ldrsb  %[b], [%[s], %[st]]\n\t"
+        "add    %[s], %[s], %[st], lsl #1\n\t"
+        "ldrsb  %[c], [%[s]]\n\t"
+        "ldrsb  %[e], [%[s], %[st]]\n\t"
+        "add    %[s], %[s], %[st], lsl #1\n\t"
+        "pkhbt  %[a], %[a], %[b], lsl #16\n\t"
+        "pkhbt  %[c], %[c], %[e], lsl #16\n\t"
+        "str    %[a], [%[d]], #4\n\t"
+        "str    %[c], [%[d]], #4\n\t"
+        "subs   %[k], %[k], #1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "ldr    %[k], %[tail]\n\t"
+        "cmp    %[k], #0\n\t"
+        "beq    5f\n\t"
+        "4:\n\t"
+        "ldrsb  %[a], [%[s]]\n\t"
+        "add    %[s], %[s], %[st]\n\t"
+        "strh   %[a], [%[d]], #2\n\t"
+        "subs   %[k], %[k], #1\n\t"
+        "bne    4b\n\t"
+        "5:\n\t"
+        "ldr    %[k], %[srow]\n\t"
+        "add    %[sb], %[sb], %[k]\n\t"
+        "ldr    %[k], %[pw2]\n\t"
+        "add    %[db], %[db], %[k]\n\t"
+        "ldr    %[k], %[rows]\n\t"
+        "subs   %[k], %[k], #1\n\t"
+        "str    %[k], %[rows]\n\t"
+        "bne    1b\n\t"
+        : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), [k] "=&r"(k), [s] "=&r"(src),
+          [d] "=&r"(d), [sb] "+r"(sb), [db] "+r"(db), [rows] "+m"(nrows)
+        : [st] "r"(step), [quads] "m"(quads), [tail] "m"(tail), [srow] "m"(srow), [pw2] "m"(pw2)
+        : "cc", "memory");
 }
 #else
-static void copy_row(int16_t *d, const int8_t *src, int32_t step, uint32_t n)
+static void copy_rows(int16_t *d, const int8_t *src, int32_t step, int32_t srow, uint32_t n,
+                      uint32_t nrows, uint32_t pw)
 {
-    for (; n; n--, src += step) {
-        *d++ = *src;
+    uint32_t y, i;
+
+    for (y = 0; y < nrows; y++, src += srow, d += pw) {
+        for (i = 0; i < n; i++) {
+            d[i] = src[(int32_t)i * step];
+        }
     }
 }
 #endif
 
-/* The accumulators of one output row, two outputs per step, into acc
- * (pairs steps, 2 * pairs int32). rows: the plane row under kernel row 0 at
- * the row's first output; w: the channel's six weight pairs. */
+/* The accumulators of nrows output rows, two outputs per step, into acc
+ * (rows of 2 * pairs int32). rows: the plane row under kernel row 0 at the
+ * first row's first output (the plane is 2 * pairs + 2 wide); w: the
+ * channel's six weight pairs. */
 #if KILN_DSP_ASM
 /* Registers: r0-r5 the weight pairs, r6-r8 the three plane rows, r9 r10 the
- * accumulators, r11 the loaded word, r12 the accumulator row, lr its end.
- * The bias pair comes from the stack (LDRD): no register is left for it. */
-static void mac_row(const int16_t *rows, uint32_t pw, const uint32_t *w, int32_t bias, int32_t *acc,
-                    uint32_t pairs)
+ * accumulators, r11 the loaded word, r12 the accumulator row, lr the row's
+ * end. The bias pair comes from the stack (LDRD): no register is left for
+ * it. At a row's end the plane pointers skip the two columns past it. */
+static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
+                     uint32_t pairs, uint32_t nrows)
 {
+    const uint32_t pw = 2u * pairs + 2u;
     register uint32_t k0 __asm__("r0") = w[0];
     register uint32_t k1 __asm__("r1") = w[1];
     register uint32_t k2 __asm__("r2") = w[2];
@@ -88,10 +124,11 @@ static void mac_row(const int16_t *rows, uint32_t pw, const uint32_t *w, int32_t
     register const int16_t *p2 __asm__("r8") = rows + 2u * pw;
     register int32_t *dst __asm__("r12") = acc;
     const int32_t bb[2] = {bias, bias};
-    const int32_t *end = acc + 2u * pairs;
+    const uint32_t row_bytes = 8u * pairs;
+    const int32_t *row_end = acc + 2u * pairs, *end = acc + 2u * pairs * nrows;
 
     __asm__ volatile(
-        "ldr    lr, %[end]\n\t"
+        "ldr    lr, %[rend]\n\t"
         "1:\n\t"
         "ldrd   r9, r10, %[bb]\n\t"
         "ldr    r11, [r6], #4\n\t"
@@ -115,32 +152,46 @@ static void mac_row(const int16_t *rows, uint32_t pw, const uint32_t *w, int32_t
         "strd   r9, r10, [r12], #8\n\t"
         "cmp    r12, lr\n\t"
         "bne    1b\n\t"
+        "add    r6, r6, #4\n\t"
+        "add    r7, r7, #4\n\t"
+        "add    r8, r8, #4\n\t"
+        "ldr    r11, %[rb]\n\t"
+        "add    lr, lr, r11\n\t"
+        "ldr    r11, %[end]\n\t"
+        "cmp    r12, r11\n\t"
+        "bne    1b\n\t"
         : "+r"(p0), "+r"(p1), "+r"(p2), "+r"(dst)
-        : "r"(k0), "r"(k1), "r"(k2), "r"(k3), "r"(k4), "r"(k5), [bb] "m"(bb), [end] "m"(end)
+        : "r"(k0), "r"(k1), "r"(k2), "r"(k3), "r"(k4), "r"(k5), [bb] "m"(bb), [rend] "m"(row_end),
+          [rb] "m"(row_bytes), [end] "m"(end)
         : "r9", "r10", "r11", "lr", "cc", "memory");
 }
 #else
 /* The same arithmetic in C (the host check build and unoptimized builds). */
-static void mac_row(const int16_t *rows, uint32_t pw, const uint32_t *w, int32_t bias, int32_t *acc,
-                    uint32_t pairs)
+static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
+                     uint32_t pairs, uint32_t nrows)
 {
-    uint32_t r;
+    const uint32_t pw = 2u * pairs + 2u;
+    uint32_t y, i, r;
 
-    for (; pairs; pairs--, rows += 2, acc += 2) {
-        int32_t a0 = bias, a1 = bias;
-        for (r = 0; r < 3u; r++) {
-            const uint32_t w0 = kiln_load32(rows + r * pw), w1 = kiln_load32(rows + r * pw + 2);
-            a0 = kiln_smlabt(w1, w[2u * r + 1u], kiln_smlad(w0, w[2u * r], a0));
-            a1 = kiln_smlad(w1, w[2u * r + 1u], kiln_smlatb(w0, w[2u * r], a1));
+    for (y = 0; y < nrows; y++, rows += pw) {
+        for (i = 0; i < pairs; i++, acc += 2) {
+            int32_t a0 = bias, a1 = bias;
+            for (r = 0; r < 3u; r++) {
+                const int16_t *x = rows + r * pw + 2u * i;
+                const uint32_t w0 = kiln_load32(x), w1 = kiln_load32(x + 2);
+                a0 = kiln_smlabt(w1, w[2u * r + 1u], kiln_smlad(w0, w[2u * r], a0));
+                a1 = kiln_smlad(w1, w[2u * r + 1u], kiln_smlatb(w0, w[2u * r], a1));
+            }
+            acc[0] = a0;
+            acc[1] = a1;
         }
-        acc[0] = a0;
-        acc[1] = a1;
     }
 }
 #endif
 
-/* n outputs of a row from their accumulators, `step` bytes apart: the
- * common case (no clamp, no exact record) in assembly, two per step. */
+/* nrows rows of len outputs from their accumulators (rows of len rounded up
+ * to even), the outputs `step` bytes apart and the rows `orow` apart: the
+ * common case (no clamp, no exact record). */
 #if KILN_DSP_ASM
 /* One output: SMMLAR, ADD ASR #31, ASR, SSAT (kiln_dsp_requant), STRB. */
 #define KILN_DW_RQ_ASM(A, ADDR) \
@@ -151,61 +202,93 @@ static void mac_row(const int16_t *rows, uint32_t pw, const uint32_t *w, int32_t
         "strb   %[t], " ADDR "\n\t"
 
 /* Four outputs per step (one LDM of accumulators, two store pointers): 25
- * instructions for four. */
-static void rq_row_fast(const int32_t *acc, int8_t *o, int32_t step, uint32_t n, const kiln_dsp_rq_t *r)
+ * instructions for four; then the row's last len % 4 one at a time. lr holds
+ * the row's first output. */
+static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
+                         uint32_t nrows, const kiln_dsp_rq_t *r)
 {
-    uint32_t quads = n / 4u;
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r1");
+    register int32_t a2 __asm__("r2");
+    register int32_t a3 __asm__("r3");
+    register int8_t *ob __asm__("lr") = o;
+    const uint32_t quads = len / 4u, tail = len % 4u, skip = 4u * (len % 2u);
+    int8_t *q, *q2;
+    uint32_t n;
+    int32_t t;
 
-    if (quads) {
-        register int32_t a0 __asm__("r0");
-        register int32_t a1 __asm__("r1");
-        register int32_t a2 __asm__("r2");
-        register int32_t a3 __asm__("r3");
-        int8_t *o2 = o + 2 * step;
-        int32_t t;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldmia  %[acc]!, {r0-r3}\n\t"
-            KILN_DW_RQ_ASM("r0", "[%[o]]")
-            KILN_DW_RQ_ASM("r1", "[%[o], %[st]]")
-            KILN_DW_RQ_ASM("r2", "[%[o2]]")
-            KILN_DW_RQ_ASM("r3", "[%[o2], %[st]]")
-            "add    %[o], %[o], %[st], lsl #2\n\t"
-            "add    %[o2], %[o2], %[st], lsl #2\n\t"
-            "subs   %[n], %[n], #1\n\t"
-            "bne    1b\n\t"
-            : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), [t] "=&r"(t), [acc] "+r"(acc), [o] "+r"(o),
-              [o2] "+r"(o2), [n] "+r"(quads)
-            : [m] "r"(r->mult), [rd] "r"(r->round), [e] "r"(r->shift), [st] "r"(step)
-            : "cc", "memory");
-    }
-    for (n &= 3u; n; n--, o += step) {
-        *o = (int8_t)kiln_dsp_requant(*acc++, r->mult, r->round, r->shift);
-    }
+    __asm__ volatile(
+        "1:\n\t"
+        "mov    %[q], lr\n\t"
+        "add    %[q2], lr, %[st], lsl #1\n\t"
+        "ldr    %[n], %[quads]\n\t"
+        "cmp    %[n], #0\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"
+        "ldmia  %[acc]!, {r0-r3}\n\t"
+        KILN_DW_RQ_ASM("r0", "[%[q]]")
+        KILN_DW_RQ_ASM("r1", "[%[q], %[st]]")
+        KILN_DW_RQ_ASM("r2", "[%[q2]]")
+        KILN_DW_RQ_ASM("r3", "[%[q2], %[st]]")
+        "add    %[q], %[q], %[st], lsl #2\n\t"
+        "add    %[q2], %[q2], %[st], lsl #2\n\t"
+        "subs   %[n], %[n], #1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "ldr    %[n], %[tail]\n\t"
+        "cmp    %[n], #0\n\t"
+        "beq    5f\n\t"
+        "4:\n\t"
+        "ldr    r0, [%[acc]], #4\n\t"
+        KILN_DW_RQ_ASM("r0", "[%[q]]")
+        "add    %[q], %[q], %[st]\n\t"
+        "subs   %[n], %[n], #1\n\t"
+        "bne    4b\n\t"
+        "5:\n\t"
+        "ldr    %[n], %[skip]\n\t"
+        "add    %[acc], %[acc], %[n]\n\t"
+        "ldr    %[n], %[orow]\n\t"
+        "add    lr, lr, %[n]\n\t"
+        "ldr    %[n], %[rows]\n\t"
+        "subs   %[n], %[n], #1\n\t"
+        "str    %[n], %[rows]\n\t"
+        "bne    1b\n\t"
+        : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), "+r"(ob), [t] "=&r"(t), [q] "=&r"(q),
+          [q2] "=&r"(q2), [n] "=&r"(n), [acc] "+r"(acc), [rows] "+m"(nrows)
+        : [m] "r"(r->mult), [rd] "r"(r->round), [e] "r"(r->shift), [st] "r"(step),
+          [quads] "m"(quads), [tail] "m"(tail), [skip] "m"(skip), [orow] "m"(orow)
+        : "cc", "memory");
 }
 #undef KILN_DW_RQ_ASM
 #else
-static void rq_row_fast(const int32_t *acc, int8_t *o, int32_t step, uint32_t n, const kiln_dsp_rq_t *r)
+static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
+                         uint32_t nrows, const kiln_dsp_rq_t *r)
 {
-    for (; n; n--, o += step) {
-        *o = (int8_t)kiln_dsp_requant(*acc++, r->mult, r->round, r->shift);
+    uint32_t y, x;
+
+    for (y = 0; y < nrows; y++, o += orow, acc += len % 2u) {
+        for (x = 0; x < len; x++) {
+            o[(int32_t)x * step] = (int8_t)kiln_dsp_requant(*acc++, r->mult, r->round, r->shift);
+        }
     }
 }
 #endif
 
 /* The same for a layer with a clamp or exact records, in C. */
-KILN_SPECIALIZE void rq_row(const kiln_dsp_dw3x3_params_t *p, const int32_t *acc, int8_t *o,
-                            const kiln_dsp_rq_t *r, int clamp, int exact)
+KILN_SPECIALIZE void rq_rows(const kiln_dsp_dw3x3_params_t *p, const int32_t *acc, int8_t *o,
+                             uint32_t nrows, const kiln_dsp_rq_t *r, int clamp, int exact)
 {
     const int32_t step = p->out_step, lo = p->act_min, hi = p->act_max;
-    uint32_t n;
+    uint32_t y, x;
 
-    for (n = p->len; n; n--, o += step) {
-        int32_t q = kiln_dsp_rq(*acc++, r, exact);
-        if (clamp) {
-            q = kiln_dsp_clamp(q, lo, hi);
+    for (y = 0; y < nrows; y++, o += p->out_row, acc += p->len % 2u) {
+        for (x = 0; x < p->len; x++) {
+            int32_t q = kiln_dsp_rq(*acc++, r, exact);
+            if (clamp) {
+                q = kiln_dsp_clamp(q, lo, hi);
+            }
+            o[(int32_t)x * step] = (int8_t)q;
         }
-        *o = (int8_t)q;
     }
 }
 
@@ -232,21 +315,20 @@ KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, in
     fill_padding(p);
     for (c = 0; c < p->channels; c++, w += 6) {
         const kiln_dsp_rq_t rec = p->rq[c];
-        const int8_t *src = in + c;
-        int16_t *d = interior;
-        int8_t *o = out + c;
 
-        for (y = 0; y < p->in_rows; y++, src += p->in_row, d += pw) {
-            copy_row(d, src, p->in_step, p->in_len);
+        if (p->in_rows && p->in_len) {
+            copy_rows(interior, in + c, p->in_step, p->in_row, p->in_len, p->in_rows, pw);
         }
-        for (y = 0; y < p->rows; y++, o += p->out_row) {
-            mac_row(p->plane + y * pw, pw, w, rec.bias, p->acc, pairs);
+        for (y = 0; y < p->rows; y += p->batch) {
+            const uint32_t nb = p->rows - y < p->batch ? p->rows - y : p->batch;
+            int8_t *o = out + c + (int32_t)y * p->out_row;
+            mac_rows(p->plane + y * pw, w, rec.bias, p->acc, pairs, nb);
             if (!general) {
-                rq_row_fast(p->acc, o, p->out_step, p->len, &rec);
+                rq_rows_fast(p->acc, o, p->out_step, p->out_row, p->len, nb, &rec);
             } else if (p->clamp) {
-                rq_row(p, p->acc, o, &rec, 1, p->exact);
+                rq_rows(p, p->acc, o, nb, &rec, 1, p->exact);
             } else {
-                rq_row(p, p->acc, o, &rec, 0, p->exact);
+                rq_rows(p, p->acc, o, nb, &rec, 0, p->exact);
             }
         }
     }

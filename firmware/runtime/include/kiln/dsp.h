@@ -231,8 +231,8 @@ void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1, no dilation: one
  * channel at a time, its input widened into a padded int16 plane (`plane`,
  * arena scratch), then two outputs of a plane row per step with adjacent taps
- * paired for SMLAD, a row's accumulators kept in `acc` and requantized after
- * it (dw3x3_s8.c). The plane may be the input transposed: the build picks the
+ * paired for SMLAD, a batch of rows' accumulators kept in `acc` and
+ * requantized after it (dw3x3_s8.c). The plane may be the input transposed: the build picks the
  * orientation with the longer rows and says it through the strides below.
  *   w: per channel 6 words of doubled int16 pairs, k[a][b] being the kernel
  *      in plane orientation (a along the plane's columns, b along its rows):
@@ -249,6 +249,7 @@ typedef struct {
     uint16_t plane_w;
     uint16_t in_rows, in_len;    /* the input rows and elements copied per channel */
     uint16_t pad_r, pad_c;       /* padding rows and columns before them */
+    uint16_t batch;              /* output rows whose accumulators `acc` holds */
     int32_t in_step, in_row;     /* input bytes between plane columns and between rows */
     int32_t out_step, out_row;   /* the same for the output */
     int8_t pad_value;
@@ -258,7 +259,7 @@ typedef struct {
     const int16_t *w;
     const kiln_dsp_rq_t *rq;    /* channels entries */
     int16_t *plane;
-    int32_t *acc;                /* arena scratch: len rounded up to even int32, one row */
+    int32_t *acc;                /* arena scratch: batch rows of len rounded up to even int32 */
 } kiln_dsp_dw3x3_params_t;
 
 void kiln_dsp_dw3x3_s8(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out);

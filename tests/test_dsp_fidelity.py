@@ -98,6 +98,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (3, 3, 32), {"kiln_dsp_dwconv_s8"}),
         ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
          {"kiln_dsp_dwconv_s8"}),
+        # 81 taps: the tap table is arena scratch, so no kernel size is too large
+        ("dw_9x9_c6", lambda: seq((7, 8, 6), L.DepthwiseConv2D(9, padding="same")), (7, 8, 6),
+         {"kiln_dsp_dwconv_s8"}),
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),
          {"kiln_dsp_fc_s8"}),
         ("dense_20_7", lambda: seq((20,), L.Dense(7)), (20,), {"kiln_dsp_fc_s8"}),
@@ -264,8 +267,9 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (7, 6, 8), {conv}),
         ("t_conv_1x1", lambda: seq((6, 5, 16), L.Conv2D(16, 1)), (6, 5, 16), {conv}),
         ("t_conv_wide_c3", lambda: seq((14, 14, 3), L.Conv2D(6, 11, padding="same")), (14, 14, 3), {conv}),
+        # taller than wide: the planar kernel's transposed plane with exact records
         ("t_dw_c8", lambda: seq((8, 7, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),
-         (8, 7, 8), {dw}),
+         (8, 7, 8), {dw3}),
         ("t_dw3_c8", lambda: seq((10, 13, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),
          (10, 13, 8), {dw3}),
         ("t_dw_c6_m2", lambda: seq((7, 8, 6), L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")),
@@ -317,25 +321,26 @@ def _check_trained(trained: dict, name: str) -> None:
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
-def test_report_says_why_a_layer_fell_back(tmp_path) -> None:
-    """A depthwise layer past the dsp kernel's 64 taps runs portable, and the
-    compiler's report (kiln_layers.json beside the C, printed by `scons info`)
-    names each dsp kernel passed over with its reason; layers on their dsp
-    kernel carry no reason."""
+def test_report_says_why_a_layer_runs_portable(tmp_path) -> None:
+    """A 9x9 depthwise layer (81 taps) keeps its dsp kernel; an average pool over 289
+    pixels (past the dsp kernel's 16-bit lane sums) runs portable, and the compiler's
+    report (kiln_layers.json beside the C, printed by `scons info`) names the dsp kernel
+    passed over with its reason; layers on their dsp kernel carry none."""
     import json
 
     from kiln import codegen, paths
 
     L = opmodels._keras().layers
-    model = opmodels.build(lambda: opmodels._seq((6, 6, 4), L.DepthwiseConv2D(9, padding="same"),
-                                                 L.Conv2D(4, 1)), 5)
+    model = opmodels.build(lambda: opmodels._seq((17, 17, 4), L.DepthwiseConv2D(9, padding="same"),
+                                                 L.AveragePooling2D(17), L.Conv2D(4, 1)), 5)
     src = tmp_path / "dw81.tflite"
     src.write_bytes(opmodels.convert(model, int8=True))
     codegen.generate(src, tmp_path / "gen", kernels="dsp")
     rep = json.loads((tmp_path / "gen" / paths.LAYERS_REPORT).read_text())
-    (dw, conv) = rep["layers"]
-    assert dw["kernel"] == "kiln_dwconv2d_s8"
-    assert "kiln_dsp_dwconv_s8: more than 64 taps" in dw["passed_over"]
+    (dw, pool, conv) = rep["layers"]
+    assert dw["kernel"] == "kiln_dsp_dwconv_s8" and dw["passed_over"] == ""
+    assert pool["kernel"] == "kiln_avgpool_s8"
+    assert "kiln_dsp_avgpool_s8: window above 256 pixels" in pool["passed_over"]
     assert conv["kernel"] == "kiln_dsp_conv_s8" and conv["passed_over"] == ""
 
 

@@ -50,7 +50,6 @@ from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, regis
 from kiln.ir import Graph, Operator, Tensor
 
 HEADER = '#include "kiln/dsp.h"'
-DW_MAX_TAPS = 64
 #: kiln_dsp_dw3x3_s8 beats kiln_dsp_dwconv_s8 from about this many outputs along the
 #: output's longer side (the plane's rows) and per channel (measured below).
 DW3X3_MIN_LEN = 4
@@ -328,8 +327,6 @@ _conv_build, _conv8_build = _builds(_conv_layer)
 
 def _dw_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
     geo = _geometry(g, op)
-    if geo.taps > DW_MAX_TAPS:
-        raise lay.Unfit(f"more than {DW_MAX_TAPS} taps")
     if geo.out_c != geo.in_c * geo.depth_mult:
         raise lay.Unfit("output channels are not input channels x depth multiplier")
     w = np.asarray(g.tensors[op.inputs[1]].data)
@@ -337,30 +334,35 @@ def _dw_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
     return geo, _conv_records(g, op, rows, True)
 
 
-def _dw_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_dwconv_s8: the padding taps' row of zero points."""
-    return int(g.tensors[op.inputs[0]].shape[-1])
-
-
-def _dw8_bytes(g: Graph, op: Operator) -> tuple[int, int]:
-    """(zero-point row bytes rounded up to 4, widened weight bytes) of kiln_dsp_dwconv_w8_s8."""
+def _dw_bytes(g: Graph, op: Operator) -> tuple[int, int, int]:
+    """(zero-point row bytes rounded up to 4, tap table bytes, widened weight bytes) of the
+    NHWC depthwise kernels' arena scratch, in that order: the row of zero points the padding
+    taps read, each tap's source pointer and offset (in the arena, so that no kernel size is
+    too large for them; room for 8-byte pointers aligned by the kernel, which the host
+    check build's need), and kiln_dsp_dwconv_w8_s8's widened weights."""
     in_c = int(g.tensors[op.inputs[0]].shape[-1])
     w = g.tensors[op.inputs[1]]
     taps, out_c = int(np.prod(w.shape[1:3])), int(w.shape[-1])
     mult = out_c // in_c
-    return in_c + (-in_c) % 4, mult * ((in_c + 3) // 4) * taps * 8
+    return in_c + (-in_c) % 4, 12 * taps + 4, mult * ((in_c + 3) // 4) * taps * 8
+
+
+def _dw_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_dwconv_s8: the zero-point row and the tap table."""
+    return sum(_dw_bytes(g, op)[:2])
 
 
 def _dw8_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
     checked = _dw_check(g, op)
-    if _dw8_bytes(g, op)[1] > lay.DW_W8_MAX_BYTES:
+    if _dw_bytes(g, op)[2] > lay.DW_W8_MAX_BYTES:
         raise lay.Unfit(f"widened weights above {lay.DW_W8_MAX_BYTES} bytes of arena")
     return checked
 
 
 def _dw8_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_dwconv_w8_s8: the zero-point row, then the widened weights."""
-    return sum(_dw8_bytes(g, op))
+    """Arena bytes of kiln_dsp_dwconv_w8_s8: the zero-point row, the tap table, then the
+    widened weights."""
+    return sum(_dw_bytes(g, op))
 
 
 def _dw_call(ctx: LayerContext, wide: bool) -> LayerCode:
@@ -372,14 +374,16 @@ def _dw_call(ctx: LayerContext, wide: bool) -> LayerCode:
     w = np.asarray(ctx.t(1).data)
     ctx.decls.append(HEADER)
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    zrow, table, _ = _dw_bytes(g, op)
     if wide:
         weights = dict(w=_weights_decl(ctx, lay.dw_weights(w, m)))
     else:
         weights = dict(w8=_weights8_decl(ctx, lay.dw_weights8(w, m)),
-                       wbuf=f"(int16_t *)(void *)((int8_t *){base} + {_dw8_bytes(g, op)[0]})")
+                       wbuf=f"(int16_t *)(void *)((int8_t *){base} + {zrow + table})")
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(op, y)), exact=lay.has_exact(rq), mult=m,
-                  **weights, rq=_rq_decl(ctx, lay.dw_records(rq, m)), zrow=f"(int8_t *){base}")
+                  **weights, rq=_rq_decl(ctx, lay.dw_records(rq, m)), zrow=f"(int8_t *){base}",
+                  taps=f"(void *)((int8_t *){base} + {zrow})")
     p = ctx.struct("kiln_dsp_dwconv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)

@@ -14,12 +14,10 @@
  * A channel count that is not a multiple of 4 ends with a partial group,
  * read byte by byte; a depth multiplier m > 1 runs m passes (one per
  * output channel of each input channel) and stores bytes m apart.
- * Assumes: k_h * k_w <= KILN_DSP_DW_MAX_TAPS (the generator checks it);
- * zrow is in_c bytes of arena scratch.
+ * Assumes: zrow is in_c bytes of arena scratch, `taps` room for each tap's
+ * source pointer and offset (any kernel size: a 9x9 or 1x80 layer too).
  */
 #include "dsp_rq.h"
-
-#define KILN_DSP_DW_MAX_TAPS 64
 
 /* The four channels' outputs of one group, the clamp known at compile time:
  * packed first, then clamped four lanes at a time (SSUB8 + SEL twice)
@@ -136,8 +134,11 @@ KILN_SPECIALIZE void body(const kiln_dsp_dwconv_params_t *p, const int8_t *in, i
     const uint32_t c = p->g.in_c, ntaps = (uint32_t)p->g.k_h * p->g.k_w;
     const int32_t span_h = (int32_t)((p->g.k_h - 1u) * p->g.dil_h);
     const int32_t span_w = (int32_t)((p->g.k_w - 1u) * p->g.dil_w);
-    const int8_t *src[KILN_DSP_DW_MAX_TAPS];
-    int32_t off[KILN_DSP_DW_MAX_TAPS];
+    /* The pointers aligned for their width (8 bytes on the 64-bit host check
+     * build; the build plans the 4 bytes this may skip). */
+    const int8_t **const src = (const int8_t **)(((uintptr_t)p->taps + sizeof(void *) - 1u)
+                                                 & ~(uintptr_t)(sizeof(void *) - 1u));
+    int32_t *const off = (int32_t *)(void *)(src + ntaps);
     int8_t *const zrow = p->zrow;
     uint32_t oy, ox, ky, kx, t, i;
 

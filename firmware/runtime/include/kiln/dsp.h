@@ -219,6 +219,7 @@ typedef struct {
     const int16_t *w;
     const kiln_dsp_rq_t *rq;
     int8_t *zrow;                /* in_c bytes of arena scratch: the padding taps' row */
+    void *taps;                  /* arena scratch, 12 * k_h * k_w + 4 bytes: the tap table */
     /* The size layout (kiln_dsp_dwconv_w8_s8) only: */
     const int8_t *w8;            /* int8 [m][ceil(c/4)][taps][c0 c1 c2 c3], as stored */
     int16_t *wbuf;               /* arena scratch for w widened: 2 bytes per w8 byte */

@@ -83,7 +83,9 @@ def fast_specs() -> list[Spec]:
         b = i[:, ::-2, 1:4]                                        # STRIDED_SLICE (1,3,3)
         c = tf.stack([b[:, 0], b[:, 2]], axis=1)                   # STRIDED_SLICE, PACK (1,2,3)
         d = i[:, 1:, ::-1]                                         # (1,4,6)
-        return tf.concat([tf.reshape(c, [1, -1]), tf.reshape(d, [1, -1])], 1)
+        e = tf.concat([b[:, :2], c], axis=2)                       # int32 CONCATENATION (1,2,6)
+        # (the outer concatenation of rows needs no kernel: its inputs are its slices)
+        return tf.concat([tf.reshape(v, [1, -1]) for v in (c, d, e)], 1)
 
     def more_moves(t):
         a = tf.reverse(t, [2])                                     # REVERSE_V2 (1,4,6,4)

@@ -3,7 +3,9 @@
 The IR is deliberately small: what the planner and the code generator need,
 nothing the .tflite format carries for other runtimes. Storage aliases
 (RESHAPE, SQUEEZE, EXPAND_DIMS) are recorded on the tensor (`alias_of`), so an
-operator keeps its own view of the shape while sharing its input's bytes.
+operator keeps its own view of the shape while sharing its input's bytes. A
+concatenation's inputs may be aliases too, each at its byte offset into the
+output (`alias_offset`): their producers then write straight into their slice.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Tensor:
     quantized_dimension: int = 0
     data: np.ndarray | None = None         # constants only, already shaped
     alias_of: int | None = None            # storage shared with this tensor
+    alias_offset: int = 0                  # ... from this byte of it (a concatenation's slice)
     is_variable: bool = False              # state kept between invocations (an LSTM's), zeros at start
 
     @property
@@ -94,6 +97,14 @@ class Graph:
             if seen > len(self.tensors):  # a cycle can only come from a bug
                 raise RuntimeError("alias cycle in graph")
         return index
+
+    def storage_offset(self, index: int) -> int:
+        """The byte offset of `index`'s bytes in its storage root's (0 but for slices)."""
+        offset = 0
+        while self.tensors[index].alias_of is not None:
+            offset += self.tensors[index].alias_offset
+            index = self.tensors[index].alias_of
+        return offset
 
     def producers(self) -> dict[int, int]:
         """Tensor index -> index (in self.ops) of the operator writing it."""

@@ -68,8 +68,9 @@ class Plan:
     align: int
 
     def offset(self, tensor: int) -> int:
-        """Arena offset of a tensor (aliases resolve to their root)."""
-        return self.buffers[self.buffer_of[self.graph.storage(tensor)]].offset
+        """Arena offset of a tensor (aliases resolve to their root, slices add their offset)."""
+        return (self.buffers[self.buffer_of[self.graph.storage(tensor)]].offset
+                + self.graph.storage_offset(tensor))
 
     def layers(self) -> list[dict]:
         """Per operator: its activation tensors' bytes, offsets and lifetimes."""
@@ -238,6 +239,9 @@ def plan(graph: Graph, inplace: bool = True, align: int = DEFAULT_ALIGN) -> Plan
     group_of = {r: r for r in roots}
     shared: list[tuple[int, int, int]] = []
     protected = {graph.storage(t) for t in graph.outputs}
+    # Concatenations whose inputs are slices of their output: an in-place layer reading
+    # one slice and writing another (or the root's start) would not write where it reads.
+    sliced = {graph.storage(t.index) for t in graph.tensors if t.alias_offset}
     if inplace:
         for step, op in enumerate(graph.ops):
             t = inplace_input(graph, op)
@@ -246,7 +250,8 @@ def plan(graph: Graph, inplace: bool = True, align: int = DEFAULT_ALIGN) -> Plan
             src, dst = graph.storage(t), graph.storage(op.outputs[0])
             g = group_of[src]
             # The input must die here, and no other input of this op may live in it.
-            if max(last[m] for m in groups[g]) != step or src in protected or src == dst:
+            if max(last[m] for m in groups[g]) != step or src in protected or src == dst \
+                    or src in sliced or dst in sliced:
                 continue
             if any(i >= 0 and i != t and group_of.get(graph.storage(i)) == g for i in op.inputs):
                 continue

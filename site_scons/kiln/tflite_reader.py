@@ -260,7 +260,46 @@ def simplify(graph: Graph) -> None:
                 dst.alias_of = src.index
                 continue
         kept.append(op)
-    graph.ops = kept
+    graph.ops = [op for op in kept if not _concat_into_slices(graph, op)]
+
+
+def _concat_into_slices(graph: Graph, op: Operator) -> bool:
+    """Make a CONCATENATION's inputs slices of its output (alias_of with alias_offset),
+    so that their producers write straight into place and the copy disappears. True
+    when done: the concatenation runs along an axis with nothing but size-1 dimensions
+    before it (so each input is one contiguous run of the output), needs no
+    requantization and no activation, and each input's storage (the tensor itself, or
+    what it reshapes) is a distinct activation written by an operator of the graph."""
+    if op.op != "CONCATENATION" or len(op.outputs) != 1:
+        return False
+    out = graph.tensors[op.outputs[0]]
+    axis = op.options.get("Axis", 0)
+    axis = axis + len(out.shape) if axis < 0 else axis
+    if op.options.get("FusedActivationFunction", "NONE") != "NONE" or out.index in graph.inputs \
+            or not 0 <= axis < len(out.shape) or int(np.prod(out.shape[:axis])) != 1 \
+            or any(i < 0 for i in op.inputs):
+        return False
+    produced = {t for other in graph.ops for t in other.outputs}
+    ins = [graph.tensors[i] for i in op.inputs]
+    roots = [graph.tensors[graph.storage(t.index)] for t in ins]
+    if len({r.index for r in roots}) != len(roots) or graph.storage(out.index) in {r.index for r in roots}:
+        return False
+    for t, root in zip(ins, roots, strict=True):
+        if graph.storage_offset(t.index) or root.is_const or root.is_variable or \
+                root.index in graph.inputs or root.index not in produced or \
+                root.nbytes != t.nbytes or t.dtype != out.dtype:
+            return False
+        if out.quantized or t.quantized:
+            if not (out.quantized and t.quantized and np.array_equal(t.scale, out.scale)
+                    and np.array_equal(t.zero_point, out.zero_point)):
+                return False
+    if sum(t.nbytes for t in ins) != out.nbytes:
+        return False
+    offset = 0
+    for root in roots:
+        root.alias_of, root.alias_offset = out.index, offset
+        offset += root.nbytes
+    return True
 
 
 def _strided_slice(x: np.ndarray, begin, end, strides, o: dict) -> np.ndarray:

@@ -6,6 +6,21 @@
 #include "kiln/kernels.h"
 #include "kiln/quant.h"
 
+/* n bytes, a word at a time when both ends are word aligned (the rows of a
+ * concatenation of channels are short: a call of memcpy per row costs more
+ * than the copy). The 4-byte memcpy compiles to one load and one store. */
+static void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
+        for (; n >= 4u; n -= 4u, dst += 4, src += 4) {
+            memcpy(dst, src, 4);
+        }
+    }
+    while (n--) {
+        *dst++ = *src++;
+    }
+}
+
 /* For each of the `outer` rows, appends inner[i] elements of every input i
  * in order. int8 inputs whose mult is non-zero are requantized to the
  * output's parameters; all others are copied byte for byte. */
@@ -29,7 +44,7 @@ void kiln_concat(const kiln_concat_params_t *p, const void *const *in, void *out
                     d[k] = (int8_t)kiln_clamp_s32(v, -128, 127);
                 }
             } else {
-                memcpy(dst, src, n * eb);
+                copy_run(dst, src, n * eb);
             }
             dst += n * eb;
         }

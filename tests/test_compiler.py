@@ -231,6 +231,7 @@ def test_generated_code_builds_for_cortex_m33_without_warnings(fashion_ptq, tmp_
 
 # ---- SCons ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_scons_check_host(small_models: dict, fashion_ptq, tmp_path) -> None:
     ok = run_scons("check-host", f"TFLITE={small_models['dyn']}", "COUNT=10", check=False)
     assert ok.returncode == 0, ok.stderr

@@ -90,6 +90,7 @@ def test_the_slices_sit_side_by_side_in_the_output(models) -> None:
                        for _, i, o in p.inplace)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernels", ["portable", "dsp"])
 @pytest.mark.parametrize("name", ["heads", "rows"])
 def test_models_with_slices_match_tflite_micro(models, name: str, kernels: str) -> None:

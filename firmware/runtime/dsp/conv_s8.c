@@ -151,8 +151,16 @@ static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint
     }
     src = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * ic;
     for (ky = 1; ky < p->g.k_h; ky++, src += row_bytes, buf += run) {
-        for (i = 0; i < words; i++) {
-            kiln_store32(buf + 4u * i, kiln_load32(src + 4u * i));
+        /* A stem's rows are a few words (3x3 over 3 channels: 3): unrolled. */
+        switch (words) {
+        case 4u: kiln_store32(buf + 12, kiln_load32(src + 12)); /* fall through */
+        case 3u: kiln_store32(buf + 8, kiln_load32(src + 8));   /* fall through */
+        case 2u: kiln_store32(buf + 4, kiln_load32(src + 4));   /* fall through */
+        case 1u: kiln_store32(buf, kiln_load32(src)); break;
+        default:
+            for (i = 0; i < words; i++) {
+                kiln_store32(buf + 4u * i, kiln_load32(src + 4u * i));
+            }
         }
     }
     for (i = 0; i + 4u <= run; i += 4u) {

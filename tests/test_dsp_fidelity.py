@@ -96,6 +96,10 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("dw3_c32_same_w3", lambda: seq((3, 3, 32), L.DepthwiseConv2D(3, padding="same",
                                                                        activation="relu")),
          (3, 3, 32), {"kiln_dsp_dwconv_s8"}),
+        # 1x1 over 8 channels: activations in registers; odd and even channel counts
+        ("pw8_c16", lambda: seq((9, 7, 8), L.Conv2D(16, 1, activation="relu")), (9, 7, 8),
+         {"kiln_dsp_pw8_s8"}),
+        ("pw8_c5", lambda: seq((5, 6, 8), L.Conv2D(5, 1)), (5, 6, 8), {"kiln_dsp_pw8_s8"}),
         ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
          {"kiln_dsp_dwconv_s8"}),
         # 81 taps: the tap table is arena scratch, so no kernel size is too large

@@ -10,9 +10,10 @@ compiler accepts gives the same bits with either kernel set.
 Kernels, most specific first:
   CONV_2D 3x3, one input channel, fused with the 2x2 max pool after it
                                       kiln_dsp_conv1_pool_s8 (+ kiln_dsp_copy for the pool)
+  CONV_2D 1x1 over 8 channels        kiln_dsp_pw8_s8 (activations kept in registers)
   CONV_2D                             kiln_dsp_conv_s8
   DEPTHWISE_CONV_2D over one channel  kiln_dsp_conv_s8 (it is a convolution)
-  DEPTHWISE_CONV_2D 3x3, stride 1, >= 100 outputs a channel and 24 a row (12 under 32 channels)
+  DEPTHWISE_CONV_2D 3x3, stride 1, >= 36 outputs a channel and 6 along the longer side
                                       kiln_dsp_dw3x3_s8 (planar: SMLAD on tap pairs)
   DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_s8
   FULLY_CONNECTED                     kiln_dsp_fc_s8
@@ -51,9 +52,11 @@ from kiln.ir import Graph, Operator, Tensor
 
 HEADER = '#include "kiln/dsp.h"'
 #: kiln_dsp_dw3x3_s8 beats kiln_dsp_dwconv_s8 from about this many outputs along the
-#: output's longer side (the plane's rows) and per channel (measured below).
-DW3X3_MIN_LEN = 4
-DW3X3_MIN_OUTPUTS = 16
+#: output's longer side (the plane's rows) and per channel. Measured on the emulated M33:
+#: 2.4 instructions per MAC against 4.4 at 48x48, 2.6 against 3.8 on DS-CNN's 25x5, 2.7
+#: against 3.7 at 12x12, 3.55 against 3.63 at 6x6 (the per-row costs catch up there).
+DW3X3_MIN_LEN = 6
+DW3X3_MIN_OUTPUTS = 36
 AVG_MAX_WINDOW = 256
 
 
@@ -321,6 +324,30 @@ def _conv_layer(ctx: LayerContext, wide: bool) -> LayerCode:
 
 
 _conv_build, _conv8_build = _builds(_conv_layer)
+
+
+# ---- CONV_2D 1x1 over 8 channels ----------------------------------------------------
+
+def _pw8_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    geo, rq = _conv_check(g, op)
+    if (geo.k_h, geo.k_w, geo.stride_h, geo.stride_w, geo.in_c) != (1, 1, 1, 1, 8):
+        raise lay.Unfit("not a 1x1 stride-1 convolution over 8 channels")
+    if _clamp_fields(*_act_range(op, g.tensors[op.outputs[0]]))["clamp"] or lay.has_exact(rq):
+        raise lay.Unfit("a clamp or exact records (the general kernel has them)")
+    return geo, rq
+
+
+@_build
+def _pw8_build(ctx: LayerContext) -> LayerCode:
+    geo, rq = _pw8_check(ctx.graph, ctx.op)
+    x, y = _int8_io(ctx.graph, ctx.op)
+    w = np.asarray(ctx.t(1).data).reshape(geo.out_c, 8)
+    ctx.decls.append(HEADER)
+    fields = dict(pixels=geo.out_h * geo.out_w, out_c=geo.out_c,
+                  w=_weights_decl(ctx, lay.widened(w)), rq=_rq_decl(ctx, rq))
+    p = ctx.struct("kiln_dsp_pw8_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
 # ---- DEPTHWISE_CONV_2D -----------------------------------------------------------------
@@ -618,7 +645,7 @@ def _register() -> None:
     # the size layout (OPTIMIZE) passes them over.
     # (kiln_dsp_copy only finishes kiln_dsp_conv1_pool_s8's fused pool.)
     wide = {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_dwconv_s8",
-            "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8"}
+            "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8"}
     for op, func, check, build, scratch in [
         ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, None),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
@@ -626,6 +653,7 @@ def _register() -> None:
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
          _conv8_scratch),
         ("CONV_2D", "kiln_dsp_conv_s8", _conv_check, _conv_build, _conv_scratch),
+        ("CONV_2D", "kiln_dsp_pw8_s8", _pw8_check, _pw8_build, None),
         ("CONV_2D", "kiln_dsp_conv1_pool_s8", _conv1_check, _conv1_build, None),
         ("MAX_POOL_2D", "kiln_dsp_maxpool_s8", _pool_check, _pool_build, None),
         ("MAX_POOL_2D", "kiln_dsp_copy", _fused_copy_check, _fused_copy_build, None),

@@ -141,6 +141,21 @@ void kiln_dsp_conv_sparse_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, 
 /* The same with int8 weights (w8), widened chunk by chunk into wbuf. */
 void kiln_dsp_conv_w8_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 
+/* CONV_2D 1x1, stride 1, over exactly 8 input channels, no clamp and no
+ * exact records (kiln_dsp_pw8_s8): each pixel's activations widened once
+ * into registers, then per output channel one LDM of weights, 4 SMLAD and
+ * the requantization.
+ *   w: int16 [out_c][8], doubled, in SXTB16 order ([k0,k2] [k1,k3] [k4,k6]
+ *      [k5,k7]). */
+typedef struct {
+    uint32_t pixels;             /* out_h * out_w */
+    uint32_t out_c;
+    const int16_t *w;
+    const kiln_dsp_rq_t *rq;     /* out_c entries */
+} kiln_dsp_pw8_params_t;
+
+void kiln_dsp_pw8_s8(const kiln_dsp_pw8_params_t *p, const int8_t *in, int8_t *out);
+
 /* CONV_2D with one input channel, 3x3 kernel, stride 1, no dilation, VALID
  * padding, fused with the 2x2 stride-2 VALID MAX_POOL_2D that reads it. For
  * each pooled output the 4x4 input patch is loaded once as four words and

@@ -277,7 +277,7 @@ def test_c_literals_round_trip_through_the_c_compiler(tmp_path) -> None:
     assert list((ctypes.c_int32 * 4).in_dll(so, "ints")) == ints.tolist()
 
 
-@pytest.mark.parametrize("kernels", ["portable", "dsp"])
+@pytest.mark.parametrize("kernels", ["portable", pytest.param("dsp", marks=pytest.mark.slow)])
 def test_fully_connected_multiplier_takes_the_scale_product_in_double(kernels: str) -> None:
     """A trained model whose dense layer's multiplier differs in its last bit
     when input_scale * weight_scale is rounded to float32 first; on these six

@@ -66,7 +66,7 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
                                                                   activation="relu6")), (10, 10, 3), {conv}),
         ("conv_c16_s2_odd_out", lambda: seq((9, 9, 16), L.Conv2D(7, 3, strides=2, padding="same")),
          (9, 9, 16), {conv}),
-        ("conv_1x1", lambda: seq((5, 7, 8), L.Conv2D(12, 1)), (5, 7, 8), {conv}),
+        ("conv_1x1", lambda: seq((5, 7, 12), L.Conv2D(12, 1)), (5, 7, 12), {conv}),
         ("conv_dilated", lambda: seq((11, 11, 4), L.Conv2D(4, 3, dilation_rate=2, padding="same")),
          (11, 11, 4), {conv}),
         ("conv_5x5_c2", lambda: seq((9, 9, 2), L.Conv2D(6, 5, padding="same")), (9, 9, 2), {conv}),

@@ -167,6 +167,7 @@ def _keras_models() -> dict:
         y = L.Conv2D(6, 1)(y)
         x = L.Add()([x, y])
         x = L.Conv2D(8, 3, dilation_rate=2, padding="same")(x)
+        x = L.Conv2D(7, 1, activation="relu")(x)          # 1x1 over 8 channels (dsp: pw8)
         x = L.MaxPooling2D(2, padding="same")(x)
         x = L.AveragePooling2D(2, strides=1, padding="same")(x)
         x = L.GlobalAveragePooling2D()(x)

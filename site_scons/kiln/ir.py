@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: Every activation tensor starts at a multiple of this many bytes of the arena (kernels
+#: load words, some with LDRD/LDM, which fault on unaligned addresses): the planner's
+#: alignment, and the one a concatenation's slices must keep.
+ALIGN = 4
+
 #: Bytes per element of the dtypes Kiln knows.
 DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "int32": 4, "int64": 8,
                "float32": 4, "float16": 2, "bool": 1}

@@ -35,9 +35,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from kiln.ir import Graph, Operator, Tensor
+from kiln.ir import ALIGN, Graph, Operator, Tensor
 
-DEFAULT_ALIGN = 4
+DEFAULT_ALIGN = ALIGN
 _ELEMENTWISE = ("ADD", "MUL", "QUANTIZE")
 _POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 

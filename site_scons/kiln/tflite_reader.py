@@ -19,7 +19,7 @@ import numpy as np
 import tflite
 
 from kiln.errors import FIX_CORRUPT, KilnError, corrupt, invalid
-from kiln.ir import Graph, Operator, Tensor
+from kiln.ir import ALIGN, Graph, Operator, Tensor
 
 # tflite.TensorType -> (IR name, NumPy dtype)
 _TYPES = {
@@ -268,8 +268,9 @@ def _concat_into_slices(graph: Graph, op: Operator) -> bool:
     so that their producers write straight into place and the copy disappears. True
     when done: the concatenation runs along an axis with nothing but size-1 dimensions
     before it (so each input is one contiguous run of the output), needs no
-    requantization and no activation, and each input's storage (the tensor itself, or
-    what it reshapes) is a distinct activation written by an operator of the graph."""
+    requantization and no activation, each input's storage (the tensor itself, or what
+    it reshapes) is a distinct activation written by an operator of the graph, and each
+    slice starts at a multiple of ALIGN bytes."""
     if op.op != "CONCATENATION" or len(op.outputs) != 1:
         return False
     out = graph.tensors[op.outputs[0]]
@@ -293,8 +294,8 @@ def _concat_into_slices(graph: Graph, op: Operator) -> bool:
             if not (out.quantized and t.quantized and np.array_equal(t.scale, out.scale)
                     and np.array_equal(t.zero_point, out.zero_point)):
                 return False
-    if sum(t.nbytes for t in ins) != out.nbytes:
-        return False
+    if sum(t.nbytes for t in ins) != out.nbytes or any(t.nbytes % ALIGN for t in ins[:-1]):
+        return False   # (every slice must start aligned, as the planner places tensors)
     offset = 0
     for root in roots:
         root.alias_of, root.alias_offset = out.index, offset

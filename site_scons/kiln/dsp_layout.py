@@ -284,9 +284,8 @@ class Dw3x3Plan:
 
     def fields(self) -> dict[str, int]:
         """The plan's fields of kiln_dsp_dw3x3_params_t."""
-        return {k: getattr(self, k) for k in ("rows", "len", "plane_w", "in_rows", "in_len", "pad_r",
-                                              "pad_c", "in_step", "in_row", "out_step", "out_row",
-                                              "batch")}
+        return {k: getattr(self, k) for k in ("rows", "len", "in_rows", "in_len", "pad_r", "pad_c",
+                                              "in_step", "in_row", "out_step", "out_row", "batch")}
 
 
 def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, int],
@@ -302,7 +301,8 @@ def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, 
         rows, length, in_rows, in_len, pad_r, pad_c = out_h, out_w, in_h, in_w, top, left
         in_step, in_row, out_step, out_row = c, in_w * c, c, out_w * c
     # Each two-output step reads four columns from its first: the last (an odd row's
-    # extra output included) reads up to column len rounded up to even, plus one.
+    # extra output included) reads up to column len rounded up to even, plus one. (The
+    # kernel derives the same width from len: plane_width() in dw3x3_s8.c.)
     plane_w = length + length % 2 + 2
     batch = max(1, min(rows, DW3X3_ACC_BYTES // (4 * (length + length % 2))))
     return Dw3x3Plan(transposed, rows, length, plane_w,

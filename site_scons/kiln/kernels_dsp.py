@@ -445,8 +445,8 @@ def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, lay.Dw3x3P
 
 
 def _dw3_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_dw3x3_s8: one channel's int16 plane, then one output row
-    of int32 accumulators (rounded up to a pair)."""
+    """Arena bytes of kiln_dsp_dw3x3_s8: one channel's int16 plane, then a batch of output
+    rows of int32 accumulators (Dw3x3Plan.scratch_bytes)."""
     return _dw3_plane(g, op)[1].scratch_bytes
 
 

@@ -27,6 +27,14 @@
  */
 #include "dsp_rq.h"
 
+/* The plane's width in int16: each two-output step reads four columns from
+ * its first, so a row of len outputs (rounded up to a pair) reads len rounded
+ * up to even, plus two. mac_rows walks the rows on that assumption. */
+static inline uint32_t plane_width(uint32_t pairs)
+{
+    return 2u * pairs + 2u;
+}
+
 /* The channel's input rows into the plane: nrows rows of n elements, the
  * elements `step` bytes apart and the rows `srow` bytes apart in the input,
  * `pw` int16 apart in the plane. */
@@ -112,7 +120,7 @@ static void copy_rows(int16_t *d, const int8_t *src, int32_t step, int32_t srow,
 static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
                      uint32_t pairs, uint32_t nrows)
 {
-    const uint32_t pw = 2u * pairs + 2u;
+    const uint32_t pw = plane_width(pairs);
     register uint32_t k0 __asm__("r0") = w[0];
     register uint32_t k1 __asm__("r1") = w[1];
     register uint32_t k2 __asm__("r2") = w[2];
@@ -170,7 +178,7 @@ static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32
 static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
                      uint32_t pairs, uint32_t nrows)
 {
-    const uint32_t pw = 2u * pairs + 2u;
+    const uint32_t pw = plane_width(pairs);
     uint32_t y, i, r;
 
     for (y = 0; y < nrows; y++, rows += pw) {
@@ -191,7 +199,8 @@ static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32
 
 /* nrows rows of len outputs from their accumulators (rows of len rounded up
  * to even), the outputs `step` bytes apart and the rows `orow` apart: the
- * common case (no clamp, no exact record). */
+ * common case (no clamp, no exact record) on the target. Its C twin is
+ * rq_rows() below with neither. */
 #if KILN_DSP_ASM
 /* One output: SMMLAR, ADD ASR #31, ASR, SSAT (kiln_dsp_requant), STRB. */
 #define KILN_DW_RQ_ASM(A, ADDR) \
@@ -260,21 +269,10 @@ static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t or
         : "cc", "memory");
 }
 #undef KILN_DW_RQ_ASM
-#else
-static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
-                         uint32_t nrows, const kiln_dsp_rq_t *r)
-{
-    uint32_t y, x;
-
-    for (y = 0; y < nrows; y++, o += orow, acc += len % 2u) {
-        for (x = 0; x < len; x++) {
-            o[(int32_t)x * step] = (int8_t)kiln_dsp_requant(*acc++, r->mult, r->round, r->shift);
-        }
-    }
-}
 #endif
 
-/* The same for a layer with a clamp or exact records, in C. */
+/* The same in C: a layer with a clamp or exact records, and every layer in
+ * the host check build. */
 KILN_SPECIALIZE void rq_rows(const kiln_dsp_dw3x3_params_t *p, const int32_t *acc, int8_t *o,
                              uint32_t nrows, const kiln_dsp_rq_t *r, int clamp, int exact)
 {
@@ -293,9 +291,9 @@ KILN_SPECIALIZE void rq_rows(const kiln_dsp_dw3x3_params_t *p, const int32_t *ac
 }
 
 /* Every plane cell the channels do not overwrite: the zero point. */
-static void fill_padding(const kiln_dsp_dw3x3_params_t *p)
+static void fill_padding(const kiln_dsp_dw3x3_params_t *p, uint32_t pw)
 {
-    const uint32_t n = (uint32_t)(p->rows + 2u) * p->plane_w;
+    const uint32_t n = (uint32_t)(p->rows + 2u) * pw;
     const uint32_t v = (uint16_t)(int16_t)p->pad_value * 0x10001u;
     uint32_t *d = (uint32_t *)(void *)p->plane;
     uint32_t i;
@@ -308,11 +306,11 @@ static void fill_padding(const kiln_dsp_dw3x3_params_t *p)
 KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out, int general)
 {
     const uint32_t *w = (const uint32_t *)(const void *)p->w;
-    const uint32_t pw = p->plane_w, pairs = (p->len + 1u) / 2u;
+    const uint32_t pairs = (p->len + 1u) / 2u, pw = plane_width(pairs);
     int16_t *const interior = p->plane + p->pad_r * pw + p->pad_c;
     uint32_t c, y;
 
-    fill_padding(p);
+    fill_padding(p, pw);
     for (c = 0; c < p->channels; c++, w += 6) {
         const kiln_dsp_rq_t rec = p->rq[c];
 
@@ -323,9 +321,15 @@ KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, in
             const uint32_t nb = p->rows - y < p->batch ? p->rows - y : p->batch;
             int8_t *o = out + c + (int32_t)y * p->out_row;
             mac_rows(p->plane + y * pw, w, rec.bias, p->acc, pairs, nb);
+#if KILN_DSP_ASM
             if (!general) {
                 rq_rows_fast(p->acc, o, p->out_step, p->out_row, p->len, nb, &rec);
-            } else if (p->clamp) {
+                continue;
+            }
+#else
+            (void)general;
+#endif
+            if (p->clamp) {
                 rq_rows(p, p->acc, o, nb, &rec, 1, p->exact);
             } else {
                 rq_rows(p, p->acc, o, nb, &rec, 0, p->exact);

@@ -253,8 +253,8 @@ void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, 
  *   w: per channel 6 words of doubled int16 pairs, k[a][b] being the kernel
  *      in plane orientation (a along the plane's columns, b along its rows):
  *      [k00, k01] [k01, k02] [k10, k11] [k11, k12] [k20, k21] [k21, k22]
- *   plane: rows + 2 rows of plane_w int16 (plane_w even, at least len rounded
- *      up to even + 2); cell (r, i) is input element i - pad_c of input row
+ *   plane: rows + 2 rows of plane_w int16, plane_w = len rounded up to even,
+ *      plus 2 (the kernel derives it; dsp_layout.dw3x3_plan plans it); cell (r, i) is input element i - pad_c of input row
  *      r - pad_r (in plane orientation), or pad_value outside the input. The
  *      channel's in_rows x in_len input elements are copied from
  *      in + c + r * in_row + i * in_step; output (y, x) of channel c goes to
@@ -262,7 +262,6 @@ void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, 
 typedef struct {
     uint16_t rows, len;          /* output rows and outputs per row */
     uint16_t channels;
-    uint16_t plane_w;
     uint16_t in_rows, in_len;    /* the input rows and elements copied per channel */
     uint16_t pad_r, pad_c;       /* padding rows and columns before them */
     uint16_t batch;              /* output rows whose accumulators `acc` holds */

@@ -84,7 +84,7 @@ static inline void copy_bytes(int8_t *dst, const int8_t *src, uint32_t n)
 }
 
 /* Gathers the receptive field of output pixel (oy, ox) as int8 into buf
- * (k_len bytes, padding and the K tail filled with the zero point). A
+ * (its k_h * k_w * in_c bytes, padding as the zero point). A
  * kernel row that lies inside the input (dilation 1) is one contiguous
  * run in NHWC and is copied as such. */
 static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
@@ -123,9 +123,7 @@ static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t o
             }
         }
     }
-    while (n < p->k_len) {
-        buf[n++] = p->pad_value;
-    }
+    /* The K tail past n is the zero point already (gather_tail). */
 }
 
 /* gather() for a pixel whose receptive field lies inside the input (dilation
@@ -163,12 +161,7 @@ static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint
             }
         }
     }
-    for (i = 0; i + 4u <= run; i += 4u) {
-        kiln_store32(buf + i, kiln_load32(src + i));
-    }
-    for (; i < run; i++) {
-        buf[i] = src[i];
-    }
+    copy_bytes(buf, src, run);
     return 1;
 }
 

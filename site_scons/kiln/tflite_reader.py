@@ -249,7 +249,8 @@ def _read_options(op: tflite.Operator, op_name: str, name: str, index: int) -> d
 # ---- simplification: constant folding and storage aliases -------------------
 
 def simplify(graph: Graph) -> None:
-    """Fold constant-only operators and turn reshapes into aliases, in place."""
+    """Fold constant-only operators, turn reshapes into aliases and outer concatenations
+    into slices, in place."""
     kept = []
     for op in graph.ops:
         if _try_fold(graph, op):
@@ -260,17 +261,19 @@ def simplify(graph: Graph) -> None:
                 dst.alias_of = src.index
                 continue
         kept.append(op)
-    graph.ops = [op for op in kept if not _concat_into_slices(graph, op)]
+    produced = {t for op in graph.ops for t in op.outputs}
+    graph.ops = [op for op in kept if not _concat_into_slices(graph, op, produced)]
 
 
-def _concat_into_slices(graph: Graph, op: Operator) -> bool:
+def _concat_into_slices(graph: Graph, op: Operator, produced: set[int]) -> bool:
     """Make a CONCATENATION's inputs slices of its output (alias_of with alias_offset),
     so that their producers write straight into place and the copy disappears. True
     when done: the concatenation runs along an axis with nothing but size-1 dimensions
     before it (so each input is one contiguous run of the output), needs no
     requantization and no activation, each input's storage (the tensor itself, or what
-    it reshapes) is a distinct activation written by an operator of the graph, and each
-    slice starts at a multiple of ALIGN bytes."""
+    it reshapes) is a distinct activation written by an operator of the graph (`produced`:
+    every operator output, folded ones included), and each slice starts at a multiple of
+    ALIGN bytes."""
     if op.op != "CONCATENATION" or len(op.outputs) != 1:
         return False
     out = graph.tensors[op.outputs[0]]
@@ -280,7 +283,6 @@ def _concat_into_slices(graph: Graph, op: Operator) -> bool:
             or not 0 <= axis < len(out.shape) or int(np.prod(out.shape[:axis])) != 1 \
             or any(i < 0 for i in op.inputs):
         return False
-    produced = {t for other in graph.ops for t in other.outputs}
     ins = [graph.tensors[i] for i in op.inputs]
     roots = [graph.tensors[graph.storage(t.index)] for t in ins]
     if len({r.index for r in roots}) != len(roots) or graph.storage(out.index) in {r.index for r in roots}:

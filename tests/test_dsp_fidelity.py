@@ -270,6 +270,8 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("t_conv_c8", lambda: seq((7, 6, 8), L.Conv2D(12, 3, padding="same", activation="relu")),
          (7, 6, 8), {conv}),
         ("t_conv_1x1", lambda: seq((6, 5, 16), L.Conv2D(16, 1)), (6, 5, 16), {conv}),
+        # over 8 channels: kiln_dsp_pw8_s8 takes no exact records, so the general kernel does
+        ("t_pw8", lambda: seq((6, 5, 8), L.Conv2D(10, 1)), (6, 5, 8), {conv}),
         ("t_conv_wide_c3", lambda: seq((14, 14, 3), L.Conv2D(6, 11, padding="same")), (14, 14, 3), {conv}),
         # taller than wide: the planar kernel's transposed plane with exact records
         ("t_dw_c8", lambda: seq((8, 7, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),

@@ -25,6 +25,9 @@ FOUND = [
               "(now refused: the accumulator could overflow)"),
     (109402, 0, "RESHAPE turned into SHAPE: folded to 4 values for a 32-value tensor the dense layer "
                 "read in full (now invalid)"),
+    (9730, 23, "an operator code turned into STRIDED_SLICE with 2 inputs: an index error in its "
+               "builder (now invalid: the validator knows the arity of every operator read by "
+               "position)"),
 ]
 
 

@@ -47,13 +47,27 @@ OPTIONAL_INPUTS = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": {1, 5, 9, 10, 11, 16, 17, 20, 21, 22, 23},
 }
 
-#: (fewest inputs, most inputs, outputs) of the operators whose shapes are checked.
+#: (fewest inputs, most inputs, outputs) of the operators whose arity is checked.
 _ARITY = {
     "CONV_2D": (2, 3, 1), "DEPTHWISE_CONV_2D": (2, 3, 1), "FULLY_CONNECTED": (2, 3, 1),
     "AVERAGE_POOL_2D": (1, 1, 1), "MAX_POOL_2D": (1, 1, 1), "SOFTMAX": (1, 1, 1),
     "RESHAPE": (1, 2, 1), "SQUEEZE": (1, 1, 1), "EXPAND_DIMS": (2, 2, 1),
     "PAD": (2, 2, 1), "PADV2": (2, 3, 1), "MEAN": (2, 2, 1), "QUANTIZE": (1, 1, 1),
     "DEQUANTIZE": (1, 1, 1), "CONCATENATION": (1, 1 << 16, 1),
+    # The operators whose kernels read inputs by position (TFLite's schema): a model
+    # with one missing is invalid here, not an index error in a kernel's builder.
+    **{op: (1, 1, 1) for op in (
+        "ABS", "CAST", "ELU", "EXP", "FLOOR", "HARD_SWISH", "L2_NORMALIZATION", "LEAKY_RELU",
+        "LOG", "LOGICAL_NOT", "LOGISTIC", "LOG_SOFTMAX", "NEG", "RELU", "RELU6", "ROUND", "RSQRT",
+        "SQRT", "SQUARE", "TANH", "ZEROS_LIKE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "L2_POOL_2D")},
+    **{op: (2, 2, 1) for op in (
+        "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "EQUAL", "NOT_EQUAL", "GREATER",
+        "GREATER_EQUAL", "LESS", "LESS_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "SQUARED_DIFFERENCE",
+        "PRELU", "BATCH_MATMUL", "ARG_MAX", "ARG_MIN", "BROADCAST_TO", "FILL", "GATHER",
+        "GATHER_ND", "MIRROR_PAD", "REDUCE_MAX", "REDUCE_MIN", "SUM", "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "TRANSPOSE")},
+    **{op: (3, 3, 1) for op in ("SELECT_V2", "SLICE", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND")},
+    "STRIDED_SLICE": (4, 4, 1), "TRANSPOSE_CONV": (3, 4, 1),
 }
 #: Operators whose data inputs and output share one dtype (TFLite's kernels
 #: refuse a mismatch in their preparation).

@@ -91,6 +91,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (21, 5, 8), {"kiln_dsp_dw3x3_s8"}),
         ("dw3_c4_tall_valid_relu6", lambda: seq((17, 6, 4), L.DepthwiseConv2D(3, activation="relu6")),
          (17, 6, 4), {"kiln_dsp_dw3x3_s8"}),
+        # four channels' planes per pass (three passes), an odd row: the copy's last element
+        ("dw3_c12_w11", lambda: seq((7, 11, 12), L.DepthwiseConv2D(3, padding="same")),
+         (7, 11, 12), {"kiln_dsp_dw3x3_s8"}),
         # the NHWC kernel's 3x3 path (taps written out) at stride 1, where the planar one
         # is slower: 3 outputs a row
         ("dw3_c32_same_w3", lambda: seq((3, 3, 32), L.DepthwiseConv2D(3, padding="same",
@@ -175,7 +178,8 @@ SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_ds
               "conv_c16_s2_odd_out": {"kiln_dsp_conv_w8_s8"},
               "conv_5x5_c2": {"kiln_dsp_conv_w8_s8"},
               "conv_k576_oc15": {"kiln_dsp_conv_w8_s8"},
-              "dw_c8_same_relu": {"kiln_dsp_dwconv_w8_s8"}, "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
+              "dw_c8_same_relu": {"kiln_dsp_dw3x3_w8_s8"}, "dw3_c8_tall_odd": {"kiln_dsp_dw3x3_w8_s8"},
+              "dw3_c5_valid_relu6": {"kiln_dsp_dw3x3_w8_s8"}, "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
 
 
 def test_specs_reach_every_dsp_kernel() -> None:

@@ -243,12 +243,25 @@ def dw3x3_weights(w_1hwc: np.ndarray, transposed: bool) -> np.ndarray:
     return out.astype(np.int16).ravel()                            # [C][6][2]
 
 
+def dw3x3_weights8(w_1hwc: np.ndarray, transposed: bool) -> np.ndarray:
+    """The same weights for kiln_dsp_dw3x3_w8_s8, the size layout: per channel the 9 int8
+    k[a][b] in plane orientation, which the kernel widens into dw3x3_weights' pairs."""
+    k = np.asarray(w_1hwc, dtype=np.int8)[0]                       # [3][3][C]
+    if transposed:
+        k = k.transpose(1, 0, 2)
+    return np.ascontiguousarray(k.transpose(2, 0, 1)).ravel()      # [C][3][3]
+
+
 #: The largest int16 plane kiln_dsp_dw3x3_s8 widens a channel into (arena bytes).
 DW3X3_MAX_PLANE_BYTES = 32768
 #: The arena bytes of accumulator rows kiln_dsp_dw3x3_s8 requantizes at a time (at least
 #: one row): a batch of rows per call of its assembly loops, whose set-up would otherwise
 #: cost as much as a small map's row.
 DW3X3_ACC_BYTES = 2048
+#: The most arena bytes kiln_dsp_dw3x3_s8's four planes may take: four channels copied per
+#: pass (one input word each) cost about 2 instructions a cell against 3.25, and a small
+#: map's row set-up is shared by four channels. Larger maps keep one plane.
+DW3X3_FOUR_PLANES_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -270,6 +283,8 @@ class Dw3x3Plan:
     out_row: int
     #: Output rows whose accumulators the arena scratch holds at a time.
     batch: int
+    #: Planes filled per pass: 4 (four channels from one input word each) or 1.
+    planes: int
 
     @property
     def plane_bytes(self) -> int:
@@ -278,14 +293,15 @@ class Dw3x3Plan:
 
     @property
     def scratch_bytes(self) -> int:
-        """Arena bytes: the plane, then `batch` rows of int32 accumulators (each rounded up
-        to a pair)."""
-        return self.plane_bytes + 4 * self.batch * (self.len + self.len % 2)
+        """Arena bytes: the planes, then `batch` rows of int32 accumulators (each rounded
+        up to a pair)."""
+        return self.planes * self.plane_bytes + 4 * self.batch * (self.len + self.len % 2)
 
     def fields(self) -> dict[str, int]:
         """The plan's fields of kiln_dsp_dw3x3_params_t."""
         return {k: getattr(self, k) for k in ("rows", "len", "in_rows", "in_len", "pad_r", "pad_c",
-                                              "in_step", "in_row", "out_step", "out_row", "batch")}
+                                              "in_step", "in_row", "out_step", "out_row", "batch",
+                                              "planes")}
 
 
 def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, int],
@@ -305,9 +321,10 @@ def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, 
     # kernel derives the same width from len: plane_width() in dw3x3_s8.c.)
     plane_w = length + length % 2 + 2
     batch = max(1, min(rows, DW3X3_ACC_BYTES // (4 * (length + length % 2))))
+    four = c % 4 == 0 and 4 * 2 * (rows + 2) * plane_w <= DW3X3_FOUR_PLANES_BYTES
     return Dw3x3Plan(transposed, rows, length, plane_w,
                      max(0, min(in_rows, rows + 2 - pad_r)), max(0, min(in_len, plane_w - pad_c)),
-                     pad_r, pad_c, in_step, in_row, out_step, out_row, batch)
+                     pad_r, pad_c, in_step, in_row, out_step, out_row, batch, 4 if four else 1)
 
 
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:

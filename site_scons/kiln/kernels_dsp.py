@@ -445,26 +445,33 @@ def _dw3_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray, lay.Dw3x3P
 
 
 def _dw3_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_dw3x3_s8: one channel's int16 plane, then a batch of output
-    rows of int32 accumulators (Dw3x3Plan.scratch_bytes)."""
+    """Arena bytes of kiln_dsp_dw3x3_s8: its int16 planes (one, or four channels'), then a
+    batch of output rows of int32 accumulators (Dw3x3Plan.scratch_bytes)."""
     return _dw3_plane(g, op)[1].scratch_bytes
 
 
-@_build
-def _dw3_build(ctx: LayerContext) -> LayerCode:
+def _dw3_call(ctx: LayerContext, wide: bool) -> LayerCode:
+    """The planar depthwise call with pre-widened int16 weights (`wide`) or int8 ones."""
     geo, rq, plan = _dw3_check(ctx.graph, ctx.op)
     x, y = _int8_io(ctx.graph, ctx.op)
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     ctx.decls.append(HEADER)
+    w = np.asarray(ctx.t(1).data)
+    if wide:
+        weights = dict(w=_weights_decl(ctx, lay.dw3x3_weights(w, plan.transposed)))
+    else:
+        weights = dict(w8=_weights8_decl(ctx, lay.dw3x3_weights8(w, plan.transposed)))
     fields = dict(**plan.fields(), channels=geo.in_c, pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
-                  w=_weights_decl(ctx, lay.dw3x3_weights(np.asarray(ctx.t(1).data), plan.transposed)),
-                  rq=_rq_decl(ctx, rq),
+                  **weights, rq=_rq_decl(ctx, rq),
                   plane=f"(int16_t *)(void *){base}",
-                  acc=f"(int32_t *)(void *)((int8_t *){base} + {plan.plane_bytes})")
+                  acc=f"(int32_t *)(void *)((int8_t *){base} + {plan.planes * plan.plane_bytes})")
     p = ctx.struct("kiln_dsp_dw3x3_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
+
+
+_dw3_build, _dw3_8_build = _builds(_dw3_call)
 
 
 def _dw_as_conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
@@ -650,6 +657,7 @@ def _register() -> None:
         ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, None),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_w8_s8", _dw3_check, _dw3_8_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
          _conv8_scratch),
         ("CONV_2D", "kiln_dsp_conv_s8", _conv_check, _conv_build, _conv_scratch),

@@ -265,6 +265,7 @@ typedef struct {
     uint16_t in_rows, in_len;    /* the input rows and elements copied per channel */
     uint16_t pad_r, pad_c;       /* padding rows and columns before them */
     uint16_t batch;              /* output rows whose accumulators `acc` holds */
+    uint16_t planes;             /* 1, or 4: channels copied into planes per pass */
     int32_t in_step, in_row;     /* input bytes between plane columns and between rows */
     int32_t out_step, out_row;   /* the same for the output */
     int8_t pad_value;
@@ -272,12 +273,15 @@ typedef struct {
     uint8_t exact;
     int32_t act_min, act_max;
     const int16_t *w;
+    const int8_t *w8;            /* or NULL: the size layout's 9 int8 a channel, k[a][b] */
     const kiln_dsp_rq_t *rq;    /* channels entries */
-    int16_t *plane;
+    int16_t *plane;              /* `planes` planes, one after the other */
     int32_t *acc;                /* arena scratch: batch rows of len rounded up to even int32 */
 } kiln_dsp_dw3x3_params_t;
 
 void kiln_dsp_dw3x3_s8(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out);
+/* The same with int8 weights (w8, w NULL): each channel's are widened as it starts. */
+void kiln_dsp_dw3x3_w8_s8(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, int8_t *out);
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D with the portable parameters
  * (kiln_pool_params_t): four channels per word (SSUB8 + SEL for the max,

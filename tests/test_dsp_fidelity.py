@@ -70,6 +70,10 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_dilated", lambda: seq((11, 11, 4), L.Conv2D(4, 3, dilation_rate=2, padding="same")),
          (11, 11, 4), {conv}),
         ("conv_5x5_c2", lambda: seq((9, 9, 2), L.Conv2D(6, 5, padding="same")), (9, 9, 2), {conv}),
+        # dilated along the height only: the rows widened straight from the input are two
+        # input rows apart (they were read as adjacent rows)
+        ("conv_dil_h2_c8", lambda: seq((12, 9, 8), L.Conv2D(6, 3, dilation_rate=(2, 1), padding="same")),
+         (12, 9, 8), {conv}),
         # K = 576: the size layout widens its weights in three chunks (3, 3, 2 channel pairs)
         ("conv_k576_oc15", lambda: seq((5, 6, 64), L.Conv2D(15, 3, padding="same")), (5, 6, 64), {conv}),
         ("dw_c8_same_relu", lambda: seq((9, 10, 8), L.DepthwiseConv2D(3, padding="same",

@@ -178,20 +178,23 @@ static void gather_tail(const kiln_dsp_conv_params_t *p)
 
 /* im2col of one pixel straight into the widened scratch when every kernel
  * row is one contiguous, 4-aligned run of k_w * in_c bytes inside the input
- * (no padding at this pixel, dilation 1, k_w * in_c % 4 == 0). */
+ * (no padding at this pixel, dilation 1 along the width, k_w * in_c % 4 ==
+ * 0). The rows are dil_h input rows apart. */
 static int widen_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
                         uint32_t ox, uint32_t *dst)
 {
     const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
     const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
     const uint32_t run = (uint32_t)p->g.k_w * p->g.in_c;
+    const uint32_t y_last = (uint32_t)(p->g.k_h - 1u) * p->g.dil_h;
     uint32_t ky;
 
-    if (y0 < 0 || x0 < 0 || y0 + p->g.k_h > p->g.in_h || x0 + p->g.k_w > p->g.in_w) {
+    if (y0 < 0 || x0 < 0 || (uint32_t)y0 + y_last >= p->g.in_h || x0 + p->g.k_w > p->g.in_w) {
         return 0;
     }
     for (ky = 0; ky < p->g.k_h; ky++) {
-        widen(dst, in + ((uint32_t)(y0 + (int32_t)ky) * p->g.in_w + (uint32_t)x0) * p->g.in_c, run / 4);
+        const uint32_t y = (uint32_t)y0 + ky * p->g.dil_h;
+        widen(dst, in + (y * p->g.in_w + (uint32_t)x0) * p->g.in_c, run / 4);
         dst += run;   /* run/4 groups of 4 words */
     }
     return 1;

@@ -97,6 +97,14 @@ class Stateless:
         self._interp.invoke()
 
 
+def micro_arena_bytes(graph: Graph, model_bytes: int) -> int:
+    """An arena large enough for tflite-micro to run `graph`: every activation tensor
+    without reuse, plus its own default (ten times the model's bytes, which a small model
+    over large images outgrows: a 3x3 convolution over 31x31x24 failed to allocate)."""
+    activations = sum(max(t.nbytes, 0) for t in graph.tensors if not t.is_const)
+    return 10 * model_bytes + 2 * activations + 512 * len(graph.tensors) + 65536
+
+
 def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any, str]:
     """The oracle interpreter for `tflite` and its name (MICRO or TFLITE); for a model with
     variable tensors, one that starts every invoke from zero state (Stateless)."""
@@ -106,7 +114,8 @@ def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any,
     else:
         from tflite_micro.python.tflite_micro import runtime
 
-        interp, kind = runtime.Interpreter.from_file(str(tflite)), MICRO
+        interp, kind = runtime.Interpreter.from_file(str(tflite), arena_size=micro_arena_bytes(
+            graph, Path(tflite).stat().st_size)), MICRO
     if any(t.is_variable for t in graph.tensors):
         return Stateless(interp), kind
     return interp, kind

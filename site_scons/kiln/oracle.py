@@ -2,7 +2,9 @@
 
 tflite-micro's reference kernels are the oracle: they define what the board
 must output, bit for bit. tflite-micro does not run hybrid (dynamic-range)
-models, float activations with int8 weights; for those the oracle is
+models, float activations with int8 weights, nor TILE. A TILE of axes of size
+1 only (Keras 3's UpSampling2D) is the BROADCAST_TO it has: the oracle runs
+the model with it rewritten so. For hybrid models and other TILEs the oracle is
 TensorFlow's tf.lite.Interpreter with its reference kernels
 (OpResolverType.BUILTIN_REF: no XNNPACK, whose float convolutions sum in
 another order). TensorFlow is imported only then.
@@ -29,12 +31,81 @@ from kiln.ir import Graph, is_hybrid
 from kiln.tflite_reader import read_tflite
 
 MICRO = "tflite-micro"
-TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models)"
+TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models or this TILE)"
+
+
+def _tile_is_broadcast(graph: Graph, op) -> bool:  # noqa: ANN001 - an ir.Operator
+    """A TILE whose multiples are 1 except on axes of size 1 (Keras 3's UpSampling2D):
+    the BROADCAST_TO to its output's shape."""
+    x, m = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    if not m.is_const:
+        return False
+    multiples = np.asarray(m.data).ravel()
+    return len(multiples) == len(x.shape) and all(
+        int(k) == 1 or n == 1 for k, n in zip(multiples, x.shape, strict=True))
 
 
 def needs_tflite(graph: Graph) -> bool:
-    """True when the model has hybrid layers (float input, int8 weights)."""
-    return any(is_hybrid(graph, op) for op in graph.ops)
+    """True when the model has hybrid layers (float input, int8 weights), or a TILE that
+    tflite-micro (which has no TILE) cannot run as a BROADCAST_TO."""
+    return any(is_hybrid(graph, op) or (op.op == "TILE" and not _tile_is_broadcast(graph, op))
+               for op in graph.ops)
+
+
+def _tiles_as_broadcasts(blob: bytes) -> bytes:
+    """The model with every TILE turned into a BROADCAST_TO to its output's shape (a new
+    int32 constant); for tflite-micro, whose BROADCAST_TO copies the same elements as
+    TILE does when only axes of size 1 are tiled (_tile_is_broadcast)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    ops = schema.BuiltinOperator
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
+    codes = model.operatorCodes
+    tiles = {i for i, c in enumerate(codes) if max(c.builtinCode, c.deprecatedBuiltinCode) == ops.TILE}
+    if not tiles:
+        return blob
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = ops.BROADCAST_TO, 127, 2
+    codes.append(code)
+    for sub in model.subgraphs:
+        for op in sub.operators:
+            if op.opcodeIndex not in tiles:
+                continue
+            shape = np.asarray(sub.tensors[op.outputs[0]].shape, dtype="<i4")
+            buf = schema.BufferT()
+            buf.data = np.frombuffer(shape.tobytes(), dtype=np.uint8)
+            model.buffers.append(buf)
+            t = schema.TensorT()
+            t.shape, t.type, t.buffer = [len(shape)], schema.TensorType.INT32, len(model.buffers) - 1
+            t.name = b"kiln_oracle_broadcast_shape"
+            sub.tensors.append(t)
+            op.inputs[1] = len(sub.tensors) - 1
+            op.opcodeIndex = len(codes) - 1
+            op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.NONE, None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+#: The newest version of an operator TensorFlow's reference resolver registers, where
+#: converters emit newer ones: TILE 3 (Keras 3's int8 UpSampling2D) runs the same
+#: kernel, which is generic over the element type.
+_REF_MAX_VERSION = {"TILE": 2}
+
+
+def _for_reference_resolver(blob: bytes) -> bytes:
+    """The model with each _REF_MAX_VERSION operator's version lowered to what the
+    reference resolver registers (the same kernel code runs)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    codes = {getattr(schema.BuiltinOperator, op): v for op, v in _REF_MAX_VERSION.items()}
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
+    changed = False
+    for code in model.operatorCodes:
+        top = codes.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+        if top is not None and code.version > top:
+            code.version, changed = top, True
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else blob
 
 
 class TfliteReference:
@@ -49,7 +120,7 @@ class TfliteReference:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the interpreter's move-to-LiteRT notice
             self._interp = tf.lite.Interpreter(
-                model_path=str(tflite),
+                model_content=_for_reference_resolver(Path(tflite).read_bytes()),
                 experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
         self._interp.allocate_tensors()
         self._inputs = self._interp.get_input_details()
@@ -114,8 +185,11 @@ def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any,
     else:
         from tflite_micro.python.tflite_micro import runtime
 
-        interp, kind = runtime.Interpreter.from_file(str(tflite), arena_size=micro_arena_bytes(
-            graph, Path(tflite).stat().st_size)), MICRO
+        blob = Path(tflite).read_bytes()
+        if any(op.op == "TILE" for op in graph.ops):
+            blob = _tiles_as_broadcasts(blob)
+        interp = runtime.Interpreter.from_bytes(blob, arena_size=micro_arena_bytes(graph, len(blob)))
+        kind = MICRO
     if any(t.is_variable for t in graph.tensors):
         return Stateless(interp), kind
     return interp, kind

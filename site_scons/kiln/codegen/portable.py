@@ -141,24 +141,47 @@ def _pool_f32(ctx: LayerContext) -> LayerCode:
 
 # ---- elementwise binary ------------------------------------------------------
 
+def broadcast_loops(a_shape: list[int], b_shape: list[int], out_shape: list[int]) -> dict:
+    """The four loops (out_shape, a_stride, b_stride; element strides, 0 where an input
+    broadcasts) of a binary kernel: axes of size 1 dropped and neighbours that both inputs
+    walk alike merged, so that higher ranks fit (a converter's rank-5 MUL of two equal
+    shapes is one loop). UnsupportedLayer when the shapes do not broadcast or more than
+    four loops remain."""
+    rank = len(out_shape)
+    strides = []
+    for shape in (a_shape, b_shape):
+        s = [1] * (rank - len(shape)) + [int(n) for n in shape]
+        if len(s) != rank:
+            raise UnsupportedLayer(f"shapes {list(a_shape)} and {list(b_shape)} do not broadcast "
+                                   f"to {list(out_shape)}")
+        st, acc = [0] * rank, 1
+        for d in range(rank - 1, -1, -1):
+            if s[d] == out_shape[d]:
+                st[d] = acc if s[d] > 1 else 0
+            elif s[d] != 1:
+                raise UnsupportedLayer(f"shapes {list(a_shape)} and {list(b_shape)} do not "
+                                       f"broadcast to {list(out_shape)}")
+            acc *= s[d]
+        strides.append(st)
+    loops: list[list[int]] = []
+    for d in range(rank):
+        n, sa, sb = int(out_shape[d]), strides[0][d], strides[1][d]
+        if n == 1:
+            continue
+        if loops and loops[-1][1] == sa * n and loops[-1][2] == sb * n:
+            loops[-1] = [loops[-1][0] * n, sa, sb]
+        else:
+            loops.append([n, sa, sb])
+    if len(loops) > 4:
+        raise UnsupportedLayer(f"the broadcast needs {len(loops)} loops; the kernel has 4")
+    loops = [[1, 0, 0]] * (4 - len(loops)) + loops
+    return {"out_shape": [n for n, _, _ in loops], "a_stride": [a for _, a, _ in loops],
+            "b_stride": [b for _, _, b in loops]}
+
+
 def _broadcast(ctx: LayerContext) -> dict:
     a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
-    out = _shape4(y.shape)
-    fields = {"out_shape": out}
-    for key, t in (("a_stride", a), ("b_stride", b)):
-        s = _shape4(t.shape)
-        strides, acc = [0] * 4, 1
-        for d in range(3, -1, -1):
-            if s[d] == out[d]:
-                strides[d] = acc if s[d] > 1 else 0
-            elif s[d] == 1:
-                strides[d] = 0
-            else:
-                raise UnsupportedLayer(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast "
-                                       f"to {list(y.shape)}")
-            acc *= s[d]
-        fields[key] = strides
-    return fields
+    return broadcast_loops(a.shape, b.shape, y.shape)
 
 
 def _binary_s8(ctx: LayerContext) -> LayerCode:
@@ -342,8 +365,10 @@ def _quant(ctx: LayerContext) -> LayerCode:
 
 
 def _binary_accepts(g: Graph, op: Operator) -> bool:
-    if len(op.inputs) != 2 or len(g.tensors[op.outputs[0]].shape) > 4:
-        raise UnsupportedLayer("needs two inputs of rank <= 4")
+    if len(op.inputs) != 2:
+        raise UnsupportedLayer("needs two inputs")
+    a, b, y = (g.tensors[t] for t in (*op.inputs, op.outputs[0]))
+    broadcast_loops(a.shape, b.shape, y.shape)
     return True
 
 

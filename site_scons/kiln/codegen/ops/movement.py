@@ -285,6 +285,19 @@ def _table_copy(source_map, what: str):  # noqa: ANN001, ANN202
 _mirror_pad, _mirror_accepts = _table_copy(_mirror_map, "padded")
 
 
+def _tile_map(g: Graph, op: Operator) -> np.ndarray:
+    """TILE (Keras 3's UpSampling2D, among others): output element o copies input element
+    o mod the input's shape in every dimension, a separable map."""
+    x = g.tensors[op.inputs[0]]
+    multiples = _const_ints(g.tensors[op.inputs[1]], "multiples")
+    if len(multiples) != len(x.shape) or np.any(multiples < 0):
+        raise UnsupportedLayer(f"multiples {multiples.tolist()} do not match rank {len(x.shape)}")
+    return np.tile(_source_index(x), [int(m) for m in multiples])
+
+
+_tile, _tile_accepts = _table_copy(_tile_map, "tiled")
+
+
 # ---- CAST ---------------------------------------------------------------------------
 
 def _cast(ctx: LayerContext) -> LayerCode:
@@ -688,6 +701,7 @@ def _register() -> None:
     entries.append(("ZEROS_LIKE", "int32", "kiln_strided_copy", _fill, None, None))
     for dt in (s8, f32):
         entries.append(("MIRROR_PAD", dt, "kiln_table_copy", _mirror_pad, _mirror_accepts, None))
+        entries.append(("TILE", dt, "kiln_table_copy", _tile, _tile_accepts, None))
     # CAST of int8 data: the converter dequantizes first, so only these two occur.
     for src, dst, sfx in (("float32", "int32", "f32_s32"), ("int32", "float32", "s32_f32")):
         entries.append(("CAST", src, f"kiln_cast_{sfx}", _cast, None, dst))

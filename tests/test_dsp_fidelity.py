@@ -64,6 +64,11 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (9, 8, 4), {conv}),
         ("conv_c3_same_relu6", lambda: seq((10, 10, 3), L.Conv2D(16, 3, strides=2, padding="same",
                                                                   activation="relu6")), (10, 10, 3), {conv}),
+        # 3x3 stems over 3 channels: fields patched together from the input rows; the
+        # last fields would read past the input's end and take the gather instead
+        ("stem3_valid_odd", lambda: seq((7, 9, 3), L.Conv2D(5, 3)), (7, 9, 3), {conv}),
+        ("stem3_same_s1_relu", lambda: seq((8, 11, 3), L.Conv2D(8, 3, padding="same", activation="relu")),
+         (8, 11, 3), {conv}),
         ("conv_c16_s2_odd_out", lambda: seq((9, 9, 16), L.Conv2D(7, 3, strides=2, padding="same")),
          (9, 9, 16), {conv}),
         ("conv_1x1", lambda: seq((5, 7, 12), L.Conv2D(12, 1)), (5, 7, 12), {conv}),

@@ -200,17 +200,77 @@ static int widen_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint3
     return 1;
 }
 
+/* One K group of four int8 into its two widened words of the scratch. */
+static inline void widen_group(uint32_t *dst, uint32_t v)
+{
+    dst[0] = kiln_sxtb16(v);
+    dst[1] = kiln_sxtb16_ror8(v);
+}
+
+/* A 3x3 receptive field over 3 channels (an image stem) inside the input,
+ * straight into the widened scratch: its 27 bytes (K padded to 28) are the
+ * three kernel rows' 9 bytes back to back, so K groups 2 and 4 straddle two
+ * rows. Each group is one unaligned word load, those two patched from a
+ * second load (a byte insert, a halfword pack), then widened: about 45
+ * instructions against 180 for gather_inside() and widen(). Group 6's last
+ * byte (K element 27, weight zero) is whatever follows the field; a field
+ * whose last load would pass the input's end returns 0 (the gather runs). */
+static int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
+                          uint32_t ox, uint32_t *dst)
+{
+    const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+    const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+    const uint32_t row = 3u * p->g.in_w;
+    const int8_t *r0, *r1, *r2;
+
+    if (y0 < 0 || x0 < 0 || (uint32_t)y0 + 3u > p->g.in_h || (uint32_t)x0 + 3u > p->g.in_w) {
+        return 0;
+    }
+    r0 = in + (uint32_t)y0 * row + 3u * (uint32_t)x0;
+    r1 = r0 + row;
+    r2 = r1 + row;
+    if ((uint32_t)(r2 + 10 - in) > p->g.in_h * row) {
+        return 0;
+    }
+    widen_group(dst, kiln_load32(r0));                                         /* r0[0..3] */
+    widen_group(dst + 4, kiln_load32(r0 + 4));                                 /* r0[4..7] */
+    widen_group(dst + 8, (kiln_load32(r1 - 1) & ~0xFFu) | (uint8_t)r0[8]);    /* r0[8], r1[0..2] */
+    widen_group(dst + 12, kiln_load32(r1 + 3));                                /* r1[3..6] */
+    widen_group(dst + 16, kiln_pkhbt16(kiln_load32(r1 + 7), kiln_load32(r2 - 2) >> 16)); /* r1[7..8], r2[0..1] */
+    widen_group(dst + 20, kiln_load32(r2 + 2));                                /* r2[2..5] */
+    widen_group(dst + 24, kiln_load32(r2 + 6));                                /* r2[6..8], K 27 */
+    return 1;
+}
+
+/* How im2col() takes a pixel inside the input: rows widened straight from
+ * it, a 3-channel 3x3 stem's field patched together (stem3x3_direct), or the
+ * general ways. */
+enum { IM2COL_GENERAL, IM2COL_DIRECT, IM2COL_STEM3X3 };
+
+static int im2col_mode(const kiln_dsp_conv_params_t *p)
+{
+    if (p->g.dil_w == 1u && ((uint32_t)p->g.k_w * p->g.in_c) % 4u == 0) {
+        return IM2COL_DIRECT;
+    }
+    if (p->g.in_c == 3u && p->g.k_h == 3u && p->g.k_w == 3u && p->g.dil_h == 1u && p->g.dil_w == 1u &&
+        p->k_len == 28u) {
+        return IM2COL_STEM3X3;
+    }
+    return IM2COL_GENERAL;
+}
+
 /* The receptive field of one output pixel, widened into the scratch.
  * Fast path: no padding at this pixel and each kernel row one contiguous
  * run of a multiple of 4 bytes. Else, in_c % 4 == 0: tap by tap, padding
  * taps as the widened zero point. Else: gathered as int8 first (into the
  * k_len bytes of scratch planned after the widened pixels). */
 static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t pix,
-                   uint32_t *dst, int direct)
+                   uint32_t *dst, int mode)
 {
     const uint32_t oy = pix / p->g.out_w, ox = pix % p->g.out_w;
+    const int stem = mode == IM2COL_STEM3X3;
 
-    if (direct && widen_direct(p, in, oy, ox, dst)) {
+    if (mode == IM2COL_DIRECT && widen_direct(p, in, oy, ox, dst)) {
         return;
     }
     if (p->g.in_c % 4u == 0) {
@@ -235,6 +295,9 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
             }
         }
     } else {
+        if (stem && stem3x3_direct(p, in, oy, ox, dst)) {
+            return;
+        }
         if (p->g.dil_h != 1u || p->g.dil_w != 1u || !gather_inside(p, in, oy, ox, p->gather)) {
             gather(p, in, oy, ox, p->gather);
         }
@@ -565,7 +628,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
 {
     const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w;
     const uint32_t oc = p->g.out_c, groups = p->k_len / 4u;
-    const int direct = p->g.dil_w == 1 && ((uint32_t)p->g.k_w * p->g.in_c) % 4u == 0;
+    const int mode = im2col_mode(p);
     uint32_t *pt = (uint32_t *)(void *)p->scratch;
     uint32_t pix, c;
 
@@ -579,8 +642,8 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
         const uint32_t *w = w0;
         const kiln_dsp_rq_t *r = p->rq + c0;
 
-        im2col(p, in, pix, pt, direct);
-        im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
+        im2col(p, in, pix, pt, mode);
+        im2col(p, in, two ? pix + 1 : pix, pt + 2, mode);
         c = c0;
 #if KILN_DSP_ASM
         if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {
@@ -619,7 +682,7 @@ KILN_SPECIALIZE void body_sparse(const kiln_dsp_conv_params_t *p, const int8_t *
                                  int clamp, int exact)
 {
     const uint32_t npix = (uint32_t)p->g.out_h * p->g.out_w, oc = p->g.out_c;
-    const int direct = p->g.dil_w == 1 && ((uint32_t)p->g.k_w * p->g.in_c) % 4u == 0;
+    const int mode = im2col_mode(p);
     uint32_t *pt = (uint32_t *)(void *)p->scratch;
     uint32_t pix, c, pair;
 
@@ -633,8 +696,8 @@ KILN_SPECIALIZE void body_sparse(const kiln_dsp_conv_params_t *p, const int8_t *
         const uint32_t *w = (const uint32_t *)(const void *)p->w;
         const kiln_dsp_rq_t *r = p->rq;
 
-        im2col(p, in, pix, pt, direct);
-        im2col(p, in, two ? pix + 1 : pix, pt + 2, direct);
+        im2col(p, in, pix, pt, mode);
+        im2col(p, in, two ? pix + 1 : pix, pt + 2, mode);
         c = 0;
         pair = 0;
 #if KILN_DSP_ASM

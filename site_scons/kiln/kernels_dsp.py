@@ -23,6 +23,7 @@ Kernels, most specific first:
   MUL (broadcasting)                  kiln_dsp_mul_s8
 and, in the size layout, with int8 weights in flash:
   CONV_2D, depthwise over one channel kiln_dsp_conv_w8_s8 (widened in chunks into the arena)
+  DEPTHWISE_CONV_2D 3x3 as above      kiln_dsp_dw3x3_w8_s8 (each channel widened as it starts)
   DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_w8_s8 (widened whole into the arena)
   FULLY_CONNECTED                     kiln_dsp_fc_w8_s8 (widened in registers)
 

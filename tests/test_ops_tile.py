@@ -12,6 +12,9 @@ import pytest
 from kiln import oracle
 from kiln.tflite_reader import read_tflite
 
+#: TensorFlow conversions of Keras 3 models: the full suite's.
+pytestmark = pytest.mark.slow
+
 SAMPLES = 6
 
 

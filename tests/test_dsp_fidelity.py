@@ -100,6 +100,16 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (21, 5, 8), {"kiln_dsp_dw3x3_s8"}),
         ("dw3_c4_tall_valid_relu6", lambda: seq((17, 6, 4), L.DepthwiseConv2D(3, activation="relu6")),
          (17, 6, 4), {"kiln_dsp_dw3x3_s8"}),
+        # stride 2 on the plane: transposed with four planes; VALID over one plane (the
+        # requantization one run); odd input, SAME padding on both sides, a clamp
+        ("dw3s2_c8_same_tall", lambda: seq((26, 24, 8), L.DepthwiseConv2D(3, strides=2, padding="same",
+                                                                           activation="relu")),
+         (26, 24, 8), {"kiln_dsp_dw3x3_s8"}),
+        ("dw3s2_c6_valid", lambda: seq((27, 30, 6), L.DepthwiseConv2D(3, strides=2)), (27, 30, 6),
+         {"kiln_dsp_dw3x3_s8"}),
+        ("dw3s2_c4_same_relu6", lambda: seq((25, 25, 4), L.DepthwiseConv2D(3, strides=2, padding="same",
+                                                                            activation="relu6")),
+         (25, 25, 4), {"kiln_dsp_dw3x3_s8"}),
         # four channels' planes per pass (three passes), an odd row: the copy's last element
         ("dw3_c12_w11", lambda: seq((7, 11, 12), L.DepthwiseConv2D(3, padding="same")),
          (7, 11, 12), {"kiln_dsp_dw3x3_s8"}),
@@ -192,7 +202,7 @@ SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_ds
               "conv_5x5_c2": {"kiln_dsp_conv_w8_s8"},
               "conv_k576_oc15": {"kiln_dsp_conv_w8_s8"},
               "dw_c8_same_relu": {"kiln_dsp_dw3x3_w8_s8"}, "dw3_c8_tall_odd": {"kiln_dsp_dw3x3_w8_s8"},
-              "dw3_c5_valid_relu6": {"kiln_dsp_dw3x3_w8_s8"}, "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
+              "dw3_c5_valid_relu6": {"kiln_dsp_dw3x3_w8_s8"}, "dw3s2_c6_valid": {"kiln_dsp_dw3x3_w8_s8"}, "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
 
 
 def test_specs_reach_every_dsp_kernel() -> None:

@@ -113,7 +113,7 @@ def _macs_from_shapes(tflite: Path) -> int:
 TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out", "conv_dilated",
                 "conv_dil_h2_c8", "stem3_valid_odd", "stem3_same_s1_relu", "conv_c3_same_relu6",
                 "conv_5x5_c2", "dw_c16_s2", "dw_c8_same_relu", "dw3_c5_valid_relu6", "dw3_c3_same_w13",
-                "dw3_c12_w11",
+                "dw3_c12_w11", "dw3s2_c8_same_tall", "dw3s2_c6_valid", "dw3s2_c4_same_relu6",
                 "dw3_c8_tall_odd", "dw3_c4_tall_valid_relu6", "dw3_c32_same_w3", "dw_9x9_c6",
                 "pw8_c16", "pw8_c5", "dense_20_7",
                 "dense_46_14", "maxpool_c8_same", "avgpool_c8_same", "add_residual", "mul_se_block",

@@ -266,8 +266,8 @@ DW3X3_FOUR_PLANES_BYTES = 8192
 
 @dataclass(frozen=True)
 class Dw3x3Plan:
-    """kiln_dsp_dw3x3_s8's plane and strides for one layer (stride 1): the plane runs along
-    the output's longer side, so that the two-output steps have the longest rows."""
+    """kiln_dsp_dw3x3_s8's plane and strides for one layer (stride 1 or 2): the plane runs
+    along the output's longer side, so that the two-output steps have the longest rows."""
 
     transposed: bool
     rows: int
@@ -285,11 +285,13 @@ class Dw3x3Plan:
     batch: int
     #: Planes filled per pass: 4 (four channels from one input word each) or 1.
     planes: int
+    #: The convolution's stride along both axes (1 or 2).
+    stride: int = 1
 
     @property
     def plane_bytes(self) -> int:
-        """Bytes of the int16 plane: rows + 2 rows of plane_w."""
-        return 2 * (self.rows + 2) * self.plane_w
+        """Bytes of the int16 plane: stride * (rows - 1) + 3 rows of plane_w."""
+        return 2 * (self.stride * (self.rows - 1) + 3) * self.plane_w
 
     @property
     def scratch_bytes(self) -> int:
@@ -301,13 +303,13 @@ class Dw3x3Plan:
         """The plan's fields of kiln_dsp_dw3x3_params_t."""
         return {k: getattr(self, k) for k in ("rows", "len", "in_rows", "in_len", "pad_r", "pad_c",
                                               "in_step", "in_row", "out_step", "out_row", "batch",
-                                              "planes")}
+                                              "planes", "stride")}
 
 
 def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, int],
-               channels: int) -> Dw3x3Plan:
-    """The plan for a stride-1 3x3 depthwise layer: in_hw, out_hw the input and output
-    (height, width), pad (top, left)."""
+               channels: int, stride: int = 1) -> Dw3x3Plan:
+    """The plan for a 3x3 depthwise layer of stride 1 or 2 (both axes): in_hw, out_hw the
+    input and output (height, width), pad (top, left)."""
     (in_h, in_w), (out_h, out_w), (top, left), c = in_hw, out_hw, pad, channels
     transposed = out_h > out_w
     if transposed:
@@ -316,15 +318,17 @@ def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, 
     else:
         rows, length, in_rows, in_len, pad_r, pad_c = out_h, out_w, in_h, in_w, top, left
         in_step, in_row, out_step, out_row = c, in_w * c, c, out_w * c
-    # Each two-output step reads four columns from its first: the last (an odd row's
-    # extra output included) reads up to column len rounded up to even, plus one. (The
-    # kernel derives the same width from len: plane_width() in dw3x3_s8.c.)
-    plane_w = length + length % 2 + 2
+    # Each two-output step reads 2 * stride + 2 columns from its first, 2 * stride
+    # further on: the last (an odd row's extra output included) reads up to column
+    # stride * (len rounded up to even) + 1. Output row y reads plane rows stride * y
+    # to stride * y + 2. (The kernel derives the same: plane_width(), plane_rows().)
+    plane_w = stride * (length + length % 2) + 2
+    plane_rows = stride * (rows - 1) + 3
     batch = max(1, min(rows, DW3X3_ACC_BYTES // (4 * (length + length % 2))))
-    four = c % 4 == 0 and 4 * 2 * (rows + 2) * plane_w <= DW3X3_FOUR_PLANES_BYTES
+    four = c % 4 == 0 and 4 * 2 * plane_rows * plane_w <= DW3X3_FOUR_PLANES_BYTES
     return Dw3x3Plan(transposed, rows, length, plane_w,
-                     max(0, min(in_rows, rows + 2 - pad_r)), max(0, min(in_len, plane_w - pad_c)),
-                     pad_r, pad_c, in_step, in_row, out_step, out_row, batch, 4 if four else 1)
+                     max(0, min(in_rows, plane_rows - pad_r)), max(0, min(in_len, plane_w - pad_c)),
+                     pad_r, pad_c, in_step, in_row, out_step, out_row, batch, 4 if four else 1, stride)
 
 
 def dw_weights8(w_1hwc: np.ndarray, mult: int = 1) -> np.ndarray:

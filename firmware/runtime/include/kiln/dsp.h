@@ -244,7 +244,7 @@ void kiln_dsp_dwconv_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int
 /* The same with int8 weights (w8), widened into wbuf first. */
 void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, int8_t *out);
 
-/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1, no dilation: one
+/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 1 or 2, no dilation: one
  * channel at a time, its input widened into a padded int16 plane (`plane`,
  * arena scratch), then two outputs of a plane row per step with adjacent taps
  * paired for SMLAD, a batch of rows' accumulators kept in `acc` and
@@ -253,8 +253,9 @@ void kiln_dsp_dwconv_w8_s8(const kiln_dsp_dwconv_params_t *p, const int8_t *in, 
  *   w: per channel 6 words of doubled int16 pairs, k[a][b] being the kernel
  *      in plane orientation (a along the plane's columns, b along its rows):
  *      [k00, k01] [k01, k02] [k10, k11] [k11, k12] [k20, k21] [k21, k22]
- *   plane: rows + 2 rows of plane_w int16, plane_w = len rounded up to even,
- *      plus 2 (the kernel derives it; dsp_layout.dw3x3_plan plans it); cell (r, i) is input element i - pad_c of input row
+ *   plane: stride * (rows - 1) + 3 rows of plane_w int16, plane_w = stride
+ *      times len rounded up to even, plus 2 (the kernel derives it;
+ *      dsp_layout.dw3x3_plan plans it); cell (r, i) is input element i - pad_c of input row
  *      r - pad_r (in plane orientation), or pad_value outside the input. The
  *      channel's in_rows x in_len input elements are copied from
  *      in + c + r * in_row + i * in_step; output (y, x) of channel c goes to
@@ -266,6 +267,7 @@ typedef struct {
     uint16_t pad_r, pad_c;       /* padding rows and columns before them */
     uint16_t batch;              /* output rows whose accumulators `acc` holds */
     uint16_t planes;             /* 1, or 4: channels copied into planes per pass */
+    uint16_t stride;             /* 1 or 2, along both axes */
     int32_t in_step, in_row;     /* input bytes between plane columns and between rows */
     int32_t out_step, out_row;   /* the same for the output */
     int8_t pad_value;

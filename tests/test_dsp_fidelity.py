@@ -202,7 +202,8 @@ SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_ds
               "conv_5x5_c2": {"kiln_dsp_conv_w8_s8"},
               "conv_k576_oc15": {"kiln_dsp_conv_w8_s8"},
               "dw_c8_same_relu": {"kiln_dsp_dw3x3_w8_s8"}, "dw3_c8_tall_odd": {"kiln_dsp_dw3x3_w8_s8"},
-              "dw3_c5_valid_relu6": {"kiln_dsp_dw3x3_w8_s8"}, "dw3s2_c6_valid": {"kiln_dsp_dw3x3_w8_s8"}, "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
+              "dw3_c5_valid_relu6": {"kiln_dsp_dw3x3_w8_s8"}, "dw3s2_c6_valid": {"kiln_dsp_dw3x3_w8_s8"},
+              "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
 
 
 def test_specs_reach_every_dsp_kernel() -> None:

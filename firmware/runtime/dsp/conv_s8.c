@@ -215,8 +215,8 @@ static inline void widen_group(uint32_t *dst, uint32_t v)
  * instructions against 180 for gather_inside() and widen(). Group 6's last
  * byte (K element 27, weight zero) is whatever follows the field; a field
  * whose last load would pass the input's end returns 0 (the gather runs). */
-static int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
-                          uint32_t ox, uint32_t *dst)
+KILN_SPECIALIZE int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
+                                   uint32_t ox, uint32_t *dst)
 {
     const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
     const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
@@ -658,8 +658,22 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
         const uint32_t *w = w0;
         const kiln_dsp_rq_t *r = p->rq + c0;
 
-        im2col(p, in, pix, pt, mode);
-        im2col(p, in, two ? pix + 1 : pix, pt + 2, mode);
+        if (mode == IM2COL_STEM3X3) {
+            /* The stem's fields straight from here: im2col()'s call and
+             * dispatch cost as much as the field itself. */
+            const uint32_t pb = two ? pix + 1u : pix;
+            const uint32_t oy = pix / p->g.out_w, ox = pix - oy * p->g.out_w;
+            const uint32_t oyb = pb / p->g.out_w, oxb = pb - oyb * p->g.out_w;
+            if (!stem3x3_direct(p, in, oy, ox, pt)) {
+                im2col(p, in, pix, pt, mode);
+            }
+            if (!stem3x3_direct(p, in, oyb, oxb, pt + 2)) {
+                im2col(p, in, pb, pt + 2, mode);
+            }
+        } else {
+            im2col(p, in, pix, pt, mode);
+            im2col(p, in, two ? pix + 1 : pix, pt + 2, mode);
+        }
         c = c0;
 #if KILN_DSP_ASM
         if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {

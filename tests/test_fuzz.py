@@ -1,13 +1,15 @@
-"""The model fuzzer in the fast loop: a few thousand seeded mutants of the
+"""The model fuzzer in the full suite: a few thousand seeded mutants of the
 seed models through the compiler, and a sample of the accepted ones through
 the sanitizer build. No crash, no hang, no memory blow-up, no sanitizer
 error. The long run is `python tests/fuzz/run.py` (100,000 cases)."""
 
 from __future__ import annotations
 
+import pytest
 from fuzz import run
 
 
+@pytest.mark.slow
 def test_a_few_thousand_mutants_are_refused_clearly_or_compiled_safely() -> None:
     report = run.run(range(2000), seed=1, jobs=2, timeout=20.0, sanitize_max=25)
     print(report.text())

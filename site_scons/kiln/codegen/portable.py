@@ -141,6 +141,24 @@ def _pool_f32(ctx: LayerContext) -> LayerCode:
 
 # ---- elementwise binary ------------------------------------------------------
 
+def broadcast_strides(shape: tuple[int, ...] | list[int], out_shape: list[int]) -> list[int] | None:
+    """The element strides of an input of `shape` walked in the order of `out_shape`'s
+    indices (right-aligned: 0 where it broadcasts, or on an axis of size 1), or None when
+    it does not broadcast to out_shape."""
+    rank = len(out_shape)
+    s = [1] * (rank - len(shape)) + [int(n) for n in shape]
+    if len(s) != rank:
+        return None
+    st, acc = [0] * rank, 1
+    for d in range(rank - 1, -1, -1):
+        if s[d] == out_shape[d]:
+            st[d] = acc if s[d] > 1 else 0
+        elif s[d] != 1:
+            return None
+        acc *= s[d]
+    return st
+
+
 def broadcast_loops(a_shape: list[int], b_shape: list[int], out_shape: list[int]) -> dict:
     """The four loops (out_shape, a_stride, b_stride; element strides, 0 where an input
     broadcasts) of a binary kernel: axes of size 1 dropped and neighbours that both inputs
@@ -148,21 +166,10 @@ def broadcast_loops(a_shape: list[int], b_shape: list[int], out_shape: list[int]
     shapes is one loop). UnsupportedLayer when the shapes do not broadcast or more than
     four loops remain."""
     rank = len(out_shape)
-    strides = []
-    for shape in (a_shape, b_shape):
-        s = [1] * (rank - len(shape)) + [int(n) for n in shape]
-        if len(s) != rank:
-            raise UnsupportedLayer(f"shapes {list(a_shape)} and {list(b_shape)} do not broadcast "
-                                   f"to {list(out_shape)}")
-        st, acc = [0] * rank, 1
-        for d in range(rank - 1, -1, -1):
-            if s[d] == out_shape[d]:
-                st[d] = acc if s[d] > 1 else 0
-            elif s[d] != 1:
-                raise UnsupportedLayer(f"shapes {list(a_shape)} and {list(b_shape)} do not "
-                                       f"broadcast to {list(out_shape)}")
-            acc *= s[d]
-        strides.append(st)
+    strides = [broadcast_strides(shape, out_shape) for shape in (a_shape, b_shape)]
+    if strides[0] is None or strides[1] is None:
+        raise UnsupportedLayer(f"shapes {list(a_shape)} and {list(b_shape)} do not broadcast "
+                               f"to {list(out_shape)}")
     loops: list[list[int]] = []
     for d in range(rank):
         n, sa, sb = int(out_shape[d]), strides[0][d], strides[1][d]

@@ -15,6 +15,7 @@ import numpy as np
 
 from kiln import quantmath as qm
 from kiln.codegen.context import LayerContext
+from kiln.codegen.portable import broadcast_strides
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator, Tensor
 
@@ -50,15 +51,10 @@ def broadcast(inputs: list[Tensor], out: Tensor) -> dict:
     shape = _aligned(out.shape)
     strides = []
     for t in inputs:
-        s = _aligned(t.shape)
-        row, acc = [0] * RANK, 1
-        for d in range(RANK - 1, -1, -1):
-            if s[d] == shape[d]:
-                row[d] = acc if s[d] > 1 else 0
-            elif s[d] != 1:
-                raise UnsupportedLayer(f"shapes {[list(i.shape) for i in inputs]} do not broadcast "
-                                       f"to {list(out.shape)}")
-            acc *= s[d]
+        row = broadcast_strides(_aligned(t.shape), shape)
+        if row is None:
+            raise UnsupportedLayer(f"shapes {[list(i.shape) for i in inputs]} do not broadcast "
+                                   f"to {list(out.shape)}")
         strides.append(row)
     strides += [[0] * RANK] * (3 - len(strides))
     return {"bc": {"shape": shape, "stride": strides}}

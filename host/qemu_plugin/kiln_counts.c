@@ -32,6 +32,18 @@ static uint64_t *snaps;
 static size_t n_snaps, cap_snaps;
 static char out_path[4096];
 
+/* The width of a Thumb instruction from its first halfword: 4 bytes when
+ * bits 15:11 are 0b11101, 0b11110 or 0b11111. Not the size QEMU reports:
+ * QEMU 7.2 gives 6 for a 32-bit instruction whose successor would cross the
+ * page (it appends the halfword it peeked at), which hid a hot SMLAD at a
+ * page's 0xffa from the multiply count. */
+static size_t thumb_size(const uint8_t *b, size_t reported)
+{
+    const unsigned hw1 = (unsigned)b[0] | ((unsigned)b[1] << 8);
+
+    return (hw1 >> 11) >= 0x1Du && reported >= 4u ? 4u : 2u;
+}
+
 /* 1 when a Thumb instruction writes memory (STR*, STM, PUSH, STRD, STREX,
  * VSTR, VSTM), by the L bit of the load/store encodings; everything else's
  * accesses count as reads. */
@@ -115,8 +127,8 @@ static void block_translated(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     range[0] = qemu_plugin_tb_vaddr(tb);
     for (i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
-        const size_t size = qemu_plugin_insn_size(insn);
         const uint8_t *bytes = qemu_plugin_insn_data(insn);
+        const size_t size = thumb_size(bytes, qemu_plugin_insn_size(insn));
         const int cls = multiply_class(bytes, size);
 
         qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counters[INSNS], 1);

@@ -17,6 +17,13 @@
  */
 #include "dsp_rq.h"
 
+/* One K group of four int8 into its two widened words of the scratch. */
+static inline void widen_group(uint32_t *dst, uint32_t v)
+{
+    dst[0] = kiln_sxtb16(v);
+    dst[1] = kiln_sxtb16_ror8(v);
+}
+
 /* Widens the 4*n int8 at src into pixel `px` of the scratch (2 words per
  * group, groups 4 words apart). On the target, four groups at a time from a
  * word-aligned source: one LDM, 8 SXTB16 and 8 STR, 20 instructions with the
@@ -64,9 +71,7 @@ static inline void widen(uint32_t *dst, const int8_t *src, uint32_t n)
     }
 #endif
     while (n--) {
-        const uint32_t v = kiln_load32(src);
-        dst[0] = kiln_sxtb16(v);
-        dst[1] = kiln_sxtb16_ror8(v);
+        widen_group(dst, kiln_load32(src));
         dst += 4;
         src += 4;
     }
@@ -200,13 +205,6 @@ static int widen_direct(const kiln_dsp_conv_params_t *p, const int8_t *in, uint3
     return 1;
 }
 
-/* One K group of four int8 into its two widened words of the scratch. */
-static inline void widen_group(uint32_t *dst, uint32_t v)
-{
-    dst[0] = kiln_sxtb16(v);
-    dst[1] = kiln_sxtb16_ror8(v);
-}
-
 /* A 3x3 receptive field over 3 channels (an image stem) inside the input,
  * straight into the widened scratch: its 27 bytes (K padded to 28) are the
  * three kernel rows' 9 bytes back to back, so K groups 2 and 4 straddle two
@@ -242,9 +240,9 @@ KILN_SPECIALIZE int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t
     return 1;
 }
 
-/* How im2col() takes a pixel inside the input: rows widened straight from
- * it, a 3-channel 3x3 stem's field patched together (stem3x3_direct), or the
- * general ways. */
+/* How a pixel inside the input is taken: rows widened straight from it
+ * (im2col()), a 3-channel 3x3 stem's field patched together
+ * (stem3x3_direct(), from im2col_pair()), or the general ways. */
 enum { IM2COL_GENERAL, IM2COL_DIRECT, IM2COL_STEM3X3 };
 
 static int im2col_mode(const kiln_dsp_conv_params_t *p)
@@ -268,7 +266,6 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
                    uint32_t *dst, int mode)
 {
     const uint32_t oy = pix / p->g.out_w, ox = pix % p->g.out_w;
-    const int stem = mode == IM2COL_STEM3X3;
 
     if (mode == IM2COL_DIRECT && widen_direct(p, in, oy, ox, dst)) {
         return;
@@ -295,13 +292,33 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
             }
         }
     } else {
-        if (stem && stem3x3_direct(p, in, oy, ox, dst)) {
-            return;
-        }
         if (p->g.dil_h != 1u || p->g.dil_w != 1u || !gather_inside(p, in, oy, ox, p->gather)) {
             gather(p, in, oy, ox, p->gather);
         }
         widen(dst, p->gather, p->k_len / 4u);
+    }
+}
+
+/* Pixels pix and, when `two`, pix + 1 into the scratch. A stem's fields are
+ * taken here, inlined: im2col()'s call and dispatch cost as much as the
+ * field itself; a field touching the padding goes to im2col(). */
+KILN_SPECIALIZE void im2col_pair(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t pix,
+                                 int two, uint32_t *pt, int mode)
+{
+    const uint32_t pb = two ? pix + 1u : pix;
+
+    if (mode == IM2COL_STEM3X3) {
+        const uint32_t oy = pix / p->g.out_w, ox = pix - oy * p->g.out_w;
+        const uint32_t oyb = pb / p->g.out_w, oxb = pb - oyb * p->g.out_w;
+        if (!stem3x3_direct(p, in, oy, ox, pt)) {
+            im2col(p, in, pix, pt, IM2COL_GENERAL);
+        }
+        if (!stem3x3_direct(p, in, oyb, oxb, pt + 2)) {
+            im2col(p, in, pb, pt + 2, IM2COL_GENERAL);
+        }
+    } else {
+        im2col(p, in, pix, pt, mode);
+        im2col(p, in, pb, pt + 2, mode);
     }
 }
 
@@ -658,22 +675,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
         const uint32_t *w = w0;
         const kiln_dsp_rq_t *r = p->rq + c0;
 
-        if (mode == IM2COL_STEM3X3) {
-            /* The stem's fields straight from here: im2col()'s call and
-             * dispatch cost as much as the field itself. */
-            const uint32_t pb = two ? pix + 1u : pix;
-            const uint32_t oy = pix / p->g.out_w, ox = pix - oy * p->g.out_w;
-            const uint32_t oyb = pb / p->g.out_w, oxb = pb - oyb * p->g.out_w;
-            if (!stem3x3_direct(p, in, oy, ox, pt)) {
-                im2col(p, in, pix, pt, mode);
-            }
-            if (!stem3x3_direct(p, in, oyb, oxb, pt + 2)) {
-                im2col(p, in, pb, pt + 2, mode);
-            }
-        } else {
-            im2col(p, in, pix, pt, mode);
-            im2col(p, in, two ? pix + 1 : pix, pt + 2, mode);
-        }
+        im2col_pair(p, in, pix, two, pt, mode);
         c = c0;
 #if KILN_DSP_ASM
         if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {
@@ -726,8 +728,7 @@ KILN_SPECIALIZE void body_sparse(const kiln_dsp_conv_params_t *p, const int8_t *
         const uint32_t *w = (const uint32_t *)(const void *)p->w;
         const kiln_dsp_rq_t *r = p->rq;
 
-        im2col(p, in, pix, pt, mode);
-        im2col(p, in, two ? pix + 1 : pix, pt + 2, mode);
+        im2col_pair(p, in, pix, two, pt, mode);
         c = 0;
         pair = 0;
 #if KILN_DSP_ASM

@@ -538,10 +538,11 @@ KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, in
             for (y = 0; y < p->rows; y += p->batch) {
                 const uint32_t nb = p->rows - y < p->batch ? p->rows - y : p->batch;
                 int8_t *o = out + c + k + (int32_t)y * p->out_row;
+                const int16_t *rows = plane + stride * y * pw;   /* under output row y */
                 if (stride == 2u) {
-                    mac_rows_s2(plane + 2u * y * pw, wk, rec.bias, p->acc, pairs, nb);
+                    mac_rows_s2(rows, wk, rec.bias, p->acc, pairs, nb);
                 } else {
-                    mac_rows(plane + y * pw, wk, rec.bias, p->acc, pairs, nb);
+                    mac_rows(rows, wk, rec.bias, p->acc, pairs, nb);
                 }
 #if KILN_DSP_ASM
                 if (!general) {

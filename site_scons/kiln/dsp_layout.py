@@ -235,11 +235,9 @@ def dw3x3_weights(w_1hwc: np.ndarray, transposed: bool) -> np.ndarray:
     """DEPTHWISE_CONV_2D 3x3 weights [1][3][3][C] for kiln_dsp_dw3x3_s8: per channel, with
     k the kernel in plane orientation (transposed when the plane is), the doubled int16
     pairs [k00, k01] [k01, k02] [k10, k11] [k11, k12] [k20, k21] [k21, k22] (12 int16)."""
-    k = np.asarray(w_1hwc, dtype=np.int32)[0] * 2                  # [3][3][C]
-    if transposed:
-        k = k.transpose(1, 0, 2)
+    k = dw3x3_weights8(w_1hwc, transposed).reshape(-1, 3, 3).astype(np.int32) * 2   # [C][3][3]
     pairs = [(a, b) for a in range(3) for b in range(2)]            # [k_a,b, k_a,b+1]
-    out = np.stack([np.stack([k[a, b], k[a, b + 1]], axis=1) for a, b in pairs], axis=1)
+    out = np.stack([np.stack([k[:, a, b], k[:, a, b + 1]], axis=1) for a, b in pairs], axis=1)
     return out.astype(np.int16).ravel()                            # [C][6][2]
 
 
@@ -290,8 +288,8 @@ class Dw3x3Plan:
 
     @property
     def plane_bytes(self) -> int:
-        """Bytes of the int16 plane: stride * (rows - 1) + 3 rows of plane_w."""
-        return 2 * (self.stride * (self.rows - 1) + 3) * self.plane_w
+        """Bytes of the int16 plane: dw3x3_plane_rows rows of plane_w."""
+        return 2 * dw3x3_plane_rows(self.rows, self.stride) * self.plane_w
 
     @property
     def scratch_bytes(self) -> int:
@@ -304,6 +302,12 @@ class Dw3x3Plan:
         return {k: getattr(self, k) for k in ("rows", "len", "in_rows", "in_len", "pad_r", "pad_c",
                                               "in_step", "in_row", "out_step", "out_row", "batch",
                                               "planes", "stride")}
+
+
+def dw3x3_plane_rows(rows: int, stride: int) -> int:
+    """The plane's rows for `rows` output rows: output row y reads plane rows stride * y
+    to stride * y + 2 (the kernel's plane_rows())."""
+    return stride * (rows - 1) + 3
 
 
 def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, int],
@@ -320,10 +324,10 @@ def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, 
         in_step, in_row, out_step, out_row = c, in_w * c, c, out_w * c
     # Each two-output step reads 2 * stride + 2 columns from its first, 2 * stride
     # further on: the last (an odd row's extra output included) reads up to column
-    # stride * (len rounded up to even) + 1. Output row y reads plane rows stride * y
-    # to stride * y + 2. (The kernel derives the same: plane_width(), plane_rows().)
+    # stride * (len rounded up to even) + 1. (The kernel derives the same width:
+    # plane_width() in dw3x3_s8.c.)
     plane_w = stride * (length + length % 2) + 2
-    plane_rows = stride * (rows - 1) + 3
+    plane_rows = dw3x3_plane_rows(rows, stride)
     batch = max(1, min(rows, DW3X3_ACC_BYTES // (4 * (length + length % 2))))
     four = c % 4 == 0 and 4 * 2 * plane_rows * plane_w <= DW3X3_FOUR_PLANES_BYTES
     return Dw3x3Plan(transposed, rows, length, plane_w,

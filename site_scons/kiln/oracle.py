@@ -7,7 +7,7 @@ models, float activations with int8 weights, nor TILE. A TILE of axes of size
 the model with it rewritten so. For hybrid models and other TILEs the oracle is
 TensorFlow's tf.lite.Interpreter with its reference kernels
 (OpResolverType.BUILTIN_REF: no XNNPACK, whose float convolutions sum in
-another order). TensorFlow is imported only then.
+another order). TensorFlow is imported only then, and to rewrite a TILE.
 
 Both are used through tflite-micro's interface: get_input_details(i),
 get_output_details(i), set_input(x, i), invoke(), get_output(i).
@@ -52,6 +52,11 @@ def needs_tflite(graph: Graph) -> bool:
                for op in graph.ops)
 
 
+def _builtin(code) -> int:  # noqa: ANN001 - a schema OperatorCodeT
+    """An operator code's builtin operator (codes above 127 sit in builtinCode only)."""
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
 def _tiles_as_broadcasts(blob: bytes) -> bytes:
     """The model with every TILE turned into a BROADCAST_TO to its output's shape (a new
     int32 constant); for tflite-micro, whose BROADCAST_TO copies the same elements as
@@ -62,7 +67,7 @@ def _tiles_as_broadcasts(blob: bytes) -> bytes:
     ops = schema.BuiltinOperator
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
     codes = model.operatorCodes
-    tiles = {i for i, c in enumerate(codes) if max(c.builtinCode, c.deprecatedBuiltinCode) == ops.TILE}
+    tiles = {i for i, c in enumerate(codes) if _builtin(c) == ops.TILE}
     if not tiles:
         return blob
     code = schema.OperatorCodeT()
@@ -102,7 +107,7 @@ def _for_reference_resolver(blob: bytes) -> bytes:
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
     changed = False
     for code in model.operatorCodes:
-        top = codes.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+        top = codes.get(_builtin(code))
         if top is not None and code.version > top:
             code.version, changed = top, True
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else blob

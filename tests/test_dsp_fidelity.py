@@ -306,6 +306,11 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (8, 7, 8), {dw3}),
         ("t_dw3_c8", lambda: seq((10, 13, 8), L.DepthwiseConv2D(3, padding="same", activation="relu6")),
          (10, 13, 8), {dw3}),
+        # the planar kernel at stride 2 (four planes), and a 3-channel stem's inline fields
+        ("t_dw3s2_c8", lambda: seq((26, 24, 8), L.DepthwiseConv2D(3, strides=2, padding="same")),
+         (26, 24, 8), {dw3}),
+        ("t_stem3", lambda: seq((12, 11, 3), L.Conv2D(8, 3, strides=2, padding="same", activation="relu")),
+         (12, 11, 3), {conv}),
         ("t_dw_c6_m2", lambda: seq((7, 8, 6), L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")),
          (7, 8, 6), {dw}),
         ("t_dw_c5_s2", lambda: seq((9, 9, 5), L.DepthwiseConv2D(3, strides=2, padding="same")),

@@ -16,6 +16,7 @@
  * not a multiple of 4.
  */
 #include "dsp_rq.h"
+#include "mac2x2_asm.h"
 
 /* One K group of four int8 into its two widened words of the scratch. */
 static inline void widen_group(uint32_t *dst, uint32_t v)
@@ -26,9 +27,10 @@ static inline void widen_group(uint32_t *dst, uint32_t v)
 
 /* Widens the 4*n int8 at src into pixel `px` of the scratch (2 words per
  * group, groups 4 words apart). On the target, four groups at a time from a
- * word-aligned source: one LDM, 8 SXTB16 and 8 STR, 20 instructions with the
- * loop against 32 a group at a time (the widening is up to a seventh of a
- * 16-channel 3x3 layer's instructions). */
+ * word-aligned source: one LDM, 8 SXTB16 and 4 STRD (M-profile STRD needs
+ * only a word-aligned address), 15 instructions with the loop against 32 a
+ * group at a time (the widening is up to a seventh of a 16-channel 3x3
+ * layer's instructions). */
 static inline void widen(uint32_t *dst, const int8_t *src, uint32_t n)
 {
 #if KILN_DSP_ASM
@@ -46,21 +48,16 @@ static inline void widen(uint32_t *dst, const int8_t *src, uint32_t n)
             "ldmia  %[s]!, {r2-r5}\n\t"
             "sxtb16 %[t], %[a]\n\t"
             "sxtb16 %[a], %[a], ror #8\n\t"
-            "str    %[t], [%[o]]\n\t"
-            "str    %[a], [%[o], #4]\n\t"
+            "strd   %[t], %[a], [%[o]], #16\n\t"
             "sxtb16 %[t], %[b]\n\t"
             "sxtb16 %[b], %[b], ror #8\n\t"
-            "str    %[t], [%[o], #16]\n\t"
-            "str    %[b], [%[o], #20]\n\t"
+            "strd   %[t], %[b], [%[o]], #16\n\t"
             "sxtb16 %[t], %[c]\n\t"
             "sxtb16 %[c], %[c], ror #8\n\t"
-            "str    %[t], [%[o], #32]\n\t"
-            "str    %[c], [%[o], #36]\n\t"
+            "strd   %[t], %[c], [%[o]], #16\n\t"
             "sxtb16 %[t], %[d]\n\t"
             "sxtb16 %[d], %[d], ror #8\n\t"
-            "str    %[t], [%[o], #48]\n\t"
-            "str    %[d], [%[o], #52]\n\t"
-            "add    %[o], %[o], #64\n\t"
+            "strd   %[t], %[d], [%[o]], #16\n\t"
             "subs   %[n], %[n], #1\n\t"
             "bne    1b\n\t"
             : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [t] "=&r"(t), [s] "+r"(src),
@@ -352,25 +349,6 @@ KILN_SPECIALIZE void im2col_pair(const kiln_dsp_conv_params_t *p, const int8_t *
     } while (0)
 
 #if KILN_DSP_ASM
-/* One group of four K elements in assembly: LDM of the four activation
- * words (pixels A, B) and of the four weight words (channels c, c+1), 8 SMLAD
- * into r0-r3 (a0 a1 b0 b1). Shared by mac_pairs and pairs_asm. */
-#define KILN_CONV_GROUP_ASM \
-        "ldmia  r12!, {r4-r7}\n\t" \
-        "ldmia  lr!, {r8-r11}\n\t" \
-        KILN_CONV_SMLAD_ASM
-
-/* The group's 8 SMLAD, activations in r4-r7 and weights in r8-r11. */
-#define KILN_CONV_SMLAD_ASM \
-        "smlad  r0, r4, r8, r0\n\t" \
-        "smlad  r1, r4, r10, r1\n\t" \
-        "smlad  r2, r6, r8, r2\n\t" \
-        "smlad  r3, r6, r10, r3\n\t" \
-        "smlad  r0, r5, r9, r0\n\t" \
-        "smlad  r1, r5, r11, r1\n\t" \
-        "smlad  r2, r7, r9, r2\n\t" \
-        "smlad  r3, r7, r11, r3\n\t"
-
 /* One nonzero K group of the sparse layout: its index (from r12), its
  * address (4 words a group from %[pt]), LDM of the activations and of the
  * weights, 8 SMLAD. */

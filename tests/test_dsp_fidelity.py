@@ -79,8 +79,19 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         # input rows apart (they were read as adjacent rows)
         ("conv_dil_h2_c8", lambda: seq((12, 9, 8), L.Conv2D(6, 3, dilation_rate=(2, 1), padding="same")),
          (12, 9, 8), {conv}),
-        # K = 576: the size layout widens its weights in three chunks (3, 3, 2 channel pairs)
-        ("conv_k576_oc15", lambda: seq((5, 6, 64), L.Conv2D(15, 3, padding="same")), (5, 6, 64), {conv}),
+        # K = 576 (Winograd in the speed layout); the size layout widens its weights in
+        # three chunks (3, 3, 2 channel pairs)
+        ("conv_k576_oc15", lambda: seq((5, 6, 64), L.Conv2D(15, 3, padding="same")), (5, 6, 64),
+         {"kiln_dsp_wino_s8"}),
+        # Winograd F(2x2, 3x3): SAME with odd output sides (tiles past the edge, an odd
+        # number of tiles), VALID, a clamp, and 8 channels in (two groups)
+        ("wino_c16_same_odd_relu", lambda: seq((9, 7, 16), L.Conv2D(16, 3, padding="same",
+                                                                    activation="relu")),
+         (9, 7, 16), {"kiln_dsp_wino_s8"}),
+        ("wino_c8_valid_oc9", lambda: seq((8, 10, 8), L.Conv2D(9, 3)), (8, 10, 8), {"kiln_dsp_wino_s8"}),
+        ("wino_c32_same_relu6", lambda: seq((6, 6, 32), L.Conv2D(8, 3, padding="same", activation="relu6")),
+         (6, 6, 32), {"kiln_dsp_wino_s8"}),
+        ("wino_c12_1x1_out", lambda: seq((3, 3, 12), L.Conv2D(10, 3)), (3, 3, 12), {"kiln_dsp_wino_s8"}),
         ("dw_c8_same_relu", lambda: seq((9, 10, 8), L.DepthwiseConv2D(3, padding="same",
                                                                       activation="relu")),
          (9, 10, 8), {"kiln_dsp_dw3x3_s8"}),
@@ -295,8 +306,11 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
     return [
         ("t_conv1_pool", lambda: seq((12, 10, 1), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(2)),
          (12, 10, 1), {"kiln_dsp_conv1_pool_s8"}),
+        # 3x3 at stride 1: Winograd, its outputs through the general requantization
         ("t_conv_c8", lambda: seq((7, 6, 8), L.Conv2D(12, 3, padding="same", activation="relu")),
-         (7, 6, 8), {conv}),
+         (7, 6, 8), {"kiln_dsp_wino_s8"}),
+        ("t_conv_c4", lambda: seq((7, 6, 4), L.Conv2D(12, 3, padding="same", activation="relu")),
+         (7, 6, 4), {conv}),
         ("t_conv_1x1", lambda: seq((6, 5, 16), L.Conv2D(16, 1)), (6, 5, 16), {conv}),
         # over 8 channels: kiln_dsp_pw8_s8 takes no exact records, so the general kernel does
         ("t_pw8", lambda: seq((6, 5, 8), L.Conv2D(10, 1)), (6, 5, 8), {conv}),

@@ -117,7 +117,8 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "dw3_c8_tall_odd", "dw3_c4_tall_valid_relu6", "dw3_c32_same_w3", "dw_9x9_c6",
                 "pw8_c16", "pw8_c5", "dense_20_7",
                 "dense_46_14", "maxpool_c8_same", "avgpool_c8_same", "add_residual", "mul_se_block",
-                "add_sub_row_mean", "mean_gap_272px"]
+                "add_sub_row_mean", "mean_gap_272px", "wino_c16_same_odd_relu", "wino_c8_valid_oc9",
+                "wino_c32_same_relu6", "wino_c12_1x1_out", "conv_k576_oc15"]
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path]) -> Path:

@@ -131,13 +131,40 @@ def conv_weights8(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
     [ceil(O/2)][k_len/4][2][4] (an odd last channel and the K tail zero). Each word
     widens (SXTB16, doubled) into the two words conv_weights holds at the same place."""
     w = np.asarray(w_ohwi, dtype=np.int8)
-    o = w.shape[0]
-    rows = pad_last(w.reshape(o, -1), 4)
-    k_len = rows.shape[1]
+    return channel_pair_groups(w.reshape(w.shape[0], -1))
+
+
+def channel_pair_groups(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-channel rows [O][K] in the order the two-channel SMLAD step reads them:
+    ([ceil(O/2)][k_len/4][2 channels][4], k_len), K zero-padded to k_len, a multiple of 4,
+    and an odd last channel all zeros."""
+    rows = pad_last(np.asarray(rows), 4)
+    o, k_len = rows.shape
     if o % 2:
         rows = np.concatenate([rows, np.zeros((1, k_len), rows.dtype)])
     pairs = rows.reshape(-1, 2, k_len // 4, 4)                  # [O/2][ch][g][4]
     return np.ascontiguousarray(pairs.transpose(0, 2, 1, 3)).ravel(), k_len
+
+
+#: Winograd F(2x2, 3x3): twice the textbook G (so that U is integer) and B^T.
+WINO_G2 = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], dtype=np.int64)
+
+
+def wino_weights(w_ohwi: np.ndarray) -> np.ndarray:
+    """CONV_2D 3x3 weights for kiln_dsp_wino_s8: U = (2G) g (2G)^T per output and input
+    channel, int16 [ceil(O/2)][16 positions][I/4][2 channels][2 pairs] in SXTB16 order
+    (|U| <= 9 * 127)."""
+    w = np.asarray(w_ohwi, dtype=np.int64)
+    u = np.einsum("ia,oabc,jb->oijc", WINO_G2, w, WINO_G2)       # [O][4][4][I]
+    words, _ = channel_pair_groups(u.reshape(w.shape[0], -1))
+    return sxtb16_order(words).astype(np.int16)
+
+
+def wino_fits(w_ohwi: np.ndarray) -> bool:
+    """Whether kiln_dsp_wino_s8's transformed tile, 4 * the accumulator without its bias,
+    stays inside int32 for every input (activations in [-128, 127])."""
+    w = np.abs(np.asarray(w_ohwi, dtype=np.int64)).reshape(len(w_ohwi), -1)
+    return 4 * 128 * int(w.sum(axis=1).max(initial=0)) < 2**31
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ Kernels, most specific first:
   CONV_2D 3x3, one input channel, fused with the 2x2 max pool after it
                                       kiln_dsp_conv1_pool_s8 (+ kiln_dsp_copy for the pool)
   CONV_2D 1x1 over 8 channels        kiln_dsp_pw8_s8 (activations kept in registers)
+  CONV_2D 3x3, stride 1, >= 8 channels in and out
+                                      kiln_dsp_wino_s8 (Winograd F(2x2, 3x3), exact)
   CONV_2D                             kiln_dsp_conv_s8
   DEPTHWISE_CONV_2D over one channel  kiln_dsp_conv_s8 (it is a convolution)
   DEPTHWISE_CONV_2D 3x3, stride 1 or 2, >= 36 outputs a channel and 6 along the longer side
@@ -63,6 +65,11 @@ DW3X3_S2_MIN_LEN = 12
 DW3X3_MIN_LEN = 6
 DW3X3_MIN_OUTPUTS = 36
 AVG_MAX_WINDOW = 256
+#: kiln_dsp_wino_s8 shares each tile pair's input transform among the output channel
+#: pairs and runs each position's dot product over in_c / 4 groups: below these it
+#: does not beat kiln_dsp_conv_s8.
+WINO_MIN_IN_C = 8
+WINO_MIN_OUT_C = 8
 
 
 def _t(g: Graph, i: int) -> Tensor | None:
@@ -329,6 +336,43 @@ def _conv_layer(ctx: LayerContext, wide: bool) -> LayerCode:
 
 
 _conv_build, _conv8_build = _builds(_conv_layer)
+
+
+# ---- CONV_2D 3x3, stride 1, by Winograd F(2x2, 3x3) ----------------------------------
+
+def _wino_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    geo, rq = _conv_check(g, op)
+    if (geo.k_h, geo.k_w, geo.stride_h, geo.stride_w, geo.dil_h, geo.dil_w) != (3, 3, 1, 1, 1, 1):
+        raise lay.Unfit("not a 3x3 stride-1 undilated convolution")
+    if geo.in_c % 4 or geo.in_c < WINO_MIN_IN_C or geo.out_c < WINO_MIN_OUT_C:
+        raise lay.Unfit(f"fewer than {WINO_MIN_IN_C} input channels (or not a multiple of 4) or "
+                        f"fewer than {WINO_MIN_OUT_C} output channels")
+    if not lay.wino_fits(np.asarray(g.tensors[op.inputs[1]].data)):
+        raise lay.Unfit("weights so large that the transformed tile could leave int32")
+    return geo, rq
+
+
+def _wino_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_wino_s8: v (64 per input channel), m (256), the zero row."""
+    in_c = int(g.tensors[op.inputs[0]].shape[-1])
+    return 64 * in_c + 256 + in_c
+
+
+@_build
+def _wino_build(ctx: LayerContext) -> LayerCode:
+    geo, rq = _wino_check(ctx.graph, ctx.op)
+    x, y = _int8_io(ctx.graph, ctx.op)
+    ctx.decls.append(HEADER)
+    base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    v_bytes = 64 * geo.in_c
+    fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
+                  exact=lay.has_exact(rq), w=_weights_decl(ctx, lay.wino_weights(np.asarray(ctx.t(1).data))),
+                  rq=_rq_decl(ctx, rq), v=f"(int16_t *)(void *){base}",
+                  m=f"(int32_t *)(void *)((int8_t *){base} + {v_bytes})",
+                  zrow=f"(int8_t *){base} + {v_bytes + 256}")
+    p = ctx.struct("kiln_dsp_wino_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
 # ---- CONV_2D 1x1 over 8 channels ----------------------------------------------------
@@ -660,7 +704,7 @@ def _register() -> None:
     # the size layout (OPTIMIZE) passes them over.
     # (kiln_dsp_copy only finishes kiln_dsp_conv1_pool_s8's fused pool.)
     wide = {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_dwconv_s8",
-            "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8"}
+            "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8", "kiln_dsp_wino_s8"}
     for op, func, check, build, scratch in [
         ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, None),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
@@ -669,6 +713,7 @@ def _register() -> None:
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,
          _conv8_scratch),
         ("CONV_2D", "kiln_dsp_conv_s8", _conv_check, _conv_build, _conv_scratch),
+        ("CONV_2D", "kiln_dsp_wino_s8", _wino_check, _wino_build, _wino_scratch),
         ("CONV_2D", "kiln_dsp_pw8_s8", _pw8_check, _pw8_build, None),
         ("CONV_2D", "kiln_dsp_conv1_pool_s8", _conv1_check, _conv1_build, None),
         ("MAX_POOL_2D", "kiln_dsp_maxpool_s8", _pool_check, _pool_build, None),

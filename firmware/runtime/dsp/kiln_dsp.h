@@ -173,6 +173,26 @@ static inline int32_t kiln_smlatb(uint32_t x, uint32_t y, int32_t acc)
 #endif
 }
 
+/* SADD16 / SSUB16: [x.lo +- y.lo, x.hi +- y.hi], each lane wrapping modulo
+ * 2^16 (the GE flags they set are not used). */
+static inline uint32_t kiln_sadd16(uint32_t x, uint32_t y)
+{
+#if KILN_DSP_NATIVE
+    return (uint32_t)__sadd16((int16x2_t)x, (int16x2_t)y);
+#else
+    return kiln_pack16(kiln_lo16(x) + kiln_lo16(y), kiln_hi16(x) + kiln_hi16(y));
+#endif
+}
+
+static inline uint32_t kiln_ssub16(uint32_t x, uint32_t y)
+{
+#if KILN_DSP_NATIVE
+    return (uint32_t)__ssub16((int16x2_t)x, (int16x2_t)y);
+#else
+    return kiln_pack16(kiln_lo16(x) - kiln_lo16(y), kiln_hi16(x) - kiln_hi16(y));
+#endif
+}
+
 /* PKHBT x, y, LSL #16: [x.lo, y.lo]. */
 static inline uint32_t kiln_pkhbt16(uint32_t x, uint32_t y)
 {

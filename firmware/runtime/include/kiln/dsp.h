@@ -131,6 +131,34 @@ typedef struct {
 
 void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 
+/* CONV_2D 3x3, stride 1, dilation 1, in_c a multiple of 4, by Winograd's
+ * F(2x2, 3x3) in exact integer arithmetic (wino_s8.c): per 2x2 output tile
+ * and input channel, 16 products in the transformed domain against 36.
+ *   w: int16 U = (2G) g (2G)^T per output and input channel (|U| <= 9 * 127),
+ *      [ceil(out_c/2)][16 positions][in_c/4][2 channels][2 pairs] in SXTB16
+ *      order (a missing odd last channel all zeros).
+ *   v: arena scratch, 64 * in_c bytes: two tiles' transformed inputs,
+ *      [16][in_c/4][2 tiles][2 pairs] int16;
+ *   m: arena scratch, 256 bytes: one channel pair's products, [16][4] int32;
+ *   zrow: arena scratch, in_c bytes: the padding cells' (pad_value) row.
+ * The output transform yields 4 * the accumulator without its bias, exactly
+ * (modulo 2^32, the build bounds it: |4 * acc| < 2^31); acc2 is half of it
+ * plus the record's bias, requantized as above. */
+typedef struct {
+    kiln_geometry_t g;           /* kiln/geometry.h */
+    int8_t pad_value;            /* the input zero point */
+    uint8_t clamp;
+    uint8_t exact;
+    int32_t act_min, act_max;
+    const int16_t *w;
+    const kiln_dsp_rq_t *rq;     /* out_c entries */
+    int16_t *v;
+    int32_t *m;
+    int8_t *zrow;
+} kiln_dsp_wino_params_t;
+
+void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out);
+
 /* Block sparsity (the pqat recipe prunes in these blocks, kiln/quantize/pruning.py):
  * a block is one K group of 4 for one channel pair, the 8 weights one
  * 4-word group of `w` above. `w` holds only the blocks with a nonzero

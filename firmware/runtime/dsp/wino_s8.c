@@ -1,0 +1,313 @@
+/*
+ * Kiln DSP kernel: CONV_2D 3x3, stride 1, dilation 1, by Winograd's minimal
+ * filtering F(2x2, 3x3) in exact integer arithmetic (kiln/dsp.h).
+ *
+ * Why: a 2x2 output tile of one output channel costs, per input channel,
+ * 16 products in the transformed domain against 36 directly. The 16
+ * positions of a transformed tile are 16 independent dot products over the
+ * input channels, which run on the same two-pixel, two-channel SMLAD step as
+ * kiln_dsp_conv_s8 (here two tiles and two output channels).
+ *
+ * The arithmetic (all of it integer, so the result is the direct
+ * convolution's accumulator bit for bit):
+ *   V = B^T d B   d: a tile's 4x4 input patch of one channel (int8, the
+ *                 padding cells the zero point), |V| <= 4 * 128: int16;
+ *   U = (2G) g (2G)^T   g: the 3x3 filter, built at compile time (twice
+ *                 the textbook G, whose halves would not be integers),
+ *                 |U| <= 9 * 127: int16;
+ *   Y = A^T (sum over input channels of U . V) A = 4 * (the 2x2 tile of the
+ *                 direct correlation), each sum taken modulo 2^32: the true
+ *                 value fits (the build checks |4 * acc| < 2^31), so the
+ *                 wrapped one is it.
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1],
+ *   2G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2].
+ * The doubled accumulator the records expect is then Y / 2 (exact: Y is a
+ * multiple of 4) plus the record's bias, requantized as in kiln_dsp_conv_s8.
+ *
+ * Input transform: four channels at a time from one word per cell, widened
+ * into the SXTB16 pairs [c0, c2] and [c1, c3], each 4x4 block of pairs
+ * transformed with SADD16/SSUB16 (both lanes at once). Tiles past an odd
+ * output edge compute outputs that are not stored; their missing input cells
+ * read the zero point like the padding.
+ */
+#include "dsp_rq.h"
+#include "mac2x2_asm.h"
+
+/* Tile (ty, tx)'s input patch, transformed, into slot `slot` (0 or 1) of v:
+ * [16 positions][in_c/4 groups][2 slots][2 pairs]. Per group of four
+ * channels, two passes through v: B^T d down each column (from the input
+ * words, widened), then . B along each row, in place. */
+static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t ty, uint32_t tx,
+                    uint32_t *v, uint32_t slot)
+{
+    const int32_t y0 = 2 * (int32_t)ty - p->g.pad_top, x0 = 2 * (int32_t)tx - p->g.pad_left;
+    const uint32_t in_c = p->g.in_c, groups = in_c / 4u, xs = 4u * groups;
+    const int8_t *cell[16];
+    uint32_t r, c, g, j;
+
+    for (r = 0; r < 4u; r++) {
+        const int32_t y = y0 + (int32_t)r;
+        for (c = 0; c < 4u; c++) {
+            const int32_t x = x0 + (int32_t)c;
+            const int inside = y >= 0 && y < (int32_t)p->g.in_h && x >= 0 && x < (int32_t)p->g.in_w;
+            cell[4u * r + c] = inside ? in + ((uint32_t)y * p->g.in_w + (uint32_t)x) * in_c : p->zrow;
+        }
+    }
+    v += 2u * slot;
+    for (g = 0; g < groups; g++, v += 4) {
+        const uint32_t off = 4u * g;
+        for (j = 0; j < 4u; j++) {
+            const uint32_t d0 = kiln_load32(cell[j] + off), d1 = kiln_load32(cell[4u + j] + off);
+            const uint32_t d2 = kiln_load32(cell[8u + j] + off), d3 = kiln_load32(cell[12u + j] + off);
+            const uint32_t e0 = kiln_sxtb16(d0), e1 = kiln_sxtb16(d1), e2 = kiln_sxtb16(d2);
+            const uint32_t e3 = kiln_sxtb16(d3);
+            const uint32_t o0 = kiln_sxtb16_ror8(d0), o1 = kiln_sxtb16_ror8(d1);
+            const uint32_t o2 = kiln_sxtb16_ror8(d2), o3 = kiln_sxtb16_ror8(d3);
+            uint32_t *q = v + j * xs;
+            q[0] = kiln_ssub16(e0, e2);
+            q[1] = kiln_ssub16(o0, o2);
+            q[4u * xs] = kiln_sadd16(e1, e2);
+            q[4u * xs + 1u] = kiln_sadd16(o1, o2);
+            q[8u * xs] = kiln_ssub16(e2, e1);
+            q[8u * xs + 1u] = kiln_ssub16(o2, o1);
+            q[12u * xs] = kiln_ssub16(e1, e3);
+            q[12u * xs + 1u] = kiln_ssub16(o1, o3);
+        }
+        for (r = 0; r < 4u; r++) {
+            uint32_t *q = v + 4u * r * xs;
+            const uint32_t t0 = q[0], t1 = q[xs], t2 = q[2u * xs], t3 = q[3u * xs];
+            const uint32_t u0 = q[1], u1 = q[xs + 1u], u2 = q[2u * xs + 1u], u3 = q[3u * xs + 1u];
+            q[0] = kiln_ssub16(t0, t2);
+            q[1] = kiln_ssub16(u0, u2);
+            q[xs] = kiln_sadd16(t1, t2);
+            q[xs + 1u] = kiln_sadd16(u1, u2);
+            q[2u * xs] = kiln_ssub16(t2, t1);
+            q[2u * xs + 1u] = kiln_ssub16(u2, u1);
+            q[3u * xs] = kiln_ssub16(t1, t3);
+            q[3u * xs + 1u] = kiln_ssub16(u1, u3);
+        }
+    }
+}
+
+/* One channel pair's 16 dot products over the input channels for both
+ * slots: m[16][4] = (slot 0 channel c, slot 0 c + 1, slot 1 c, slot 1 c + 1).
+ * Returns the weights after the pair. */
+#if KILN_DSP_ASM
+/* On the target: the positions' loop in assembly around kiln_dsp_conv_s8's
+ * group step (mac2x2_asm.h), eight groups per iteration, entered part-way
+ * when the count is not a multiple of eight (ENTRY "b 21f" .. "b 27f"). Per
+ * position: four MOVS, the groups at 10 instructions each, and 10 for the
+ * loops and the store; the pointers that move per position live on the stack
+ * ("m" operands), every register being taken. */
+#define KILN_WINO_GEMM_ASM(ENTRY) \
+        "ldr    r12, %[v]\n\t" \
+        "1:\n\t" \
+        "movs   r0, #0\n\t" \
+        "movs   r1, #0\n\t" \
+        "movs   r2, #0\n\t" \
+        "movs   r3, #0\n\t" \
+        ENTRY \
+        "\n" \
+        "20:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "21:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "22:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "23:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "24:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "25:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "26:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "27:\n\t" \
+        KILN_CONV_GROUP_ASM \
+        "ldr    r4, %[kend]\n\t" \
+        "cmp    r12, r4\n\t" \
+        "bne    20b\n\t" \
+        "ldr    r5, %[gbytes]\n\t" \
+        "add    r4, r4, r5\n\t" \
+        "str    r4, %[kend]\n\t" \
+        "ldr    r5, %[m]\n\t" \
+        "stmia  r5!, {r0-r3}\n\t" \
+        "str    r5, %[m]\n\t" \
+        "ldr    r6, %[mend]\n\t" \
+        "cmp    r5, r6\n\t" \
+        "bne    1b\n\t"
+
+static const uint32_t *gemm_pair(const uint32_t *v, const uint32_t *w, uint32_t groups, int32_t *m)
+{
+    register const uint32_t *wp __asm__("lr") = w;
+    const uint32_t gbytes = 16u * groups;
+    const uint32_t *kend = v + 4u * groups;
+    const int32_t *mend = m + 64;
+
+#define KILN_WINO_CALL(ENTRY) \
+        __asm__ volatile(KILN_WINO_GEMM_ASM(ENTRY) \
+        : "+r"(wp), [kend] "+m"(kend), [m] "+m"(m) \
+        : [v] "m"(v), [gbytes] "m"(gbytes), [mend] "m"(mend) \
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", \
+          "memory")
+    switch (groups & 7u) {
+    case 0u: KILN_WINO_CALL(""); break;
+    case 7u: KILN_WINO_CALL("b 21f\n\t"); break;
+    case 6u: KILN_WINO_CALL("b 22f\n\t"); break;
+    case 5u: KILN_WINO_CALL("b 23f\n\t"); break;
+    case 4u: KILN_WINO_CALL("b 24f\n\t"); break;
+    case 3u: KILN_WINO_CALL("b 25f\n\t"); break;
+    case 2u: KILN_WINO_CALL("b 26f\n\t"); break;
+    default: KILN_WINO_CALL("b 27f\n\t"); break;
+    }
+#undef KILN_WINO_CALL
+    return wp;
+}
+#undef KILN_WINO_GEMM_ASM
+#else
+static const uint32_t *gemm_pair(const uint32_t *v, const uint32_t *w, uint32_t groups, int32_t *m)
+{
+    uint32_t xi, g;
+
+    for (xi = 0; xi < 16u; xi++, m += 4) {
+        int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+        for (g = 0; g < groups; g++, v += 4, w += 4) {
+            a0 = kiln_smlad(v[1], w[1], kiln_smlad(v[0], w[0], a0));
+            a1 = kiln_smlad(v[1], w[3], kiln_smlad(v[0], w[2], a1));
+            b0 = kiln_smlad(v[3], w[1], kiln_smlad(v[2], w[0], b0));
+            b1 = kiln_smlad(v[3], w[3], kiln_smlad(v[2], w[2], b1));
+        }
+        m[0] = a0;
+        m[1] = a1;
+        m[2] = b0;
+        m[3] = b1;
+    }
+    return w;
+}
+#endif
+
+/* Column k of m (see gemm_pair) through A^T . A: y = the 2x2 tile, row-major,
+ * times 4, modulo 2^32. */
+static inline void output_transform(const int32_t *m, uint32_t k, uint32_t *y)
+{
+    uint32_t s0[4], s1[4], j;
+
+    for (j = 0; j < 4u; j++) {
+        const uint32_t m0 = (uint32_t)m[4u * j + k], m1 = (uint32_t)m[4u * (4u + j) + k];
+        const uint32_t m2 = (uint32_t)m[4u * (8u + j) + k], m3 = (uint32_t)m[4u * (12u + j) + k];
+        s0[j] = m0 + m1 + m2;
+        s1[j] = m1 - m2 - m3;
+    }
+    y[0] = s0[0] + s0[1] + s0[2];
+    y[1] = s0[1] - s0[2] - s0[3];
+    y[2] = s1[0] + s1[1] + s1[2];
+    y[3] = s1[1] - s1[2] - s1[3];
+}
+
+/* Tile t's outputs of channel c from column k of m: the ones inside the
+ * output. */
+KILN_SPECIALIZE void store_tile(const kiln_dsp_wino_params_t *p, const int32_t *m, uint32_t k,
+                                uint32_t t, uint32_t c, int8_t *out, int clamp, int exact)
+{
+    const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, oc = p->g.out_c;
+    const uint32_t oy = 2u * (t / tiles_w), ox = 2u * (t % tiles_w);
+    const kiln_dsp_rq_t *r = &p->rq[c];
+    uint32_t y[4], i;
+
+    output_transform(m, k, y);
+    for (i = 0; i < 4u; i++) {
+        const uint32_t yy = oy + i / 2u, xx = ox + i % 2u;
+        if (yy < p->g.out_h && xx < p->g.out_w) {
+            int32_t q = kiln_dsp_rq(((int32_t)y[i] >> 1) + r->bias, r, exact);
+            if (clamp) {
+                q = kiln_dsp_clamp(q, p->act_min, p->act_max);
+            }
+            out[(yy * p->g.out_w + xx) * oc + c] = (int8_t)q;
+        }
+    }
+}
+
+/* The common case's four outputs of a whole tile (no clamp, no exact
+ * record): o is the tile's top-left output of the channel, rows `row` bytes
+ * apart, columns `oc`. */
+static inline void store4(const int32_t *m, uint32_t k, int8_t *o, uint32_t row, uint32_t oc,
+                          const kiln_dsp_rq_t *r)
+{
+    const int32_t b = r->bias, mu = r->mult, rd = r->round, e = r->shift;
+    uint32_t y[4];
+
+    output_transform(m, k, y);
+    o[0] = (int8_t)kiln_dsp_requant(((int32_t)y[0] >> 1) + b, mu, rd, e);
+    o[oc] = (int8_t)kiln_dsp_requant(((int32_t)y[1] >> 1) + b, mu, rd, e);
+    o[row] = (int8_t)kiln_dsp_requant(((int32_t)y[2] >> 1) + b, mu, rd, e);
+    o[row + oc] = (int8_t)kiln_dsp_requant(((int32_t)y[3] >> 1) + b, mu, rd, e);
+}
+
+/* Whether tile t lies wholly inside the output; its first output. */
+static int tile_whole(const kiln_dsp_wino_params_t *p, uint32_t t, int8_t *out, int8_t **o)
+{
+    const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, ty = t / tiles_w, tx = t - ty * tiles_w;
+
+    *o = out + (2u * ty * p->g.out_w + 2u * tx) * p->g.out_c;
+    return 2u * ty + 1u < p->g.out_h && 2u * tx + 1u < p->g.out_w;
+}
+
+KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, int clamp,
+                          int exact)
+{
+    const uint32_t tiles = ((p->g.out_h + 1u) / 2u) * ((p->g.out_w + 1u) / 2u);
+    const uint32_t groups = p->g.in_c / 4u, oc = p->g.out_c, tiles_w = (p->g.out_w + 1u) / 2u;
+    const uint32_t row = (uint32_t)p->g.out_w * oc;
+    uint32_t *v = (uint32_t *)(void *)p->v;
+    uint32_t t, c;
+
+    memset(p->zrow, p->pad_value, p->g.in_c);
+    for (t = 0; t < tiles; t += 2u) {
+        const uint32_t tb = t + 1u < tiles ? t + 1u : t;   /* an odd last tile twice, stored once */
+        const uint32_t *w = (const uint32_t *)(const void *)p->w;
+        int8_t *oa, *ob;
+        /* the common case stores whole tiles without bounds checks */
+        const int fast = !clamp && !exact && tile_whole(p, t, out, &oa) && tile_whole(p, tb, out, &ob) &&
+                         tb != t && oc % 2u == 0;
+
+        tile_in(p, in, t / tiles_w, t % tiles_w, v, 0u);
+        tile_in(p, in, tb / tiles_w, tb % tiles_w, v, 1u);
+        for (c = 0; c < oc; c += 2u) {
+            w = gemm_pair(v, w, groups, p->m);
+            if (fast) {
+                const kiln_dsp_rq_t *r = &p->rq[c];
+                store4(p->m, 0u, oa + c, row, oc, r);
+                store4(p->m, 1u, oa + c + 1, row, oc, r + 1);
+                store4(p->m, 2u, ob + c, row, oc, r);
+                store4(p->m, 3u, ob + c + 1, row, oc, r + 1);
+                continue;
+            }
+            store_tile(p, p->m, 0u, t, c, out, clamp, exact);
+            if (c + 1u < oc) {
+                store_tile(p, p->m, 1u, t, c + 1u, out, clamp, exact);
+            }
+            if (tb != t) {
+                store_tile(p, p->m, 2u, tb, c, out, clamp, exact);
+                if (c + 1u < oc) {
+                    store_tile(p, p->m, 3u, tb, c + 1u, out, clamp, exact);
+                }
+            }
+        }
+    }
+}
+
+static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
+{
+    body(p, in, out, p->clamp, 1);
+}
+
+void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
+{
+    if (p->exact) {
+        body_exact(p, in, out);
+    } else if (p->clamp) {
+        body(p, in, out, 1, 0);
+    } else {
+        body(p, in, out, 0, 0);
+    }
+}

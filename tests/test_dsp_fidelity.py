@@ -72,6 +72,15 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_c16_s2_odd_out", lambda: seq((9, 9, 16), L.Conv2D(7, 3, strides=2, padding="same")),
          (9, 9, 16), {conv}),
         ("conv_1x1", lambda: seq((5, 7, 12), L.Conv2D(12, 1)), (5, 7, 12), {conv}),
+        # kernel rows of one word (k_w * in_c == 4): DS-CNN's 10x4 stem over one channel
+        # (SAME: rows above, below and across both edges), and 3x2 over two channels,
+        # dilated along the height
+        ("conv_rowword_c1_10x4_s2", lambda: seq((21, 10, 1), L.Conv2D(8, (10, 4), strides=2, padding="same",
+                                                                      activation="relu")),
+         (21, 10, 1), {conv}),
+        ("conv_rowword_c2_dil_h", lambda: seq((11, 7, 2), L.Conv2D(6, (3, 2), dilation_rate=(2, 1),
+                                                                    padding="same")),
+         (11, 7, 2), {conv}),
         ("conv_dilated", lambda: seq((11, 11, 4), L.Conv2D(4, 3, dilation_rate=2, padding="same")),
          (11, 11, 4), {conv}),
         ("conv_5x5_c2", lambda: seq((9, 9, 2), L.Conv2D(6, 5, padding="same")), (9, 9, 2), {conv}),

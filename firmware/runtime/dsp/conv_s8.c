@@ -237,13 +237,60 @@ KILN_SPECIALIZE int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t
     return 1;
 }
 
-/* How a pixel inside the input is taken: rows widened straight from it
- * (im2col()), a 3-channel 3x3 stem's field patched together
- * (stem3x3_direct(), from im2col_pair()), or the general ways. */
-enum { IM2COL_GENERAL, IM2COL_DIRECT, IM2COL_STEM3X3 };
+/* A field whose kernel rows are one word each (k_w * in_c == 4, dilation 1
+ * along the width: DS-CNN's 10x4 stem over one channel), straight into the
+ * widened scratch: one load per row, about 5 instructions a row against
+ * some 40 through gather() and widen(). A row in the padding is the zero
+ * point; a row crossing the left or right edge is taken byte by byte (no
+ * load reaches past the input). */
+KILN_SPECIALIZE void rowword_field(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
+                                   uint32_t ox, uint32_t *dst)
+{
+    const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
+    const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
+    const uint32_t ic = p->g.in_c, step = (uint32_t)p->g.dil_h * p->g.in_w * ic;
+    const int inside_x = x0 >= 0 && x0 + (int32_t)p->g.k_w <= (int32_t)p->g.in_w;
+    uint32_t ky, b;
+
+    if (inside_x && y0 >= 0 && (uint32_t)y0 + (uint32_t)(p->g.k_h - 1u) * p->g.dil_h < p->g.in_h) {
+        const int8_t *s = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * ic;
+        for (ky = 0; ky < p->g.k_h; ky++, s += step, dst += 4) {
+            widen_group(dst, kiln_load32(s));
+        }
+        return;
+    }
+    for (ky = 0; ky < p->g.k_h; ky++, dst += 4) {
+        const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
+        uint32_t v = (uint8_t)p->pad_value * 0x01010101u;
+        if (y >= 0 && y < (int32_t)p->g.in_h) {
+            const int8_t *row = in + (uint32_t)y * p->g.in_w * ic;
+            if (inside_x) {
+                v = kiln_load32(row + (uint32_t)x0 * ic);
+            } else {
+                for (b = 0; b < 4u; b++) {
+                    const int32_t x = x0 + (int32_t)(b / ic);
+                    if (x >= 0 && x < (int32_t)p->g.in_w) {
+                        v = (v & ~(0xFFu << (8u * b))) |
+                            (uint32_t)(uint8_t)row[(uint32_t)x * ic + b % ic] << (8u * b);
+                    }
+                }
+            }
+        }
+        widen_group(dst, v);
+    }
+}
+
+/* How a pixel is taken: rows widened straight from it (im2col()), a
+ * 3-channel 3x3 stem's field patched together (stem3x3_direct(), from
+ * im2col_pair()), kernel rows of one word (rowword_field()), or the general
+ * ways. */
+enum { IM2COL_GENERAL, IM2COL_DIRECT, IM2COL_STEM3X3, IM2COL_ROWWORD };
 
 static int im2col_mode(const kiln_dsp_conv_params_t *p)
 {
+    if (p->g.dil_w == 1u && (uint32_t)p->g.k_w * p->g.in_c == 4u && p->g.in_c < 4u) {
+        return IM2COL_ROWWORD;
+    }
     if (p->g.dil_w == 1u && ((uint32_t)p->g.k_w * p->g.in_c) % 4u == 0) {
         return IM2COL_DIRECT;
     }
@@ -296,8 +343,8 @@ static void im2col(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t p
     }
 }
 
-/* Pixels pix and, when `two`, pix + 1 into the scratch. A stem's fields are
- * taken here, inlined: im2col()'s call and dispatch cost as much as the
+/* Pixels pix and, when `two`, pix + 1 into the scratch. A stem's fields (and
+ * one-word rows) are taken here, inlined: im2col()'s call and dispatch cost as much as the
  * field itself; a field touching the padding goes to im2col(). */
 KILN_SPECIALIZE void im2col_pair(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t pix,
                                  int two, uint32_t *pt, int mode)
@@ -313,6 +360,9 @@ KILN_SPECIALIZE void im2col_pair(const kiln_dsp_conv_params_t *p, const int8_t *
         if (!stem3x3_direct(p, in, oyb, oxb, pt + 2)) {
             im2col(p, in, pb, pt + 2, IM2COL_GENERAL);
         }
+    } else if (mode == IM2COL_ROWWORD) {
+        rowword_field(p, in, pix / p->g.out_w, pix % p->g.out_w, pt);
+        rowword_field(p, in, pb / p->g.out_w, pb % p->g.out_w, pt + 2);
     } else {
         im2col(p, in, pix, pt, mode);
         im2col(p, in, pb, pt + 2, mode);

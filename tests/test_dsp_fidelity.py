@@ -72,6 +72,12 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_c16_s2_odd_out", lambda: seq((9, 9, 16), L.Conv2D(7, 3, strides=2, padding="same")),
          (9, 9, 16), {conv}),
         ("conv_1x1", lambda: seq((5, 7, 12), L.Conv2D(12, 1)), (5, 7, 12), {conv}),
+        # the MAC loop's 16-group run: exactly one (64 channels), two (128, an odd pixel
+        # count), and part of one entered part-way with an end test (80: 20 groups)
+        ("conv_1x1_c64", lambda: seq((4, 5, 64), L.Conv2D(10, 1)), (4, 5, 64), {conv}),
+        ("conv_1x1_c128_odd_px", lambda: seq((3, 5, 128), L.Conv2D(6, 1)),
+         (3, 5, 128), {conv}),
+        ("conv_1x1_c80", lambda: seq((3, 4, 80), L.Conv2D(4, 1)), (3, 4, 80), {conv}),
         # kernel rows of one word (k_w * in_c == 4): DS-CNN's 10x4 stem over one channel
         # (SAME: rows above, below and across both edges), and 3x2 over two channels,
         # dilated along the height

@@ -510,20 +510,29 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
 #if KILN_DSP_ASM
 /* Every channel pair of pixels A and B, start to finish in assembly, for
  * layers without a clamp or exact records (the common case): the biases,
- * mac_pairs' loop, the four requantizations (SMMLAR, ADD ASR #31, ASR, SSAT:
+ * the MAC loop, the four requantizations (SMMLAR, ADD ASR #31, ASR, SSAT:
  * kiln_dsp_requant) and the four stores.
  * In C the pair's bookkeeping spills around the accumulators and costs about
- * 55 instructions a pair besides the loop; here about 35. Registers as in
+ * 55 instructions a pair besides the loop; here about 30. Registers as in
  * mac_pairs; the pointers that advance by pair live on the stack ("m"
- * operands, addressed from sp since every other register is taken). The MAC
- * loop takes eight K groups per iteration (its end test is then 0.05
- * instructions per MAC, against 0.1 with four: ResNet-8 and DS-CNN run 16 to
- * 72 groups); a count that is not a multiple of eight enters it part-way
- * (ENTRY "b 21f" .. "b 27f": 7 .. 1 groups in the first pass). The pair
- * loop ends on the records' end (rend), compared while r12 still holds the
- * records' pointer, so that the stores in between leave the flags.
+ * operands, addressed from sp since every other register is taken).
+ * The MAC loop is sixteen K groups long. A count that is not a multiple of
+ * sixteen enters it part-way, through an address computed once per call
+ * (ENTRY: LDR, BX; every group is 40 bytes of 32-bit instructions); a count
+ * of at most sixteen needs no end test (TEST empty), others test once per
+ * sixteen groups (0.02 instructions per MAC). The pair loop ends on the
+ * records' end (rend), compared while r12 still holds the records' pointer,
+ * so that the stores in between leave the flags. Pixel B's outputs are boff
+ * bytes after pixel A's (0 for an odd last pixel: stored twice, the same).
  * pairs_asm returns the weights after the last pair. */
-#define KILN_PAIRS_ASM(ENTRY) \
+#define KILN_PAIRS_ENTRY_ASM "ldr    r4, %[entry]\n\tbx     r4\n\t"
+#define KILN_PAIRS_TEST_ASM "ldr    r4, %[kend]\n\tcmp    r12, r4\n\tbne    20b\n\t"
+#define KILN_PAIRS_ASM(ENTRY, TEST) \
+        "adr    r4, 30f\n\t" \
+        "ldr    r5, %[back]\n\t" \
+        "sub    r4, r4, r5\n\t" \
+        "orr    r4, r4, #1\n\t" \
+        "str    r4, %[entry]\n\t" \
         "ldr    r12, %[rec]\n\t" \
         "1:\n\t" \
         "ldr    r0, [r12]\n\t"              /* bias of channel c */ \
@@ -534,24 +543,12 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         ENTRY \
         "\n" \
         "20:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "21:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "22:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "23:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "24:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "25:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "26:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "27:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "ldr    r4, %[kend]\n\t" \
-        "cmp    r12, r4\n\t" \
-        "bne    20b\n\t" \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        "30:\n\t" \
+        TEST \
         KILN_PAIR_STORE_ASM
 
 /* A pair's end, shared with the sparse kernel's loop: the two records
@@ -581,42 +578,46 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "ldr    r6, %[rend]\n\t" \
         "cmp    r12, r6\n\t" \
         "ldr    r5, %[oa]\n\t" \
-        "strb   r0, [r5, #1]\n\t" \
-        "strb   r4, [r5], #2\n\t" \
+        "ldr    r7, %[boff]\n\t" \
+        "strb   r8, [r5, r7]\n\t" \
+        "strb   r4, [r5], #1\n\t" \
+        "strb   r2, [r5, r7]\n\t" \
+        "strb   r0, [r5], #1\n\t" \
         "str    r5, %[oa]\n\t" \
-        "ldr    r5, %[ob]\n\t" \
-        "strb   r2, [r5, #1]\n\t" \
-        "strb   r8, [r5], #2\n\t" \
-        "str    r5, %[ob]\n\t" \
         "bne    1b\n\t"
 
 static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups,
-                                 const kiln_dsp_rq_t *rec, int8_t *oa, int8_t *ob, uint32_t npairs)
+                                 const kiln_dsp_rq_t *rec, int8_t *oa, int32_t boff, uint32_t npairs)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *kend = pt + 4u * groups;
     const kiln_dsp_rq_t *rend = rec + 2u * npairs;
+    const uint32_t back = 40u * (groups % 16u);
+    uint32_t entry;
 
-#define KILN_PAIRS_CALL(ENTRY) \
-        __asm__ volatile(KILN_PAIRS_ASM(ENTRY) \
-        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ob] "+m"(ob) \
-        : [pt] "m"(pt), [kend] "m"(kend), [rend] "m"(rend) \
+#define KILN_PAIRS_CALL(ENTRY, TEST) \
+        __asm__ volatile(KILN_PAIRS_ASM(ENTRY, TEST) \
+        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [entry] "=m"(entry) \
+        : [pt] "m"(pt), [kend] "m"(kend), [rend] "m"(rend), [boff] "m"(boff), [back] "m"(back) \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", \
           "memory")
-    switch (groups & 7u) {
-    case 0u: KILN_PAIRS_CALL(""); break;
-    case 7u: KILN_PAIRS_CALL("b 21f\n\t"); break;
-    case 6u: KILN_PAIRS_CALL("b 22f\n\t"); break;
-    case 5u: KILN_PAIRS_CALL("b 23f\n\t"); break;
-    case 4u: KILN_PAIRS_CALL("b 24f\n\t"); break;
-    case 3u: KILN_PAIRS_CALL("b 25f\n\t"); break;
-    case 2u: KILN_PAIRS_CALL("b 26f\n\t"); break;
-    default: KILN_PAIRS_CALL("b 27f\n\t"); break;
+    if (groups <= 16u) {
+        if (groups == 16u) {
+            KILN_PAIRS_CALL("", "");
+        } else {
+            KILN_PAIRS_CALL(KILN_PAIRS_ENTRY_ASM, "");
+        }
+    } else if (groups % 16u == 0) {
+        KILN_PAIRS_CALL("", KILN_PAIRS_TEST_ASM);
+    } else {
+        KILN_PAIRS_CALL(KILN_PAIRS_ENTRY_ASM, KILN_PAIRS_TEST_ASM);
     }
 #undef KILN_PAIRS_CALL
     return wp;
 }
 #undef KILN_PAIRS_ASM
+#undef KILN_PAIRS_ENTRY_ASM
+#undef KILN_PAIRS_TEST_ASM
 
 /* Every channel pair of the block-sparse layout (kiln_dsp_conv_sparse_s8) in
  * assembly, for layers without a clamp or exact records: as pairs_asm, the
@@ -624,7 +625,7 @@ static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t
  * the pair's end taken from nz_start), two groups per iteration. */
 static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, const uint16_t *idx0,
                                         const uint32_t *nz_start, const kiln_dsp_rq_t *rec, int8_t *oa,
-                                        int8_t *ob, uint32_t npairs)
+                                        int32_t boff, uint32_t npairs)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint16_t *ip = idx0 + nz_start[0], *kend = ip;
@@ -660,9 +661,8 @@ static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, c
         "3:\n\t"
         "str    r12, %[ip]\n\t"
         KILN_PAIR_STORE_ASM
-        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ob] "+m"(ob), [ip] "+m"(ip),
-          [nzs] "+m"(nzs), [kend] "+m"(kend)
-        : [pt] "m"(pt), [idx0] "m"(idx0), [rend] "m"(rend)
+        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ip] "+m"(ip), [nzs] "+m"(nzs), [kend] "+m"(kend)
+        : [pt] "m"(pt), [idx0] "m"(idx0), [rend] "m"(rend), [boff] "m"(boff)
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc",
           "memory");
     return wp;
@@ -708,7 +708,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
 #if KILN_DSP_ASM
         if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {
             const uint32_t npairs = (c1 - c0) / 2u;
-            w = pairs_asm(pt, w, groups, r, oa + c0, ob + c0, npairs);
+            w = pairs_asm(pt, w, groups, r, oa + c0, (int32_t)(ob - oa), npairs);
             c += 2u * npairs;
             r += 2u * npairs;
         }
@@ -762,7 +762,7 @@ KILN_SPECIALIZE void body_sparse(const kiln_dsp_conv_params_t *p, const int8_t *
 #if KILN_DSP_ASM
         if (!clamp && !exact && oc >= 2u) {
             const uint32_t npairs = oc / 2u;
-            w = sparse_pairs_asm(pt, w, p->nz_idx, p->nz_start, r, oa, ob, npairs);
+            w = sparse_pairs_asm(pt, w, p->nz_idx, p->nz_start, r, oa, (int32_t)(ob - oa), npairs);
             c = 2u * npairs;
             r += 2u * npairs;
             pair = npairs;

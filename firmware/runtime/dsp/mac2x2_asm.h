@@ -8,10 +8,12 @@
 /* One group of four K elements: LDM of the four activation words (pixels
  * A, B: [A k0 k2] [A k1 k3] [B k0 k2] [B k1 k3]) from r12 and of the four
  * weight words (channels c, c+1, likewise) from lr, 8 SMLAD into r0-r3
- * (a0 a1 b0 b1: pixel A channel c, A c+1, B c, B c+1). */
+ * (a0 a1 b0 b1: pixel A channel c, A c+1, B c, B c+1). Ten 32-bit
+ * instructions, 40 bytes: conv_s8.c computes entry points into an unrolled
+ * run of groups from that size. */
 #define KILN_CONV_GROUP_ASM \
-        "ldmia  r12!, {r4-r7}\n\t" \
-        "ldmia  lr!, {r8-r11}\n\t" \
+        "ldmia.w r12!, {r4-r7}\n\t" \
+        "ldmia.w lr!, {r8-r11}\n\t" \
         KILN_CONV_SMLAD_ASM
 
 /* The group's 8 SMLAD, activations in r4-r7 and weights in r8-r11. */

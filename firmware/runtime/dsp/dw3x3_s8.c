@@ -384,26 +384,27 @@ static void mac_rows_s2(const int16_t *rows, const uint32_t *w, int32_t bias, in
  * common case (no clamp, no exact record) on the target. Its C twin is
  * rq_rows() below with neither. */
 #if KILN_DSP_ASM
-/* One output: SMMLAR, ADD ASR #31, ASR, SSAT (kiln_dsp_requant), STRB. */
+/* One output: SMMLAR, ADD ASR #31, SSAT with the shift (kiln_dsp_requant's
+ * ASR folded into it: SSAT shifts by an immediate, so the loop is compiled
+ * once per shift), STRB. */
 #define KILN_DW_RQ_ASM(A, ADDR) \
         "smmlar %[t], " A ", %[m], %[rd]\n\t" \
         "add    %[t], %[t], " A ", asr #31\n\t" \
-        "asr    %[t], %[t], %[e]\n\t" \
-        "ssat   %[t], #8, %[t]\n\t" \
+        "ssat   %[t], #8, %[t], asr %[e]\n\t" \
         "strb   %[t], " ADDR "\n\t"
 
-/* Four outputs per step (one LDM of accumulators, two store pointers): 25
- * instructions for four; then the row's last len % 4 one at a time. lr holds
- * the row's first output. */
-static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
-                         uint32_t nrows, const kiln_dsp_rq_t *r)
+/* Eight outputs per step (two LDM of accumulators, two store pointers): 38
+ * instructions for eight; then the row's last len % 8 one at a time. lr
+ * holds the row's first output. */
+KILN_SPECIALIZE void rq_rows_shift(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
+                                   uint32_t nrows, const kiln_dsp_rq_t *r, const int e)
 {
     register int32_t a0 __asm__("r0");
     register int32_t a1 __asm__("r1");
     register int32_t a2 __asm__("r2");
     register int32_t a3 __asm__("r3");
     register int8_t *ob __asm__("lr") = o;
-    const uint32_t quads = len / 4u, tail = len % 4u, skip = 4u * (len % 2u);
+    const uint32_t octs = len / 8u, tail = len % 8u, skip = 4u * (len % 2u);
     int8_t *q, *q2;
     uint32_t n;
     int32_t t;
@@ -411,18 +412,25 @@ static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t or
     __asm__ volatile(
         "1:\n\t"
         "mov    %[q], lr\n\t"
-        "add    %[q2], lr, %[st], lsl #1\n\t"
-        "ldr    %[n], %[quads]\n\t"
+        "add    %[q2], lr, %[st], lsl #2\n\t"
+        "ldr    %[n], %[octs]\n\t"
         "cmp    %[n], #0\n\t"
         "beq    3f\n\t"
         "2:\n\t"
         "ldmia  %[acc]!, {r0-r3}\n\t"
         KILN_DW_RQ_ASM("r0", "[%[q]]")
         KILN_DW_RQ_ASM("r1", "[%[q], %[st]]")
+        "add    %[q], %[q], %[st], lsl #1\n\t"
+        KILN_DW_RQ_ASM("r2", "[%[q]]")
+        KILN_DW_RQ_ASM("r3", "[%[q], %[st]]")
+        "ldmia  %[acc]!, {r0-r3}\n\t"
+        KILN_DW_RQ_ASM("r0", "[%[q2]]")
+        KILN_DW_RQ_ASM("r1", "[%[q2], %[st]]")
+        "add    %[q2], %[q2], %[st], lsl #1\n\t"
         KILN_DW_RQ_ASM("r2", "[%[q2]]")
         KILN_DW_RQ_ASM("r3", "[%[q2], %[st]]")
-        "add    %[q], %[q], %[st], lsl #2\n\t"
-        "add    %[q2], %[q2], %[st], lsl #2\n\t"
+        "add    %[q], %[q2], %[st], lsl #1\n\t"
+        "add    %[q2], %[q], %[st], lsl #2\n\t"
         "subs   %[n], %[n], #1\n\t"
         "bne    2b\n\t"
         "3:\n\t"
@@ -446,11 +454,29 @@ static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t or
         "bne    1b\n\t"
         : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), "+r"(ob), [t] "=&r"(t), [q] "=&r"(q),
           [q2] "=&r"(q2), [n] "=&r"(n), [acc] "+r"(acc), [rows] "+m"(nrows)
-        : [m] "r"(r->mult), [rd] "r"(r->round), [e] "r"(r->shift), [st] "r"(step),
-          [quads] "m"(quads), [tail] "m"(tail), [skip] "m"(skip), [orow] "m"(orow)
+        : [m] "r"(r->mult), [rd] "r"(r->round), [e] "i"(e), [st] "r"(step),
+          [octs] "m"(octs), [tail] "m"(tail), [skip] "m"(skip), [orow] "m"(orow)
         : "cc", "memory");
 }
 #undef KILN_DW_RQ_ASM
+
+/* rq_rows_shift() for the record's shift (1 to 30: kiln/dsp.h). */
+static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
+                         uint32_t nrows, const kiln_dsp_rq_t *r)
+{
+#define KILN_DW_RQ_CASE(E) \
+    case E: rq_rows_shift(acc, o, step, orow, len, nrows, r, E); break;
+    switch (r->shift) {
+    KILN_DW_RQ_CASE(1) KILN_DW_RQ_CASE(2) KILN_DW_RQ_CASE(3) KILN_DW_RQ_CASE(4) KILN_DW_RQ_CASE(5)
+    KILN_DW_RQ_CASE(6) KILN_DW_RQ_CASE(7) KILN_DW_RQ_CASE(8) KILN_DW_RQ_CASE(9) KILN_DW_RQ_CASE(10)
+    KILN_DW_RQ_CASE(11) KILN_DW_RQ_CASE(12) KILN_DW_RQ_CASE(13) KILN_DW_RQ_CASE(14) KILN_DW_RQ_CASE(15)
+    KILN_DW_RQ_CASE(16) KILN_DW_RQ_CASE(17) KILN_DW_RQ_CASE(18) KILN_DW_RQ_CASE(19) KILN_DW_RQ_CASE(20)
+    KILN_DW_RQ_CASE(21) KILN_DW_RQ_CASE(22) KILN_DW_RQ_CASE(23) KILN_DW_RQ_CASE(24) KILN_DW_RQ_CASE(25)
+    KILN_DW_RQ_CASE(26) KILN_DW_RQ_CASE(27) KILN_DW_RQ_CASE(28) KILN_DW_RQ_CASE(29)
+    default: rq_rows_shift(acc, o, step, orow, len, nrows, r, 30); break;
+    }
+#undef KILN_DW_RQ_CASE
+}
 #endif
 
 /* The same in C: a layer with a clamp or exact records, and every layer in

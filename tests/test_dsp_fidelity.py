@@ -87,6 +87,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("conv_rowword_c2_dil_h", lambda: seq((11, 7, 2), L.Conv2D(6, (3, 2), dilation_rate=(2, 1),
                                                                     padding="same")),
          (11, 7, 2), {conv}),
+        # a kernel wider than the input: rows crossing both edges, byte by byte
+        ("conv_rowword_c1_narrow", lambda: seq((6, 3, 1), L.Conv2D(4, (3, 4), padding="same")), (6, 3, 1),
+         {conv}),
         ("conv_dilated", lambda: seq((11, 11, 4), L.Conv2D(4, 3, dilation_rate=2, padding="same")),
          (11, 11, 4), {conv}),
         ("conv_5x5_c2", lambda: seq((9, 9, 2), L.Conv2D(6, 5, padding="same")), (9, 9, 2), {conv}),

@@ -332,6 +332,17 @@ class Dw3x3Plan:
                                               "planes", "stride")}
 
 
+#: At stride 1 a plane up to this wide (int16) is rounded up to a multiple of 8, the widths
+#: kiln_dsp_dw3x3_s8's four-output loop is compiled for (DW3X3_WIDE_MAX in dw3x3_s8.c).
+DW3X3_WIDE_MAX = 64
+
+
+def dw3x3_plane_width(length: int, stride: int) -> int:
+    """The plane's width (int16) for rows of `length` outputs (the kernel's plane_width())."""
+    w = stride * (length + length % 2) + 2
+    return (w + 7) // 8 * 8 if stride == 1 and w <= DW3X3_WIDE_MAX else w
+
+
 def dw3x3_plane_rows(rows: int, stride: int) -> int:
     """The plane's rows for `rows` output rows: output row y reads plane rows stride * y
     to stride * y + 2 (the kernel's plane_rows())."""
@@ -354,7 +365,7 @@ def dw3x3_plan(in_hw: tuple[int, int], out_hw: tuple[int, int], pad: tuple[int, 
     # further on: the last (an odd row's extra output included) reads up to column
     # stride * (len rounded up to even) + 1. (The kernel derives the same width:
     # plane_width() in dw3x3_s8.c.)
-    plane_w = stride * (length + length % 2) + 2
+    plane_w = dw3x3_plane_width(length, stride)
     plane_rows = dw3x3_plane_rows(rows, stride)
     batch = max(1, min(rows, DW3X3_ACC_BYTES // (4 * (length + length % 2))))
     four = c % 4 == 0 and 4 * 2 * plane_rows * plane_w <= DW3X3_FOUR_PLANES_BYTES

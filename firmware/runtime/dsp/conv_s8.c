@@ -241,39 +241,57 @@ KILN_SPECIALIZE int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t
  * along the width: DS-CNN's 10x4 stem over one channel), straight into the
  * widened scratch: one load per row, about 5 instructions a row against
  * some 40 through gather() and widen(). A row in the padding is the zero
- * point; a row crossing the left or right edge is taken byte by byte (no
- * load reaches past the input). */
+ * point; a row crossing the left or right edge is the row's first or last
+ * word shifted, the zero point's bytes shifted in (no load reaches outside
+ * the input row); a row crossing both is taken byte by byte. */
 KILN_SPECIALIZE void rowword_field(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy,
                                    uint32_t ox, uint32_t *dst)
 {
     const int32_t y0 = (int32_t)(oy * p->g.stride_h) - p->g.pad_top;
     const int32_t x0 = (int32_t)(ox * p->g.stride_w) - p->g.pad_left;
-    const uint32_t ic = p->g.in_c, step = (uint32_t)p->g.dil_h * p->g.in_w * ic;
-    const int inside_x = x0 >= 0 && x0 + (int32_t)p->g.k_w <= (int32_t)p->g.in_w;
-    uint32_t ky, b;
+    const uint32_t ic = p->g.in_c, row = (uint32_t)p->g.in_w * ic, step = (uint32_t)p->g.dil_h * row;
+    const uint32_t zp4 = (uint8_t)p->pad_value * 0x01010101u;
+    const int32_t right = x0 + (int32_t)p->g.k_w - (int32_t)p->g.in_w;   /* columns past the edge */
+    uint32_t ky, b, off, sh = 0, keep = 0xFFFFFFFFu;
 
-    if (inside_x && y0 >= 0 && (uint32_t)y0 + (uint32_t)(p->g.k_h - 1u) * p->g.dil_h < p->g.in_h) {
-        const int8_t *s = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * ic;
-        for (ky = 0; ky < p->g.k_h; ky++, s += step, dst += 4) {
-            widen_group(dst, kiln_load32(s));
+    if (x0 >= 0 && right <= 0) {
+        off = (uint32_t)x0 * ic;
+        if (y0 >= 0 && (uint32_t)y0 + (uint32_t)(p->g.k_h - 1u) * p->g.dil_h < p->g.in_h) {
+            const int8_t *s = in + (uint32_t)y0 * row + off;
+            for (ky = 0; ky < p->g.k_h; ky++, s += step, dst += 4) {
+                widen_group(dst, kiln_load32(s));
+            }
+            return;
         }
-        return;
+    } else if (x0 < 0 && right <= 0 && row >= 4u) {
+        off = 0;                                   /* the row's first word, moved up */
+        sh = 8u * (uint32_t)(-x0) * ic;
+        keep = 0xFFFFFFFFu << sh;
+    } else if (x0 >= 0 && right > 0 && row >= 4u) {
+        off = row - 4u;                            /* its last word, moved down */
+        sh = 8u * (uint32_t)right * ic;
+        keep = 0xFFFFFFFFu >> sh;
+    } else {
+        off = 0;
+        keep = 0;                                  /* byte by byte */
     }
     for (ky = 0; ky < p->g.k_h; ky++, dst += 4) {
         const int32_t y = y0 + (int32_t)(ky * p->g.dil_h);
-        uint32_t v = (uint8_t)p->pad_value * 0x01010101u;
+        uint32_t v = zp4;
         if (y >= 0 && y < (int32_t)p->g.in_h) {
-            const int8_t *row = in + (uint32_t)y * p->g.in_w * ic;
-            if (inside_x) {
-                v = kiln_load32(row + (uint32_t)x0 * ic);
-            } else {
+            const int8_t *r = in + (uint32_t)y * row;
+            if (keep == 0xFFFFFFFFu) {
+                v = kiln_load32(r + off);
+            } else if (keep == 0) {
                 for (b = 0; b < 4u; b++) {
                     const int32_t x = x0 + (int32_t)(b / ic);
                     if (x >= 0 && x < (int32_t)p->g.in_w) {
-                        v = (v & ~(0xFFu << (8u * b))) |
-                            (uint32_t)(uint8_t)row[(uint32_t)x * ic + b % ic] << (8u * b);
+                        v = (v & ~(0xFFu << (8u * b))) | (uint32_t)(uint8_t)r[(uint32_t)x * ic + b % ic] << (8u * b);
                     }
                 }
+            } else {
+                const uint32_t w = kiln_load32(r + off);
+                v = ((x0 < 0 ? w << sh : w >> sh) & keep) | (zp4 & ~keep);
             }
         }
         widen_group(dst, v);

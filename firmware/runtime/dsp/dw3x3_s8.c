@@ -27,6 +27,9 @@
  */
 #include "dsp_rq.h"
 
+/* The widest plane (int16) at stride 1 with a mac_rows4() of its own. */
+#define DW3X3_WIDE_MAX 64u
+
 /* The plane's width in int16: at stride 1 each two-output step reads four
  * columns from its first, so a row of len outputs (rounded up to a pair)
  * reads len rounded up to even, plus two; at stride 2 it reads six columns
@@ -34,7 +37,11 @@
  * that assumption. */
 static inline uint32_t plane_width(uint32_t pairs, uint32_t stride)
 {
-    return 2u * stride * pairs + 2u;
+    const uint32_t w = 2u * stride * pairs + 2u;
+
+    /* At stride 1 up to 64 it is rounded up to a multiple of 8: mac_rows4()
+     * is compiled for those widths (its row offsets are immediates). */
+    return stride == 1u && w <= DW3X3_WIDE_MAX ? (w + 7u) & ~7u : w;
 }
 
 /* The plane's rows: output row y reads plane rows stride * y .. + 2. */
@@ -284,6 +291,123 @@ static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32
             acc[1] = a1;
         }
     }
+}
+#endif
+
+/* mac_rows with four outputs per step, for a plane rb bytes wide (a
+ * compile-time constant: the plane rows are immediate offsets from one
+ * pointer, which frees the registers of two more accumulators). Outputs
+ * x .. x+3 read, per kernel row, W0 = [x, x+1], W1 = [x+2, x+3] and
+ * W2 = [x+4, x+5]:
+ *     out x   = SMLAD(W0, P01) + SMLABT(W1, P12)
+ *     out x+1 = SMLATB(W0, P01) + SMLAD(W1, P12)
+ *     out x+2 = SMLAD(W1, P01) + SMLABT(W2, P12)
+ *     out x+3 = SMLATB(W1, P01) + SMLAD(W2, P12)
+ * 39 instructions per four outputs (36 MACs) against 44; a row's odd pair
+ * takes mac_rows' two-output step. */
+#if KILN_DSP_ASM
+#define KILN_DW4_ROW_ASM(OFF0, OFF4, OFF8, PA, PB) \
+        "ldr    r11, [r6, " OFF0 "]\n\t" \
+        "smlad  r7, r11, " PA ", r7\n\t" \
+        "smlatb r8, r11, " PA ", r8\n\t" \
+        "ldr    r11, [r6, " OFF4 "]\n\t" \
+        "smlabt r7, r11, " PB ", r7\n\t" \
+        "smlad  r8, r11, " PB ", r8\n\t" \
+        "smlad  r9, r11, " PA ", r9\n\t" \
+        "smlatb r10, r11, " PA ", r10\n\t" \
+        "ldr    r11, [r6, " OFF8 "]\n\t" \
+        "smlabt r9, r11, " PB ", r9\n\t" \
+        "smlad  r10, r11, " PB ", r10\n\t"
+
+/* The two-output step of mac_rows on the same registers (r9, r10). */
+#define KILN_DW2_ROW_ASM(OFF0, OFF4, PA, PB) \
+        "ldr    r11, [r6, " OFF0 "]\n\t" \
+        "smlad  r9, r11, " PA ", r9\n\t" \
+        "smlatb r10, r11, " PA ", r10\n\t" \
+        "ldr    r11, [r6, " OFF4 "]\n\t" \
+        "smlabt r9, r11, " PB ", r9\n\t" \
+        "smlad  r10, r11, " PB ", r10\n\t"
+
+KILN_SPECIALIZE void mac_rows4(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
+                               uint32_t pairs, uint32_t nrows, const uint32_t rb)
+{
+    register uint32_t k0 __asm__("r0") = w[0];
+    register uint32_t k1 __asm__("r1") = w[1];
+    register uint32_t k2 __asm__("r2") = w[2];
+    register uint32_t k3 __asm__("r3") = w[3];
+    register uint32_t k4 __asm__("r4") = w[4];
+    register uint32_t k5 __asm__("r5") = w[5];
+    register const int16_t *pl __asm__("r6") = rows;
+    register int32_t *dst __asm__("r12") = acc;
+    const int32_t bb[2] = {bias, bias};
+    const uint32_t row_bytes = 8u * pairs, half = pairs % 2u, skip = rb - 4u * pairs;
+    const int32_t *qend = acc + 4u * (pairs / 2u), *end = acc + 2u * pairs * nrows;
+
+    __asm__ volatile(
+        "ldr    lr, %[qend]\n\t"
+        "1:\n\t"
+        "cmp    r12, lr\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"
+        "ldrd   r7, r8, %[bb]\n\t"
+        "ldrd   r9, r10, %[bb]\n\t"
+        KILN_DW4_ROW_ASM("%[o10]", "%[o14]", "%[o18]", "r2", "r3")
+        KILN_DW4_ROW_ASM("%[o20]", "%[o24]", "%[o28]", "r4", "r5")
+        KILN_DW4_ROW_ASM("#0", "#4", "#8", "r0", "r1")
+        "add    r6, r6, #8\n\t"
+        "stmia  r12!, {r7-r10}\n\t"
+        "cmp    r12, lr\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "ldr    r11, %[half]\n\t"
+        "cmp    r11, #0\n\t"
+        "beq    4f\n\t"
+        "ldrd   r9, r10, %[bb]\n\t"
+        KILN_DW2_ROW_ASM("#0", "#4", "r0", "r1")
+        KILN_DW2_ROW_ASM("%[o10]", "%[o14]", "r2", "r3")
+        KILN_DW2_ROW_ASM("%[o20]", "%[o24]", "r4", "r5")
+        "add    r6, r6, #4\n\t"
+        "strd   r9, r10, [r12], #8\n\t"
+        "4:\n\t"
+        "ldr    r11, %[skip]\n\t"
+        "add    r6, r6, r11\n\t"
+        "ldr    r11, %[rb]\n\t"
+        "add    lr, lr, r11\n\t"
+        "ldr    r11, %[end]\n\t"
+        "cmp    r12, r11\n\t"
+        "bne    1b\n\t"
+        : "+r"(pl), "+r"(dst)
+        : "r"(k0), "r"(k1), "r"(k2), "r"(k3), "r"(k4), "r"(k5), [bb] "m"(bb), [qend] "m"(qend),
+          [rb] "m"(row_bytes), [end] "m"(end), [half] "m"(half), [skip] "m"(skip),
+          [o10] "i"(rb), [o14] "i"(rb + 4u), [o18] "i"(rb + 8u),
+          [o20] "i"(2u * rb), [o24] "i"(2u * rb + 4u), [o28] "i"(2u * rb + 8u)
+        : "r7", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
+}
+#undef KILN_DW4_ROW_ASM
+#undef KILN_DW2_ROW_ASM
+
+/* mac_rows4() for the plane's width pw (int16), or mac_rows(). */
+static void mac_rows_s1(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
+                        uint32_t pairs, uint32_t nrows, uint32_t pw)
+{
+    switch (pw) {
+    case 8u: mac_rows4(rows, w, bias, acc, pairs, nrows, 16u); break;
+    case 16u: mac_rows4(rows, w, bias, acc, pairs, nrows, 32u); break;
+    case 24u: mac_rows4(rows, w, bias, acc, pairs, nrows, 48u); break;
+    case 32u: mac_rows4(rows, w, bias, acc, pairs, nrows, 64u); break;
+    case 40u: mac_rows4(rows, w, bias, acc, pairs, nrows, 80u); break;
+    case 48u: mac_rows4(rows, w, bias, acc, pairs, nrows, 96u); break;
+    case 56u: mac_rows4(rows, w, bias, acc, pairs, nrows, 112u); break;
+    case 64u: mac_rows4(rows, w, bias, acc, pairs, nrows, 128u); break;
+    default: mac_rows(rows, w, bias, acc, pairs, nrows); break;
+    }
+}
+#else
+static void mac_rows_s1(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
+                        uint32_t pairs, uint32_t nrows, uint32_t pw)
+{
+    (void)pw;
+    mac_rows(rows, w, bias, acc, pairs, nrows);
 }
 #endif
 
@@ -568,7 +692,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, in
                 if (stride == 2u) {
                     mac_rows_s2(rows, wk, rec.bias, p->acc, pairs, nb);
                 } else {
-                    mac_rows(rows, wk, rec.bias, p->acc, pairs, nb);
+                    mac_rows_s1(rows, wk, rec.bias, p->acc, pairs, nb, pw);
                 }
 #if KILN_DSP_ASM
                 if (!general) {

@@ -298,14 +298,20 @@ KILN_SPECIALIZE void rowword_field(const kiln_dsp_conv_params_t *p, const int8_t
     }
 }
 
-/* How a pixel is taken: rows widened straight from it (im2col()), a
- * 3-channel 3x3 stem's field patched together (stem3x3_direct(), from
- * im2col_pair()), kernel rows of one word (rowword_field()), or the general
- * ways. */
-enum { IM2COL_GENERAL, IM2COL_DIRECT, IM2COL_STEM3X3, IM2COL_ROWWORD };
+/* How a pixel is taken: a 1x1 stride-1 layer's pixel widened where it is
+ * (from im2col_pair(): im2col()'s call and checks cost twice the widening
+ * of 64 channels), rows widened straight from it (im2col()), a 3-channel
+ * 3x3 stem's field patched together (stem3x3_direct()), kernel rows of one
+ * word (rowword_field()), or the general ways. */
+enum { IM2COL_GENERAL, IM2COL_DIRECT, IM2COL_STEM3X3, IM2COL_ROWWORD, IM2COL_POINTWISE };
 
 static int im2col_mode(const kiln_dsp_conv_params_t *p)
 {
+    if (p->g.k_h == 1u && p->g.k_w == 1u && p->g.stride_h == 1u && p->g.stride_w == 1u &&
+        p->g.pad_top == 0 && p->g.pad_left == 0 && p->g.in_c % 4u == 0 && p->g.in_h == p->g.out_h &&
+        p->g.in_w == p->g.out_w) {
+        return IM2COL_POINTWISE;
+    }
     if (p->g.dil_w == 1u && (uint32_t)p->g.k_w * p->g.in_c == 4u && p->g.in_c < 4u) {
         return IM2COL_ROWWORD;
     }
@@ -378,6 +384,9 @@ KILN_SPECIALIZE void im2col_pair(const kiln_dsp_conv_params_t *p, const int8_t *
         if (!stem3x3_direct(p, in, oyb, oxb, pt + 2)) {
             im2col(p, in, pb, pt + 2, IM2COL_GENERAL);
         }
+    } else if (mode == IM2COL_POINTWISE) {
+        widen(pt, in + pix * p->g.in_c, p->g.in_c / 4u);
+        widen(pt + 2, in + pb * p->g.in_c, p->g.in_c / 4u);
     } else if (mode == IM2COL_ROWWORD) {
         rowword_field(p, in, pix / p->g.out_w, pix % p->g.out_w, pt);
         rowword_field(p, in, pb / p->g.out_w, pb % p->g.out_w, pt + 2);

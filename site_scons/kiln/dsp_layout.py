@@ -120,6 +120,28 @@ def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
     return widened(w8), k_len
 
 
+#: A channel pair's words in kiln_dsp_conv_s8's weight stream besides its K groups: its
+#: two biases before them and its two records (kiln_dsp_rq_t) after.
+CONV_PAIR_EXTRA_WORDS = 10
+#: The record of the zero channel that completes an odd last pair (never stored).
+FILLER_RECORD = (0, 0, 1, 1)
+
+
+def conv_stream(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
+    """CONV_2D weights and records for kiln_dsp_conv_s8 as one int32 stream, per channel
+    pair: [bias c, bias c+1], the pair's K groups as conv_weights holds them (two int16 a
+    word), then the records of c and c+1: the assembly reads it with one pointer."""
+    w16, k_len = conv_weights(w_ohwi)
+    pairs = (len(w_ohwi) + 1) // 2
+    u = np.asarray(w16, dtype=np.int16).view(np.uint16).astype(np.uint32).reshape(-1, 2)
+    words = (u[:, 0] | (u[:, 1] << 16)).view(np.int32).reshape(pairs, k_len)
+    recs = np.asarray(rq, dtype=np.int32).reshape(-1, 4)
+    if len(recs) % 2:
+        recs = np.concatenate([recs, np.array([FILLER_RECORD], np.int32)])
+    recs = recs.reshape(pairs, 8)
+    return np.ascontiguousarray(np.concatenate([recs[:, [0, 4]], words, recs], axis=1)).ravel()
+
+
 def widened(w8: np.ndarray) -> np.ndarray:
     """A size-layout int8 array (groups of four: k0 k1 k2 k3) as its kernel widens it at
     run time, and as the speed layout stores it: int16, doubled, each group [k0, k2] [k1, k3]."""
@@ -203,8 +225,15 @@ CONV_W8_CHUNK_BYTES = 8192
 
 
 def conv_w8_chunk_pairs(out_c: int, k_len: int) -> int:
-    """Output channel pairs kiln_dsp_conv_w8_s8 widens at a time (4 * k_len bytes each)."""
-    return max(1, min((out_c + 1) // 2, CONV_W8_CHUNK_BYTES // (4 * k_len)))
+    """Output channel pairs kiln_dsp_conv_w8_s8 widens at a time into conv_stream's form
+    (conv_w8_pair_bytes each)."""
+    return max(1, min((out_c + 1) // 2, CONV_W8_CHUNK_BYTES // conv_w8_pair_bytes(k_len)))
+
+
+def conv_w8_pair_bytes(k_len: int) -> int:
+    """Arena bytes of one channel pair widened by kiln_dsp_conv_w8_s8: its K groups and
+    the stream's biases and records."""
+    return 4 * (k_len + CONV_PAIR_EXTRA_WORDS)
 
 
 def fc_blocks(out_n: int) -> list[int]:

@@ -151,6 +151,15 @@ def _weights8_decl(ctx: LayerContext, values: np.ndarray) -> str:
     return name
 
 
+def _stream_decl(ctx: LayerContext, values: np.ndarray) -> str:
+    """A per-layer int32 weight stream (weights and records interleaved); counted in the
+    model's weight bytes."""
+    ctx.consts.bytes += int(values.size) * 4
+    name = f"{ctx.prefix}_ws"
+    ctx.decls.append(c_array(name, "int32_t", values, align=8))
+    return name
+
+
 def _records_decl(ctx: LayerContext, values: np.ndarray) -> str:
     """A per-layer int32 record array (weights and constants), 8-byte aligned."""
     ctx.consts.bytes += int(values.size) * 4
@@ -293,7 +302,7 @@ def _conv8_scratch(g: Graph, op: Operator) -> int:
     """Arena bytes of kiln_dsp_conv_w8_s8: the im2col bytes, then a chunk of widened
     weights (dsp_layout.conv_w8_chunk_pairs)."""
     k_len, out_c = _k_len(g, op), int(g.tensors[op.outputs[0]].shape[-1])
-    return _conv_scratch(g, op) + 4 * k_len * lay.conv_w8_chunk_pairs(out_c, k_len)
+    return _conv_scratch(g, op) + lay.conv_w8_pair_bytes(k_len) * lay.conv_w8_chunk_pairs(out_c, k_len)
 
 
 def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndarray,
@@ -309,17 +318,20 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     scratch = f"(int16_t *)(void *){base}"
     gather = f"(int8_t *){base} + {4 * k_len}" if geo.in_c % 4 else "0"
+    rq_field = ""
     if weights is not None:
         pass
     elif wide:
-        weights = dict(w=_weights_decl(ctx, lay.conv_weights(w_ohwi)[0]))
+        # the records travel in the weight stream (dsp_layout.conv_stream), not beside it
+        weights = dict(w=f"(const int16_t *)(const void *){_stream_decl(ctx, lay.conv_stream(w_ohwi, rq))}")
+        rq_field = "0"
     else:
         wbuf = f"(int16_t *)(void *)((int8_t *){base} + {_im2col_bytes(k_len, geo.in_c)})"
         weights = dict(w8=_weights8_decl(ctx, lay.conv_weights8(w_ohwi)[0]), wbuf=wbuf,
                        chunk_pairs=lay.conv_w8_chunk_pairs(geo.out_c, k_len))
     fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
-                  **weights, rq=_rq_decl(ctx, rq), scratch=scratch, gather=gather)
+                  **weights, rq=rq_field or _rq_decl(ctx, rq), scratch=scratch, gather=gather)
     p = ctx.struct("kiln_dsp_conv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)

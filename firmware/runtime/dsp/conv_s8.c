@@ -538,20 +538,18 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
 /* Every channel pair of pixels A and B, start to finish in assembly, for
  * layers without a clamp or exact records (the common case): the biases,
  * the MAC loop, the four requantizations (SMMLAR, ADD ASR #31, ASR, SSAT:
- * kiln_dsp_requant) and the four stores.
- * In C the pair's bookkeeping spills around the accumulators and costs about
- * 55 instructions a pair besides the loop; here about 30. Registers as in
- * mac_pairs; the pointers that advance by pair live on the stack ("m"
- * operands, addressed from sp since every other register is taken).
- * The MAC loop is sixteen K groups long. A count that is not a multiple of
- * sixteen enters it part-way, through an address computed once per call
- * (ENTRY: LDR, BX; every group is 40 bytes of 32-bit instructions); a count
- * of at most sixteen needs no end test (TEST empty), others test once per
- * sixteen groups (0.02 instructions per MAC). The pair loop ends on the
- * records' end (rend), compared while r12 still holds the records' pointer,
- * so that the stores in between leave the flags. Pixel B's outputs are boff
- * bytes after pixel A's (0 for an odd last pixel: stored twice, the same).
- * pairs_asm returns the weights after the last pair. */
+ * kiln_dsp_requant) and the four stores, all read from the one weight
+ * stream (kiln/dsp.h) through lr: a pair's overhead is 27 instructions
+ * besides its requantizations' 16.
+ * Registers as in mac_pairs; the pointers that advance by pair live on the
+ * stack ("m" operands, addressed from sp since every other register is
+ * taken). The MAC loop is sixteen K groups long. A count that is not a
+ * multiple of sixteen enters it part-way, through an address computed once
+ * per call (ENTRY: LDR, BX; every group is 40 bytes of 32-bit
+ * instructions); a count of at most sixteen needs no end test (TEST empty),
+ * others test once per sixteen groups (0.02 instructions per MAC). Pixel B's
+ * outputs are boff bytes after pixel A's (0 for an odd last pixel: stored
+ * twice, the same). pairs_asm returns the stream after the last pair. */
 #define KILN_PAIRS_ENTRY_ASM "ldr    r4, %[entry]\n\tbx     r4\n\t"
 #define KILN_PAIRS_TEST_ASM "ldr    r4, %[kend]\n\tcmp    r12, r4\n\tbne    20b\n\t"
 #define KILN_PAIRS_ASM(ENTRY, TEST) \
@@ -560,10 +558,8 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "sub    r4, r4, r5\n\t" \
         "orr    r4, r4, #1\n\t" \
         "str    r4, %[entry]\n\t" \
-        "ldr    r12, %[rec]\n\t" \
         "1:\n\t" \
-        "ldr    r0, [r12]\n\t"              /* bias of channel c */ \
-        "ldr    r1, [r12, #16]\n\t"         /* bias of channel c + 1 */ \
+        "ldmia  lr!, {r0, r1}\n\t"          /* the biases of channels c, c + 1 */ \
         "mov    r2, r0\n\t" \
         "mov    r3, r1\n\t" \
         "ldr    r12, %[pt]\n\t" \
@@ -576,16 +572,16 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
         "30:\n\t" \
         TEST \
+        "ldmia  lr!, {r4-r11}\n\t"          /* the records of c, c + 1 */ \
+        KILN_PAIR_RQ_ASM \
+        "ldr    r6, %[wend]\n\t" \
+        "cmp    lr, r6\n\t" \
         KILN_PAIR_STORE_ASM
 
-/* A pair's end, shared with the sparse kernel's loop: the two records
- * (r5-r7 mult, round, shift of c; r9-r11 of c + 1), the four
- * requantizations, the loop's end test, the four stores, and the next pair
- * (r12 holds the records' pointer at label 1). */
-#define KILN_PAIR_STORE_ASM \
-        "ldr    r12, %[rec]\n\t" \
-        "ldmia  r12!, {r4-r11}\n\t" \
-        "str    r12, %[rec]\n\t" \
+/* The four requantizations of a pair, its two records in r4-r11 (r5-r7
+ * mult, round, shift of c; r9-r11 of c + 1), shared with the sparse
+ * kernel's loop. */
+#define KILN_PAIR_RQ_ASM \
         "smmlar r4, r0, r5, r6\n\t"         /* A, c */ \
         "add    r4, r4, r0, asr #31\n\t" \
         "asr    r4, r4, r7\n\t" \
@@ -601,9 +597,11 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "smmlar r2, r3, r9, r10\n\t"        /* B, c + 1 */ \
         "add    r2, r2, r3, asr #31\n\t" \
         "asr    r2, r2, r11\n\t" \
-        "ssat   r2, #8, r2\n\t" \
-        "ldr    r6, %[rend]\n\t" \
-        "cmp    r12, r6\n\t" \
+        "ssat   r2, #8, r2\n\t"
+
+/* A pair's four stores (the loop's end test already in the flags) and the
+ * next pair. */
+#define KILN_PAIR_STORE_ASM \
         "ldr    r5, %[oa]\n\t" \
         "ldr    r7, %[boff]\n\t" \
         "strb   r8, [r5, r7]\n\t" \
@@ -613,19 +611,19 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "str    r5, %[oa]\n\t" \
         "bne    1b\n\t"
 
-static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups,
-                                 const kiln_dsp_rq_t *rec, int8_t *oa, int32_t boff, uint32_t npairs)
+static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups, int8_t *oa,
+                                 int32_t boff, uint32_t npairs)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *kend = pt + 4u * groups;
-    const kiln_dsp_rq_t *rend = rec + 2u * npairs;
+    const uint32_t *wend = w + npairs * (4u * groups + KILN_CONV_PAIR_EXTRA);
     const uint32_t back = 40u * (groups % 16u);
     uint32_t entry;
 
 #define KILN_PAIRS_CALL(ENTRY, TEST) \
         __asm__ volatile(KILN_PAIRS_ASM(ENTRY, TEST) \
-        : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [entry] "=m"(entry) \
-        : [pt] "m"(pt), [kend] "m"(kend), [rend] "m"(rend), [boff] "m"(boff), [back] "m"(back) \
+        : "+r"(wp), [oa] "+m"(oa), [entry] "=m"(entry) \
+        : [pt] "m"(pt), [kend] "m"(kend), [wend] "m"(wend), [boff] "m"(boff), [back] "m"(back) \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", \
           "memory")
     if (groups <= 16u) {
@@ -687,6 +685,12 @@ static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, c
         "bne    2b\n\t"
         "3:\n\t"
         "str    r12, %[ip]\n\t"
+        "ldr    r12, %[rec]\n\t"
+        "ldmia  r12!, {r4-r11}\n\t"
+        "str    r12, %[rec]\n\t"
+        KILN_PAIR_RQ_ASM
+        "ldr    r6, %[rend]\n\t"
+        "cmp    r12, r6\n\t"
         KILN_PAIR_STORE_ASM
         : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ip] "+m"(ip), [nzs] "+m"(nzs), [kend] "+m"(kend)
         : [pt] "m"(pt), [idx0] "m"(idx0), [rend] "m"(rend), [boff] "m"(boff)
@@ -695,6 +699,7 @@ static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, c
     return wp;
 }
 #undef KILN_PAIR_STORE_ASM
+#undef KILN_PAIR_RQ_ASM
 #undef KILN_SPARSE_GROUP_ASM
 #endif
 
@@ -708,9 +713,9 @@ static inline int8_t out_q(const kiln_dsp_conv_params_t *p, const kiln_dsp_rq_t 
     return (int8_t)q;
 }
 
-/* Output channels c0 .. c1 - 1 (c0 even) of every pixel, their widened
- * weights at w0, with the activation clamp and the exact records known at
- * compile time. */
+/* Output channels c0 .. c1 - 1 (c0 even) of every pixel, their weight
+ * stream (kiln/dsp.h) at w0, with the activation clamp and the exact records
+ * known at compile time. */
 KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out,
                           const uint32_t *w0, uint32_t c0, uint32_t c1, int clamp, int exact)
 {
@@ -728,35 +733,30 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
         int8_t *oa = out + pix * oc;
         int8_t *ob = two ? oa + oc : oa;   /* an odd last pixel is computed twice, stored once */
         const uint32_t *w = w0;
-        const kiln_dsp_rq_t *r = p->rq + c0;
 
         im2col_pair(p, in, pix, two, pt, mode);
         c = c0;
 #if KILN_DSP_ASM
         if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {
             const uint32_t npairs = (c1 - c0) / 2u;
-            w = pairs_asm(pt, w, groups, r, oa + c0, (int32_t)(ob - oa), npairs);
+            w = pairs_asm(pt, w, groups, oa + c0, (int32_t)(ob - oa), npairs);
             c += 2u * npairs;
-            r += 2u * npairs;
         }
 #endif
-        for (; c + 1 < c1; c += 2, r += 2) {
+        for (; c < c1; c += 2) {   /* odd out_c: the stream holds a zero channel c + 1 */
+            const kiln_dsp_rq_t *r;
             int32_t acc[4];
-            acc[0] = acc[2] = r[0].bias;
-            acc[1] = acc[3] = r[1].bias;
-            w = mac_2x2(pt, w, groups, acc);
-            ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
-            ob[c + 1] = out_q(p, &r[1], acc[3], clamp, exact);
-            oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
-            oa[c + 1] = out_q(p, &r[1], acc[1], clamp, exact);
-        }
-        if (c < c1) {   /* odd out_c: the weights hold a zero channel c + 1 */
-            int32_t acc[4];
-            acc[0] = acc[2] = r[0].bias;
-            acc[1] = acc[3] = 0;
-            (void)mac_2x2(pt, w, groups, acc);
+            acc[0] = acc[2] = (int32_t)w[0];
+            acc[1] = acc[3] = (int32_t)w[1];
+            w = mac_2x2(pt, w + 2, groups, acc);
+            r = (const kiln_dsp_rq_t *)(const void *)w;
+            w += 8;
             ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
             oa[c] = out_q(p, &r[0], acc[0], clamp, exact);
+            if (c + 1 < c1) {
+                ob[c + 1] = out_q(p, &r[1], acc[3], clamp, exact);
+                oa[c + 1] = out_q(p, &r[1], acc[1], clamp, exact);
+            }
         }
     }
 }
@@ -851,20 +851,33 @@ void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t 
 }
 
 /* The size layout: int8 weights in flash, widened chunk by chunk of output
- * channel pairs into arena scratch, each chunk then run as above over every
+ * channel pairs into arena scratch in the weight stream's form (with the
+ * pairs' biases and records), each chunk then run as above over every
  * pixel. The receptive fields are gathered once per chunk: 1 / (2 * chunk
  * pairs) of the widening's cost per MAC. */
 void kiln_dsp_conv_w8_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out)
 {
+    static const kiln_dsp_rq_t filler = {0, 0, 1, 1};   /* an odd last pair's zero channel */
     const uint32_t pairs = (p->g.out_c + 1u) / 2u, words = (uint32_t)p->k_len / 2u;  /* per pair */
     const uint32_t *w8 = (const uint32_t *)(const void *)p->w8;
     uint32_t *wbuf = (uint32_t *)(void *)p->wbuf;
-    uint32_t pp;
+    uint32_t pp, j;
 
     for (pp = 0; pp < pairs; pp += p->chunk_pairs) {
         const uint32_t n = pairs - pp < p->chunk_pairs ? pairs - pp : p->chunk_pairs;
         const uint32_t c1 = 2u * (pp + n) < p->g.out_c ? 2u * (pp + n) : p->g.out_c;
-        kiln_dsp_widen_weights(wbuf, w8 + pp * words, n * words);
+        uint32_t *wb = wbuf;
+        for (j = 0; j < n; j++) {
+            const uint32_t c = 2u * (pp + j);
+            const kiln_dsp_rq_t *r1 = c + 1u < p->g.out_c ? &p->rq[c + 1u] : &filler;
+            wb[0] = (uint32_t)p->rq[c].bias;
+            wb[1] = (uint32_t)r1->bias;
+            kiln_dsp_widen_weights(wb + 2, w8 + (pp + j) * words, words);
+            wb += 2u + 2u * words;
+            memcpy(wb, &p->rq[c], sizeof(kiln_dsp_rq_t));
+            memcpy(wb + 4, r1, sizeof(kiln_dsp_rq_t));
+            wb += 8;
+        }
         run(p, in, out, wbuf, 2u * pp, c1);
     }
 }

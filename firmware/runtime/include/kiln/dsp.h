@@ -102,9 +102,12 @@ typedef struct {
 /* CONV_2D, any geometry: im2col of two output pixels at a time into
  * `scratch` (int16, [k/4][pixel][2]), then two pixels x two output channels
  * per inner step (8 SMLAD per four K elements).
- *   w: int16 [ceil(out_c/2)][k_len/4][2 channels][2 pairs] (a missing odd
- *      last channel is all zeros), k_len = k_h*k_w*in_c rounded up to 4
- *      (the extra K elements have zero weights).
+ *   w: the weight stream, per output channel pair (a missing odd last
+ *      channel all zeros, its record {0, 0, 1, 1}): the two channels'
+ *      biases (int32), their weights as int16 [k_len/4][2 channels][2 pairs],
+ *      then their two kiln_dsp_rq_t (k_len + KILN_CONV_PAIR_EXTRA words a
+ *      pair); k_len = k_h*k_w*in_c rounded up to 4 (the extra K elements
+ *      have zero weights). rq is NULL: the records are in the stream.
  *   scratch: 4 * k_len bytes of arena, 4-byte aligned (planned for this
  *   layer's step by the generator); when in_c is not a multiple of 4, the
  *   k_len bytes after it are `gather`, where a receptive field is collected
@@ -120,14 +123,17 @@ typedef struct {
     const kiln_dsp_rq_t *rq;    /* out_c entries */
     int16_t *scratch;
     int8_t *gather;
-    /* The size layout (kiln_dsp_conv_w8_s8) only: */
+    /* The size layout (kiln_dsp_conv_w8_s8) only (with rq): */
     const int8_t *w8;            /* int8 [ceil(out_c/2)][k_len/4][2 channels][4], as stored */
-    int16_t *wbuf;               /* arena scratch: chunk_pairs * k_len * 2 int16 */
+    int16_t *wbuf;               /* arena scratch: chunk_pairs pairs of the stream's form */
     uint16_t chunk_pairs;        /* output channel pairs widened at a time */
     /* The block-sparse layout (kiln_dsp_conv_sparse_s8) only, see below: */
     const uint32_t *nz_start;    /* ceil(out_c/2) + 1 offsets into nz_idx */
     const uint16_t *nz_idx;      /* per channel pair, its nonzero K groups' numbers */
 } kiln_dsp_conv_params_t;
+
+/* A channel pair's words in the weight stream besides its K groups. */
+#define KILN_CONV_PAIR_EXTRA 10u
 
 void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 

@@ -171,6 +171,10 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (9, 8, 8), {"kiln_dsp_avgpool_s8"}),
         ("avgpool_global_c6", lambda: seq((8, 8, 6), L.Conv2D(6, 1), L.AveragePooling2D(8)),
          (8, 8, 6), {"kiln_dsp_avgpool_s8"}),
+        # whole rows, eight channels a pass and two pixels a step: 25 pixels (the odd last),
+        # 12 channels (a pass of 8, a group of 4)
+        ("avgpool_global_c12_odd", lambda: seq((5, 5, 12), L.Conv2D(12, 1), L.AveragePooling2D(5)),
+         (5, 5, 12), {"kiln_dsp_avgpool_s8"}),
         ("add_residual", lambda: add_block((6, 6, 8)), (6, 6, 8), {"kiln_dsp_add_s8"}),
         # broadcasting: a channel vector over every pixel (squeeze-excite's MUL, with its
         # sigmoid on the table kernel), a row mean over the middle axis (ADD, SUB)

@@ -96,7 +96,40 @@ void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *
             nh = ky1 - ky0;
             nw = kx1 - kx0;
             count = (int32_t)(nh * nw);
-            for (ch = 0; ch < c4; ch += 4) {
+            ch = 0;
+            if (nw == p->g.in_w && count > 0) {
+                /* whole input rows (a global pool): one run of count pixels, eight
+                 * channels per pass, two pixels per step */
+                const uint32_t n2 = (uint32_t)count / 2u;
+                for (; ch + 8u <= c4; ch += 8u) {
+                    const int8_t *s = base + ch;
+                    uint32_t se = 0, so = 0, te = 0, to = 0, i;
+                    for (i = 0; i < n2; i++, s += 2u * c) {
+                        const uint32_t a = kiln_load32(s), b = kiln_load32(s + 4);
+                        const uint32_t a2 = kiln_load32(s + c), b2 = kiln_load32(s + c + 4);
+                        se = kiln_sxtab16(kiln_sxtab16(se, a), a2);
+                        so = kiln_sxtab16_ror8(kiln_sxtab16_ror8(so, a), a2);
+                        te = kiln_sxtab16(kiln_sxtab16(te, b), b2);
+                        to = kiln_sxtab16_ror8(kiln_sxtab16_ror8(to, b), b2);
+                    }
+                    if ((uint32_t)count % 2u) {
+                        const uint32_t a = kiln_load32(s), b = kiln_load32(s + 4);
+                        se = kiln_sxtab16(se, a);
+                        so = kiln_sxtab16_ror8(so, a);
+                        te = kiln_sxtab16(te, b);
+                        to = kiln_sxtab16_ror8(to, b);
+                    }
+                    out[ch] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(se), count), p->act_min, p->act_max);
+                    out[ch + 1] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(so), count), p->act_min, p->act_max);
+                    out[ch + 2] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(se), count), p->act_min, p->act_max);
+                    out[ch + 3] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(so), count), p->act_min, p->act_max);
+                    out[ch + 4] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(te), count), p->act_min, p->act_max);
+                    out[ch + 5] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(to), count), p->act_min, p->act_max);
+                    out[ch + 6] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(te), count), p->act_min, p->act_max);
+                    out[ch + 7] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(to), count), p->act_min, p->act_max);
+                }
+            }
+            for (; ch < c4; ch += 4) {
                 const int8_t *r = base + ch;
                 uint32_t se = 0, so = 0;
                 for (ky = 0; ky < nh; ky++, r += row) {

@@ -120,17 +120,19 @@ def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
     return widened(w8), k_len
 
 
-#: A channel pair's words in kiln_dsp_conv_s8's weight stream besides its K groups: its
-#: two biases before them and its two records (kiln_dsp_rq_t) after.
-CONV_PAIR_EXTRA_WORDS = 10
+#: A channel pair's words in kiln_dsp_conv_s8's weight stream besides its K groups: the
+#: four accumulators' biases before them (c, c+1, c, c+1: one LDM) and its two records
+#: (kiln_dsp_rq_t) after. KILN_CONV_PAIR_EXTRA in kiln/dsp.h.
+CONV_PAIR_EXTRA_WORDS = 12
 #: The record of the zero channel that completes an odd last pair (never stored).
 FILLER_RECORD = (0, 0, 1, 1)
 
 
 def conv_stream(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
     """CONV_2D weights and records for kiln_dsp_conv_s8 as one int32 stream, per channel
-    pair: [bias c, bias c+1], the pair's K groups as conv_weights holds them (two int16 a
-    word), then the records of c and c+1: the assembly reads it with one pointer."""
+    pair: [bias c, bias c+1, bias c, bias c+1], the pair's K groups as conv_weights holds
+    them (two int16 a word), then the records of c and c+1: the assembly reads it with one
+    pointer."""
     w16, k_len = conv_weights(w_ohwi)
     pairs = (len(w_ohwi) + 1) // 2
     u = np.asarray(w16, dtype=np.int16).view(np.uint16).astype(np.uint32).reshape(-1, 2)
@@ -139,7 +141,7 @@ def conv_stream(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:
     if len(recs) % 2:
         recs = np.concatenate([recs, np.array([FILLER_RECORD], np.int32)])
     recs = recs.reshape(pairs, 8)
-    return np.ascontiguousarray(np.concatenate([recs[:, [0, 4]], words, recs], axis=1)).ravel()
+    return np.ascontiguousarray(np.concatenate([recs[:, [0, 4, 0, 4]], words, recs], axis=1)).ravel()
 
 
 def widened(w8: np.ndarray) -> np.ndarray:

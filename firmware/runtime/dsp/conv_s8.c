@@ -539,7 +539,7 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
  * layers without a clamp or exact records (the common case): the biases,
  * the MAC loop, the four requantizations (SMMLAR, ADD ASR #31, ASR, SSAT:
  * kiln_dsp_requant) and the four stores, all read from the one weight
- * stream (kiln/dsp.h) through lr: a pair's overhead is 27 instructions
+ * stream (kiln/dsp.h) through lr: a pair's overhead is 15 instructions
  * besides its requantizations' 16.
  * Registers as in mac_pairs; the pointers that advance by pair live on the
  * stack ("m" operands, addressed from sp since every other register is
@@ -559,9 +559,7 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "orr    r4, r4, #1\n\t" \
         "str    r4, %[entry]\n\t" \
         "1:\n\t" \
-        "ldmia  lr!, {r0, r1}\n\t"          /* the biases of channels c, c + 1 */ \
-        "mov    r2, r0\n\t" \
-        "mov    r3, r1\n\t" \
+        "ldmia  lr!, {r0-r3}\n\t"           /* the four accumulators' biases */ \
         "ldr    r12, %[pt]\n\t" \
         ENTRY \
         "\n" \
@@ -748,7 +746,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
             int32_t acc[4];
             acc[0] = acc[2] = (int32_t)w[0];
             acc[1] = acc[3] = (int32_t)w[1];
-            w = mac_2x2(pt, w + 2, groups, acc);
+            w = mac_2x2(pt, w + 4, groups, acc);
             r = (const kiln_dsp_rq_t *)(const void *)w;
             w += 8;
             ob[c] = out_q(p, &r[0], acc[2], clamp, exact);
@@ -870,10 +868,10 @@ void kiln_dsp_conv_w8_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8
         for (j = 0; j < n; j++) {
             const uint32_t c = 2u * (pp + j);
             const kiln_dsp_rq_t *r1 = c + 1u < p->g.out_c ? &p->rq[c + 1u] : &filler;
-            wb[0] = (uint32_t)p->rq[c].bias;
-            wb[1] = (uint32_t)r1->bias;
-            kiln_dsp_widen_weights(wb + 2, w8 + (pp + j) * words, words);
-            wb += 2u + 2u * words;
+            wb[0] = wb[2] = (uint32_t)p->rq[c].bias;
+            wb[1] = wb[3] = (uint32_t)r1->bias;
+            kiln_dsp_widen_weights(wb + 4, w8 + (pp + j) * words, words);
+            wb += 4u + 2u * words;
             memcpy(wb, &p->rq[c], sizeof(kiln_dsp_rq_t));
             memcpy(wb + 4, r1, sizeof(kiln_dsp_rq_t));
             wb += 8;

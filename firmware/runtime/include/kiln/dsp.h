@@ -103,10 +103,10 @@ typedef struct {
  * `scratch` (int16, [k/4][pixel][2]), then two pixels x two output channels
  * per inner step (8 SMLAD per four K elements).
  *   w: the weight stream, per output channel pair (a missing odd last
- *      channel all zeros, its record {0, 0, 1, 1}): the two channels'
- *      biases (int32), their weights as int16 [k_len/4][2 channels][2 pairs],
- *      then their two kiln_dsp_rq_t (k_len + KILN_CONV_PAIR_EXTRA words a
- *      pair); k_len = k_h*k_w*in_c rounded up to 4 (the extra K elements
+ *      channel all zeros, its record {0, 0, 1, 1}): the four accumulators'
+ *      biases (int32: c, c+1, c, c+1), the weights as int16 [k_len/4][2
+ *      channels][2 pairs], then the two kiln_dsp_rq_t (k_len +
+ *      KILN_CONV_PAIR_EXTRA words a pair); k_len = k_h*k_w*in_c rounded up to 4 (the extra K elements
  *      have zero weights). rq is NULL: the records are in the stream.
  *   scratch: 4 * k_len bytes of arena, 4-byte aligned (planned for this
  *   layer's step by the generator); when in_c is not a multiple of 4, the
@@ -133,7 +133,7 @@ typedef struct {
 } kiln_dsp_conv_params_t;
 
 /* A channel pair's words in the weight stream besides its K groups. */
-#define KILN_CONV_PAIR_EXTRA 10u
+#define KILN_CONV_PAIR_EXTRA 12u
 
 void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t *out);
 

@@ -218,15 +218,17 @@ KILN_SPECIALIZE int stem3x3_direct(const kiln_dsp_conv_params_t *p, const int8_t
     const uint32_t row = 3u * p->g.in_w;
     const int8_t *r0, *r1, *r2;
 
-    if (y0 < 0 || x0 < 0 || (uint32_t)y0 + 3u > p->g.in_h || (uint32_t)x0 + 3u > p->g.in_w) {
+    /* unsigned compares: a negative origin fails them too (im2col_mode: in_h, in_w >= 3) */
+    if ((uint32_t)y0 > p->g.in_h - 3u || (uint32_t)x0 > p->g.in_w - 3u) {
+        return 0;
+    }
+    /* only a field on the last input rows can have its last load pass the end */
+    if ((uint32_t)y0 + 3u == p->g.in_h && 3u * (uint32_t)x0 + 10u > row) {
         return 0;
     }
     r0 = in + (uint32_t)y0 * row + 3u * (uint32_t)x0;
     r1 = r0 + row;
     r2 = r1 + row;
-    if ((uint32_t)(r2 + 10 - in) > p->g.in_h * row) {
-        return 0;
-    }
     widen_group(dst, kiln_load32(r0));                                         /* r0[0..3] */
     widen_group(dst + 4, kiln_load32(r0 + 4));                                 /* r0[4..7] */
     widen_group(dst + 8, (kiln_load32(r1 - 1) & ~0xFFu) | (uint8_t)r0[8]);    /* r0[8], r1[0..2] */
@@ -319,7 +321,7 @@ static int im2col_mode(const kiln_dsp_conv_params_t *p)
         return IM2COL_DIRECT;
     }
     if (p->g.in_c == 3u && p->g.k_h == 3u && p->g.k_w == 3u && p->g.dil_h == 1u && p->g.dil_w == 1u &&
-        p->k_len == 28u) {
+        p->k_len == 28u && p->g.in_h >= 3u && p->g.in_w >= 3u) {
         return IM2COL_STEM3X3;
     }
     return IM2COL_GENERAL;
@@ -549,7 +551,9 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
  * instructions); a count of at most sixteen needs no end test (TEST empty),
  * others test once per sixteen groups (0.02 instructions per MAC). Pixel B's
  * outputs are boff bytes after pixel A's (0 for an odd last pixel: stored
- * twice, the same). pairs_asm returns the stream after the last pair. */
+ * twice, the same). pairs_asm returns the stream after the last pair; it is
+ * inlined into the pixel loop (a call per pixel pair cost a 3-channel stem
+ * 1.5% of its instructions). */
 #define KILN_PAIRS_ENTRY_ASM "ldr    r4, %[entry]\n\tbx     r4\n\t"
 #define KILN_PAIRS_TEST_ASM "ldr    r4, %[kend]\n\tcmp    r12, r4\n\tbne    20b\n\t"
 #define KILN_PAIRS_ASM(ENTRY, TEST) \
@@ -609,8 +613,8 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "str    r5, %[oa]\n\t" \
         "bne    1b\n\t"
 
-static const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups, int8_t *oa,
-                                 int32_t boff, uint32_t npairs)
+KILN_SPECIALIZE const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups,
+                                          int8_t *oa, int32_t boff, uint32_t npairs)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *kend = pt + 4u * groups;

@@ -150,6 +150,7 @@ def add_size_layout(entry: dict, run: dict, costs: dict | None, speed_outputs: l
     size["vs_speed"] = _ratio(s["instructions"], entry["instructions"])
     size["outputs_identical"] = run["outputs"] == speed_outputs
     size["kernels"] = sorted({la["kernel"] for la in s["layers"]})
+    size["layers"] = [{"kernel": la["kernel"], "instructions": la["instructions"]} for la in s["layers"]]
     if costs is not None:
         size["cycles"] = costs["total"]["cycles"]
         size["cycles_per_mac"] = _ratio(size["cycles"], s["macs"])

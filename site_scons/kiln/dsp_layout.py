@@ -184,6 +184,11 @@ def wino_weights(w_ohwi: np.ndarray) -> np.ndarray:
     return sxtb16_order(words).astype(np.int16)
 
 
+def round_up(x: int, multiple: int) -> int:
+    """x rounded up to a multiple of `multiple`."""
+    return -(-x // multiple) * multiple
+
+
 def wino_fits(w_ohwi: np.ndarray) -> bool:
     """Whether kiln_dsp_wino_s8's transformed tile, 4 * the accumulator without its bias,
     stays inside int32 for every input (activations in [-128, 127])."""

@@ -365,9 +365,10 @@ def _wino_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
 
 
 def _wino_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_wino_s8: v (64 per input channel), m (256), the zero row."""
+    """Arena bytes of kiln_dsp_wino_s8: v (64 per input channel), m (256), the zero row
+    (rounded up to a word)."""
     in_c = int(g.tensors[op.inputs[0]].shape[-1])
-    return 64 * in_c + 256 + in_c
+    return 64 * in_c + 256 + lay.round_up(in_c, 4)
 
 
 @_build
@@ -385,6 +386,7 @@ def _wino_build(ctx: LayerContext) -> LayerCode:
     p = ctx.struct("kiln_dsp_wino_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
+
 
 
 # ---- CONV_2D 1x1 over 8 channels ----------------------------------------------------

@@ -33,58 +33,89 @@
 #include "dsp_rq.h"
 #include "mac2x2_asm.h"
 
+/* One group of four channels: B^T d down each of the four columns (the
+ * cells of column j at c[j] + off, rows `row` bytes apart, widened), into
+ * v, then . B along each row, in place. */
+static inline void group_in(const int8_t *const *c, uint32_t off, uint32_t row, uint32_t xs, uint32_t *v)
+{
+    uint32_t j, r;
+
+    for (j = 0; j < 4u; j++) {
+        const int8_t *q = c[j] + off;
+        const uint32_t d0 = kiln_load32(q), d1 = kiln_load32(q + row);
+        const uint32_t d2 = kiln_load32(q + 2u * row), d3 = kiln_load32(q + 3u * row);
+        const uint32_t e0 = kiln_sxtb16(d0), e1 = kiln_sxtb16(d1), e2 = kiln_sxtb16(d2);
+        const uint32_t e3 = kiln_sxtb16(d3);
+        const uint32_t o0 = kiln_sxtb16_ror8(d0), o1 = kiln_sxtb16_ror8(d1);
+        const uint32_t o2 = kiln_sxtb16_ror8(d2), o3 = kiln_sxtb16_ror8(d3);
+        uint32_t *t = v + j * xs;
+        t[0] = kiln_ssub16(e0, e2);
+        t[1] = kiln_ssub16(o0, o2);
+        t[4u * xs] = kiln_sadd16(e1, e2);
+        t[4u * xs + 1u] = kiln_sadd16(o1, o2);
+        t[8u * xs] = kiln_ssub16(e2, e1);
+        t[8u * xs + 1u] = kiln_ssub16(o2, o1);
+        t[12u * xs] = kiln_ssub16(e1, e3);
+        t[12u * xs + 1u] = kiln_ssub16(o1, o3);
+    }
+    for (r = 0; r < 4u; r++) {
+        uint32_t *q = v + 4u * r * xs;
+        const uint32_t t0 = q[0], t1 = q[xs], t2 = q[2u * xs], t3 = q[3u * xs];
+        const uint32_t u0 = q[1], u1 = q[xs + 1u], u2 = q[2u * xs + 1u], u3 = q[3u * xs + 1u];
+        q[0] = kiln_ssub16(t0, t2);
+        q[1] = kiln_ssub16(u0, u2);
+        q[xs] = kiln_sadd16(t1, t2);
+        q[xs + 1u] = kiln_sadd16(u1, u2);
+        q[2u * xs] = kiln_ssub16(t2, t1);
+        q[2u * xs + 1u] = kiln_ssub16(u2, u1);
+        q[3u * xs] = kiln_ssub16(t1, t3);
+        q[3u * xs + 1u] = kiln_ssub16(u1, u3);
+    }
+}
+
 /* Tile (ty, tx)'s input patch, transformed, into slot `slot` (0 or 1) of v:
- * [16 positions][in_c/4 groups][2 slots][2 pairs]. Per group of four
- * channels, two passes through v: B^T d down each column (from the input
- * words, widened), then . B along each row, in place. */
+ * [16 positions][in_c/4 groups][2 slots][2 pairs]. A patch inside the input
+ * is read where it is; one touching the padding (or past an odd output
+ * edge) is gathered cell by cell, the missing cells read from the zero row
+ * (so each cell is its own "column" of one row). */
 static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t ty, uint32_t tx,
                     uint32_t *v, uint32_t slot)
 {
     const int32_t y0 = 2 * (int32_t)ty - p->g.pad_top, x0 = 2 * (int32_t)tx - p->g.pad_left;
     const uint32_t in_c = p->g.in_c, groups = in_c / 4u, xs = 4u * groups;
-    const int8_t *cell[16];
-    uint32_t r, c, g, j;
+    const uint32_t row = (uint32_t)p->g.in_w * in_c;
+    uint32_t g;
 
-    for (r = 0; r < 4u; r++) {
-        const int32_t y = y0 + (int32_t)r;
-        for (c = 0; c < 4u; c++) {
-            const int32_t x = x0 + (int32_t)c;
-            const int inside = y >= 0 && y < (int32_t)p->g.in_h && x >= 0 && x < (int32_t)p->g.in_w;
-            cell[4u * r + c] = inside ? in + ((uint32_t)y * p->g.in_w + (uint32_t)x) * in_c : p->zrow;
-        }
-    }
     v += 2u * slot;
-    for (g = 0; g < groups; g++, v += 4) {
-        const uint32_t off = 4u * g;
-        for (j = 0; j < 4u; j++) {
-            const uint32_t d0 = kiln_load32(cell[j] + off), d1 = kiln_load32(cell[4u + j] + off);
-            const uint32_t d2 = kiln_load32(cell[8u + j] + off), d3 = kiln_load32(cell[12u + j] + off);
-            const uint32_t e0 = kiln_sxtb16(d0), e1 = kiln_sxtb16(d1), e2 = kiln_sxtb16(d2);
-            const uint32_t e3 = kiln_sxtb16(d3);
-            const uint32_t o0 = kiln_sxtb16_ror8(d0), o1 = kiln_sxtb16_ror8(d1);
-            const uint32_t o2 = kiln_sxtb16_ror8(d2), o3 = kiln_sxtb16_ror8(d3);
-            uint32_t *q = v + j * xs;
-            q[0] = kiln_ssub16(e0, e2);
-            q[1] = kiln_ssub16(o0, o2);
-            q[4u * xs] = kiln_sadd16(e1, e2);
-            q[4u * xs + 1u] = kiln_sadd16(o1, o2);
-            q[8u * xs] = kiln_ssub16(e2, e1);
-            q[8u * xs + 1u] = kiln_ssub16(o2, o1);
-            q[12u * xs] = kiln_ssub16(e1, e3);
-            q[12u * xs + 1u] = kiln_ssub16(o1, o3);
+    if (y0 >= 0 && x0 >= 0 && (uint32_t)y0 + 4u <= p->g.in_h && (uint32_t)x0 + 4u <= p->g.in_w) {
+        const int8_t *b = in + (uint32_t)y0 * row + (uint32_t)x0 * in_c;
+        const int8_t *const col[4] = {b, b + in_c, b + 2u * in_c, b + 3u * in_c};
+        for (g = 0; g < groups; g++, v += 4) {
+            group_in(col, 4u * g, row, xs, v);
         }
+        return;
+    }
+    {
+        /* cells gathered into a patch of whole groups: [4 rows][4 columns] pointers */
+        const int8_t *cell[16];
+        uint32_t r, c, k;
         for (r = 0; r < 4u; r++) {
-            uint32_t *q = v + 4u * r * xs;
-            const uint32_t t0 = q[0], t1 = q[xs], t2 = q[2u * xs], t3 = q[3u * xs];
-            const uint32_t u0 = q[1], u1 = q[xs + 1u], u2 = q[2u * xs + 1u], u3 = q[3u * xs + 1u];
-            q[0] = kiln_ssub16(t0, t2);
-            q[1] = kiln_ssub16(u0, u2);
-            q[xs] = kiln_sadd16(t1, t2);
-            q[xs + 1u] = kiln_sadd16(u1, u2);
-            q[2u * xs] = kiln_ssub16(t2, t1);
-            q[2u * xs + 1u] = kiln_ssub16(u2, u1);
-            q[3u * xs] = kiln_ssub16(t1, t3);
-            q[3u * xs + 1u] = kiln_ssub16(u1, u3);
+            const int32_t y = y0 + (int32_t)r;
+            for (c = 0; c < 4u; c++) {
+                const int32_t x = x0 + (int32_t)c;
+                const int inside = y >= 0 && y < (int32_t)p->g.in_h && x >= 0 && x < (int32_t)p->g.in_w;
+                cell[4u * r + c] = inside ? in + (uint32_t)y * row + (uint32_t)x * in_c : p->zrow;
+            }
+        }
+        for (g = 0; g < groups; g++, v += 4) {
+            /* each cell's word into a local 4x4 patch, then the same two passes */
+            uint32_t patch[16];
+            const int8_t *const col[4] = {(const int8_t *)(void *)&patch[0], (const int8_t *)(void *)&patch[1],
+                                          (const int8_t *)(void *)&patch[2], (const int8_t *)(void *)&patch[3]};
+            for (k = 0; k < 16u; k++) {
+                patch[k] = kiln_load32(cell[k] + 4u * g);
+            }
+            group_in(col, 0u, 16u, xs, v);
         }
     }
 }
@@ -252,8 +283,10 @@ static int tile_whole(const kiln_dsp_wino_params_t *p, uint32_t t, int8_t *out, 
     return 2u * ty + 1u < p->g.out_h && 2u * tx + 1u < p->g.out_w;
 }
 
-KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, int clamp,
-                          int exact)
+/* Output channels c0 .. c1 - 1 (c0 even) of every tile, their U at w0,
+ * with the activation clamp and the exact records known at compile time. */
+KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out,
+                          const uint32_t *w0, uint32_t c0, uint32_t c1, int clamp, int exact)
 {
     const uint32_t tiles = ((p->g.out_h + 1u) / 2u) * ((p->g.out_w + 1u) / 2u);
     const uint32_t groups = p->g.in_c / 4u, oc = p->g.out_c, tiles_w = (p->g.out_w + 1u) / 2u;
@@ -264,15 +297,15 @@ KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int
     memset(p->zrow, p->pad_value, p->g.in_c);
     for (t = 0; t < tiles; t += 2u) {
         const uint32_t tb = t + 1u < tiles ? t + 1u : t;   /* an odd last tile twice, stored once */
-        const uint32_t *w = (const uint32_t *)(const void *)p->w;
+        const uint32_t *w = w0;
         int8_t *oa, *ob;
         /* the common case stores whole tiles without bounds checks */
         const int fast = !clamp && !exact && tile_whole(p, t, out, &oa) && tile_whole(p, tb, out, &ob) &&
-                         tb != t && oc % 2u == 0;
+                         tb != t && c1 % 2u == 0;
 
         tile_in(p, in, t / tiles_w, t % tiles_w, v, 0u);
         tile_in(p, in, tb / tiles_w, tb % tiles_w, v, 1u);
-        for (c = 0; c < oc; c += 2u) {
+        for (c = c0; c < c1; c += 2u) {
             w = gemm_pair(v, w, groups, p->m);
             if (fast) {
                 const kiln_dsp_rq_t *r = &p->rq[c];
@@ -283,12 +316,12 @@ KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int
                 continue;
             }
             store_tile(p, p->m, 0u, t, c, out, clamp, exact);
-            if (c + 1u < oc) {
+            if (c + 1u < c1) {
                 store_tile(p, p->m, 1u, t, c + 1u, out, clamp, exact);
             }
             if (tb != t) {
                 store_tile(p, p->m, 2u, tb, c, out, clamp, exact);
-                if (c + 1u < oc) {
+                if (c + 1u < c1) {
                     store_tile(p, p->m, 3u, tb, c + 1u, out, clamp, exact);
                 }
             }
@@ -296,18 +329,25 @@ KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int
     }
 }
 
-static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
+static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
+                       uint32_t c0, uint32_t c1)
 {
-    body(p, in, out, p->clamp, 1);
+    body(p, in, out, w, c0, c1, p->clamp, 1);
+}
+
+static void run(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
+                uint32_t c0, uint32_t c1)
+{
+    if (p->exact) {
+        body_exact(p, in, out, w, c0, c1);
+    } else if (p->clamp) {
+        body(p, in, out, w, c0, c1, 1, 0);
+    } else {
+        body(p, in, out, w, c0, c1, 0, 0);
+    }
 }
 
 void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
 {
-    if (p->exact) {
-        body_exact(p, in, out);
-    } else if (p->clamp) {
-        body(p, in, out, 1, 0);
-    } else {
-        body(p, in, out, 0, 0);
-    }
+    run(p, in, out, (const uint32_t *)(const void *)p->w, 0u, p->g.out_c);
 }

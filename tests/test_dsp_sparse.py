@@ -103,7 +103,8 @@ def test_sparse_kernels_on_the_emulated_board_match_and_beat_the_dense_image(pru
     entry = next(v for k, v in bench.items() if isinstance(v, dict) and "layers" in v)
     assert {la["kernel"] for la in entry["layers"]} & SPARSE
     dense = entry["dense"]
-    assert dense["outputs_identical"] and dense["sparse_layers"] >= 5
+    # four: the two 3x3 stride-1 layers run Winograd dense, faster at half the blocks kept
+    assert dense["outputs_identical"] and dense["sparse_layers"] >= 4
     assert dense["sparse_layer_instructions"] < dense["dense_layer_instructions"]
     assert dense["sparse_layer_weight_bytes"] < 0.65 * dense["dense_layer_weight_bytes"]
 

@@ -32,6 +32,11 @@ from kiln.ir import Graph, Operator
 #: the dense six-row walk's 7.3.
 CONV_MAX_DENSITY = 0.7
 FC_MAX_DENSITY = 0.6
+#: A 3x3 stride-1 layer the dense image runs by Winograd (kiln_dsp_wino_s8) is faster
+#: dense than the sparse direct kernel down to about 0.55 of the blocks kept at 16
+#: channels and 0.42 at 64 (cifar_cnn's layers at half the blocks, scons bench TFLITE=):
+#: such a layer runs sparse below this.
+WINO_MAX_DENSITY = 0.4
 #: Below this share of blocks kept a layer counts as pruned, and the report says why a
 #: dense kernel runs it.
 PRUNED_DENSITY = 0.9
@@ -61,7 +66,13 @@ def _conv_check(g: Graph, op: Operator) -> tuple[tuple, lay.SparseBlocks]:
         pass
     else:   # its max pool is computed with it: the pool's kernel counts on that
         raise lay.Unfit("the fused convolution + max pool kernel takes this layer")
-    return dense, _density_ok(lay.sparse_blocks(_conv_rows(g, op)), CONV_MAX_DENSITY)
+    try:
+        kd._wino_check(g, op)
+    except lay.Unfit:
+        limit = CONV_MAX_DENSITY
+    else:
+        limit = WINO_MAX_DENSITY
+    return dense, _density_ok(lay.sparse_blocks(_conv_rows(g, op)), limit)
 
 
 def _sparse_decls(ctx: LayerContext, blocks: lay.SparseBlocks) -> dict:

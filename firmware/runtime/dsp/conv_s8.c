@@ -545,34 +545,21 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
  * besides its requantizations' 16.
  * Registers as in mac_pairs; the pointers that advance by pair live on the
  * stack ("m" operands, addressed from sp since every other register is
- * taken). The MAC loop is sixteen K groups long. A count that is not a
- * multiple of sixteen enters it part-way, through an address computed once
- * per call (ENTRY: LDR, BX; every group is 40 bytes of 32-bit
- * instructions); a count of at most sixteen needs no end test (TEST empty),
- * others test once per sixteen groups (0.02 instructions per MAC). Pixel B's
+ * taken). The MAC loop is mac2x2_asm.h's run of sixteen K groups (entered
+ * part-way for a count that is not a multiple of sixteen, no end test up to
+ * sixteen, one per sixteen beyond: 0.02 instructions per MAC). Pixel B's
  * outputs are boff bytes after pixel A's (0 for an odd last pixel: stored
  * twice, the same). pairs_asm returns the stream after the last pair; it is
  * inlined into the pixel loop (a call per pixel pair cost a 3-channel stem
  * 1.5% of its instructions). */
-#define KILN_PAIRS_ENTRY_ASM "ldr    r4, %[entry]\n\tbx     r4\n\t"
-#define KILN_PAIRS_TEST_ASM "ldr    r4, %[kend]\n\tcmp    r12, r4\n\tbne    20b\n\t"
 #define KILN_PAIRS_ASM(ENTRY, TEST) \
-        "adr    r4, 30f\n\t" \
-        "ldr    r5, %[back]\n\t" \
-        "sub    r4, r4, r5\n\t" \
-        "orr    r4, r4, #1\n\t" \
-        "str    r4, %[entry]\n\t" \
+        KILN_MAC_ENTRY_SETUP_ASM \
         "1:\n\t" \
         "ldmia  lr!, {r0-r3}\n\t"           /* the four accumulators' biases */ \
         "ldr    r12, %[pt]\n\t" \
         ENTRY \
         "\n" \
-        "20:\n\t" \
-        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
-        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
-        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
-        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
-        "30:\n\t" \
+        KILN_MAC_RUN16_ASM \
         TEST \
         "ldmia  lr!, {r4-r11}\n\t"          /* the records of c, c + 1 */ \
         KILN_PAIR_RQ_ASM \
@@ -619,38 +606,25 @@ KILN_SPECIALIZE const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w,
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *kend = pt + 4u * groups;
     const uint32_t *wend = w + npairs * (4u * groups + KILN_CONV_PAIR_EXTRA);
-    const uint32_t back = 40u * (groups % 16u);
+    const uint32_t back = kiln_mac_back(groups);
     uint32_t entry;
 
 #define KILN_PAIRS_CALL(ENTRY, TEST) \
         __asm__ volatile(KILN_PAIRS_ASM(ENTRY, TEST) \
         : "+r"(wp), [oa] "+m"(oa), [entry] "=m"(entry) \
         : [pt] "m"(pt), [kend] "m"(kend), [wend] "m"(wend), [boff] "m"(boff), [back] "m"(back) \
-        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", \
-          "memory")
-    if (groups <= 16u) {
-        if (groups == 16u) {
-            KILN_PAIRS_CALL("", "");
-        } else {
-            KILN_PAIRS_CALL(KILN_PAIRS_ENTRY_ASM, "");
-        }
-    } else if (groups % 16u == 0) {
-        KILN_PAIRS_CALL("", KILN_PAIRS_TEST_ASM);
-    } else {
-        KILN_PAIRS_CALL(KILN_PAIRS_ENTRY_ASM, KILN_PAIRS_TEST_ASM);
-    }
+        : KILN_MAC_CLOBBERS)
+    KILN_MAC_RUN_VARIANTS(KILN_PAIRS_CALL, groups, KILN_MAC_TEST_ASM);
 #undef KILN_PAIRS_CALL
     return wp;
 }
 #undef KILN_PAIRS_ASM
-#undef KILN_PAIRS_ENTRY_ASM
-#undef KILN_PAIRS_TEST_ASM
 
 /* Every channel pair of the block-sparse layout (kiln_dsp_conv_sparse_s8) in
  * assembly, for layers without a clamp or exact records: as pairs_asm, the
  * MAC loop over the pair's nonzero K groups only (nz_idx from %[ip], up to
  * the pair's end taken from nz_start), two groups per iteration. */
-static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, const uint16_t *idx0,
+KILN_SPECIALIZE const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, const uint16_t *idx0,
                                         const uint32_t *nz_start, const kiln_dsp_rq_t *rec, int8_t *oa,
                                         int32_t boff, uint32_t npairs)
 {
@@ -696,8 +670,7 @@ static const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, c
         KILN_PAIR_STORE_ASM
         : "+r"(wp), [rec] "+m"(rec), [oa] "+m"(oa), [ip] "+m"(ip), [nzs] "+m"(nzs), [kend] "+m"(kend)
         : [pt] "m"(pt), [idx0] "m"(idx0), [rend] "m"(rend), [boff] "m"(boff)
-        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc",
-          "memory");
+        : KILN_MAC_CLOBBERS);
     return wp;
 }
 #undef KILN_PAIR_STORE_ASM

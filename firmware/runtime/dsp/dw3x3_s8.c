@@ -205,6 +205,18 @@ static void copy_rows4(int16_t *d, const int8_t *src, int32_t step, int32_t srow
 }
 #endif
 
+#if KILN_DSP_ASM
+/* The channel's six weight pairs pinned to r0-r5, where the MAC loops'
+ * assembly reads them. */
+#define KILN_DW3_WEIGHT_REGS(w) \
+    register uint32_t k0 __asm__("r0") = (w)[0]; \
+    register uint32_t k1 __asm__("r1") = (w)[1]; \
+    register uint32_t k2 __asm__("r2") = (w)[2]; \
+    register uint32_t k3 __asm__("r3") = (w)[3]; \
+    register uint32_t k4 __asm__("r4") = (w)[4]; \
+    register uint32_t k5 __asm__("r5") = (w)[5]
+#endif
+
 /* The accumulators of nrows output rows, two outputs per step, into acc
  * (rows of 2 * pairs int32). rows: the plane row under kernel row 0 at the
  * first row's first output (the plane is 2 * pairs + 2 wide); w: the
@@ -218,12 +230,7 @@ static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32
                      uint32_t pairs, uint32_t nrows)
 {
     const uint32_t pw = plane_width(pairs, 1u);
-    register uint32_t k0 __asm__("r0") = w[0];
-    register uint32_t k1 __asm__("r1") = w[1];
-    register uint32_t k2 __asm__("r2") = w[2];
-    register uint32_t k3 __asm__("r3") = w[3];
-    register uint32_t k4 __asm__("r4") = w[4];
-    register uint32_t k5 __asm__("r5") = w[5];
+    KILN_DW3_WEIGHT_REGS(w);
     register const int16_t *p0 __asm__("r6") = rows;
     register const int16_t *p1 __asm__("r7") = rows + pw;
     register const int16_t *p2 __asm__("r8") = rows + 2u * pw;
@@ -331,12 +338,7 @@ static void mac_rows(const int16_t *rows, const uint32_t *w, int32_t bias, int32
 KILN_SPECIALIZE void mac_rows4(const int16_t *rows, const uint32_t *w, int32_t bias, int32_t *acc,
                                uint32_t pairs, uint32_t nrows, const uint32_t rb)
 {
-    register uint32_t k0 __asm__("r0") = w[0];
-    register uint32_t k1 __asm__("r1") = w[1];
-    register uint32_t k2 __asm__("r2") = w[2];
-    register uint32_t k3 __asm__("r3") = w[3];
-    register uint32_t k4 __asm__("r4") = w[4];
-    register uint32_t k5 __asm__("r5") = w[5];
+    KILN_DW3_WEIGHT_REGS(w);
     register const int16_t *pl __asm__("r6") = rows;
     register int32_t *dst __asm__("r12") = acc;
     const int32_t bb[2] = {bias, bias};
@@ -424,12 +426,7 @@ static void mac_rows_s2(const int16_t *rows, const uint32_t *w, int32_t bias, in
                         uint32_t pairs, uint32_t nrows)
 {
     const uint32_t pw = plane_width(pairs, 2u);
-    register uint32_t k0 __asm__("r0") = w[0];
-    register uint32_t k1 __asm__("r1") = w[1];
-    register uint32_t k2 __asm__("r2") = w[2];
-    register uint32_t k3 __asm__("r3") = w[3];
-    register uint32_t k4 __asm__("r4") = w[4];
-    register uint32_t k5 __asm__("r5") = w[5];
+    KILN_DW3_WEIGHT_REGS(w);
     register const int16_t *p0 __asm__("r6") = rows;
     register const int16_t *p1 __asm__("r7") = rows + pw;
     register const int16_t *p2 __asm__("r8") = rows + 2u * pw;

@@ -27,4 +27,53 @@
         "smlad  r2, r7, r9, r2\n\t" \
         "smlad  r3, r7, r11, r3\n\t"
 
+/* A run of sixteen groups (labels 20 .. 30), K groups a multiple of four
+ * elements, r12 and lr advancing through them. A count that is not a
+ * multiple of sixteen enters the run part-way through an address computed
+ * once per call (KILN_MAC_ENTRY_SETUP_ASM, with the "m" operands [back] =
+ * kiln_mac_back(groups) and [entry]; KILN_MAC_ENTRY_ASM jumps there); a
+ * count of at most sixteen needs no end test, others test r12 against the
+ * "m" operand [kend] once per sixteen groups (KILN_MAC_TEST_ASM, or TEST
+ * built on it). KILN_MAC_RUN_VARIANTS instantiates the four combinations. */
+#define KILN_MAC_RUN16_ASM \
+        "20:\n\t" \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM KILN_CONV_GROUP_ASM \
+        "30:\n\t"
+#define KILN_MAC_ENTRY_SETUP_ASM \
+        "adr    r4, 30f\n\t" \
+        "ldr    r5, %[back]\n\t" \
+        "sub    r4, r4, r5\n\t" \
+        "orr    r4, r4, #1\n\t" \
+        "str    r4, %[entry]\n\t"
+#define KILN_MAC_ENTRY_ASM "ldr    r4, %[entry]\n\tbx     r4\n\t"
+#define KILN_MAC_TEST_ASM "ldr    r4, %[kend]\n\tcmp    r12, r4\n\tbne    20b\n\t"
+#define KILN_MAC_RUN_VARIANTS(CALL, groups, TEST) \
+    do { \
+        if ((groups) <= 16u) { \
+            if ((groups) == 16u) { \
+                CALL("", ""); \
+            } else { \
+                CALL(KILN_MAC_ENTRY_ASM, ""); \
+            } \
+        } else if ((groups) % 16u == 0) { \
+            CALL("", TEST); \
+        } else { \
+            CALL(KILN_MAC_ENTRY_ASM, TEST); \
+        } \
+    } while (0)
+
+/* The clobbers of an assembly block that takes every register but lr (an
+ * operand) and sp. */
+#define KILN_MAC_CLOBBERS \
+    "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", "memory"
+
+/* The bytes from a run's entry to its end: the last groups % 16 groups. */
+static inline uint32_t kiln_mac_back(uint32_t groups)
+{
+    return 40u * (groups % 16u);
+}
+
 #endif /* KILN_DSP_MAC2X2_ASM_H */

@@ -125,12 +125,14 @@ static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t 
  * Returns the weights after the pair. */
 #if KILN_DSP_ASM
 /* On the target: the positions' loop in assembly around kiln_dsp_conv_s8's
- * group step (mac2x2_asm.h), eight groups per iteration, entered part-way
- * when the count is not a multiple of eight (ENTRY "b 21f" .. "b 27f"). Per
- * position: four MOVS, the groups at 10 instructions each, and 10 for the
- * loops and the store; the pointers that move per position live on the stack
- * ("m" operands), every register being taken. */
-#define KILN_WINO_GEMM_ASM(ENTRY) \
+ * run of sixteen groups (mac2x2_asm.h, entered part-way when the count is
+ * not a multiple of sixteen). Per position: four MOVS, the groups at 10
+ * instructions each, and 8 to 13 for the entry, the end tests and the
+ * store; the pointers that move per position live on the stack ("m"
+ * operands), every register being taken. With an end test, kend moves on
+ * by a position's groups (gbytes) each time. */
+#define KILN_WINO_GEMM_ASM(ENTRY, TEST) \
+        KILN_MAC_ENTRY_SETUP_ASM \
         "ldr    r12, %[v]\n\t" \
         "1:\n\t" \
         "movs   r0, #0\n\t" \
@@ -139,62 +141,39 @@ static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t 
         "movs   r3, #0\n\t" \
         ENTRY \
         "\n" \
-        "20:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "21:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "22:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "23:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "24:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "25:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "26:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "27:\n\t" \
-        KILN_CONV_GROUP_ASM \
-        "ldr    r4, %[kend]\n\t" \
-        "cmp    r12, r4\n\t" \
-        "bne    20b\n\t" \
-        "ldr    r5, %[gbytes]\n\t" \
-        "add    r4, r4, r5\n\t" \
-        "str    r4, %[kend]\n\t" \
+        KILN_MAC_RUN16_ASM \
+        TEST \
         "ldr    r5, %[m]\n\t" \
         "stmia  r5!, {r0-r3}\n\t" \
         "str    r5, %[m]\n\t" \
         "ldr    r6, %[mend]\n\t" \
         "cmp    r5, r6\n\t" \
         "bne    1b\n\t"
+#define KILN_WINO_TEST_ASM \
+        KILN_MAC_TEST_ASM \
+        "ldr    r5, %[gbytes]\n\t" \
+        "add    r4, r4, r5\n\t" \
+        "str    r4, %[kend]\n\t"
 
 static const uint32_t *gemm_pair(const uint32_t *v, const uint32_t *w, uint32_t groups, int32_t *m)
 {
     register const uint32_t *wp __asm__("lr") = w;
-    const uint32_t gbytes = 16u * groups;
+    const uint32_t gbytes = 16u * groups, back = kiln_mac_back(groups);
     const uint32_t *kend = v + 4u * groups;
     const int32_t *mend = m + 64;
+    uint32_t entry;
 
-#define KILN_WINO_CALL(ENTRY) \
-        __asm__ volatile(KILN_WINO_GEMM_ASM(ENTRY) \
-        : "+r"(wp), [kend] "+m"(kend), [m] "+m"(m) \
-        : [v] "m"(v), [gbytes] "m"(gbytes), [mend] "m"(mend) \
-        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", \
-          "memory")
-    switch (groups & 7u) {
-    case 0u: KILN_WINO_CALL(""); break;
-    case 7u: KILN_WINO_CALL("b 21f\n\t"); break;
-    case 6u: KILN_WINO_CALL("b 22f\n\t"); break;
-    case 5u: KILN_WINO_CALL("b 23f\n\t"); break;
-    case 4u: KILN_WINO_CALL("b 24f\n\t"); break;
-    case 3u: KILN_WINO_CALL("b 25f\n\t"); break;
-    case 2u: KILN_WINO_CALL("b 26f\n\t"); break;
-    default: KILN_WINO_CALL("b 27f\n\t"); break;
-    }
+#define KILN_WINO_CALL(ENTRY, TEST) \
+        __asm__ volatile(KILN_WINO_GEMM_ASM(ENTRY, TEST) \
+        : "+r"(wp), [kend] "+m"(kend), [m] "+m"(m), [entry] "=m"(entry) \
+        : [v] "m"(v), [gbytes] "m"(gbytes), [mend] "m"(mend), [back] "m"(back) \
+        : KILN_MAC_CLOBBERS)
+    KILN_MAC_RUN_VARIANTS(KILN_WINO_CALL, groups, KILN_WINO_TEST_ASM);
 #undef KILN_WINO_CALL
     return wp;
 }
 #undef KILN_WINO_GEMM_ASM
+#undef KILN_WINO_TEST_ASM
 #else
 static const uint32_t *gemm_pair(const uint32_t *v, const uint32_t *w, uint32_t groups, int32_t *m)
 {

@@ -187,16 +187,7 @@ def target_models(tmp_path_factory) -> dict:
     return paths
 
 
-#: One spec per kernel path runs in the fast loop; the rest are marked slow.
-FAST_TARGET_SPECS = {"conv1_pool_odd_noact", "conv_c16_s2_odd_out", "stem3_same_s1_relu",
-                     "dw3_c5_valid_relu6", "dw3s2_c8_same_tall", "dw3_c12_w11", "dw_c16_s2", "pw8_c16",
-                     "dense_46_14", "maxpool_c8_same", "add_residual", "mul_se_block",
-                     "wino_c16_same_odd_relu", "conv_rowword_c1_10x4_s2", "conv_1x1_c64",
-                     "avgpool_global_c12_odd"}
-
-
-@pytest.mark.parametrize("name", [n if n in FAST_TARGET_SPECS else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in TARGET_SPECS])
+@pytest.mark.parametrize("name", TARGET_SPECS)
 def test_specialized_kernel_on_qemu_matches_tflite_micro(name, target_models, target_objects,
                                                          tmp_path) -> None:
     path = target_models[name]

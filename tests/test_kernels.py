@@ -151,7 +151,7 @@ def clamp8(v: int) -> int:
 OPS = "kiln.codegen.ops."
 
 #: The Keras nets below, each converted full int8 and float32.
-NETS = ("cnn", "valid", "binary", "head", "fused", "planar")
+NETS = ("cnn", "valid", "binary", "head", "fused", "planar", "winograd")
 
 
 def _keras_models() -> dict:
@@ -208,7 +208,13 @@ def _keras_models() -> dict:
         x = L.DepthwiseConv2D(3, padding="same", activation="relu")(i)
         return k.Model(i, L.Conv2D(3, 1)(x))
 
-    return {"cnn": cnn, "valid": valid, "binary": binary, "head": head, "fused": fused, "planar": planar}
+    def winograd():
+        i = k.Input((7, 9, 8), batch_size=1)  # 3x3 stride 1 over 8 channels: Winograd on the dsp set
+        x = L.Conv2D(8, 3, padding="same", activation="relu")(i)
+        return k.Model(i, L.Conv2D(4, 1)(x))
+
+    return {"cnn": cnn, "valid": valid, "binary": binary, "head": head, "fused": fused, "planar": planar,
+            "winograd": winograd}
 
 
 def _edge_model():

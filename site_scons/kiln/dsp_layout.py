@@ -124,7 +124,8 @@ def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
 #: four accumulators' biases before them (c, c+1, c, c+1: one LDM) and its two records
 #: (kiln_dsp_rq_t) after. KILN_CONV_PAIR_EXTRA in kiln/dsp.h.
 CONV_PAIR_EXTRA_WORDS = 12
-#: The record of the zero channel that completes an odd last pair (never stored).
+#: The record of a zero channel that pads a pair or a group (never stored): zero
+#: multiplier and bias, whose requantization is the zero point 0.
 FILLER_RECORD = (0, 0, 1, 1)
 
 
@@ -182,11 +183,6 @@ def wino_weights(w_ohwi: np.ndarray) -> np.ndarray:
     u = np.einsum("ia,oabc,jb->oijc", WINO_G2, w, WINO_G2)       # [O][4][4][I]
     words, _ = channel_pair_groups(u.reshape(w.shape[0], -1))
     return sxtb16_order(words).astype(np.int16)
-
-
-def round_up(x: int, multiple: int) -> int:
-    """x rounded up to a multiple of `multiple`."""
-    return -(-x // multiple) * multiple
 
 
 def wino_fits(w_ohwi: np.ndarray) -> bool:
@@ -436,7 +432,7 @@ def dw_records(rq: np.ndarray, mult: int) -> np.ndarray:
     per_pass = rq.reshape(c, mult, 4).transpose(1, 0, 2)          # [j][C][4]
     extra = (-c) % 4
     if extra:
-        filler = np.tile(np.array([0, 0, 1, 1], np.int32), (mult, extra, 1))
+        filler = np.tile(np.array(FILLER_RECORD, np.int32), (mult, extra, 1))
         per_pass = np.concatenate([per_pass, filler], axis=1)
     return np.ascontiguousarray(per_pass).reshape(-1, 4)
 

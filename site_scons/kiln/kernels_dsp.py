@@ -318,20 +318,20 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     scratch = f"(int16_t *)(void *){base}"
     gather = f"(int8_t *){base} + {4 * k_len}" if geo.in_c % 4 else "0"
-    rq_field = ""
+    records = None
     if weights is not None:
         pass
     elif wide:
         # the records travel in the weight stream (dsp_layout.conv_stream), not beside it
         weights = dict(w=f"(const int16_t *)(const void *){_stream_decl(ctx, lay.conv_stream(w_ohwi, rq))}")
-        rq_field = "0"
+        records = "0"
     else:
         wbuf = f"(int16_t *)(void *)((int8_t *){base} + {_im2col_bytes(k_len, geo.in_c)})"
         weights = dict(w8=_weights8_decl(ctx, lay.conv_weights8(w_ohwi)[0]), wbuf=wbuf,
                        chunk_pairs=lay.conv_w8_chunk_pairs(geo.out_c, k_len))
     fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
                   **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
-                  **weights, rq=rq_field or _rq_decl(ctx, rq), scratch=scratch, gather=gather)
+                  **weights, rq=records or _rq_decl(ctx, rq), scratch=scratch, gather=gather)
     p = ctx.struct("kiln_dsp_conv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
@@ -365,10 +365,9 @@ def _wino_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
 
 
 def _wino_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_wino_s8: v (64 per input channel), m (256), the zero row
-    (rounded up to a word)."""
+    """Arena bytes of kiln_dsp_wino_s8: v (64 per input channel), m (256), the zero row."""
     in_c = int(g.tensors[op.inputs[0]].shape[-1])
-    return 64 * in_c + 256 + lay.round_up(in_c, 4)
+    return 64 * in_c + 256 + in_c
 
 
 @_build

@@ -624,9 +624,10 @@ KILN_SPECIALIZE const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w,
  * assembly, for layers without a clamp or exact records: as pairs_asm, the
  * MAC loop over the pair's nonzero K groups only (nz_idx from %[ip], up to
  * the pair's end taken from nz_start), two groups per iteration. */
-KILN_SPECIALIZE const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w, const uint16_t *idx0,
-                                        const uint32_t *nz_start, const kiln_dsp_rq_t *rec, int8_t *oa,
-                                        int32_t boff, uint32_t npairs)
+KILN_SPECIALIZE const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint32_t *w,
+                                                 const uint16_t *idx0, const uint32_t *nz_start,
+                                                 const kiln_dsp_rq_t *rec, int8_t *oa, int32_t boff,
+                                                 uint32_t npairs)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint16_t *ip = idx0 + nz_start[0], *kend = ip;

@@ -78,6 +78,17 @@ static inline int32_t average(int32_t acc, int32_t count)
     return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
 }
 
+/* Four channels' averages from their SXTAB16 lane sums: even = [c0, c2],
+ * odd = [c1, c3] (count > 0). */
+static inline void store_avg4(const kiln_pool_params_t *p, int8_t *out, uint32_t even, uint32_t odd,
+                              int32_t count)
+{
+    out[0] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(even), count), p->act_min, p->act_max);
+    out[1] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(odd), count), p->act_min, p->act_max);
+    out[2] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(even), count), p->act_min, p->act_max);
+    out[3] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(odd), count), p->act_min, p->act_max);
+}
+
 void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t c = p->g.in_c, c4 = c & ~3u, row = (uint32_t)p->g.in_w * c;
@@ -119,14 +130,8 @@ void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *
                         te = kiln_sxtab16(te, b);
                         to = kiln_sxtab16_ror8(to, b);
                     }
-                    out[ch] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(se), count), p->act_min, p->act_max);
-                    out[ch + 1] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(so), count), p->act_min, p->act_max);
-                    out[ch + 2] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(se), count), p->act_min, p->act_max);
-                    out[ch + 3] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(so), count), p->act_min, p->act_max);
-                    out[ch + 4] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(te), count), p->act_min, p->act_max);
-                    out[ch + 5] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(to), count), p->act_min, p->act_max);
-                    out[ch + 6] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(te), count), p->act_min, p->act_max);
-                    out[ch + 7] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(to), count), p->act_min, p->act_max);
+                    store_avg4(p, out + ch, se, so, count);
+                    store_avg4(p, out + ch + 4, te, to, count);
                 }
             }
             for (; ch < c4; ch += 4) {
@@ -141,10 +146,7 @@ void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *
                     }
                 }
                 if (count > 0) {
-                    out[ch] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(se), count), p->act_min, p->act_max);
-                    out[ch + 1] = (int8_t)kiln_dsp_clamp(average(kiln_lo16(so), count), p->act_min, p->act_max);
-                    out[ch + 2] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(se), count), p->act_min, p->act_max);
-                    out[ch + 3] = (int8_t)kiln_dsp_clamp(average(kiln_hi16(so), count), p->act_min, p->act_max);
+                    store_avg4(p, out + ch, se, so, count);
                 } else {   /* an empty window: the reference's sum of nothing */
                     const uint32_t z = (uint32_t)(uint8_t)kiln_dsp_clamp(0, p->act_min, p->act_max);
                     kiln_store32(out + ch, z * 0x01010101u);

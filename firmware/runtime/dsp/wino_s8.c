@@ -76,8 +76,8 @@ static inline void group_in(const int8_t *const *c, uint32_t off, uint32_t row, 
 /* Tile (ty, tx)'s input patch, transformed, into slot `slot` (0 or 1) of v:
  * [16 positions][in_c/4 groups][2 slots][2 pairs]. A patch inside the input
  * is read where it is; one touching the padding (or past an odd output
- * edge) is gathered cell by cell, the missing cells read from the zero row
- * (so each cell is its own "column" of one row). */
+ * edge) is gathered group by group into a local 4x4 patch of words, the
+ * missing cells read from the zero row. */
 static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t ty, uint32_t tx,
                     uint32_t *v, uint32_t slot)
 {
@@ -96,8 +96,10 @@ static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t 
         return;
     }
     {
-        /* cells gathered into a patch of whole groups: [4 rows][4 columns] pointers */
-        const int8_t *cell[16];
+        const int8_t *cell[16];                    /* [4 rows][4 columns] */
+        uint32_t patch[16];
+        const int8_t *const col[4] = {(const int8_t *)(void *)&patch[0], (const int8_t *)(void *)&patch[1],
+                                      (const int8_t *)(void *)&patch[2], (const int8_t *)(void *)&patch[3]};
         uint32_t r, c, k;
         for (r = 0; r < 4u; r++) {
             const int32_t y = y0 + (int32_t)r;
@@ -108,14 +110,10 @@ static void tile_in(const kiln_dsp_wino_params_t *p, const int8_t *in, uint32_t 
             }
         }
         for (g = 0; g < groups; g++, v += 4) {
-            /* each cell's word into a local 4x4 patch, then the same two passes */
-            uint32_t patch[16];
-            const int8_t *const col[4] = {(const int8_t *)(void *)&patch[0], (const int8_t *)(void *)&patch[1],
-                                          (const int8_t *)(void *)&patch[2], (const int8_t *)(void *)&patch[3]};
             for (k = 0; k < 16u; k++) {
                 patch[k] = kiln_load32(cell[k] + 4u * g);
             }
-            group_in(col, 0u, 16u, xs, v);
+            group_in(col, 0u, 16u, xs, v);   /* the patch's rows are 16 bytes apart */
         }
     }
 }
@@ -214,25 +212,23 @@ static inline void output_transform(const int32_t *m, uint32_t k, uint32_t *y)
     y[3] = s1[1] - s1[2] - s1[3];
 }
 
-/* Tile t's outputs of channel c from column k of m: the ones inside the
- * output. */
+/* Tile (ty, tx)'s outputs of channel c from column k of m: the ones inside
+ * the output. */
 KILN_SPECIALIZE void store_tile(const kiln_dsp_wino_params_t *p, const int32_t *m, uint32_t k,
-                                uint32_t t, uint32_t c, int8_t *out, int clamp, int exact)
+                                uint32_t ty, uint32_t tx, uint32_t c, int8_t *out, int clamp, int exact)
 {
-    const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, oc = p->g.out_c;
-    const uint32_t oy = 2u * (t / tiles_w), ox = 2u * (t % tiles_w);
     const kiln_dsp_rq_t *r = &p->rq[c];
     uint32_t y[4], i;
 
     output_transform(m, k, y);
     for (i = 0; i < 4u; i++) {
-        const uint32_t yy = oy + i / 2u, xx = ox + i % 2u;
+        const uint32_t yy = 2u * ty + i / 2u, xx = 2u * tx + i % 2u;
         if (yy < p->g.out_h && xx < p->g.out_w) {
             int32_t q = kiln_dsp_rq(((int32_t)y[i] >> 1) + r->bias, r, exact);
             if (clamp) {
                 q = kiln_dsp_clamp(q, p->act_min, p->act_max);
             }
-            out[(yy * p->g.out_w + xx) * oc + c] = (int8_t)q;
+            out[(yy * p->g.out_w + xx) * p->g.out_c + c] = (int8_t)q;
         }
     }
 }
@@ -253,38 +249,30 @@ static inline void store4(const int32_t *m, uint32_t k, int8_t *o, uint32_t row,
     o[row + oc] = (int8_t)kiln_dsp_requant(((int32_t)y[3] >> 1) + b, mu, rd, e);
 }
 
-/* Whether tile t lies wholly inside the output; its first output. */
-static int tile_whole(const kiln_dsp_wino_params_t *p, uint32_t t, int8_t *out, int8_t **o)
+/* Every tile, two at a time, with the activation clamp and the exact records
+ * known at compile time. */
+KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, int clamp,
+                          int exact)
 {
-    const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, ty = t / tiles_w, tx = t - ty * tiles_w;
-
-    *o = out + (2u * ty * p->g.out_w + 2u * tx) * p->g.out_c;
-    return 2u * ty + 1u < p->g.out_h && 2u * tx + 1u < p->g.out_w;
-}
-
-/* Output channels c0 .. c1 - 1 (c0 even) of every tile, their U at w0,
- * with the activation clamp and the exact records known at compile time. */
-KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out,
-                          const uint32_t *w0, uint32_t c0, uint32_t c1, int clamp, int exact)
-{
-    const uint32_t tiles = ((p->g.out_h + 1u) / 2u) * ((p->g.out_w + 1u) / 2u);
-    const uint32_t groups = p->g.in_c / 4u, oc = p->g.out_c, tiles_w = (p->g.out_w + 1u) / 2u;
-    const uint32_t row = (uint32_t)p->g.out_w * oc;
+    const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, tiles = ((p->g.out_h + 1u) / 2u) * tiles_w;
+    const uint32_t groups = p->g.in_c / 4u, oc = p->g.out_c, row = (uint32_t)p->g.out_w * oc;
     uint32_t *v = (uint32_t *)(void *)p->v;
     uint32_t t, c;
 
     memset(p->zrow, p->pad_value, p->g.in_c);
     for (t = 0; t < tiles; t += 2u) {
         const uint32_t tb = t + 1u < tiles ? t + 1u : t;   /* an odd last tile twice, stored once */
-        const uint32_t *w = w0;
-        int8_t *oa, *ob;
-        /* the common case stores whole tiles without bounds checks */
-        const int fast = !clamp && !exact && tile_whole(p, t, out, &oa) && tile_whole(p, tb, out, &ob) &&
-                         tb != t && c1 % 2u == 0;
+        const uint32_t ay = t / tiles_w, ax = t - ay * tiles_w, by = tb / tiles_w, bx = tb - by * tiles_w;
+        int8_t *const oa = out + (2u * ay * p->g.out_w + 2u * ax) * oc;
+        int8_t *const ob = out + (2u * by * p->g.out_w + 2u * bx) * oc;
+        /* the common case stores two whole tiles without bounds checks */
+        const int fast = !clamp && !exact && tb != t && oc % 2u == 0 && 2u * ay + 1u < p->g.out_h &&
+                         2u * by + 1u < p->g.out_h && 2u * ax + 1u < p->g.out_w && 2u * bx + 1u < p->g.out_w;
+        const uint32_t *w = (const uint32_t *)(const void *)p->w;
 
-        tile_in(p, in, t / tiles_w, t % tiles_w, v, 0u);
-        tile_in(p, in, tb / tiles_w, tb % tiles_w, v, 1u);
-        for (c = c0; c < c1; c += 2u) {
+        tile_in(p, in, ay, ax, v, 0u);
+        tile_in(p, in, by, bx, v, 1u);
+        for (c = 0; c < oc; c += 2u) {
             w = gemm_pair(v, w, groups, p->m);
             if (fast) {
                 const kiln_dsp_rq_t *r = &p->rq[c];
@@ -294,39 +282,32 @@ KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int
                 store4(p->m, 3u, ob + c + 1, row, oc, r + 1);
                 continue;
             }
-            store_tile(p, p->m, 0u, t, c, out, clamp, exact);
-            if (c + 1u < c1) {
-                store_tile(p, p->m, 1u, t, c + 1u, out, clamp, exact);
+            store_tile(p, p->m, 0u, ay, ax, c, out, clamp, exact);
+            if (c + 1u < oc) {
+                store_tile(p, p->m, 1u, ay, ax, c + 1u, out, clamp, exact);
             }
             if (tb != t) {
-                store_tile(p, p->m, 2u, tb, c, out, clamp, exact);
-                if (c + 1u < c1) {
-                    store_tile(p, p->m, 3u, tb, c + 1u, out, clamp, exact);
+                store_tile(p, p->m, 2u, by, bx, c, out, clamp, exact);
+                if (c + 1u < oc) {
+                    store_tile(p, p->m, 3u, by, bx, c + 1u, out, clamp, exact);
                 }
             }
         }
     }
 }
 
-static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
-                       uint32_t c0, uint32_t c1)
+static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
 {
-    body(p, in, out, w, c0, c1, p->clamp, 1);
-}
-
-static void run(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, const uint32_t *w,
-                uint32_t c0, uint32_t c1)
-{
-    if (p->exact) {
-        body_exact(p, in, out, w, c0, c1);
-    } else if (p->clamp) {
-        body(p, in, out, w, c0, c1, 1, 0);
-    } else {
-        body(p, in, out, w, c0, c1, 0, 0);
-    }
+    body(p, in, out, p->clamp, 1);
 }
 
 void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
 {
-    run(p, in, out, (const uint32_t *)(const void *)p->w, 0u, p->g.out_c);
+    if (p->exact) {
+        body_exact(p, in, out);
+    } else if (p->clamp) {
+        body(p, in, out, 1, 0);
+    } else {
+        body(p, in, out, 0, 0);
+    }
 }

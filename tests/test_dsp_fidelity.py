@@ -188,6 +188,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (6, 7, 10), {"kiln_dsp_mean_s8"}),
         ("mean_gap_272px", lambda: seq((17, 16, 8), L.Conv2D(8, 1), L.GlobalAveragePooling2D()),
          (17, 16, 8), {"kiln_dsp_mean_s8"}),
+        # three batch rows of 18 inputs (the size layout splits each row's input anew)
+        ("dense_b3_18_8", lambda: seq((3, 18), L.Dense(8, activation="relu")), (3, 18),
+         {"kiln_dsp_fc_s8"}),
     ]
 
 
@@ -228,7 +231,7 @@ def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.Hos
 #: Specs run again in the size layout (int8 weights: OPTIMIZE=size), with the kernels
 #: they must then use.
 SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_dsp_fc_w8_s8"},
-              "dense_46_14": {"kiln_dsp_fc_w8_s8"},
+              "dense_46_14": {"kiln_dsp_fc_w8_s8"}, "dense_b3_18_8": {"kiln_dsp_fc_w8_s8"},
               "conv1_pool_fashion": {"kiln_dsp_fc_w8_s8", "kiln_dsp_conv_w8_s8"},
               "conv_c3_same_relu6": {"kiln_dsp_conv_w8_s8"},
               "conv_c16_s2_odd_out": {"kiln_dsp_conv_w8_s8"},

@@ -115,7 +115,7 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "conv_5x5_c2", "dw_c16_s2", "dw_c8_same_relu", "dw3_c5_valid_relu6", "dw3_c3_same_w13",
                 "dw3_c12_w11", "dw3s2_c8_same_tall", "dw3s2_c6_valid", "dw3s2_c4_same_relu6",
                 "dw3_c8_tall_odd", "dw3_c4_tall_valid_relu6", "dw3_c32_same_w3", "dw_9x9_c6",
-                "pw8_c16", "pw8_c5", "dense_20_7",
+                "pw8_c16", "pw8_c5", "dense_20_7", "dense_b3_18_8",
                 "dense_46_14", "maxpool_c8_same", "avgpool_c8_same", "add_residual", "mul_se_block",
                 "add_sub_row_mean", "mean_gap_272px", "wino_c16_same_odd_relu", "wino_c8_valid_oc9",
                 "wino_c32_same_relu6", "wino_c12_1x1_out", "conv_k576_oc15",
@@ -123,16 +123,19 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "conv_1x1_c64", "conv_1x1_c128_odd_px", "conv_1x1_c80", "conv_1x1", "avgpool_global_c12_odd"]
 
 
-def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path]) -> Path:
-    """An image for the emulated board of any .tflite with the dsp kernels: generated
-    C and the app compiled and linked with the prebuilt runtime and board objects."""
+def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path], optimize: str = "speed") -> Path:
+    """An image for the emulated board of any .tflite with the dsp kernels (in the
+    `optimize` layout): generated C and the app compiled and linked with the prebuilt
+    runtime and board objects."""
     from kiln import codegen
     from kiln import firmware as fw
+    from kiln.codegen.layout import Budget
 
     board = BOARD
     flags = fw.cpu_flags(board.cpu)
     gen = workdir / "gen"
-    codegen.generate(tflite, gen, name=tflite.stem, kernels="dsp")
+    budget = None if optimize == "speed" else Budget(optimize, min_saving=0)
+    codegen.generate(tflite, gen, name=tflite.stem, kernels="dsp", budget=budget)
     elf = workdir / "firmware.elf"
     defines = [f"-D{d}" for d in flags.defines]
     defines += [f"-D{k}={v.replace(chr(92), '')}"
@@ -202,6 +205,25 @@ def test_specialized_kernel_on_qemu_matches_tflite_micro(name, target_models, ta
     expected = [ref.run(d) for d in data]
     assert len(set(expected)) > 1
     assert got == expected
+
+
+@pytest.mark.parametrize("name", ["dense_20_7", "dense_46_14", "dense_b3_18_8"])
+def test_size_layout_fc_on_qemu_matches_tflite_micro(name, target_models, target_objects,
+                                                    tmp_path) -> None:
+    """The int8-weight FC's assembly (groups in pairs after an odd first one, a partial
+    last group, blocks of 6, 2 and 1 rows) on the target."""
+    path = target_models[name]
+    image = _firmware(path, tmp_path, target_objects, optimize="size")
+    ref = Reference(path)
+    rng = np.random.default_rng(len(name) + 1)
+    data = [rng.integers(-128, 128, ref.input.nbytes, dtype=np.int8).tobytes() for _ in range(12)]
+    data.append(bytes([0x80]) * ref.input.nbytes)          # the inputs' extremes
+    data.append(bytes([0x7F]) * ref.input.nbytes)
+    with Qemu.for_board(BOARD, image) as q, Client(q.port) as client:
+        kernels = {la["kernel"] for la in client.info()["model"]["layers"]}
+        got = [r.output for r in client.infer_stream(list(enumerate(data)), ref.output.nbytes)]
+    assert "kiln_dsp_fc_w8_s8" in kernels, kernels
+    assert got == [ref.run(d) for d in data]
 
 
 @pytest.mark.parametrize("name", ["q_f32_s8", "dq_s8_f32", "q_s8_u8", "logistic", "softmax_wide"])

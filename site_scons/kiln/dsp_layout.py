@@ -251,14 +251,13 @@ def fc_blocks(out_n: int) -> list[int]:
 
 
 def fc_weights(w: np.ndarray) -> np.ndarray:
-    """FULLY_CONNECTED weights [out][in] for kiln_dsp_fc_s8: fc_weights8 widened."""
-    return widened(fc_weights8(w))
+    """FULLY_CONNECTED weights [out][in] for kiln_dsp_fc_s8: the row blocks widened."""
+    return widened(fc_row_blocks(w))
 
 
-def fc_weights8(w: np.ndarray) -> np.ndarray:
-    """FULLY_CONNECTED weights [out][in] for kiln_dsp_fc_w8_s8, the size layout: int8 as
-    stored, in the same row blocks as fc_weights ([g][b][4] per block, in padded with zeros
-    to a multiple of 4); the kernel widens each word with SXTB16."""
+def fc_row_blocks(w: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED weights [out][in] as int8 in the row blocks the FC kernels walk
+    ([g][b][4] per block of b rows, in padded with zeros to a multiple of 4)."""
     w = pad_last(np.asarray(w, dtype=np.int8), 4)
     out_n, in_n = w.shape
     parts, r = [], 0
@@ -266,6 +265,33 @@ def fc_weights8(w: np.ndarray) -> np.ndarray:
         parts.append(w[r:r + b].reshape(b, in_n // 4, 4).transpose(1, 0, 2).ravel())
         r += b
     return np.concatenate(parts)
+
+
+#: What kiln_dsp_fc_w8_s8 adds to the even bytes of each weight word (and to each
+#: input it reads through SMLAD as the low byte of a halfword): fc_w8_s8.c.
+FC8_EVEN_BIAS = 128
+
+
+def fc_weights8(w: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED weights [out][in] for kiln_dsp_fc_w8_s8, the size layout: the row
+    blocks of fc_row_blocks, one byte a weight, with bytes 0 and 2 of each word stored
+    plus 128 (as unsigned bytes). The kernel reads each word twice through SMLAD: whole,
+    as the halfwords [256 k1 + k0 + 128, 256 k3 + k2 + 128], and as SXTB16 ROR #8's
+    [k1, k3]; fc_w8_s8.c gives the arithmetic."""
+    words = fc_row_blocks(w).view(np.uint8).reshape(-1, 4).copy()
+    words[:, 0::2] ^= 0x80
+    return words.ravel().view(np.int8)
+
+
+def fc_records8(rq: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """kiln_dsp_fc_w8_s8's records: requant_records' with the doubled-accumulator term
+    raised by 2 * 128 * (the row's weights at odd input positions), which the kernel's
+    accumulator lacks (fc_w8_s8.c). Taken modulo 2^32, as the kernel adds it."""
+    rq = np.array(rq, dtype=np.int64)
+    odd = pad_last(np.asarray(w, dtype=np.int64), 4)[:, 1::2].sum(axis=1)
+    rq[:, 0] += 2 * FC8_EVEN_BIAS * odd
+    rq[:, 0] = (rq[:, 0] + 2**31) % 2**32 - 2**31
+    return rq.astype(np.int32)
 
 
 def conv1_records(w_ohwi: np.ndarray, rq: np.ndarray) -> np.ndarray:

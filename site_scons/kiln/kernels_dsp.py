@@ -27,7 +27,7 @@ and, in the size layout, with int8 weights in flash:
   CONV_2D, depthwise over one channel kiln_dsp_conv_w8_s8 (widened in chunks into the arena)
   DEPTHWISE_CONV_2D 3x3 as above      kiln_dsp_dw3x3_w8_s8 (each channel widened as it starts)
   DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_w8_s8 (widened whole into the arena)
-  FULLY_CONNECTED                     kiln_dsp_fc_w8_s8 (widened in registers)
+  FULLY_CONNECTED                     kiln_dsp_fc_w8_s8 (one SXTB16 a weight word)
 
 Kernels marked wide_weights keep int16 copies of the weights in flash; a layer
 kept to int8 weights (OPTIMIZE=size, or a model the speed layout would not
@@ -586,8 +586,13 @@ def _fc_call(ctx: LayerContext, wide: bool) -> LayerCode:
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     w = np.asarray(ctx.t(1).data)
     ctx.decls.append(HEADER)
-    weights = (dict(w=_weights_decl(ctx, lay.fc_weights(w))) if wide
-               else dict(w8=_weights8_decl(ctx, lay.fc_weights8(w))))
+    if wide:
+        weights = dict(w=_weights_decl(ctx, lay.fc_weights(w)))
+    else:
+        # the input's split words are arena scratch planned for this step (_fc8_scratch)
+        split = f"(uint32_t *)(void *){ctx.ptr(ctx.t(1, outputs=True), const=False)}"
+        weights = dict(w8=_weights8_decl(ctx, lay.fc_weights8(w)), split=split)
+        rq = lay.fc_records8(rq, w)
     fields = dict(batches=batches, in_n=in_n, out_n=out_n, **_clamp_fields(*_act_range(ctx.op, y)),
                   exact=lay.has_exact(rq), **weights, rq=_rq_decl(ctx, rq))
     p = ctx.struct("kiln_dsp_fc_params_t", fields)
@@ -596,6 +601,12 @@ def _fc_call(ctx: LayerContext, wide: bool) -> LayerCode:
 
 
 _fc_build, _fc8_build = _builds(_fc_call)
+
+
+def _fc8_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_fc_w8_s8: one batch row's input split into SMLAD words
+    (fc_w8_s8.c), two words per group of 4, after the row's correction word."""
+    return 4 + 8 * -(-int(g.tensors[op.inputs[1]].shape[1]) // 4)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -719,7 +730,7 @@ def _register() -> None:
     wide = {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_dwconv_s8",
             "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8", "kiln_dsp_wino_s8"}
     for op, func, check, build, scratch in [
-        ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, None),
+        ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, _fc8_scratch),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_w8_s8", _dw3_check, _dw3_8_build, _dw3_scratch),

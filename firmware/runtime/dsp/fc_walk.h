@@ -16,6 +16,34 @@
 typedef const uint32_t *(*kiln_dsp_fc_rows_t)(const kiln_dsp_fc_params_t *p, const int8_t *x,
                                                const uint32_t *w, const kiln_dsp_rq_t *r, int8_t *o);
 
+/* One batch row: the row blocks of out_n outputs from the input x. */
+KILN_SPECIALIZE void kiln_dsp_fc_blocks(const kiln_dsp_fc_params_t *p, const int8_t *x, int8_t *out,
+                                         const void *weights, kiln_dsp_fc_rows_t rows6,
+                                         kiln_dsp_fc_rows_t rows4, kiln_dsp_fc_rows_t rows2,
+                                         kiln_dsp_fc_rows_t rows1)
+{
+    const uint32_t *w = (const uint32_t *)weights;
+    const kiln_dsp_rq_t *r = p->rq;
+    uint32_t row = 0;
+
+    for (; row + 6 <= p->out_n; row += 6, r += 6) {
+        w = rows6(p, x, w, r, out + row);
+    }
+    if (row + 4 <= p->out_n) {
+        w = rows4(p, x, w, r, out + row);
+        row += 4;
+        r += 4;
+    }
+    if (row + 2 <= p->out_n) {
+        w = rows2(p, x, w, r, out + row);
+        row += 2;
+        r += 2;
+    }
+    if (row < p->out_n) {
+        rows1(p, x, w, r, out + row);
+    }
+}
+
 KILN_SPECIALIZE void kiln_dsp_fc_walk(const kiln_dsp_fc_params_t *p, const int8_t *in, int8_t *out,
                                        const void *weights, kiln_dsp_fc_rows_t rows6,
                                        kiln_dsp_fc_rows_t rows4, kiln_dsp_fc_rows_t rows2,
@@ -24,25 +52,7 @@ KILN_SPECIALIZE void kiln_dsp_fc_walk(const kiln_dsp_fc_params_t *p, const int8_
     uint32_t b;
 
     for (b = 0; b < p->batches; b++) {
-        const uint32_t *w = (const uint32_t *)weights;
-        const kiln_dsp_rq_t *r = p->rq;
-        uint32_t row = 0;
-        for (; row + 6 <= p->out_n; row += 6, r += 6) {
-            w = rows6(p, in, w, r, out + row);
-        }
-        if (row + 4 <= p->out_n) {
-            w = rows4(p, in, w, r, out + row);
-            row += 4;
-            r += 4;
-        }
-        if (row + 2 <= p->out_n) {
-            w = rows2(p, in, w, r, out + row);
-            row += 2;
-            r += 2;
-        }
-        if (row < p->out_n) {
-            rows1(p, in, w, r, out + row);
-        }
+        kiln_dsp_fc_blocks(p, in, out, weights, rows6, rows4, rows2, rows1);
         in += p->in_n;
         out += p->out_n;
     }

@@ -89,6 +89,18 @@ static inline uint32_t kiln_sxtb16_ror8(uint32_t x)
 #endif
 }
 
+/* REV16: the bytes of each halfword swapped, [b1 b0 b3 b2]. */
+static inline uint32_t kiln_rev16(uint32_t x)
+{
+#if KILN_DSP_NATIVE
+    uint32_t r;
+    __asm__("rev16 %0, %1" : "=r"(r) : "r"(x));   /* GCC 12's arm_acle.h lacks __rev16 */
+    return r;
+#else
+    return ((x & 0x00FF00FFu) << 8) | ((x >> 8) & 0x00FF00FFu);
+#endif
+}
+
 /* SXTAB16: [acc.lo + b0, acc.hi + b2], each lane wrapping modulo 2^16. */
 static inline uint32_t kiln_sxtab16(uint32_t acc, uint32_t x)
 {
@@ -355,6 +367,16 @@ static inline void kiln_store32(void *p, uint32_t v)
 #else
 #define KILN_LDRD_INC(p, a, b) \
     do { (a) = (p)[0]; (b) = (p)[1]; (p) += 2; } while (0)
+#endif
+
+/* p[0] = a, p[1] = b, p += 2 (a uint32_t pointer, 4-byte aligned): STRD with
+ * write-back, which GCC does not form either. */
+#if KILN_DSP_NATIVE
+#define KILN_STRD_INC(p, a, b) \
+    __asm__ volatile("strd %1, %2, [%0], #8" : "+r"(p) : "r"(a), "r"(b) : "memory")
+#else
+#define KILN_STRD_INC(p, a, b) \
+    do { (p)[0] = (a); (p)[1] = (b); (p) += 2; } while (0)
 #endif
 
 #endif /* KILN_DSP_H */

@@ -225,7 +225,7 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Bu
         g = graph if not built else _read_checked(tflite_path, name)  # a build adds scratch tensors
         p, consts, layers = build_layers(g, kernels, narrow, not budget.sparse)
         built[:] = [g, p, consts, layers]
-        return consts.bytes, [LayerCost(op.index, la.weight_bytes, la.macs, la.wide)
+        return consts.bytes, [LayerCost(op.index, la.weight_bytes, la.macs, la.wide, op.op)
                               for op, la in zip(g.ops, layers, strict=True)]
 
     fresh: list[Graph] = []   # one unbuilt graph for all the questions below

@@ -40,9 +40,9 @@ SIZE_MIN_SAVING = 512
 CODE_RESERVE = 96 * 1024
 
 #: Estimated extra instructions per MAC when a layer leaves its int16-weight kernel:
-#: for an int8-weight kernel of the same set (two SXTB16 per weight word), and for the
-#: portable kernel.
-_LOSS_PER_MAC = {"same_set": 0.4, "portable": 6.0}
+#: for the int8-weight FC (one SXTB16 per weight word, fc_w8_s8.c), another int8-weight
+#: kernel of the same set (two SXTB16 per weight word), and the portable kernel.
+_LOSS_PER_MAC = {"FULLY_CONNECTED": 0.15, "same_set": 0.4, "portable": 6.0}
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class LayerCost:
     weight_bytes: int
     macs: int
     wide: bool
+    op: str = ""
 
 
 def _narrow_set(costs: list[LayerCost], narrowed_set_of: Callable[[int], str], over: int) -> set[int]:
@@ -84,7 +85,10 @@ def _narrow_set(costs: list[LayerCost], narrowed_set_of: Callable[[int], str], o
     for c in costs:
         if not c.wide or c.weight_bytes <= 0:
             continue
-        loss = _LOSS_PER_MAC["portable" if narrowed_set_of(c.op_index) == "portable" else "same_set"]
+        if narrowed_set_of(c.op_index) == "portable":
+            loss = _LOSS_PER_MAC["portable"]
+        else:
+            loss = _LOSS_PER_MAC.get(c.op, _LOSS_PER_MAC["same_set"])
         saved = c.weight_bytes // 2      # int16 -> int8 halves the weight part (records stay)
         ranked.append((loss * c.macs / max(saved, 1), c.op_index, saved))
     narrow: set[int] = set()

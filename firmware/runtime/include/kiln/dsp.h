@@ -217,8 +217,11 @@ void kiln_dsp_conv1_pool_s8(const kiln_dsp_conv1_pool_params_t *p, const int8_t 
  *   w:  int16 (kiln_dsp_fc_s8, the speed layout), for each block of b rows:
  *       [ceil(in_n/4)][b rows][2 pairs], doubled, in SXTB16 order;
  *   w8: int8 (kiln_dsp_fc_w8_s8, the size layout), for each block of b rows:
- *       [ceil(in_n/4)][b rows][4], as the model stores them.
- * Each kernel reads only its own field. */
+ *       [ceil(in_n/4)][b rows][4], bytes 0 and 2 of each word plus 128
+ *       (dsp_layout.fc_weights8), with its records' bias term adjusted to match
+ *       (dsp_layout.fc_records8);
+ *   split: the size layout's arena scratch, 4 + 8 * ceil(in_n/4) bytes.
+ * Each kernel reads only its own fields. */
 typedef struct {
     uint32_t batches, in_n, out_n;
     uint8_t clamp;
@@ -226,6 +229,7 @@ typedef struct {
     int32_t act_min, act_max;
     const int16_t *w;
     const int8_t *w8;
+    uint32_t *split;
     const kiln_dsp_rq_t *rq;    /* out_n entries */
 } kiln_dsp_fc_params_t;
 

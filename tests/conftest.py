@@ -8,8 +8,11 @@ Markers (registered in pyproject.toml):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from support import have
+from kiln import bench, paths, registry
+from support import ROOT, have, run_scons
 
 _NEEDS = {
     "arm-none-eabi-gcc": "arm-none-eabi-gcc not installed (run toolchain/setup)",
@@ -29,3 +32,24 @@ def emulator() -> None:
     """Skip when QEMU is missing."""
     if not have("qemu-system-arm"):
         pytest.skip(_NEEDS["qemu-system-arm"])
+
+
+def _suite_models() -> list[Path]:
+    """The trained variants the slow tests read: every fashion_mnist variant, cifar_cnn's
+    float, ptq and dynamic, and the benchmark suite's ptq models."""
+    wanted = [("fashion_mnist", v) for v in registry.variants("fashion_mnist")]
+    wanted += [("cifar_cnn", v) for v in ("float", "ptq", "dynamic")] + list(bench.ALL)
+    return list(dict.fromkeys(paths.tflite(net, v) for net, v in wanted))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _models_built_two_at_a_time(request) -> None:
+    """Build the missing suite models in one `scons -j2` before the first test: two
+    TensorFlow conversions or fine-tunings at a time on two cores, where each test's
+    support.variant_path would build its own alone (about a minute of a clean CI).
+    Only for a session with slow tests: the fast loop reads no trained model."""
+    if not any(item.get_closest_marker("slow") for item in request.session.items):
+        return
+    missing = [t for t in _suite_models() if not t.exists()]
+    if missing:
+        run_scons("-j2", *[str(t.relative_to(ROOT)) for t in missing], timeout=3600)

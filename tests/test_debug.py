@@ -70,7 +70,10 @@ def test_busy_port_is_refused():
     debug.check_port_free(port)  # free again once closed
 
 
-@pytest.mark.parametrize("board", OPENOCD_BOARDS)
+# The fast loop takes the first board; the others (each an image of its own to build,
+# the same path with another interface and target) run with the slow tests.
+@pytest.mark.parametrize("board", [b if i == 0 else pytest.param(b, marks=pytest.mark.slow)
+                                   for i, b in enumerate(OPENOCD_BOARDS)])
 def test_openocd_serves_gdb_with_the_boards_target(board, tmp_path):
     b = boards.load(board)
     bindir = tmp_path / "bin"

@@ -211,9 +211,9 @@ def test_makefile_fragment_builds_the_library_and_the_example(two_models: dict, 
 def test_runtime_scan_agrees_with_the_compiled_symbols() -> None:
     """Every external kiln_ symbol of each compiled runtime object is one the
     scan finds defined in that file (the weak profiling clock aside)."""
-    objs = {o.name: o for o in hostcheck.runtime_objects("dsp")}
+    objs = {o.name.rsplit("-", 1)[0]: o for o in hostcheck.runtime_objects("dsp")}   # less the key
     for src in fw.runtime_sources("dsp"):
-        obj = objs[f"{src.parent.name}_{src.stem}.o"]
+        obj = objs[f"{src.parent.name}_{src.stem}"]
         nm = subprocess.run(["nm", "--defined-only", "-g", str(obj)], capture_output=True, text=True,
                             check=True).stdout
         symbols = {line.split()[-1] for line in nm.splitlines() if line.split()[-1].startswith("kiln_")}

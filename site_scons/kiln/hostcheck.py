@@ -17,7 +17,7 @@ oracle is tf.lite.Interpreter with its reference kernels (kiln.oracle).
 from __future__ import annotations
 
 import argparse
-import atexit
+import concurrent.futures
 import ctypes
 import hashlib
 import os
@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,6 @@ SANITIZE_FLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-fsanitize=address,un
                   "-fno-sanitize-recover=all"]
 #: KILN_SANITIZE=1 builds every host model with SANITIZE_FLAGS (the fidelity suites honour it).
 SANITIZE_ENV = "KILN_SANITIZE"
-_RUNTIME_CACHE: dict[str, list[Path]] = {}
 
 #: The sanitized model runs as its own program (ASan cannot be loaded into
 #: Python with ctypes): inputs on stdin, outputs on stdout, one after another.
@@ -121,33 +121,51 @@ def sanitize_default() -> bool:
     return os.environ.get(SANITIZE_ENV, "") not in ("", "0")
 
 
+#: Where the host runtime's objects are kept between runs, one file per source, flags and
+#: content (runtime_objects).
+HOST_RUNTIME_DIR = ROOT / "build" / "host-runtime"
+
+
+def _compile_object(cmd: list[str], obj: Path) -> None:
+    """Run one host compilation into a temporary name beside `obj`, then rename it into
+    place, so that a concurrent or interrupted run never sees half an object."""
+    tmp = obj.with_name(f".{obj.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise KilnError(f"host compilation of the runtime failed:\n{' '.join(cmd)}\n"
+                        f"{proc.stderr.strip()}")
+    os.replace(tmp, obj)
+
+
 def runtime_objects(kernels: str = "portable", sanitize: bool = False) -> list[Path]:
-    """The runtime compiled once per process (keyed by the sources' content and
-    the build): the portable kernels, plus the dsp set (its plain-C host path)
-    unless portable."""
+    """The runtime compiled for the host: the portable kernels, plus the dsp set (its
+    plain-C host path) unless portable. Each object is named by its source's content, the
+    headers' and the flags, and kept in HOST_RUNTIME_DIR: a later run, or the other kernel
+    set, compiles only what changed, two sources at a time."""
     sources = sorted((RUNTIME / "portable").glob("*.c"))
     # every file the sources include: kiln/*.h, kiln/ops/*.h and the shared .inc bodies
     headers = sorted((RUNTIME / "include").rglob("*.h")) + sorted((RUNTIME / "portable").glob("*.inc"))
     if kernels != "portable":
         sources += sorted((RUNTIME / "dsp").glob("*.c"))
-        headers += sorted((RUNTIME / "dsp").glob("*.h"))
+    headers += sorted((RUNTIME / "dsp").glob("*.h"))   # included by portable sources too
     flags = [f for f in _CFLAGS if f != "-shared"] + (SANITIZE_FLAGS if sanitize else [])
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)
-                         + " ".join(flags).encode()).hexdigest()
-    if key not in _RUNTIME_CACHE:
-        outdir = Path(tempfile.mkdtemp(prefix="kiln-runtime-"))
-        atexit.register(shutil.rmtree, outdir, True)
-        objs = []
-        for src in sources:
-            obj = outdir / f"{src.parent.name}_{src.stem}.o"  # portable/ and dsp/ share file names
-            cmd = [*host_cc().split(), *flags, "-c", str(src), "-o", str(obj)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise KilnError(f"host compilation of the runtime failed:\n{' '.join(cmd)}\n"
-                                f"{proc.stderr.strip()}")
-            objs.append(obj)
-        _RUNTIME_CACHE[key] = objs
-    return _RUNTIME_CACHE[key]
+    common = hashlib.sha256(b"".join(p.read_bytes() for p in headers) + " ".join(flags).encode()
+                            + host_cc().encode())
+    HOST_RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+    objs, todo = [], []
+    for src in sources:
+        h = common.copy()
+        h.update(src.read_bytes())
+        # portable/ and dsp/ share file names
+        obj = HOST_RUNTIME_DIR / f"{src.parent.name}_{src.stem}-{h.hexdigest()[:16]}.o"
+        objs.append(obj)
+        if not obj.exists():
+            todo.append(([*host_cc().split(), *flags, "-c", str(src)], obj))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        for done in [pool.submit(_compile_object, cmd, obj) for cmd, obj in todo]:
+            done.result()
+    return objs
 
 
 class HostModel:

@@ -120,7 +120,7 @@ def test_small_flash_gets_the_narrowed_image_and_overflows_are_explained(tmp_pat
     flash = CODE_RESERVE + speed.weight_bytes - 200
     small = _board_copy(tree, source, "small_flash", FLASH=flash)
 
-    run_scons(f"BOARD={small}", f"TFLITE={model}", cwd=tree)
+    run_scons("-j2", f"BOARD={small}", f"TFLITE={model}", cwd=tree)   # a fresh tree: its own runtime
     out = tree / paths.tflite_firmware_dir(small, model, "dsp").relative_to(ROOT)
     kernels = [la["kernel"] for la in json.loads((out / "gen" / paths.LAYERS_REPORT).read_text())["layers"]]
     assert "kiln_dsp_fc_w8_s8" in kernels and "kiln_dsp_conv_s8" in kernels

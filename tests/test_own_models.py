@@ -81,8 +81,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _infer(tree: Path, net: str, variant: str) -> dict:
     """Run infer on the emulated board; the summary it wrote."""
-    run_scons("-j2", "infer", f"NET={net}", f"MODEL={variant}", f"BOARD={BOARD}", f"LIMIT={SAMPLES}", cwd=tree,
-              timeout=900)
+    run_scons("-j2", "infer", f"NET={net}", f"MODEL={variant}", f"BOARD={BOARD}", f"LIMIT={SAMPLES}",
+              cwd=tree, timeout=900)
     kernels = fw.resolve_kernels("auto", fw.cpu_flags(boards.load(BOARD).cpu))
     out = tree / paths.firmware_dir(BOARD, net, variant, kernels).relative_to(ROOT)
     return json.loads((out / "infer.json").read_text())

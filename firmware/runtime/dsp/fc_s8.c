@@ -83,12 +83,7 @@ static inline int8_t out_q(const kiln_dsp_fc_params_t *p, const kiln_dsp_rq_t *r
 static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uint32_t pairs,
                                          int32_t *acc)
 {
-    register int32_t a0 __asm__("r0") = acc[0];
-    register int32_t a1 __asm__("r1") = acc[1];
-    register int32_t a2 __asm__("r2") = acc[2];
-    register int32_t a3 __asm__("r3") = acc[3];
-    register int32_t a4 __asm__("r4") = acc[4];
-    register int32_t a5 __asm__("r5") = acc[5];
+    KILN_FC6_ACC_BIND(acc);
     register const int8_t *xr __asm__("r12") = x;
     register const uint32_t *wp __asm__("lr") = w;
     const int8_t *end = x + 8u * pairs;
@@ -123,7 +118,7 @@ static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uin
         : [end] "m"(end)
         : "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
 #undef KILN_FC6_GROUP_ASM
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5;
+    KILN_FC6_ACC_STORE(acc);
     return wp;
 }
 #endif

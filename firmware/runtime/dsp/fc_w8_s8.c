@@ -76,20 +76,23 @@ static void split_input(const int8_t *x, uint32_t in_n, uint32_t *split)
 /* One row's weight word into its accumulator. */
 #define KILN_FC8_ROW(acc, wv) acc = kiln_smlad(kiln_sxtb16_ror8(wv), z, kiln_smlad(wv, y, acc))
 
+/* Two rows' weight words (one LDRD) into their accumulators. */
+#define KILN_FC8_ROW_PAIR(accA, accB)                              \
+    do {                                                           \
+        uint32_t w0, w1;                                           \
+        KILN_LDRD_INC(w, w0, w1);                                  \
+        KILN_FC8_ROW(accA, w0);                                    \
+        KILN_FC8_ROW(accB, w1);                                    \
+    } while (0)
+
 /* One group of 4 inputs for a block of 6 rows (accumulators a[]). */
 #define KILN_FC8_GROUP6()                                          \
     do {                                                           \
-        uint32_t y, z, w0, w1;                                     \
+        uint32_t y, z;                                             \
         KILN_LDRD_INC(yz, y, z);                                   \
-        KILN_LDRD_INC(w, w0, w1);                                  \
-        KILN_FC8_ROW(a[0], w0);                                    \
-        KILN_FC8_ROW(a[1], w1);                                    \
-        KILN_LDRD_INC(w, w0, w1);                                  \
-        KILN_FC8_ROW(a[2], w0);                                    \
-        KILN_FC8_ROW(a[3], w1);                                    \
-        KILN_LDRD_INC(w, w0, w1);                                  \
-        KILN_FC8_ROW(a[4], w0);                                    \
-        KILN_FC8_ROW(a[5], w1);                                    \
+        KILN_FC8_ROW_PAIR(a[0], a[1]);                             \
+        KILN_FC8_ROW_PAIR(a[2], a[3]);                             \
+        KILN_FC8_ROW_PAIR(a[4], a[5]);                             \
     } while (0)
 
 #if KILN_DSP_ASM
@@ -100,12 +103,7 @@ static void split_input(const int8_t *x, uint32_t in_n, uint32_t *split)
 static inline const uint32_t *mac6_pairs(const uint32_t *yz, const uint32_t *w, uint32_t pairs,
                                          int32_t *acc)
 {
-    register int32_t a0 __asm__("r0") = acc[0];
-    register int32_t a1 __asm__("r1") = acc[1];
-    register int32_t a2 __asm__("r2") = acc[2];
-    register int32_t a3 __asm__("r3") = acc[3];
-    register int32_t a4 __asm__("r4") = acc[4];
-    register int32_t a5 __asm__("r5") = acc[5];
+    KILN_FC6_ACC_BIND(acc);
     register const uint32_t *xr __asm__("r12") = yz;
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *end = yz + 4u * pairs;
@@ -137,7 +135,7 @@ static inline const uint32_t *mac6_pairs(const uint32_t *yz, const uint32_t *w, 
         : "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
 #undef KILN_FC8_GROUP6_ASM
 #undef KILN_FC8_ROWS3_ASM
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5;
+    KILN_FC6_ACC_STORE(acc);
     return wp;
 }
 #endif
@@ -181,16 +179,12 @@ static const uint32_t *rows4(const kiln_dsp_fc_params_t *p, const int8_t *x, con
 {
     const uint32_t *yz = (const uint32_t *)(const void *)x;
     int32_t a0 = (int32_t)*yz++, a1 = a0, a2 = a0, a3 = a0;
-    uint32_t n, y, z, w0, w1;
+    uint32_t n, y, z;
 
     for (n = (p->in_n + 3u) / 4u; n; n--) {
         KILN_LDRD_INC(yz, y, z);
-        KILN_LDRD_INC(w, w0, w1);
-        KILN_FC8_ROW(a0, w0);
-        KILN_FC8_ROW(a1, w1);
-        KILN_LDRD_INC(w, w0, w1);
-        KILN_FC8_ROW(a2, w0);
-        KILN_FC8_ROW(a3, w1);
+        KILN_FC8_ROW_PAIR(a0, a1);
+        KILN_FC8_ROW_PAIR(a2, a3);
     }
     o[0] = out_q(p, &r[0], a0);
     o[1] = out_q(p, &r[1], a1);
@@ -204,13 +198,11 @@ static const uint32_t *rows2(const kiln_dsp_fc_params_t *p, const int8_t *x, con
 {
     const uint32_t *yz = (const uint32_t *)(const void *)x;
     int32_t a0 = (int32_t)*yz++, a1 = a0;
-    uint32_t n, y, z, w0, w1;
+    uint32_t n, y, z;
 
     for (n = (p->in_n + 3u) / 4u; n; n--) {
         KILN_LDRD_INC(yz, y, z);
-        KILN_LDRD_INC(w, w0, w1);
-        KILN_FC8_ROW(a0, w0);
-        KILN_FC8_ROW(a1, w1);
+        KILN_FC8_ROW_PAIR(a0, a1);
     }
     o[0] = out_q(p, &r[0], a0);
     o[1] = out_q(p, &r[1], a1);

@@ -16,6 +16,21 @@
 typedef const uint32_t *(*kiln_dsp_fc_rows_t)(const kiln_dsp_fc_params_t *p, const int8_t *x,
                                                const uint32_t *w, const kiln_dsp_rq_t *r, int8_t *o);
 
+/* The six accumulators of a 6-row block's assembly loop (fc_s8.c,
+ * fc_w8_s8.c), bound to r0-r5 from acc[] and stored back. */
+#define KILN_FC6_ACC_BIND(acc)                               \
+    register int32_t a0 __asm__("r0") = (acc)[0];            \
+    register int32_t a1 __asm__("r1") = (acc)[1];            \
+    register int32_t a2 __asm__("r2") = (acc)[2];            \
+    register int32_t a3 __asm__("r3") = (acc)[3];            \
+    register int32_t a4 __asm__("r4") = (acc)[4];            \
+    register int32_t a5 __asm__("r5") = (acc)[5]
+#define KILN_FC6_ACC_STORE(acc)                              \
+    do {                                                     \
+        (acc)[0] = a0; (acc)[1] = a1; (acc)[2] = a2;         \
+        (acc)[3] = a3; (acc)[4] = a4; (acc)[5] = a5;         \
+    } while (0)
+
 /* One batch row: the row blocks of out_n outputs from the input x. */
 KILN_SPECIALIZE void kiln_dsp_fc_blocks(const kiln_dsp_fc_params_t *p, const int8_t *x, int8_t *out,
                                          const void *weights, kiln_dsp_fc_rows_t rows6,

@@ -34,22 +34,28 @@ def emulator() -> None:
         pytest.skip(_NEEDS["qemu-system-arm"])
 
 
-def _suite_models() -> list[Path]:
-    """The trained variants the slow tests read: every fashion_mnist variant, cifar_cnn's
-    float, ptq and dynamic, and the benchmark suite's ptq models."""
+def _suite_models() -> dict[str, list[Path]]:
+    """The trained variants the slow tests read, by network: every fashion_mnist variant,
+    cifar_cnn's float, ptq and dynamic, and the benchmark suite's ptq models."""
     wanted = [("fashion_mnist", v) for v in registry.variants("fashion_mnist")]
     wanted += [("cifar_cnn", v) for v in ("float", "ptq", "dynamic")] + list(bench.ALL)
-    return list(dict.fromkeys(paths.tflite(net, v) for net, v in wanted))
+    nets: dict[str, list[Path]] = {}
+    for net, variant in wanted:
+        nets.setdefault(net, [])
+        if paths.tflite(net, variant) not in nets[net]:
+            nets[net].append(paths.tflite(net, variant))
+    return nets
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _models_built_two_at_a_time(request) -> None:
-    """Build the missing suite models in one `scons -j2` before the first test: two
-    TensorFlow conversions or fine-tunings at a time on two cores, where each test's
+    """Build the missing suite models before the first test, one `scons -j2` per network:
+    two TensorFlow conversions or fine-tunings at a time on two cores, where each test's
     support.variant_path would build its own alone (about a minute of a clean CI).
     Only for a session with slow tests: the fast loop reads no trained model."""
     if not any(item.get_closest_marker("slow") for item in request.session.items):
         return
-    missing = [t for t in _suite_models() if not t.exists()]
-    if missing:
-        run_scons("-j2", *[str(t.relative_to(ROOT)) for t in missing], timeout=3600)
+    for net, targets in _suite_models().items():
+        missing = [str(t.relative_to(ROOT)) for t in targets if not t.exists()]
+        if missing:   # a network's variants are targets only under its NET=
+            run_scons("-j2", f"NET={net}", *missing, timeout=3600)

@@ -76,16 +76,12 @@ static inline int8_t out_q(const kiln_dsp_fc_params_t *p, const kiln_dsp_rq_t *r
     } while (0)
 
 #if KILN_DSP_ASM
-/* Pairs of groups for a block of 6 rows on the target: the six accumulators
- * stay in registers only in assembly (GCC spills some and never forms LDM).
+/* Pairs of groups for a block of 6 rows on the target (fc_walk.h's loop).
  * Registers: r0-r5 the accumulators, r6-r7 the widened input word, r8-r11
  * two rows' weight words, r12 the input, lr the weights. */
 static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uint32_t pairs,
                                          int32_t *acc)
 {
-    KILN_FC6_ACC_BIND(acc);
-    register const int8_t *xr __asm__("r12") = x;
-    register const uint32_t *wp __asm__("lr") = w;
     const int8_t *end = x + 8u * pairs;
 
 #define KILN_FC6_GROUP_ASM                  \
@@ -107,19 +103,9 @@ static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uin
         "smlad  r4, r7, r9, r4\n\t"         \
         "smlad  r5, r6, r10, r5\n\t"        \
         "smlad  r5, r7, r11, r5\n\t"
-    __asm__ volatile(
-        "1:\n\t"
-        KILN_FC6_GROUP_ASM
-        KILN_FC6_GROUP_ASM
-        "ldr    r8, %[end]\n\t"
-        "cmp    r12, r8\n\t"
-        "bne    1b\n\t"
-        : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3), "+r"(a4), "+r"(a5), "+r"(xr), "+r"(wp)
-        : [end] "m"(end)
-        : "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    KILN_FC6_PAIRS_ASM(KILN_FC6_GROUP_ASM, acc, x, w, end);
 #undef KILN_FC6_GROUP_ASM
-    KILN_FC6_ACC_STORE(acc);
-    return wp;
+    return w;
 }
 #endif
 

@@ -96,16 +96,13 @@ static void split_input(const int8_t *x, uint32_t in_n, uint32_t *split)
     } while (0)
 
 #if KILN_DSP_ASM
-/* Pairs of groups for a block of 6 rows on the target, in assembly so that
- * the six accumulators stay in registers. Registers: r0-r5 the
- * accumulators, r6-r7 the group's Y and Z, r8-r10 three rows' weight words,
- * r11 one word's SXTB16 ROR #8, r12 the split input, lr the weights. */
+/* Pairs of groups for a block of 6 rows on the target (fc_walk.h's loop).
+ * Registers: r0-r5 the accumulators, r6-r7 the group's Y and Z, r8-r10
+ * three rows' weight words, r11 one word's SXTB16 ROR #8, r12 the split
+ * input, lr the weights. */
 static inline const uint32_t *mac6_pairs(const uint32_t *yz, const uint32_t *w, uint32_t pairs,
                                          int32_t *acc)
 {
-    KILN_FC6_ACC_BIND(acc);
-    register const uint32_t *xr __asm__("r12") = yz;
-    register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *end = yz + 4u * pairs;
 
 #define KILN_FC8_ROWS3_ASM(A, B, C)               \
@@ -123,20 +120,10 @@ static inline const uint32_t *mac6_pairs(const uint32_t *yz, const uint32_t *w, 
         "ldrd   r6, r7, [r12], #8\n\t"            \
         KILN_FC8_ROWS3_ASM("r0", "r1", "r2")      \
         KILN_FC8_ROWS3_ASM("r3", "r4", "r5")
-    __asm__ volatile(
-        "1:\n\t"
-        KILN_FC8_GROUP6_ASM
-        KILN_FC8_GROUP6_ASM
-        "ldr    r8, %[end]\n\t"
-        "cmp    r12, r8\n\t"
-        "bne    1b\n\t"
-        : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3), "+r"(a4), "+r"(a5), "+r"(xr), "+r"(wp)
-        : [end] "m"(end)
-        : "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    KILN_FC6_PAIRS_ASM(KILN_FC8_GROUP6_ASM, acc, yz, w, end);
 #undef KILN_FC8_GROUP6_ASM
 #undef KILN_FC8_ROWS3_ASM
-    KILN_FC6_ACC_STORE(acc);
-    return wp;
+    return w;
 }
 #endif
 

@@ -16,19 +16,33 @@
 typedef const uint32_t *(*kiln_dsp_fc_rows_t)(const kiln_dsp_fc_params_t *p, const int8_t *x,
                                                const uint32_t *w, const kiln_dsp_rq_t *r, int8_t *o);
 
-/* The six accumulators of a 6-row block's assembly loop (fc_s8.c,
- * fc_w8_s8.c), bound to r0-r5 from acc[] and stored back. */
-#define KILN_FC6_ACC_BIND(acc)                               \
-    register int32_t a0 __asm__("r0") = (acc)[0];            \
-    register int32_t a1 __asm__("r1") = (acc)[1];            \
-    register int32_t a2 __asm__("r2") = (acc)[2];            \
-    register int32_t a3 __asm__("r3") = (acc)[3];            \
-    register int32_t a4 __asm__("r4") = (acc)[4];            \
-    register int32_t a5 __asm__("r5") = (acc)[5]
-#define KILN_FC6_ACC_STORE(acc)                              \
-    do {                                                     \
-        (acc)[0] = a0; (acc)[1] = a1; (acc)[2] = a2;         \
-        (acc)[3] = a3; (acc)[4] = a4; (acc)[5] = a5;         \
+/* The 6-row block's assembly loop (fc_s8.c, fc_w8_s8.c): GROUP_ASM twice per
+ * iteration until the input pointer (r12, from x) reaches end; the six
+ * accumulators in r0-r5, from and back to acc[]; the weights in lr, from w,
+ * which is left at the next block's start. GROUP_ASM may use r6-r11. The
+ * accumulators stay in registers only in assembly (GCC spills some and
+ * never forms LDM). */
+#define KILN_FC6_PAIRS_ASM(GROUP_ASM, acc, x, w, end)                                \
+    do {                                                                             \
+        register int32_t a0 __asm__("r0") = (acc)[0];                                \
+        register int32_t a1 __asm__("r1") = (acc)[1];                                \
+        register int32_t a2 __asm__("r2") = (acc)[2];                                \
+        register int32_t a3 __asm__("r3") = (acc)[3];                                \
+        register int32_t a4 __asm__("r4") = (acc)[4];                                \
+        register int32_t a5 __asm__("r5") = (acc)[5];                                \
+        register const void *xr __asm__("r12") = (x);                                \
+        register const uint32_t *wp __asm__("lr") = (w);                             \
+        __asm__ volatile("1:\n\t" GROUP_ASM GROUP_ASM                                 \
+                         "ldr    r8, %[end]\n\t"                                     \
+                         "cmp    r12, r8\n\t"                                        \
+                         "bne    1b\n\t"                                             \
+                         : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3), "+r"(a4), "+r"(a5), \
+                           "+r"(xr), "+r"(wp)                                        \
+                         : [end] "m"(end)                                            \
+                         : "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");    \
+        (acc)[0] = a0; (acc)[1] = a1; (acc)[2] = a2;                                 \
+        (acc)[3] = a3; (acc)[4] = a4; (acc)[5] = a5;                                 \
+        (w) = wp;                                                                    \
     } while (0)
 
 /* One batch row: the row blocks of out_n outputs from the input x. */

@@ -40,6 +40,8 @@ def _packages_of(module: str) -> list[str]:
 
 _FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", re.M)
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#]+)", re.M)
+_COMMENT = re.compile(r"#[^\n]*")
+_IMPORTS_ALL = re.compile(r"pkgutil\.iter_modules\(__path__\)")
 
 
 def _resolve(dots: str, name: str, module: str, is_package: bool) -> str:
@@ -63,13 +65,17 @@ def _imports(module: str) -> tuple[str, ...]:
     path = _file_of(module)
     if path is None:
         return ()
-    text = path.read_text()
+    # Comments go first: one inside a parenthesized name list may hold a ")".
+    text = _COMMENT.sub("", path.read_text())
     found = [n for m in _IMPORT.finditer(text) for n in _names(m.group(1))]
     for m in _FROM.finditer(text):
         target = _resolve(m.group(1), m.group(2), module, path.name == "__init__.py")
         found.append(target)
         # `from kiln.x import y`: y is a submodule or just a name in x.
         found += [f"{target}.{name}" for name in _names(m.group(3))]
+    if path.name == "__init__.py" and _IMPORTS_ALL.search(text):
+        # A package that imports every module in its folder (the operator families).
+        found += [f"{module}.{f.stem}" for f in sorted(path.parent.glob("*.py")) if f.stem != "__init__"]
     return tuple(m for m in found if m == PACKAGE or m.startswith(PACKAGE + "."))
 
 

@@ -47,6 +47,11 @@ def _act_specs() -> list[tuple[str, object, str]]:
     return [
         ("logistic", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("sigmoid")), "kiln_dsp_lut_s8"),
         ("tanh", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.Activation("tanh")), "kiln_dsp_lut_s8"),
+        # x * relu6(x + 3) / 6, as Keras writes it: the converter makes it one HARD_SWISH
+        ("hard_swish", lambda: seq((6, 6, 8), L.Conv2D(8, 1),
+                                   L.Lambda(lambda x: x * opmodels._tf().nn.relu6(x + 3.0) / 6.0)),
+         "kiln_dsp_lut_s8"),
+        ("leaky_relu", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.LeakyReLU(0.15)), "kiln_dsp_lut_s8"),
         ("softmax_rows", lambda: seq((5, 16), L.Dense(12), L.Softmax()), "kiln_dsp_softmax_s8"),
         # logits over +-60: differences below diff_min drop out of the sum
         ("softmax_wide", lambda: seq((3, 64), L.Dense(10), L.Rescaling(12.0), L.Softmax()),
@@ -109,6 +114,39 @@ def test_activation_tables_identical(converted: Converted, name: str) -> None:
 #: One-operator LOGISTIC / TANH models over input scales from 1/1000 to 1 (the table's
 #: multiplier, shift and saturation radius all vary), zero points across the range.
 SIGMOID_SCALES = [(0.00113, -5), (0.0197, 31), (0.0831, -128), (0.377, 100), (0.962, 0)]
+
+
+#: One-operator activation models: (operator, input (scale, zp), output (scale, zp), alpha).
+#: Scales from 1/1000 to 2 in and out, so that HARD_SWISH's relu exponent runs from left
+#: shifts to right shifts past 16 and its output exponent across its range, and the
+#: requantizing activations scale up as well as down.
+UNARY_SPECS = [
+    ("HARD_SWISH", (0.0231, -3), (0.0197, -114), None),
+    ("HARD_SWISH", (0.00093, 40), (0.00041, -128), None),
+    ("HARD_SWISH", (0.19, -128), (0.37, 7), None),
+    ("HARD_SWISH", (1.93, 100), (0.05, 0), None),
+    ("HARD_SWISH", (0.0625, 0), (1.7, -20), None),
+    ("LEAKY_RELU", (0.0213, 5), (0.0187, -9), 0.2),
+    ("LEAKY_RELU", (0.11, 0), (0.31, 100), 0.01),
+    ("LEAKY_RELU", (0.0041, 60), (0.0299, -40), 1.7),
+    ("RELU", (0.0213, 5), (0.0107, -128), None),
+    ("RELU", (0.21, -17), (0.9, -3), None),
+    ("RELU6", (0.0313, -100), (0.0313, -100), None),
+    ("RELU6", (0.0061, 20), (0.0061, 20), None),
+]
+
+
+@pytest.mark.parametrize("k", range(len(UNARY_SPECS)),
+                         ids=[f"{s[0].lower()}_{i}" for i, s in enumerate(UNARY_SPECS)])
+def test_activation_tables_over_every_input(tmp_path: Path, k: int) -> None:
+    """HARD_SWISH, LEAKY_RELU, RELU and RELU6 as tables (kiln.fixedpoint's port of each
+    portable kernel) against tflite-micro, on every int8 input."""
+    op, in_q, out_q, alpha = UNARY_SPECS[k]
+    path = tmp_path / f"{op.lower()}.tflite"
+    path.write_bytes(quant_model(op, "int8", in_q, "int8", out_q, alpha=alpha))
+    res, used = _run(path, quant_inputs("int8", None))
+    assert "kiln_dsp_lut_s8" in used, used
+    assert res.ok and res.identical_values == res.total_values, f"{UNARY_SPECS[k]}: {res.summary()}"
 
 
 @pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])

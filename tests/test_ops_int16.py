@@ -190,8 +190,9 @@ QUANT_SPECS = [
 QUANT_N = 256  # elements per sample
 
 
-def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q) -> bytes:
-    """A .tflite holding one QUANTIZE or DEQUANTIZE of a [1, QUANT_N] tensor."""
+def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q, alpha: float | None = None) -> bytes:
+    """A .tflite holding one QUANTIZE or DEQUANTIZE (or another one-input operator) of a
+    [1, QUANT_N] tensor; `alpha`: LEAKY_RELU's option."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -212,6 +213,10 @@ def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q) -> bytes:
     code.version = 1
     node = schema.OperatorT()
     node.opcodeIndex, node.inputs, node.outputs = 0, [0], [1]
+    if alpha is not None:
+        node.builtinOptionsType = schema.BuiltinOptions.LeakyReluOptions
+        node.builtinOptions = schema.LeakyReluOptionsT()
+        node.builtinOptions.alpha = alpha
     graph = schema.SubGraphT()
     graph.tensors = [tensor("x", in_dtype, in_q, 1), tensor("y", out_dtype, out_q, 2)]
     graph.inputs, graph.outputs, graph.operators, graph.name = [0], [1], [node], "main"

@@ -160,3 +160,71 @@ def softmax_exp_q0(diff: int, input_multiplier: int, input_left_shift: int, diff
     if diff < diff_min:
         return 0
     return exp_on_negative_q5(sat_rdhm(w32(diff << input_left_shift), input_multiplier))
+
+
+def relu_s8(q: int, in_zp: int, out_zp: int, mult: int, shift: int, act_min: int,
+            act_max: int) -> int:
+    """kiln_relu_s8 of one int8 value: requantized to the output, then clamped."""
+    return max(act_min, min(act_max, out_zp + requantize(q - in_zp, mult, shift)))
+
+
+def leaky_relu_s8(q: int, in_zp: int, out_zp: int, id_mult: int, id_shift: int,
+                  alpha_mult: int, alpha_shift: int) -> int:
+    """kiln_leaky_relu_s8 of one int8 value: the identity or alpha branch by its sign."""
+    x = q - in_zp
+    v = requantize(x, id_mult, id_shift) if x >= 0 else requantize(x, alpha_mult, alpha_shift)
+    return _sat_s8(out_zp + v)
+
+
+def _tdiv(a: int, b: int) -> int:
+    """C's integer division: the quotient truncated toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _i16(v: int) -> int:
+    """v wrapped to int16, as the C's (int16_t) casts do."""
+    return ((v + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def _srdhm16(a: int, b: int) -> int:
+    """round(a * b / 2^15), ties away from zero; -1 * -1 saturates (srdhm16 in the C)."""
+    if a == b == -32768:
+        return 32767
+    ab = a * b
+    return _i16(_tdiv(ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14)), 1 << 15))
+
+
+def _sdhm16(a: int, b: int) -> int:
+    """a * b / 2^15 truncated toward zero; -1 * -1 saturates (sdhm16 in the C)."""
+    if a == b == -32768:
+        return 32767
+    return _i16(_tdiv(a * b, 1 << 15))
+
+
+def _sat_shl16(v: int, amount: int) -> int:
+    return max(-32768, min(32767, v << amount))
+
+
+def _rounding_div_pot16(x: int, exponent: int) -> int:
+    """The reference's int16 rounding shift: from exponent 16 on its mask is all ones."""
+    if exponent >= 16:
+        return 1 if x >= 0 else -1
+    return rounding_div_pot(x, exponent)
+
+
+def hard_swish_s8(q: int, in_zp: int, out_zp: int, out_mult: int, out_exp: int,
+                  relu_mult: int, relu_exp: int) -> int:
+    """kiln_hard_swish_s8 of one int8 value (16-bit fixed point, step by step as the C)."""
+    hires = (q - in_zp) * 128
+    pre_out = _srdhm16(hires, out_mult)
+    relu = hires
+    if relu_exp > 0:
+        relu = _sat_shl16(relu, relu_exp - 1)
+    relu = _srdhm16(relu, relu_mult)
+    if relu_exp > 0:
+        relu = _sat_shl16(relu, 1)
+    elif relu_exp < 0:
+        relu = _rounding_div_pot16(relu, -relu_exp)
+    relu = (relu + (1 << 15)) >> 1
+    return _sat_s8(_rounding_div_pot16(_sdhm16(relu, pre_out), -out_exp) + out_zp)

@@ -4,7 +4,8 @@ An element-wise operator whose output depends on one 8-bit input value is 256
 outputs, evaluated here with the portable kernel's own arithmetic
 (kiln.fixedpoint) and looked up at run time:
 
-  LOGISTIC, TANH (int8)                          kiln_dsp_lut_s8
+  LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6 (int8)
+                                                 kiln_dsp_lut_s8
   QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8
                                                  kiln_dsp_lut_s8
   DEQUANTIZE int8 / uint8 -> float32             kiln_dsp_lut_s8_f32
@@ -66,13 +67,24 @@ def _lut_call(ctx: LayerContext, table: np.ndarray, ctype: str, struct: str) -> 
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
+#: int8 activations: (parameters as the portable kernel's struct holds them, one value).
+_ACTIVATIONS: dict[str, tuple[Callable, Callable[..., int]]] = {
+    "LOGISTIC": (activation.sigmoid_s8_params, fp.logistic_s8),
+    "TANH": (activation.sigmoid_s8_params, fp.tanh_s8),
+    "HARD_SWISH": (activation.hard_swish_s8_params, fp.hard_swish_s8),
+    "LEAKY_RELU": (activation.leaky_s8_params, fp.leaky_relu_s8),
+    "RELU": (activation.relu_s8_params, fp.relu_s8),
+    "RELU6": (activation.relu6_s8_params, lambda q, lo, hi: max(lo, min(hi, q))),
+}
+
+
 def _table_s8(ctx: LayerContext) -> np.ndarray:
-    """The 256 outputs of a LOGISTIC, TANH or 8-bit QUANTIZE layer."""
+    """The 256 outputs of an int8 activation or an 8-bit QUANTIZE layer."""
     x, y = ctx.t(0), ctx.t(0, outputs=True)
     values = _VALUES[x.dtype]
-    if ctx.op.op in ("LOGISTIC", "TANH"):
-        f = fp.logistic_s8 if ctx.op.op == "LOGISTIC" else fp.tanh_s8
-        prm = activation.sigmoid_s8_params(ctx)
+    if ctx.op.op in _ACTIVATIONS:
+        params, f = _ACTIVATIONS[ctx.op.op]
+        prm = params(ctx)
         return _bytes([f(int(v), **prm) for v in values])
     q = pt.quant_fields(ctx)
     lo, hi = _RANGE[y.dtype]
@@ -120,8 +132,8 @@ def _quantize_f32(ctx: LayerContext) -> LayerCode:
 def _register() -> None:
     qparams = _accepts(pt.quant_fields)
     entries: list[tuple[str, str, str, Callable[[LayerContext], LayerCode], Callable]] = [
-        ("LOGISTIC", "int8", "kiln_dsp_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
-        ("TANH", "int8", "kiln_dsp_lut_s8", _lut_s8, _accepts(activation.sigmoid_s8_params)),
+        *[(op, "int8", "kiln_dsp_lut_s8", _lut_s8, _accepts(params))
+          for op, (params, _) in _ACTIVATIONS.items()],
         ("QUANTIZE", "int8->int8", "kiln_dsp_lut_s8", _lut_s8, qparams),
         ("QUANTIZE", "uint8->int8", "kiln_dsp_lut_s8", _lut_s8, qparams),
         ("QUANTIZE", "int8->uint8", "kiln_dsp_lut_s8", _lut_s8, qparams),

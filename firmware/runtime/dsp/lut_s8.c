@@ -3,8 +3,9 @@
  * table lookups (kiln/dsp.h).
  *
  * LOGISTIC and TANH run a fixed-point series per element in the portable
- * kernels (about 300 instructions); QUANTIZE between 8-bit types and
- * DEQUANTIZE to float a requantization or a float multiply. Each output
+ * kernels (about 300 instructions), HARD_SWISH a 16-bit one (about 190);
+ * LEAKY_RELU, RELU, QUANTIZE between 8-bit types and DEQUANTIZE to float a
+ * requantization or a float multiply. Each output
  * depends on one byte only, so the build evaluates the portable arithmetic on
  * all 256 values (site_scons/kiln/fixedpoint.py) and the kernel looks them
  * up: per four elements one word load, four UBFX + LDRB, three ORR and one

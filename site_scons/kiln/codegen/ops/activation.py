@@ -33,25 +33,34 @@ def _unary(ctx: LayerContext, ctype: str, fields: dict) -> LayerCode:
 
 # ---- int8 ---------------------------------------------------------------------------
 
-def _relu_s8(ctx: LayerContext) -> LayerCode:
-    """RELU: requantize to the output's parameters, then clamp at its zero."""
+def relu_s8_params(ctx: LayerContext) -> dict:
+    """RELU on int8: requantize to the output's parameters, then clamp at its zero
+    (kiln_act_relu_s8_params_t without n)."""
     (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
     mult, shift = qm.requantize_params(si, so)
-    return _unary(ctx, "kiln_act_relu_s8_params_t",
-                  dict(in_zp=zi, out_zp=zo, mult=mult, shift=shift, act_min=max(-128, zo),
-                       act_max=127))
+    return dict(in_zp=zi, out_zp=zo, mult=mult, shift=shift, act_min=max(-128, zo), act_max=127)
 
 
-def _relu6_s8(ctx: LayerContext) -> LayerCode:
-    """RELU6: tflite-micro clamps the stored values to [zp, q(6)] of the input
-    without rescaling to the output's parameters."""
+def _relu_s8(ctx: LayerContext) -> LayerCode:
+    return _unary(ctx, "kiln_act_relu_s8_params_t", relu_s8_params(ctx))
+
+
+def relu6_s8_params(ctx: LayerContext) -> dict:
+    """RELU6 on int8: tflite-micro clamps the stored values to [zp, q(6)] of the input
+    without rescaling to the output's parameters (kiln_act_clamp_s8_params_t without n)."""
     si, zi = per_tensor_qparams(ctx.t(0))
     per_tensor_qparams(ctx.t(0, outputs=True))
     six = int(qm.round_half_away(qm.f32(np.float32(6.0) / np.float32(si)))) + zi
-    return _unary(ctx, "kiln_act_clamp_s8_params_t", dict(lo=zi, hi=min(127, max(-128, six))))
+    return dict(lo=zi, hi=min(127, max(-128, six)))
 
 
-def _leaky_s8(ctx: LayerContext) -> LayerCode:
+def _relu6_s8(ctx: LayerContext) -> LayerCode:
+    return _unary(ctx, "kiln_act_clamp_s8_params_t", relu6_s8_params(ctx))
+
+
+def leaky_s8_params(ctx: LayerContext) -> dict:
+    """LEAKY_RELU on int8: one multiplier for each sign of the input
+    (kiln_act_leaky_s8_params_t without n), or UnsupportedLayer."""
     (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
     alpha = float(ctx.op.options.get("Alpha", 0.2))
     if alpha < 0:
@@ -60,9 +69,12 @@ def _leaky_s8(ctx: LayerContext) -> LayerCode:
     a_mult, a_shift = qm.quantize_multiplier(
         qm.f32(np.float32(si) * np.float32(alpha) / np.float32(so)))
     i_mult, i_shift = qm.requantize_params(si, so)
-    return _unary(ctx, "kiln_act_leaky_s8_params_t",
-                  dict(in_zp=zi, out_zp=zo, id_mult=i_mult, id_shift=i_shift,
-                       alpha_mult=a_mult, alpha_shift=a_shift))
+    return dict(in_zp=zi, out_zp=zo, id_mult=i_mult, id_shift=i_shift,
+                alpha_mult=a_mult, alpha_shift=a_shift)
+
+
+def _leaky_s8(ctx: LayerContext) -> LayerCode:
+    return _unary(ctx, "kiln_act_leaky_s8_params_t", leaky_s8_params(ctx))
 
 
 def sigmoid_s8_params(ctx: LayerContext) -> dict:
@@ -96,7 +108,9 @@ def _q15(mult: int) -> int:
     return (mult + (1 << 15)) >> 16
 
 
-def _hard_swish_s8(ctx: LayerContext) -> LayerCode:
+def hard_swish_s8_params(ctx: LayerContext) -> dict:
+    """HARD_SWISH on int8: the 16-bit multipliers and exponents of tflite-micro's
+    preparation (kiln_act_hard_swish_s8_params_t without n), or UnsupportedLayer."""
     (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
     f = np.float32
     hires = f(1.0 / 128.0) * f(si)  # single precision throughout, as the reference
@@ -105,9 +119,12 @@ def _hard_swish_s8(ctx: LayerContext) -> LayerCode:
     if not (-31 <= out_exp <= 0 and -31 <= relu_exp <= 30):
         raise UnsupportedLayer(f"input scale {si:g} and output scale {so:g} are outside what "
                                "HARD_SWISH's 16-bit arithmetic takes")
-    return _unary(ctx, "kiln_act_hard_swish_s8_params_t",
-                  dict(in_zp=zi, out_zp=zo, out_mult=_q15(out_m), out_exp=out_exp,
-                       relu_mult=_q15(relu_m), relu_exp=relu_exp))
+    return dict(in_zp=zi, out_zp=zo, out_mult=_q15(out_m), out_exp=out_exp,
+                relu_mult=_q15(relu_m), relu_exp=relu_exp)
+
+
+def _hard_swish_s8(ctx: LayerContext) -> LayerCode:
+    return _unary(ctx, "kiln_act_hard_swish_s8_params_t", hard_swish_s8_params(ctx))
 
 
 def _shape4(shape: tuple[int, ...]) -> list[int]:

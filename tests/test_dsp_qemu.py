@@ -227,7 +227,7 @@ def test_size_layout_fc_on_qemu_matches_tflite_micro(name, target_models, target
 
 
 @pytest.mark.parametrize("name", ["q_f32_s8", "dq_s8_f32", "q_s8_u8", "logistic", "hard_swish",
-                                  "softmax_wide"])
+                                  "softmax_wide", "concat_channels"])
 def test_table_kernel_on_qemu_matches_tflite_micro(name, target_objects, tmp_path_factory,
                                                    tmp_path) -> None:
     """The table kernels on the target (QUANTIZE from float32 rounds with VCVTA there,

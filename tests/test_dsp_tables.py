@@ -40,6 +40,13 @@ QUANT_KERNEL = {"q_f32_s8": "kiln_dsp_quantize_f32_s8", "dq_s8_f32": "kiln_dsp_l
                 "dq_u8_f32": "kiln_dsp_lut_s8_f32"}
 
 
+def _concat_channels(L):  # noqa: ANN001, ANN202 - tf_keras.layers, a Keras model
+    k = opmodels._keras()
+    i = k.Input((5, 7, 2), batch_size=1)
+    parts = [L.Conv2D(c, 1)(i) for c in (4, 3, 5)]
+    return k.Model(i, L.Concatenate()(parts))
+
+
 def _act_specs() -> list[tuple[str, object, str]]:
     """(name, Keras builder, the table kernel it must run)."""
     L = opmodels._keras().layers
@@ -52,6 +59,7 @@ def _act_specs() -> list[tuple[str, object, str]]:
                                    L.Lambda(lambda x: x * opmodels._tf().nn.relu6(x + 3.0) / 6.0)),
          "kiln_dsp_lut_s8"),
         ("leaky_relu", lambda: seq((6, 6, 8), L.Conv2D(8, 1), L.LeakyReLU(0.15)), "kiln_dsp_lut_s8"),
+        ("concat_channels", lambda: _concat_channels(L), "kiln_dsp_concat_s8"),
         ("softmax_rows", lambda: seq((5, 16), L.Dense(12), L.Softmax()), "kiln_dsp_softmax_s8"),
         # logits over +-60: differences below diff_min drop out of the sum
         ("softmax_wide", lambda: seq((3, 64), L.Dense(10), L.Rescaling(12.0), L.Softmax()),
@@ -62,7 +70,8 @@ def _act_specs() -> list[tuple[str, object, str]]:
 ACT_SPECS = _act_specs()
 #: Every kernel this module's models reach (test_dsp_fidelity checks that the dsp set
 #: has no kernel that no test claims).
-KERNELS = {k for _, k, in QUANT_KERNEL.items()} | {"kiln_dsp_lut_s8"} | {s[2] for s in ACT_SPECS}
+KERNELS = ({k for _, k, in QUANT_KERNEL.items()} | {"kiln_dsp_lut_s8", "kiln_dsp_concat_s8"} |
+           {s[2] for s in ACT_SPECS})
 
 
 class Converted(dict):
@@ -159,3 +168,96 @@ def test_sigmoid_tables_over_every_input_and_scale(tmp_path: Path, op: str) -> N
         res, used = _run(path, xs)
         assert "kiln_dsp_lut_s8" in used, used
         assert res.ok and res.identical_values == res.total_values, f"input {in_q}: {res.summary()}"
+
+
+def concat_model(shape: list[int], x_q: tuple[float, int], parts: list[tuple[float, int] | None],
+                 out_q: tuple[float, int], axis: int) -> bytes:
+    """A .tflite with one int8 input x that concatenates `parts` along `axis`: x itself
+    (None), or x requantized by a QUANTIZE to the part's (scale, zero point). The
+    converter gives a concatenation's inputs the output's quantization; other tools
+    and older files do not."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    def tensor(name: str, shape: list[int], q: tuple[float, int]):
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, shape, schema.TensorType.INT8, 0
+        t.quantization = schema.QuantizationParametersT()
+        t.quantization.scale, t.quantization.zeroPoint = [float(q[0])], [int(q[1])]
+        return t
+
+    def opcode(op: int, version: int):
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = op
+        code.version = version
+        return code
+
+    out_shape = list(shape)
+    out_shape[axis] = shape[axis] * len(parts)
+    tensors, ops, ins = [tensor("x", shape, x_q)], [], []
+    for q in parts:
+        if q is None:
+            ins.append(0)
+            continue
+        tensors.append(tensor(f"x_{len(tensors)}", shape, q))
+        node = schema.OperatorT()
+        node.opcodeIndex, node.inputs, node.outputs = 0, [0], [len(tensors) - 1]
+        ops.append(node)
+        ins.append(len(tensors) - 1)
+    tensors.append(tensor("y", out_shape, out_q))
+    node = schema.OperatorT()
+    node.opcodeIndex, node.inputs, node.outputs = 1, ins, [len(tensors) - 1]
+    node.builtinOptionsType = schema.BuiltinOptions.ConcatenationOptions
+    node.builtinOptions = schema.ConcatenationOptionsT()
+    node.builtinOptions.axis = axis
+    graph = schema.SubGraphT()
+    graph.tensors, graph.operators, graph.name = tensors, [*ops, node], "main"
+    graph.inputs, graph.outputs = [0], [len(tensors) - 1]
+    model = schema.ModelT()
+    model.version, model.description = 3, "kiln test: one concatenation"
+    model.operatorCodes = [opcode(schema.BuiltinOperator.QUANTIZE, 2),
+                           opcode(schema.BuiltinOperator.CONCATENATION, 2)]
+    model.subgraphs = [graph]
+    model.buffers = [schema.BufferT()]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+#: (shape, the input's quantization, the parts (None: the input itself), the output's,
+#: axis): channels of an odd count, parts requantized up and down with shifted zero
+#: points beside a copied one; and a concatenation along the width, whose rows are
+#: whole (width x channels) blocks.
+CONCAT_SPECS = [
+    ([1, 5, 3, 3], (0.031, 0), [(0.02, -3), (0.05, 10), None], (0.031, 0), 3),
+    ([1, 4, 5, 8], (0.05, -7), [(0.011, -128), (0.4, 127), (0.09, -20)], (0.09, -20), 2),
+]
+
+
+def _host_outputs(path: Path, kernels: str, xs: np.ndarray) -> tuple[np.ndarray, set[str]]:
+    hm = hostcheck.HostModel(path, kernels=kernels, sanitize=True)
+    try:
+        return hm.invoke_many(xs), {layer.kernel for layer in hm.model.layers}
+    finally:
+        hm.close()
+
+
+@pytest.mark.parametrize("k", range(len(CONCAT_SPECS)))
+def test_requantizing_concatenation_matches_the_portable_kernel(tmp_path: Path, k: int) -> None:
+    """kiln_dsp_concat_s8's tables (parts quantized unlike the output) beside its word
+    copies, against the portable kernel's element-wise requantization on every input
+    byte. tflite-micro and TensorFlow Lite refuse an int8 concatenation whose inputs'
+    quantization differs, so Kiln's portable kernel is the reference here; the copies
+    are held to tflite-micro by test_concat_slices and ACT_SPECS' concat_channels."""
+    shape, x_q, parts, out_q, axis = CONCAT_SPECS[k]
+    path = tmp_path / f"concat{k}.tflite"
+    path.write_bytes(concat_model(shape, x_q, parts, out_q, axis))
+    n = int(np.prod(shape))
+    xs = np.resize(np.arange(-128, 128, dtype=np.int8), (-(-256 // n) + 3, n))
+    xs[-3:] = np.random.default_rng(k).integers(-128, 128, (3, n), dtype=np.int8)
+    got, used = _host_outputs(path, "dsp", xs)
+    want, plain = _host_outputs(path, "portable", xs)
+    assert "kiln_dsp_concat_s8" in used and "kiln_concat" in plain, (used, plain)
+    assert len(np.unique(want)) > 100
+    assert np.array_equal(got, want)
+

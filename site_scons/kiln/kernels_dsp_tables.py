@@ -12,6 +12,8 @@ outputs, evaluated here with the portable kernel's own arithmetic
   SOFTMAX (int8): the exponential of each difference from the row's maximum
                                                  kiln_dsp_softmax_s8
   QUANTIZE float32 -> int8 (VCVTA rounding)      kiln_dsp_quantize_f32_s8
+  CONCATENATION (int8): word copies, or a table per input whose quantization
+  differs from the output's                      kiln_dsp_concat_s8
 
 A table costs 256 bytes of flash (1 KB for float or int32 entries); the
 portable kernels stay the fallback, with the same bits.
@@ -104,6 +106,38 @@ def _lut_f32(ctx: LayerContext) -> LayerCode:
     return _lut_call(ctx, table, "float", "kiln_dsp_lut_f32_params_t")
 
 
+def _concat(ctx: LayerContext) -> LayerCode:
+    """int8 CONCATENATION: a word copy per input row, or a lookup of the input's
+    requantized values where its quantization differs from the output's."""
+    ins, outer, inner = pt.concat_rows(ctx)
+    params, zo = pt.concat_requant(ctx)
+    tables = []
+    for k, q in enumerate(params):
+        if q is None:
+            tables.append("NULL")
+        else:
+            off, m, sh = q
+            values = [min(127, max(-128, fp.requantize(int(v) + off, m, sh) + zo)) for v in _VALUES["int8"]]
+            tables.append(ctx.array(f"table{k}", "int8_t", _bytes(values)))
+    ctx.decls.append(HEADER)
+    ptrs = ", ".join(ctx.ptr(t) for t in ins)
+    ctx.decls.append(f"static const int8_t *const {ctx.prefix}_in[{len(ins)}] = {{{ptrs}}};")
+    ctx.decls.append(f"static const int8_t *const {ctx.prefix}_tables[{len(ins)}] = "
+                     f"{{{', '.join(tables)}}};")
+    p = ctx.struct("kiln_dsp_concat_params_t",
+                   dict(outer=outer, n_inputs=len(ins), inner=ctx.array("inner", "uint32_t", inner),
+                        tables=f"{ctx.prefix}_tables"))
+    out = ctx.ptr(ctx.t(0, outputs=True), const=False)
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.prefix}_in, {out});", 0, ctx.weight_bytes)
+
+
+def _concat_accepts(g: Graph, op: Operator) -> bool:
+    layer = _Layer(g, op)
+    pt.concat_rows(layer)
+    pt.concat_requant(layer)
+    return True
+
+
 def _softmax_params(ctx: LayerContext) -> dict:
     prm = pt.softmax_s8_params(ctx)
     if not 0 < prm["depth"] < 4096:
@@ -141,6 +175,7 @@ def _register() -> None:
         ("DEQUANTIZE", "uint8->float32", "kiln_dsp_lut_s8_f32", _lut_f32, qparams),
         ("QUANTIZE", "float32->int8", "kiln_dsp_quantize_f32_s8", _quantize_f32, qparams),
         ("SOFTMAX", "int8", "kiln_dsp_softmax_s8", _softmax, _accepts(_softmax_params)),
+        ("CONCATENATION", "int8", "kiln_dsp_concat_s8", _concat, _concat_accepts),
     ]
     for op, dtype, func, build, accepts in entries:
         register(KernelImpl(op=op, dtype=dtype, kernel_set="dsp", func=func, build=build,

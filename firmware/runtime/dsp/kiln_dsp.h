@@ -358,6 +358,14 @@ static inline void kiln_store32(void *p, uint32_t v)
     KILN_MEMCPY(p, &v, sizeof v);
 }
 
+/* Four bytes of v, each looked up in a 256-entry table indexed by the byte
+ * (int8 or uint8 alike): four UBFX + LDRB and three ORR. */
+static inline uint32_t kiln_lut4(const uint8_t *t, uint32_t v)
+{
+    return (uint32_t)t[v & 0xFFu] | (uint32_t)t[(v >> 8) & 0xFFu] << 8 |
+           (uint32_t)t[(v >> 16) & 0xFFu] << 16 | (uint32_t)t[v >> 24] << 24;
+}
+
 /* LDRD with post-increment: a = p[0], b = p[1], p += 2 (p a const
  * uint32_t pointer, 4-byte aligned). One instruction for two words and the
  * pointer update; GCC does not form LDRD from two loads on this core. */

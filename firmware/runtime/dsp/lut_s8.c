@@ -13,13 +13,6 @@
  */
 #include "dsp_rq.h"
 
-/* A 256-entry table indexed by the input byte (int8 or uint8 alike). */
-static inline uint32_t lut4(const uint8_t *t, uint32_t v)
-{
-    return (uint32_t)t[v & 0xFFu] | (uint32_t)t[(v >> 8) & 0xFFu] << 8 |
-           (uint32_t)t[(v >> 16) & 0xFFu] << 16 | (uint32_t)t[v >> 24] << 24;
-}
-
 void kiln_dsp_lut_s8(const kiln_dsp_lut_params_t *p, const void *in, void *out)
 {
     const uint8_t *x = (const uint8_t *)in, *t = (const uint8_t *)p->table;
@@ -28,7 +21,7 @@ void kiln_dsp_lut_s8(const kiln_dsp_lut_params_t *p, const void *in, void *out)
 
     /* In place (x == y) is fine: each word is read before it is written. */
     for (; n >= 4u; n -= 4u, x += 4, y += 4) {
-        kiln_store32(y, lut4(t, kiln_load32(x)));
+        kiln_store32(y, kiln_lut4(t, kiln_load32(x)));
     }
     while (n--) {
         *y++ = t[*x++];

@@ -284,7 +284,9 @@ def _pad(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});")
 
 
-def _concat(ctx: LayerContext) -> LayerCode:
+def concat_rows(ctx: LayerContext) -> tuple[list[Tensor], int, list[int]]:
+    """A CONCATENATION's inputs, its rows (`outer`) and each input's elements per row,
+    or UnsupportedLayer."""
     y = ctx.t(0, outputs=True)
     if _act(ctx.op) != "NONE":
         raise UnsupportedLayer("fused activation on CONCATENATION")
@@ -294,23 +296,37 @@ def _concat(ctx: LayerContext) -> LayerCode:
     ins = [ctx.graph.tensors[i] for i in ctx.op.inputs]
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = [int(np.prod(t.shape[axis:], dtype=np.int64)) for t in ins]
+    return ins, outer, inner
+
+
+def concat_requant(ctx: LayerContext) -> tuple[list[tuple[int, int, int] | None], int]:
+    """An int8 CONCATENATION's (input offset, multiplier, shift) per input, None where
+    the input's quantization is the output's (a plain copy); and the output zero point."""
+    so, zo = per_tensor_qparams(ctx.t(0, outputs=True))
+    params: list[tuple[int, int, int] | None] = []
+    for i in ctx.op.inputs:
+        s, z = per_tensor_qparams(ctx.graph.tensors[i])
+        if qm.f32(s) == qm.f32(so) and z == zo:
+            params.append(None)
+        else:
+            m, sh = qm.requantize_params(s, so)
+            params.append((-z, m, sh))
+    return params, zo
+
+
+def _concat(ctx: LayerContext) -> LayerCode:
+    y = ctx.t(0, outputs=True)
+    ins, outer, inner = concat_rows(ctx)
     fields = dict(outer=outer, n_inputs=len(ins), inner=ctx.array("inner", "uint32_t", inner),
                   in_offset="NULL", mult="NULL", shift="NULL", out_offset=0,
                   elem_bytes=4 if y.dtype == "float32" else 1)
     if y.dtype == "int8":
-        so, zo = per_tensor_qparams(y)
-        offs, mults, shifts = [], [], []
-        for t in ins:
-            s, z = per_tensor_qparams(t)
-            if qm.f32(s) == qm.f32(so) and z == zo:
-                offs.append(0), mults.append(0), shifts.append(0)
-            else:
-                m, sh = qm.requantize_params(s, so)
-                offs.append(-z), mults.append(m), shifts.append(sh)
-        if any(mults):
-            fields.update(in_offset=ctx.array("in_offset", "int32_t", offs),
-                          mult=ctx.array("mult", "int32_t", mults),
-                          shift=ctx.array("shift", "int32_t", shifts), out_offset=zo)
+        params, zo = concat_requant(ctx)
+        if any(params):
+            rq = [q or (0, 0, 0) for q in params]
+            fields.update(in_offset=ctx.array("in_offset", "int32_t", [q[0] for q in rq]),
+                          mult=ctx.array("mult", "int32_t", [q[1] for q in rq]),
+                          shift=ctx.array("shift", "int32_t", [q[2] for q in rq]), out_offset=zo)
     ptrs = ", ".join(f"(const void *){ctx.ptr(t)}" for t in ins)
     ctx.decls.append(f"static const void *const {ctx.prefix}_in[{len(ins)}] = {{{ptrs}}};")
     p = ctx.struct("kiln_concat_params_t", fields)

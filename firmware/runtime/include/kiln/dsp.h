@@ -365,6 +365,20 @@ typedef struct {
 
 void kiln_dsp_lut_s8(const kiln_dsp_lut_params_t *p, const void *in, void *out);
 
+/* int8 CONCATENATION along an inner axis (one the reader could not turn
+ * into slices of the output): for each of the `outer` rows, inner[i] bytes
+ * of every input i in turn, copied a word at a time, or looked up in
+ * tables[i] (NULL: a plain copy) where input i's quantization differs from
+ * the output's: its 256 requantized values, evaluated at build time. */
+typedef struct {
+    uint32_t outer;
+    uint32_t n_inputs;
+    const uint32_t *inner;
+    const int8_t *const *tables;
+} kiln_dsp_concat_params_t;
+
+void kiln_dsp_concat_s8(const kiln_dsp_concat_params_t *p, const int8_t *const *in, int8_t *out);
+
 /* DEQUANTIZE of an 8-bit tensor to float32, by the same table lookup. */
 typedef struct {
     uint32_t n;

@@ -97,24 +97,58 @@ def measure(board: Board, elf: str | Path, infers: int = INFERS, seed: int = 0) 
             "outputs": [r.output for r in results], "footprint": footprint(board, elf)}
 
 
+def part_runs(descs: list[dict]) -> list[int]:
+    """The lengths of the runs of adjacent layers that are parts of one model operator
+    (kiln.lowering: the same name and operator), 1 for a whole one."""
+    runs: list[int] = []
+    for k, d in enumerate(descs):
+        if k and (d["name"], d["op"]) == (descs[k - 1]["name"], descs[k - 1]["op"]):
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+def merge_runs(values: list, runs: list[int], combine) -> list:  # noqa: ANN001 - a 2-argument function
+    """`values` (one per layer of an image) folded with `combine` over each run."""
+    out, at = [], 0
+    for n in runs:
+        v = values[at]
+        for w in values[at + 1:at + n]:
+            v = combine(v, w)
+        out.append(v)
+        at += n
+    return out
+
+
 def summarize(run: dict) -> dict:
-    """The JSON figures of one measured image."""
+    """The JSON figures of one measured image: one layer per model operator (the parts
+    of a rewritten one summed, their kernels joined by "+"; `parts` says how many each
+    had, when one had several)."""
     layers = []
     for desc, cost in zip(run["model"]["layers"], run["layers"], strict=True):
-        macs = int(desc["macs"])
-        layers.append({"name": desc["name"], "op": desc["op"], "kernel": desc["kernel"], "macs": macs,
-                       "instructions": int(cost), "instructions_per_mac": _ratio(cost, macs)})
+        layers.append({"name": desc["name"], "op": desc["op"], "kernel": desc["kernel"],
+                       "macs": int(desc["macs"]), "instructions": int(cost)})
+    runs = part_runs(layers)
+    layers = merge_runs(layers, runs, lambda a, b: {
+        **a, "kernel": f"{a['kernel']}+{b['kernel']}", "macs": a["macs"] + b["macs"],
+        "instructions": a["instructions"] + b["instructions"]})
+    for la in layers:
+        la["instructions_per_mac"] = _ratio(la["instructions"], la["macs"])
     macs = sum(la["macs"] for la in layers)
-    return {"macs": macs, "instructions": int(run["total"]),
-            "instructions_per_mac": _ratio(run["total"], macs), "layers": layers, **run.get("footprint", {})}
+    out = {"macs": macs, "instructions": int(run["total"]),
+           "instructions_per_mac": _ratio(run["total"], macs), "layers": layers, **run.get("footprint", {})}
+    if max(runs, default=1) > 1:
+        out["parts"] = runs
+    return out
 
 
 def compare(net: str, variant: str, portable: dict, optimized: dict, resolution: int) -> dict:
     """One network's entry: the optimized figures, `portable` beside them,
     the speed-ups and whether both images gave the same outputs."""
     opt, ref = summarize(optimized), summarize(portable)
-    if len(opt["layers"]) != len(ref["layers"]):
-        raise KilnError(f"{net}: the two images have different layer counts")
+    if [(la["name"], la["op"]) for la in opt["layers"]] != [(la["name"], la["op"]) for la in ref["layers"]]:
+        raise KilnError(f"{net}: the two images' layers do not line up")
     for lo, lr in zip(opt["layers"], ref["layers"], strict=True):
         lo["portable_instructions"] = lr["instructions"]
         # A layer fused into the one before it costs nothing of its own: at
@@ -135,7 +169,9 @@ def add_costs(entry: dict, costs: dict) -> None:
     keys = ("reads", "writes", "taken", "cycles")
     entry.update({k: costs["total"][k] for k in keys})
     entry["cycles_per_mac"] = _ratio(entry["cycles"], entry["macs"])
-    for la, c in zip(entry["layers"], costs["layers"], strict=True):
+    per_layer = merge_runs(costs["layers"], entry.get("parts", [1] * len(costs["layers"])),
+                           lambda a, b: {k: a[k] + b[k] for k in keys})
+    for la, c in zip(entry["layers"], per_layer, strict=True):
         la.update({k: c[k] for k in keys})
         la["cycles_per_mac"] = _ratio(c["cycles"], la["macs"]) if la["macs"] else 0.0
 
@@ -162,7 +198,8 @@ def _layer_bytes(elf: str | Path) -> list[int]:
     import json
 
     rep = json.loads((Path(elf).parent / "gen" / paths.LAYERS_REPORT).read_text())
-    return [int(la.get("weight_bytes", 0)) for la in rep["layers"]]
+    return merge_runs([int(la.get("weight_bytes", 0)) for la in rep["layers"]], part_runs(rep["layers"]),
+                      lambda a, b: a + b)
 
 
 def add_dense(entry: dict, run: dict, elf_o: str | Path, elf_d: str | Path, speed_outputs: list) -> None:

@@ -254,3 +254,26 @@ def test_table_kernel_on_qemu_matches_tflite_micro(name, target_objects, tmp_pat
     expected = [ref.run(d) for d in data]
     assert len(set(expected)) > 1
     assert got == expected
+
+
+@pytest.mark.parametrize("k", [0, 1, 5, 10])
+def test_lowered_transpose_conv_on_qemu_matches_tflite_micro(k: int, target_objects, tmp_path) -> None:
+    """kiln.lowering's convolutions on the target's assembly (explicit leading padding
+    in the direct, Winograd and block-sparse kernels), then the interleave and crop,
+    against tflite-micro running the model's TRANSPOSE_CONV."""
+    import test_lowering
+
+    path = tmp_path / "tconv.tflite"
+    path.write_bytes(test_lowering.model(k))
+    image = _firmware(path, tmp_path, target_objects)
+    ref = Reference(path)
+    rng = np.random.default_rng(k)
+    data = [rng.integers(-128, 128, ref.input.nbytes, dtype=np.int8).tobytes() for _ in range(12)]
+    data += [bytes([0x80]) * ref.input.nbytes, bytes([0x7F]) * ref.input.nbytes]
+    with Qemu.for_board(BOARD, image) as q, Client(q.port) as client:
+        kernels = {la["kernel"] for la in client.info()["model"]["layers"]}
+        got = [r.output for r in client.infer_stream(list(enumerate(data)), ref.output.nbytes)]
+    assert "kiln_transpose_conv_s8" not in kernels, kernels
+    expected = [ref.run(d) for d in data]
+    assert len(set(expected)) > 1
+    assert got == expected

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import kiln.codegen  # noqa: F401 - imports every kernel family, so the registry is complete
 from kiln.codegen import registry
+from kiln.lowering import LOWERED
 
 HEADER = """# Operators
 
@@ -46,6 +47,9 @@ def rows() -> list[tuple[str, list[str], dict[str, list[str]]]]:
     for impl in registry.entries():
         portable, optimized = ops.setdefault(impl.op, (set(), {s: set() for s in sets}))
         (portable if impl.kernel_set == "portable" else optimized[impl.kernel_set]).add(_label(impl))
+    for (op, dtype), target in LOWERED.items():   # rewritten into operators those sets run
+        for s in sets:
+            ops[op][1][s].add(f"{dtype} (as {target})")
     return [(op, sorted(p), {s: sorted(o[s]) for s in sets}) for op, (p, o) in sorted(ops.items())]
 
 

@@ -38,6 +38,7 @@ from kiln.codegen.layout import Budget, LayerCost, choose
 from kiln.codegen.registry import UnsupportedLayer, select, select_explained, unsupported
 from kiln.errors import InternalError, InvalidScale, KilnError, invalid
 from kiln.ir import Graph, Tensor
+from kiln.lowering import PART_OF, lower
 from kiln.paths import LAYERS_REPORT
 from kiln.planner import Plan, add_scratch, plan
 from kiln.prefix import DEFAULT_PREFIX, check_prefix
@@ -192,7 +193,9 @@ def build_layers(graph: Graph, kernels: str = "portable",
             except UnsupportedLayer as exc:
                 raise unsupported(graph, op, str(exc)) from None
             out_name = graph.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
-            layers.append(Layer(out_name, op.op, impl.func, code.macs, code.decls, code.call, why,
+            # A lowered operator's parts report as the model's operator (kiln.lowering).
+            out_name, shown, macs = op.options.get(PART_OF, (out_name, op.op, code.macs))
+            layers.append(Layer(out_name, shown, impl.func, macs, code.decls, code.call, why,
                                 code.weight_bytes, impl.wide_weights, code.dense_weight_bytes))
     except InvalidScale as exc:
         where = f"operator {op.index} ({op.op})" if op is not None else "its quantization"
@@ -218,11 +221,11 @@ def compile_model(tflite_path: str | Path, name: str | None = None,
 
 
 def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Budget) -> CompiledModel:
-    graph = _read_checked(tflite_path, name)
+    graph = _read_checked(tflite_path, name, kernels)
     built: list = []
 
     def build(narrow: set[int] | None) -> tuple[int, list[LayerCost]]:
-        g = graph if not built else _read_checked(tflite_path, name)  # a build adds scratch tensors
+        g = graph if not built else _read_checked(tflite_path, name, kernels)  # a build adds scratch tensors
         p, consts, layers = build_layers(g, kernels, narrow, not budget.sparse)
         built[:] = [g, p, consts, layers]
         return consts.bytes, [LayerCost(op.index, la.weight_bytes, la.macs, la.wide, op.op)
@@ -232,7 +235,7 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Bu
 
     def narrowed_set_of(index: int) -> str:
         if not fresh:
-            fresh.append(_read_checked(tflite_path, name))
+            fresh.append(_read_checked(tflite_path, name, kernels))
         op = next(o for o in fresh[0].ops if o.index == index)
         return select(fresh[0], op, kernels, narrow=True, dense=not budget.sparse).kernel_set
 
@@ -255,8 +258,9 @@ def _compile_model(tflite_path: Path, name: str | None, kernels: str, budget: Bu
     return model
 
 
-def _read_checked(tflite_path: Path, name: str | None) -> Graph:
-    """The .tflite's graph, named, with the checks every model must pass."""
+def _read_checked(tflite_path: Path, name: str | None, kernels: str) -> Graph:
+    """The .tflite's graph, named, with the checks every model must pass, rewritten for
+    the kernel set (kiln.lowering)."""
     graph = read_tflite(tflite_path)
     name = name or tflite_path.stem
     graph.name = name
@@ -268,6 +272,7 @@ def _read_checked(tflite_path: Path, name: str | None) -> Graph:
                         "Kiln needs each input and output to be a tensor of its own")
     if not graph.ops:
         raise KilnError(f"'{tflite_path}' has no operator to run")
+    lower(graph, kernels)
     return graph
 
 

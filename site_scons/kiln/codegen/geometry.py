@@ -87,8 +87,10 @@ class Geometry:
         sh, sw = o.get("StrideH", 1), o.get("StrideW", 1)
         dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
         pad = o.get("Padding", "VALID")
-        return cls(ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw,
-                   pad_before(ih, kh, sh, dh, pad), pad_before(iw, kw, sw, dw, pad), mult)
+        # kiln.lowering's convolutions state their leading padding outright.
+        top = o.get("KilnPadTop", pad_before(ih, kh, sh, dh, pad))
+        left = o.get("KilnPadLeft", pad_before(iw, kw, sw, dw, pad))
+        return cls(ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, top, left, mult)
 
     @classmethod
     def _pool(cls, graph: Graph, op: Operator) -> Geometry:

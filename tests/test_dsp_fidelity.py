@@ -188,6 +188,14 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (6, 7, 10), {"kiln_dsp_mean_s8"}),
         ("mean_gap_272px", lambda: seq((17, 16, 8), L.Conv2D(8, 1), L.GlobalAveragePooling2D()),
          (17, 16, 8), {"kiln_dsp_mean_s8"}),
+        # bilinear resizing: 2x up with half-pixel centers (positions below 0 at the
+        # edges), and align_corners down to an odd size over 6 channels (a tail of 2)
+        ("resize_up2_c8", lambda: seq((5, 6, 8), L.Conv2D(8, 1),
+                                      L.UpSampling2D(2, interpolation="bilinear")),
+         (5, 6, 8), {"kiln_dsp_resize_bilinear_s8"}),
+        ("resize_ac_down_c6", lambda: seq((9, 11, 6), L.Conv2D(6, 1), L.Lambda(
+            lambda x: opmodels._tf().compat.v1.image.resize_bilinear(x, (5, 7), align_corners=True))),
+         (9, 11, 6), {"kiln_dsp_resize_bilinear_s8"}),
         # three batch rows of 18 inputs (the size layout splits each row's input anew)
         ("dense_b3_18_8", lambda: seq((3, 18), L.Dense(8, activation="relu")), (3, 18),
          {"kiln_dsp_fc_s8"}),

@@ -120,7 +120,8 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "add_sub_row_mean", "mean_gap_272px", "wino_c16_same_odd_relu", "wino_c8_valid_oc9",
                 "wino_c32_same_relu6", "wino_c12_1x1_out", "conv_k576_oc15",
                 "conv_rowword_c1_10x4_s2", "conv_rowword_c2_dil_h", "conv_rowword_c1_narrow",
-                "conv_1x1_c64", "conv_1x1_c128_odd_px", "conv_1x1_c80", "conv_1x1", "avgpool_global_c12_odd"]
+                "conv_1x1_c64", "conv_1x1_c128_odd_px", "conv_1x1_c80", "conv_1x1", "avgpool_global_c12_odd",
+                "resize_up2_c8", "resize_ac_down_c6"]
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path], optimize: str = "speed") -> Path:

@@ -21,6 +21,7 @@ Kernels, most specific first:
   FULLY_CONNECTED                     kiln_dsp_fc_s8
   MAX_POOL_2D / AVERAGE_POOL_2D       kiln_dsp_maxpool_s8 / kiln_dsp_avgpool_s8
   MEAN over the spatial axes          kiln_dsp_mean_s8
+  RESIZE_BILINEAR                     kiln_dsp_resize_bilinear_s8
   ADD, SUB (broadcasting)             kiln_dsp_add_s8
   MUL (broadcasting)                  kiln_dsp_mul_s8
 and, in the size layout, with int8 weights in flash:
@@ -49,7 +50,7 @@ from kiln.codegen import portable as pt
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_array, c_int
 from kiln.codegen.geometry import Geometry
-from kiln.codegen.ops import movement
+from kiln.codegen.ops import movement, spatial
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
@@ -639,6 +640,28 @@ def _mean_build(ctx: LayerContext) -> LayerCode:
     return code
 
 
+def _resize_check(g: Graph, op: Operator) -> None:
+    """RESIZE_BILINEAR whose positions keep kiln_dsp_resize_bilinear_s8's sums in 32 bits."""
+    x, y = _int8_io(g, op)
+    try:
+        spatial._resize_accepts(g, op)
+    except UnsupportedLayer as exc:
+        raise lay.Unfit(str(exc)) from None
+    ac, hp = bool(op.options.get("AlignCorners")), bool(op.options.get("HalfPixelCenters"))
+    for n_in, n_out in ((x.shape[1], y.shape[1]), (x.shape[2], y.shape[2])):
+        pos = spatial.bilinear_int(int(n_in), int(n_out), ac, hp)[2]
+        if pos and not -512 <= min(pos) <= max(pos) < 1024:
+            raise lay.Unfit("a position outside [-512, 1024) would leave the 32-bit sums")
+
+
+@_build
+def _resize_build(ctx: LayerContext) -> LayerCode:
+    _resize_check(ctx.graph, ctx.op)
+    code = spatial._resize_bilinear(ctx)  # same parameters as the portable kernel
+    code.decls.insert(0, HEADER)
+    return code
+
+
 @_build
 def _pool_build(ctx: LayerContext) -> LayerCode:
     _pool_check(ctx.graph, ctx.op)
@@ -744,6 +767,7 @@ def _register() -> None:
         ("MAX_POOL_2D", "kiln_dsp_copy", _fused_copy_check, _fused_copy_build, None),
         ("AVERAGE_POOL_2D", "kiln_dsp_avgpool_s8", _pool_check, _pool_build, None),
         ("MEAN", "kiln_dsp_mean_s8", _mean_check, _mean_build, None),
+        ("RESIZE_BILINEAR", "kiln_dsp_resize_bilinear_s8", _resize_check, _resize_build, None),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_s8", _dw_as_conv_check, _dw_as_conv_build,

@@ -402,6 +402,10 @@ void kiln_dsp_softmax_s8(const kiln_dsp_softmax_params_t *p, const int8_t *in, i
  * pixels. */
 void kiln_dsp_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out);
 
+/* int8 RESIZE_BILINEAR (kiln_resize_bilinear_params_t, as the portable kernel
+ * takes it): the same sums in 32 bits, four channels a step. */
+void kiln_dsp_resize_bilinear_s8(const kiln_resize_bilinear_params_t *p, const int8_t *in, int8_t *out);
+
 /* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
 void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 

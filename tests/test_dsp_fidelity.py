@@ -196,6 +196,14 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("resize_ac_down_c6", lambda: seq((9, 11, 6), L.Conv2D(6, 1), L.Lambda(
             lambda x: opmodels._tf().compat.v1.image.resize_bilinear(x, (5, 7), align_corners=True))),
          (9, 11, 6), {"kiln_dsp_resize_bilinear_s8"}),
+        # global max pooling (REDUCE_MAX over the rows and columns, channels kept), a time
+        # series' max over 10 channels (a tail of 2), and a min over the middle axis only
+        ("reduce_max_gmp_c12", lambda: seq((5, 6, 12), L.Conv2D(12, 1), L.GlobalMaxPooling2D()),
+         (5, 6, 12), {"kiln_dsp_reduce_minmax_s8"}),
+        ("reduce_max_1d_c10", lambda: seq((17, 3), L.Conv1D(10, 3), L.GlobalMaxPooling1D()),
+         (17, 3), {"kiln_dsp_reduce_minmax_s8"}),
+        ("reduce_min_rows_c8", lambda: seq((4, 5, 8), L.Conv2D(8, 1), L.Lambda(
+            lambda x: opmodels._tf().reduce_min(x, axis=1))), (4, 5, 8), {"kiln_dsp_reduce_minmax_s8"}),
         # three batch rows of 18 inputs (the size layout splits each row's input anew)
         ("dense_b3_18_8", lambda: seq((3, 18), L.Dense(8, activation="relu")), (3, 18),
          {"kiln_dsp_fc_s8"}),

@@ -22,6 +22,8 @@ Kernels, most specific first:
   MAX_POOL_2D / AVERAGE_POOL_2D       kiln_dsp_maxpool_s8 / kiln_dsp_avgpool_s8
   MEAN over the spatial axes          kiln_dsp_mean_s8
   RESIZE_BILINEAR                     kiln_dsp_resize_bilinear_s8
+  REDUCE_MAX, REDUCE_MIN keeping the last axis
+                                      kiln_dsp_reduce_minmax_s8
   ADD, SUB (broadcasting)             kiln_dsp_add_s8
   MUL (broadcasting)                  kiln_dsp_mul_s8
 and, in the size layout, with int8 weights in flash:
@@ -662,6 +664,26 @@ def _resize_build(ctx: LayerContext) -> LayerCode:
     return code
 
 
+def _minmax_check(g: Graph, op: Operator) -> None:
+    """REDUCE_MAX / REDUCE_MIN keeping the input's last axis, at least 4 long."""
+    x, y = _int8_io(g, op)
+    try:
+        movement._reduce_accepts(g, op)
+        axes = movement._reduce_axes(g, op)
+    except UnsupportedLayer as exc:
+        raise lay.Unfit(str(exc)) from None
+    if len(x.shape) - 1 in axes or x.shape[-1] < 4:
+        raise lay.Unfit("the reduction takes in the last axis, or it is under 4 long")
+
+
+@_build
+def _minmax_build(ctx: LayerContext) -> LayerCode:
+    _minmax_check(ctx.graph, ctx.op)
+    code = movement._reduce(ctx)  # same parameters as the portable kernel
+    code.decls.insert(0, HEADER)
+    return code
+
+
 @_build
 def _pool_build(ctx: LayerContext) -> LayerCode:
     _pool_check(ctx.graph, ctx.op)
@@ -768,6 +790,8 @@ def _register() -> None:
         ("AVERAGE_POOL_2D", "kiln_dsp_avgpool_s8", _pool_check, _pool_build, None),
         ("MEAN", "kiln_dsp_mean_s8", _mean_check, _mean_build, None),
         ("RESIZE_BILINEAR", "kiln_dsp_resize_bilinear_s8", _resize_check, _resize_build, None),
+        ("REDUCE_MAX", "kiln_dsp_reduce_minmax_s8", _minmax_check, _minmax_build, None),
+        ("REDUCE_MIN", "kiln_dsp_reduce_minmax_s8", _minmax_check, _minmax_build, None),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_s8", _dw_as_conv_check, _dw_as_conv_build,

@@ -7,25 +7,6 @@
 
 #define KILN_FLT_MAX 3.40282347e+38f
 
-/* Advances a right-aligned odometer of KILN_COPY_MAX_RANK digits (shape,
- * stride) by one position, keeping the element offset `*off` in step
- * (no division per element). After a full cycle the digits and the offset
- * are back at zero. */
-static void kiln_odometer_next(uint32_t *digit, const uint32_t *shape, const int32_t *stride,
-                               int32_t *off)
-{
-    int d;
-
-    for (d = KILN_COPY_MAX_RANK - 1; d >= 0; d--) {
-        *off += stride[d];
-        if (++digit[d] < shape[d]) {
-            return;
-        }
-        *off -= (int32_t)shape[d] * stride[d];
-        digit[d] = 0;
-    }
-}
-
 static size_t kiln_count_of(const uint32_t *shape)
 {
     size_t n = 1;

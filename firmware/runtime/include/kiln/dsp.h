@@ -406,6 +406,12 @@ void kiln_dsp_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *
  * takes it): the same sums in 32 bits, four channels a step. */
 void kiln_dsp_resize_bilinear_s8(const kiln_resize_bilinear_params_t *p, const int8_t *in, int8_t *out);
 
+/* int8 REDUCE_MAX / REDUCE_MIN (kiln_reduce_params_t, kind 2 / 3) whose output
+ * keeps the input's last axis (out_stride ends in 1, at least 4 long): each
+ * output row starts as the first reduced row and meets every further one four
+ * bytes at a time (SSUB8 + SEL). */
+void kiln_dsp_reduce_minmax_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out);
+
 /* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
 void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 

@@ -180,6 +180,25 @@ typedef struct {
     int32_t mult, shift;          /* int8 MEAN and SUM */
 } kiln_reduce_params_t;
 
+/* Advances a right-aligned odometer of KILN_COPY_MAX_RANK digits (shape,
+ * stride) by one position, keeping the element offset `*off` in step
+ * (no division per element). After a full cycle the digits and the offset
+ * are back at zero. */
+static inline void kiln_odometer_next(uint32_t *digit, const uint32_t *shape, const int32_t *stride,
+                                      int32_t *off)
+{
+    int d;
+
+    for (d = KILN_COPY_MAX_RANK - 1; d >= 0; d--) {
+        *off += stride[d];
+        if (++digit[d] < shape[d]) {
+            return;
+        }
+        *off -= (int32_t)shape[d] * stride[d];
+        digit[d] = 0;
+    }
+}
+
 void kiln_reduce_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out);
 void kiln_reduce_f32(const kiln_reduce_params_t *p, const float *in, float *out);
 

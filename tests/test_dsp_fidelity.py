@@ -196,6 +196,16 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("resize_ac_down_c6", lambda: seq((9, 11, 6), L.Conv2D(6, 1), L.Lambda(
             lambda x: opmodels._tf().compat.v1.image.resize_bilinear(x, (5, 7), align_corners=True))),
          (9, 11, 6), {"kiln_dsp_resize_bilinear_s8"}),
+        # 5-tap depthwise rows, planar: an odd output width with a clamp, VALID, a 1x5
+        # kernel, and a map taller than one band of accumulators (two passes)
+        ("dw5_c8_same_relu6", lambda: seq((14, 13, 8), L.DepthwiseConv2D(5, padding="same",
+                                                                         activation="relu6")),
+         (14, 13, 8), {"kiln_dsp_dw5_s8"}),
+        ("dw5_c6_valid", lambda: seq((11, 12, 6), L.DepthwiseConv2D(5)), (11, 12, 6), {"kiln_dsp_dw5_s8"}),
+        ("dw5_1x5_c4", lambda: seq((6, 10, 4), L.DepthwiseConv2D((1, 5), padding="same")), (6, 10, 4),
+         {"kiln_dsp_dw5_s8"}),
+        ("dw5_c4_bands", lambda: seq((30, 40, 4), L.DepthwiseConv2D(5, padding="same")), (30, 40, 4),
+         {"kiln_dsp_dw5_s8"}),
         # global max pooling (REDUCE_MAX over the rows and columns, channels kept), a time
         # series' max over 10 channels (a tail of 2), and a min over the middle axis only
         ("reduce_max_gmp_c12", lambda: seq((5, 6, 12), L.Conv2D(12, 1), L.GlobalMaxPooling2D()),
@@ -366,6 +376,9 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (26, 24, 8), {dw3}),
         ("t_stem3", lambda: seq((12, 11, 3), L.Conv2D(8, 3, strides=2, padding="same", activation="relu")),
          (12, 11, 3), {conv}),
+        # 5-tap rows, planar, with exact records
+        ("t_dw5_c8", lambda: seq((9, 10, 8), L.DepthwiseConv2D(5, padding="same", activation="relu6")),
+         (9, 10, 8), {"kiln_dsp_dw5_s8"}),
         ("t_dw_c6_m2", lambda: seq((7, 8, 6), L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")),
          (7, 8, 6), {dw}),
         ("t_dw_c5_s2", lambda: seq((9, 9, 5), L.DepthwiseConv2D(3, strides=2, padding="same")),

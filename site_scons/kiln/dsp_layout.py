@@ -507,3 +507,14 @@ def output_record(bound: int, out_mult: int, out_shift: int, out_zp: int) -> tup
     if bound >= INT31 or bound // 2 + 2 + abs(rnd) >= INT31:
         raise Unfit("the doubled accumulator could overflow int32")
     return out_mult, rnd, e
+
+
+def dw5_weights(w: np.ndarray) -> np.ndarray:
+    """kiln_dsp_dw5_s8's weights from a depthwise filter [1][kh][5][c]: per channel and
+    kernel row the six doubled int16 pairs [k0, k1], [k2, k3], [k4, 0], [0, k0], [k1, k2],
+    [k3, k4] (low lane first), as int16 values in memory order."""
+    _, kh, kw, c = w.shape
+    k = np.zeros((c, kh, 7), np.int64)            # k[.., 1 + t] = 2 * tap t; zeros either side
+    k[:, :, 1:6] = np.asarray(w, np.int64)[0].transpose(2, 0, 1) * 2
+    pairs = [k[:, :, 1:3], k[:, :, 3:5], k[:, :, 5:7], k[:, :, 0:2], k[:, :, 2:4], k[:, :, 4:6]]
+    return np.stack(pairs, axis=2).astype(np.int16).ravel()

@@ -17,6 +17,8 @@ Kernels, most specific first:
   DEPTHWISE_CONV_2D over one channel  kiln_dsp_conv_s8 (it is a convolution)
   DEPTHWISE_CONV_2D 3x3, stride 1 or 2, >= 36 outputs a channel and 6 along the longer side
                                       kiln_dsp_dw3x3_s8 (planar: SMLAD on tap pairs)
+  DEPTHWISE_CONV_2D 5 taps wide, stride 1, >= 36 outputs a channel
+                                      kiln_dsp_dw5_s8 (planar: SMLAD on tap pairs)
   DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_s8
   FULLY_CONNECTED                     kiln_dsp_fc_s8
   MAX_POOL_2D / AVERAGE_POOL_2D       kiln_dsp_maxpool_s8 / kiln_dsp_avgpool_s8
@@ -542,6 +544,61 @@ def _dw3_call(ctx: LayerContext, wide: bool) -> LayerCode:
 _dw3_build, _dw3_8_build = _builds(_dw3_call)
 
 
+# ---- DEPTHWISE_CONV_2D with 5-tap kernel rows, planar -----------------------------------------
+
+#: kiln_dsp_dw5_s8's accumulators: as many output rows as fit (at least one).
+DW5_ACC_BYTES = 4096
+#: Below this many outputs a channel the NHWC kernel is as fast (measured: 3x3 outputs).
+DW5_MIN_OUTPUTS = 36
+
+
+def _dw5_plane(g: Graph, op: Operator) -> tuple[Geometry, int, int, int]:
+    """The geometry, plane width and rows, and band of kiln_dsp_dw5_s8, or Unfit."""
+    geo = _geometry(g, op)
+    if (geo.k_w, geo.dil_h, geo.dil_w, geo.depth_mult, geo.stride_h, geo.stride_w) != (5, 1, 1, 1, 1, 1):
+        raise lay.Unfit("not 5 taps wide, stride 1, undilated, depth multiplier 1")
+    if geo.out_h * geo.out_w < DW5_MIN_OUTPUTS:
+        raise lay.Unfit(f"under {DW5_MIN_OUTPUTS} outputs a channel (kiln_dsp_dwconv_s8 is as fast)")
+    pw = 2 * -(-geo.out_w // 2) + 4      # the last pair's third word ends 5 columns on
+    ph = geo.out_h - 1 + geo.k_h
+    if pw * ph * 2 > lay.DW3X3_MAX_PLANE_BYTES:
+        raise lay.Unfit(f"a channel's plane is above {lay.DW3X3_MAX_PLANE_BYTES} bytes")
+    band = max(1, min(geo.out_h, DW5_ACC_BYTES // (4 * (geo.out_w + 1))))
+    return geo, pw, ph, band
+
+
+def _plane_bytes(pw: int, ph: int) -> int:
+    return (2 * pw * ph + 3) // 4 * 4
+
+
+def _dw5_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_dw5_s8: one channel's int16 plane (rounded up to a word),
+    then a band of output rows of int32 accumulators (each one longer)."""
+    geo, pw, ph, band = _dw5_plane(g, op)
+    return _plane_bytes(pw, ph) + 4 * (geo.out_w + 1) * band
+
+
+def _dw5_check(g: Graph, op: Operator) -> tuple[Geometry, int, int, int, np.ndarray]:
+    return (*_dw5_plane(g, op), _dw_check(g, op)[1])
+
+
+@_build
+def _dw5_build(ctx: LayerContext) -> LayerCode:
+    geo, pw, ph, band, rq = _dw5_check(ctx.graph, ctx.op)
+    x, y = _int8_io(ctx.graph, ctx.op)
+    base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    ctx.decls.append(HEADER)
+    w = _weights_decl(ctx, lay.dw5_weights(np.asarray(ctx.t(1).data)))
+    fields = dict(g=geo.c_init(), pw=pw, ph=ph, band=band, pad_value=x.qparams()[1],
+                  **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
+                  w=f"(const uint32_t *)(const void *){w}", rq=_rq_decl(ctx, rq),
+                  plane=f"(int16_t *)(void *){base}",
+                  acc=f"(int32_t *)(void *)((int8_t *){base} + {_plane_bytes(pw, ph)})")
+    p = ctx.struct("kiln_dsp_dw5_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo.macs(True), ctx.weight_bytes)
+
+
 def _dw_as_conv_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
     """A depthwise layer over one input channel is a convolution with out_c
     filters: the conv kernel fills all its lanes where the depthwise one would
@@ -773,7 +830,8 @@ def _register() -> None:
     # the size layout (OPTIMIZE) passes them over.
     # (kiln_dsp_copy only finishes kiln_dsp_conv1_pool_s8's fused pool.)
     wide = {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_dwconv_s8",
-            "kiln_dsp_dw3x3_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8", "kiln_dsp_wino_s8"}
+            "kiln_dsp_dw3x3_s8", "kiln_dsp_dw5_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8",
+            "kiln_dsp_wino_s8"}
     for op, func, check, build, scratch in [
         ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, _fc8_scratch),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
@@ -794,6 +852,7 @@ def _register() -> None:
         ("REDUCE_MIN", "kiln_dsp_reduce_minmax_s8", _minmax_check, _minmax_build, None),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
+        ("DEPTHWISE_CONV_2D", "kiln_dsp_dw5_s8", _dw5_check, _dw5_build, _dw5_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_s8", _dw_as_conv_check, _dw_as_conv_build,
          _conv_scratch),
         ("FULLY_CONNECTED", "kiln_dsp_fc_s8", _fc_check, _fc_build, None),

@@ -402,6 +402,29 @@ void kiln_dsp_softmax_s8(const kiln_dsp_softmax_params_t *p, const int8_t *in, i
  * pixels. */
 void kiln_dsp_mean_s8(const kiln_mean_s8_params_t *p, const int8_t *in, int8_t *out);
 
+/* DEPTHWISE_CONV_2D whose kernel rows are 5 taps (5x5, 1x5...), depth
+ * multiplier 1, undilated, stride 1: planar. Each channel is copied into an
+ * int16 plane (pw columns, even, and ph rows; the padding the input zero
+ * point), where two taps of a kernel row are one word. Per channel and kernel
+ * row, w holds six words: [2k0, 2k1], [2k2, 2k3], [2k4, 0] (output x from
+ * plane column x) and [0, 2k0], [2k1, 2k2], [2k3, 2k4] (output x + 1 from the
+ * same words), doubled for the records (kiln_dsp_rq_t, one per channel).
+ * plane: ph * pw int16 of arena scratch, then acc: band output rows of
+ * out_w + 1 accumulators, summed a kernel row at a time. */
+typedef struct {
+    kiln_geometry_t g;
+    uint16_t pw, ph, band;
+    int8_t pad_value;
+    uint8_t clamp, exact;
+    int8_t act_min, act_max;
+    const uint32_t *w;
+    const kiln_dsp_rq_t *rq;
+    int16_t *plane;
+    int32_t *acc;
+} kiln_dsp_dw5_params_t;
+
+void kiln_dsp_dw5_s8(const kiln_dsp_dw5_params_t *p, const int8_t *in, int8_t *out);
+
 /* int8 RESIZE_BILINEAR (kiln_resize_bilinear_params_t, as the portable kernel
  * takes it): the same sums in 32 bits, four channels a step. */
 void kiln_dsp_resize_bilinear_s8(const kiln_resize_bilinear_params_t *p, const int8_t *in, int8_t *out);

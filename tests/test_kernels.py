@@ -151,7 +151,7 @@ def clamp8(v: int) -> int:
 OPS = "kiln.codegen.ops."
 
 #: The Keras nets below, each converted full int8 and float32.
-NETS = ("cnn", "valid", "binary", "head", "fused", "planar", "winograd")
+NETS = ("cnn", "valid", "binary", "head", "fused", "planar", "winograd", "decoder")
 
 
 def _keras_models() -> dict:
@@ -213,8 +213,17 @@ def _keras_models() -> dict:
         x = L.Conv2D(8, 3, padding="same", activation="relu")(i)
         return k.Model(i, L.Conv2D(4, 1)(x))
 
+    def decoder():
+        # a 5x5 depthwise on a map large enough for the planar dsp kernel, bilinear upsampling,
+        # a channel concatenation and a global max pool
+        i = k.Input((8, 8, 4), batch_size=1)
+        x = L.DepthwiseConv2D(5, padding="same", activation="relu")(i)
+        u = L.UpSampling2D(2, interpolation="bilinear")(x)
+        c = L.Concatenate()([u, L.Conv2D(4, 1)(L.UpSampling2D(2)(i))])
+        return k.Model(i, L.GlobalMaxPooling2D()(L.Conv2D(6, 1)(c)))
+
     return {"cnn": cnn, "valid": valid, "binary": binary, "head": head, "fused": fused, "planar": planar,
-            "winograd": winograd}
+            "winograd": winograd, "decoder": decoder}
 
 
 def _edge_model():

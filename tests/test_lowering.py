@@ -13,6 +13,8 @@ tests/test_dsp_qemu.py runs some of them on the emulated board.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,39 +56,34 @@ def model(k: int) -> bytes:
     return opmodels.convert(opmodels.build(build, 100 + k), int8=True, seed=k)
 
 
-class Models(dict):
-    """The cases' .tflite files, each converted on first use."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__()
-        self.folder = folder
-
-    def __missing__(self, k: int) -> Path:
-        path = self.folder / f"tconv{k}.tflite"
-        path.write_bytes(model(k))
-        self[k] = path
-        return path
-
-
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Models:
-    return Models(tmp_path_factory.mktemp("tconv"))
+def models(tmp_path_factory) -> Callable[[int], Path]:
+    """Case k's .tflite, converted on first use."""
+    folder = tmp_path_factory.mktemp("tconv")
+
+    @functools.cache
+    def path(k: int) -> Path:
+        out = folder / f"tconv{k}.tflite"
+        out.write_bytes(model(k))
+        return out
+
+    return path
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("k", range(len(CASES)), ids=IDS)
-def test_transpose_conv_as_conv_matches_tflite_micro(models: Models, k: int) -> None:
-    res, used = opmodels.check_random(models[k], k, 20, kernels="dsp")
+def test_transpose_conv_as_conv_matches_tflite_micro(models: Callable[[int], Path], k: int) -> None:
+    res, used = opmodels.check_random(models(k), k, 20, kernels="dsp")
     assert "kiln_transpose_conv_s8" not in used and used & {
         "kiln_dsp_conv_s8", "kiln_dsp_wino_s8", "kiln_dsp_conv_sparse_s8", "kiln_dsp_pw8_s8"}, used
     assert res.ok and res.identical_samples == res.samples, res.summary()
 
 
-def test_the_rewrite_reports_the_model_operator(models: Models) -> None:
+def test_the_rewrite_reports_the_model_operator(models: Callable[[int], Path]) -> None:
     """Every part is listed as the model's TRANSPOSE_CONV under its output's name, and
     the parts' MACs add up to the model operator's (not the window's zero taps); the
     portable kernel set keeps the operator whole."""
-    path = models[0]   # 3x3 stride 2 SAME: conv, DEPTH_TO_SPACE, no crop
+    path = models(0)   # 3x3 stride 2 SAME: conv, DEPTH_TO_SPACE, no crop
     g = read_tflite(path)
     (op,) = [o for o in g.ops if o.op == "TRANSPOSE_CONV"]
     y = g.tensors[op.outputs[0]]
@@ -101,9 +98,9 @@ def test_the_rewrite_reports_the_model_operator(models: Models) -> None:
     assert [la.kernel for la in portable.layers] == ["kiln_transpose_conv_s8"]
 
 
-def test_crops_take_a_slice(models: Models) -> None:
+def test_crops_take_a_slice(models: Callable[[int], Path]) -> None:
     """VALID at stride 2 with K = 3 leaves an odd output: the interleaved grid is cropped."""
-    dsp = codegen.compile_model(models[1], kernels="dsp")
+    dsp = codegen.compile_model(models(1), kernels="dsp")
     assert [la.kernel for la in dsp.layers][-1] == "kiln_strided_copy"
     assert len(dsp.layers) == 3
     assert np.all([la.op == "TRANSPOSE_CONV" for la in dsp.layers])

@@ -680,32 +680,26 @@ def _pool_check(g: Graph, op: Operator) -> None:
         raise lay.Unfit(f"window above {AVG_MAX_WINDOW} pixels")
 
 
+def _portable_refusal(accepts, g: Graph, op: Operator) -> None:  # noqa: ANN001 - a portable accepts()
+    """A portable kernel's accepts(): its refusal is this kernel's Unfit."""
+    try:
+        accepts(g, op)
+    except UnsupportedLayer as exc:
+        raise lay.Unfit(str(exc)) from None
+
+
 def _mean_check(g: Graph, op: Operator) -> None:
     x, y = _int8_io(g, op)
     if movement._equal_qparams(x, y):
         # tflite-micro still requantizes there, as movement's kiln_reduce_s8 does
         raise lay.Unfit("input and output quantization are equal")
-    try:
-        pt._mean_accepts(g, op)
-    except UnsupportedLayer as exc:
-        raise lay.Unfit(str(exc)) from None
-
-
-@_build
-def _mean_build(ctx: LayerContext) -> LayerCode:
-    _mean_check(ctx.graph, ctx.op)
-    code = pt._mean_s8(ctx)  # same parameters as the portable kernel
-    code.decls.insert(0, HEADER)
-    return code
+    _portable_refusal(pt._mean_accepts, g, op)
 
 
 def _resize_check(g: Graph, op: Operator) -> None:
     """RESIZE_BILINEAR whose positions keep kiln_dsp_resize_bilinear_s8's sums in 32 bits."""
     x, y = _int8_io(g, op)
-    try:
-        spatial._resize_accepts(g, op)
-    except UnsupportedLayer as exc:
-        raise lay.Unfit(str(exc)) from None
+    _portable_refusal(spatial._resize_accepts, g, op)
     ac, hp = bool(op.options.get("AlignCorners")), bool(op.options.get("HalfPixelCenters"))
     for n_in, n_out in ((x.shape[1], y.shape[1]), (x.shape[2], y.shape[2])):
         pos = spatial.bilinear_int(int(n_in), int(n_out), ac, hp)[2]
@@ -713,40 +707,30 @@ def _resize_check(g: Graph, op: Operator) -> None:
             raise lay.Unfit("a position outside [-512, 1024) would leave the 32-bit sums")
 
 
-@_build
-def _resize_build(ctx: LayerContext) -> LayerCode:
-    _resize_check(ctx.graph, ctx.op)
-    code = spatial._resize_bilinear(ctx)  # same parameters as the portable kernel
-    code.decls.insert(0, HEADER)
-    return code
-
-
 def _minmax_check(g: Graph, op: Operator) -> None:
     """REDUCE_MAX / REDUCE_MIN keeping the input's last axis, at least 4 long."""
-    x, y = _int8_io(g, op)
-    try:
-        movement._reduce_accepts(g, op)
-        axes = movement._reduce_axes(g, op)
-    except UnsupportedLayer as exc:
-        raise lay.Unfit(str(exc)) from None
-    if len(x.shape) - 1 in axes or x.shape[-1] < 4:
+    x, _ = _int8_io(g, op)
+    _portable_refusal(movement._reduce_accepts, g, op)
+    if len(x.shape) - 1 in movement._reduce_axes(g, op) or x.shape[-1] < 4:
         raise lay.Unfit("the reduction takes in the last axis, or it is under 4 long")
 
 
-@_build
-def _minmax_build(ctx: LayerContext) -> LayerCode:
-    _minmax_check(ctx.graph, ctx.op)
-    code = movement._reduce(ctx)  # same parameters as the portable kernel
-    code.decls.insert(0, HEADER)
-    return code
+def _with_portable_params(check, portable):  # noqa: ANN001, ANN202 - check(), a portable build()
+    """build() of a dsp kernel that takes its portable twin's parameter struct: `check`,
+    then the portable builder (which names ctx.func, the dsp kernel, in the call)."""
+    @_build
+    def build(ctx: LayerContext) -> LayerCode:
+        check(ctx.graph, ctx.op)
+        code = portable(ctx)
+        code.decls.insert(0, HEADER)
+        return code
+    return build
 
 
-@_build
-def _pool_build(ctx: LayerContext) -> LayerCode:
-    _pool_check(ctx.graph, ctx.op)
-    code = pt._pool_s8(ctx)  # same parameters as the portable kernel
-    code.decls.insert(0, HEADER)
-    return code
+_pool_build = _with_portable_params(_pool_check, pt._pool_s8)
+_mean_build = _with_portable_params(_mean_check, pt._mean_s8)
+_resize_build = _with_portable_params(_resize_check, spatial._resize_bilinear)
+_minmax_build = _with_portable_params(_minmax_check, movement._reduce)
 
 
 # ---- ADD, SUB, MUL --------------------------------------------------------------------------------------

@@ -151,7 +151,8 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("pw8_c16", lambda: seq((9, 7, 8), L.Conv2D(16, 1, activation="relu")), (9, 7, 8),
          {"kiln_dsp_pw8_s8"}),
         ("pw8_c5", lambda: seq((5, 6, 8), L.Conv2D(5, 1)), (5, 6, 8), {"kiln_dsp_pw8_s8"}),
-        ("dw_5x5_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, padding="same")), (8, 8, 8),
+        # 5x5 at stride 2: the NHWC kernel's tap table (stride 1 is kiln_dsp_dw5_s8's)
+        ("dw_5x5_s2_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, strides=2, padding="same")), (8, 8, 8),
          {"kiln_dsp_dwconv_s8"}),
         # 81 taps: the tap table is arena scratch, so no kernel size is too large
         ("dw_9x9_c6", lambda: seq((7, 8, 6), L.DepthwiseConv2D(9, padding="same")), (7, 8, 6),

@@ -121,8 +121,7 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "wino_c32_same_relu6", "wino_c12_1x1_out", "conv_k576_oc15",
                 "conv_rowword_c1_10x4_s2", "conv_rowword_c2_dil_h", "conv_rowword_c1_narrow",
                 "conv_1x1_c64", "conv_1x1_c128_odd_px", "conv_1x1_c80", "conv_1x1", "avgpool_global_c12_odd",
-                "resize_up2_c8", "resize_ac_down_c6", "reduce_max_gmp_c12", "reduce_min_rows_c8",
-                "dw5_c8_same_relu6", "dw5_c6_valid", "dw5_1x5_c4", "dw5_c4_bands"]
+                "resize_up2_c8", "reduce_max_gmp_c12", "dw5_c8_same_relu6", "dw5_c4_bands"]
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path], optimize: str = "speed") -> Path:
@@ -258,11 +257,11 @@ def test_table_kernel_on_qemu_matches_tflite_micro(name, target_objects, tmp_pat
     assert got == expected
 
 
-@pytest.mark.parametrize("k", [0, 1, 5, 10])
+@pytest.mark.parametrize("k", [1, 5])
 def test_lowered_transpose_conv_on_qemu_matches_tflite_micro(k: int, target_objects, tmp_path) -> None:
     """kiln.lowering's convolutions on the target's assembly (explicit leading padding
-    in the direct, Winograd and block-sparse kernels), then the interleave and crop,
-    against tflite-micro running the model's TRANSPOSE_CONV."""
+    in the block-sparse and Winograd kernels), then the interleave and crop, against
+    tflite-micro running the model's TRANSPOSE_CONV (the host runs all the cases)."""
     import test_lowering
 
     path = tmp_path / "tconv.tflite"

@@ -89,9 +89,14 @@ def _table_s8(ctx: LayerContext) -> np.ndarray:
         prm = params(ctx)
         return _bytes([f(int(v), **prm) for v in values])
     q = pt.quant_fields(ctx)
-    lo, hi = _RANGE[y.dtype]
-    return _bytes([min(hi, max(lo, fp.requantize(int(v) + q["in_offset"], q["mult"], q["shift"])
-                               + q["out_offset"])) for v in values])
+    return _requantized(values, q["in_offset"], q["mult"], q["shift"], q["out_offset"], *_RANGE[y.dtype])
+
+
+def _requantized(values: np.ndarray, in_offset: int, mult: int, shift: int, out_offset: int,
+                 lo: int, hi: int) -> np.ndarray:
+    """The table of kiln_requantize(v + in_offset) + out_offset clamped to [lo, hi]."""
+    return _bytes([min(hi, max(lo, fp.requantize(int(v) + in_offset, mult, shift) + out_offset))
+                   for v in values])
 
 
 def _lut_s8(ctx: LayerContext) -> LayerCode:
@@ -116,9 +121,7 @@ def _concat(ctx: LayerContext) -> LayerCode:
         if q is None:
             tables.append("NULL")
         else:
-            off, m, sh = q
-            values = [min(127, max(-128, fp.requantize(int(v) + off, m, sh) + zo)) for v in _VALUES["int8"]]
-            tables.append(ctx.array(f"table{k}", "int8_t", _bytes(values)))
+            tables.append(ctx.array(f"table{k}", "int8_t", _requantized(_VALUES["int8"], *q, zo, -128, 127)))
     ctx.decls.append(HEADER)
     ptrs = ", ".join(ctx.ptr(t) for t in ins)
     ctx.decls.append(f"static const int8_t *const {ctx.prefix}_in[{len(ins)}] = {{{ptrs}}};")

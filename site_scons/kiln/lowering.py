@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kiln.codegen.ops.spatial import transpose_conv_padding
+from kiln.codegen.geometry import PAD_LEFT, PAD_TOP
+from kiln.codegen.ops.spatial import transpose_conv_macs, transpose_conv_padding
 from kiln.ir import Graph, Operator, Tensor
 
-#: Options that give a CONV_2D its leading padding directly (SAME/VALID cannot say
-#: "K - 1 rows"); kiln.codegen.geometry reads them.
-PAD_TOP, PAD_LEFT = "KilnPadTop", "KilnPadLeft"
 #: The option naming what a rewritten operator's parts stand for: (the model operator's
 #: output name, its operator, the part's share of its MACs), as the layer report and the
 #: board's INFO show them.
@@ -128,14 +126,14 @@ def _transpose_conv_as_conv(graph: Graph, op: Operator) -> list[Operator] | None
     else:
         bias, bscale = np.zeros(n, np.int32), np.float32(x.scale[0]) * tiled(w.scale)
     bi = _add(graph, f"{y.name}/as_conv_bias", (n,), "int32",
-              _quantized(bscale) if bscale is not None else None, bias.astype(np.int32))
+              _quantized(bscale) if bscale is not None else None, bias)
     conv_out = y.index if s == 1 else _add(graph, f"{y.name}/phases", (1, hq, wq, n), "int8", y)
     conv = Operator(op.index, "CONV_2D", [x.index, wi, bi], [conv_out], {
         "Padding": "VALID", "StrideH": 1, "StrideW": 1, "DilationHFactor": 1, "DilationWFactor": 1,
         "FusedActivationFunction": op.options.get("FusedActivationFunction", "NONE"),
         PAD_TOP: ch - 1 - qy0, PAD_LEFT: cw - 1 - qx0})
     # The report counts the model's MACs (the window's zero taps are not the model's).
-    conv.options[PART_OF] = (y.name, op.op, oh * ow * oc * ic * kh * kw // (s * s))
+    conv.options[PART_OF] = (y.name, op.op, transpose_conv_macs(oh, ow, oc, ic, kh, kw, s, s))
     part = {PART_OF: (y.name, op.op, 0)}
     if s == 1:
         return [conv]

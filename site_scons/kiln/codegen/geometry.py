@@ -20,6 +20,9 @@ from kiln.planner import same_padding
 #: The C fields are uint16_t / int16_t.
 U16 = 0xFFFF
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+#: Options that give a convolution its leading padding outright (kiln.lowering's: SAME and
+#: VALID cannot say "K - 1 rows").
+PAD_TOP, PAD_LEFT = "KilnPadTop", "KilnPadLeft"
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 
 
@@ -88,8 +91,8 @@ class Geometry:
         dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
         pad = o.get("Padding", "VALID")
         # kiln.lowering's convolutions state their leading padding outright.
-        top = o.get("KilnPadTop", pad_before(ih, kh, sh, dh, pad))
-        left = o.get("KilnPadLeft", pad_before(iw, kw, sw, dw, pad))
+        top = o.get(PAD_TOP, pad_before(ih, kh, sh, dh, pad))
+        left = o.get(PAD_LEFT, pad_before(iw, kw, sw, dw, pad))
         return cls(ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, top, left, mult)
 
     @classmethod

@@ -142,6 +142,11 @@ def transpose_conv_padding(out: int, k: int, stride: int, padding: str) -> int:
     return max(0, (n - 1) * stride + k - out) // 2
 
 
+def transpose_conv_macs(oh: int, ow: int, oc: int, ic: int, kh: int, kw: int, sh: int, sw: int) -> int:
+    """A transposed convolution's multiply-accumulates: each input pixel meets every tap once."""
+    return oh * ow * oc * ic * kh * kw // (sh * sw)
+
+
 def _tconv_accepts(g: Graph, op: Operator) -> bool:
     x, w, y = g.tensors[op.inputs[2]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     if len(x.shape) != 4 or x.shape[0] != 1 or len(w.shape) != 4:
@@ -197,7 +202,7 @@ def _tconv(ctx: LayerContext) -> LayerCode:
         lo, hi = qm.activation_range_float(act)
         p = ctx.struct("kiln_transpose_conv_f32_params_t", dict(g=g, act_min=lo, act_max=hi))
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
-    return LayerCode(ctx.decls, call, oh * ow * oc * ic * kh * kw // (sh * sw), ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, transpose_conv_macs(oh, ow, oc, ic, kh, kw, sh, sw), ctx.weight_bytes)
 
 
 # ---- last-axis normalizations -------------------------------------------------------------

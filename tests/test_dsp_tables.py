@@ -99,8 +99,8 @@ def converted(tmp_path_factory) -> Converted:
     return Converted(tmp_path_factory.mktemp("dsptables"))
 
 
-def _run(path: Path, xs: np.ndarray) -> tuple[hostcheck.HostCheckResult, set[str]]:
-    return run_host(path, xs, kernels="dsp")
+def _run(path: Path, xs: np.ndarray, kernels: str = "dsp") -> tuple[hostcheck.HostCheckResult, set[str]]:
+    return run_host(path, xs, kernels=kernels)
 
 
 @pytest.mark.parametrize("name", [s[0] for s in QUANT_SPECS])
@@ -156,6 +156,27 @@ def test_activation_tables_over_every_input(tmp_path: Path, k: int) -> None:
     res, used = _run(path, quant_inputs("int8", None))
     assert "kiln_dsp_lut_s8" in used, used
     assert res.ok and res.identical_values == res.total_values, f"{UNARY_SPECS[k]}: {res.summary()}"
+
+
+#: GELU (erfc form, tanh form): input scales whose 256 values span from the linear part
+#: near zero to both tails, output scales from much finer to coarser than the input's.
+GELU_SPECS = [((0.0031, -7), (0.0016, -120), False), ((0.0412, 15), (0.0188, -101), True),
+              ((0.0412, 15), (0.0188, -101), False), ((0.233, -128), (0.117, -126), True),
+              ((0.9, 40), (2.1, 3), False), ((0.052, 127), (0.0004, 60), True)]
+
+
+@pytest.mark.parametrize("k", range(len(GELU_SPECS)))
+def test_gelu_tables_over_every_input(tmp_path: Path, k: int) -> None:
+    """GELU's table (kiln.quantmath.lut_s8 over the C library's erfcf and tanhf) against
+    TensorFlow Lite's own, which the oracle looks up (kiln.oracle_gelu), on every input;
+    the portable kernel reads the same table."""
+    in_q, out_q, approximate = GELU_SPECS[k]
+    path = tmp_path / "gelu.tflite"
+    path.write_bytes(quant_model("GELU", "int8", in_q, "int8", out_q, approximate=approximate))
+    for kernels, kernel in (("dsp", "kiln_dsp_lut_s8"), ("portable", "kiln_lut_s8")):
+        res, used = _run(path, quant_inputs("int8", None), kernels)
+        assert kernel in used, used
+        assert res.ok and res.identical_values == res.total_values, f"{GELU_SPECS[k]}: {res.summary()}"
 
 
 @pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])

@@ -40,6 +40,10 @@ def _hard_swish(t):  # the converter fuses this pattern into HARD_SWISH
     return t * _tf().nn.relu6(t + 3.0) / 6.0
 
 
+def _gelu_tanh(t):  # the converter keeps the approximate form as GELU(approximate=true)
+    return _tf().nn.gelu(t, approximate=True)
+
+
 def _act(layer: Callable[[], object]):
     """input -> activation."""
     def build(shape: tuple[int, ...]):
@@ -105,6 +109,13 @@ SPECS: list[Spec] = [
     ("hswish_s8_huge", _act(lambda: _L().Lambda(_hard_swish)), (30,), True, (-60.0, 100.0), False),
     ("hswish_s8_conv", _conv_then(lambda: _L().Lambda(_hard_swish)), (4, 4, 3), True,
      (-1.0, 1.0), False),
+    # GELU: TensorFlow Lite's float-built table (erfc and tanh forms); tflite-micro has no
+    # GELU, so the oracle looks the table up with CAST, ADD and GATHER (kiln.oracle_gelu)
+    ("gelu_s8", _act(lambda: _L().Activation("gelu")), (6, 5, 3), True, (-4.0, 4.0), True),
+    ("gelu_s8_tanh_wide", _act(lambda: _L().Lambda(_gelu_tanh)), (5, 8), True, (-12.0, 9.0), False),
+    ("gelu_s8_small", _act(lambda: _L().Activation("gelu")), (40,), True, (-0.05, 0.08), False),
+    ("gelu_s8_huge", _act(lambda: _L().Activation("gelu")), (30,), True, (-150.0, 200.0), False),
+    ("gelu_s8_conv", _conv_then(lambda: _L().Lambda(_gelu_tanh)), (4, 4, 3), True, (-2.0, 2.0), False),
     # ELU stays float in an int8 model: DEQUANTIZE, ELU, QUANTIZE
     ("elu_int8_io", _act(lambda: _L().ELU()), (6, 5, 3), True, (-3.0, 2.0), False),
     # float32
@@ -122,6 +133,8 @@ SPECS: list[Spec] = [
     ("elu_f32", _act(lambda: _L().ELU()), (6, 5, 3), False, (-4.0, 2.0), True),
     ("elu_f32_small", _act(lambda: _L().ELU()), (25,), False, (-0.01, 0.01), False),
     ("elu_f32_conv", _conv_then(lambda: _L().ELU()), (4, 4, 3), False, (-2.0, 2.0), False),
+    ("gelu_f32", _act(lambda: _L().Activation("gelu")), (6, 5, 3), False, (-9.0, 6.0), True),
+    ("gelu_f32_tanh", _act(lambda: _L().Lambda(_gelu_tanh)), (25,), False, (-7.0, 5.0), False),
 ]
 FAST = [s[0] for s in SPECS if s[5]]
 SLOW = [s[0] for s in SPECS if not s[5]]

@@ -190,9 +190,10 @@ QUANT_SPECS = [
 QUANT_N = 256  # elements per sample
 
 
-def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q, alpha: float | None = None) -> bytes:
+def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q, alpha: float | None = None,
+                approximate: bool | None = None) -> bytes:
     """A .tflite holding one QUANTIZE or DEQUANTIZE (or another one-input operator) of a
-    [1, QUANT_N] tensor; `alpha`: LEAKY_RELU's option."""
+    [1, QUANT_N] tensor; `alpha`: LEAKY_RELU's option, `approximate`: GELU's."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -209,7 +210,8 @@ def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q, alpha: floa
         return t
 
     code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, op)
+    code.builtinCode = getattr(schema.BuiltinOperator, op)
+    code.deprecatedBuiltinCode = min(code.builtinCode, 127)  # codes past 127 live in builtinCode
     code.version = 1
     node = schema.OperatorT()
     node.opcodeIndex, node.inputs, node.outputs = 0, [0], [1]
@@ -217,6 +219,10 @@ def quant_model(op: str, in_dtype: str, in_q, out_dtype: str, out_q, alpha: floa
         node.builtinOptionsType = schema.BuiltinOptions.LeakyReluOptions
         node.builtinOptions = schema.LeakyReluOptionsT()
         node.builtinOptions.alpha = alpha
+    if approximate is not None:
+        node.builtinOptionsType = schema.BuiltinOptions.GeluOptions
+        node.builtinOptions = schema.GeluOptionsT()
+        node.builtinOptions.approximate = approximate
     graph = schema.SubGraphT()
     graph.tensors = [tensor("x", in_dtype, in_q, 1), tensor("y", out_dtype, out_q, 2)]
     graph.inputs, graph.outputs, graph.operators, graph.name = [0], [1], [node], "main"

@@ -4,7 +4,7 @@ An element-wise operator whose output depends on one 8-bit input value is 256
 outputs, evaluated here with the portable kernel's own arithmetic
 (kiln.fixedpoint) and looked up at run time:
 
-  LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6 (int8)
+  LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, GELU (int8)
                                                  kiln_dsp_lut_s8
   QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8
                                                  kiln_dsp_lut_s8
@@ -77,6 +77,7 @@ _ACTIVATIONS: dict[str, tuple[Callable, Callable[..., int]]] = {
     "LEAKY_RELU": (activation.leaky_s8_params, fp.leaky_relu_s8),
     "RELU": (activation.relu_s8_params, fp.relu_s8),
     "RELU6": (activation.relu6_s8_params, lambda q, lo, hi: max(lo, min(hi, q))),
+    "GELU": (activation.gelu_s8_params, lambda q, table: int(table[q & 0xFF])),
 }
 
 

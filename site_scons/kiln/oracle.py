@@ -2,7 +2,9 @@
 
 tflite-micro's reference kernels are the oracle: they define what the board
 must output, bit for bit. tflite-micro does not run hybrid (dynamic-range)
-models, float activations with int8 weights, nor TILE. A TILE of axes of size
+models, float activations with int8 weights, nor TILE, nor GELU. A float GELU
+runs on TensorFlow Lite's interpreter; an int8 GELU is a table lookup that
+tflite-micro runs as other operators (kiln.oracle_gelu). A TILE of axes of size
 1 only (Keras 3's UpSampling2D) is the BROADCAST_TO it has: the oracle runs
 the model with it rewritten so. For hybrid models and other TILEs the oracle is
 TensorFlow's tf.lite.Interpreter with its reference kernels
@@ -31,7 +33,10 @@ from kiln.ir import Graph, is_hybrid
 from kiln.tflite_reader import read_tflite
 
 MICRO = "tflite-micro"
-TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models or this TILE)"
+TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models, this TILE or GELU)"
+#: Operators tflite-micro has no kernel for, which TensorFlow's reference resolver runs
+#: (int8 GELU is rewritten instead: kiln.oracle_gelu).
+_NOT_IN_MICRO = {"GELU"}
 
 
 def _tile_is_broadcast(graph: Graph, op) -> bool:  # noqa: ANN001 - an ir.Operator
@@ -46,10 +51,14 @@ def _tile_is_broadcast(graph: Graph, op) -> bool:  # noqa: ANN001 - an ir.Operat
 
 
 def needs_tflite(graph: Graph) -> bool:
-    """True when the model has hybrid layers (float input, int8 weights), or a TILE that
-    tflite-micro (which has no TILE) cannot run as a BROADCAST_TO."""
-    return any(is_hybrid(graph, op) or (op.op == "TILE" and not _tile_is_broadcast(graph, op))
-               for op in graph.ops)
+    """True when the model has hybrid layers (float input, int8 weights), an operator
+    tflite-micro lacks, or a TILE that it (having no TILE) cannot run as a BROADCAST_TO."""
+    return any(is_hybrid(graph, op) or (op.op in _NOT_IN_MICRO and not _is_int8(graph, op))
+               or (op.op == "TILE" and not _tile_is_broadcast(graph, op)) for op in graph.ops)
+
+
+def _is_int8(graph: Graph, op) -> bool:  # noqa: ANN001 - an ir.Operator
+    return graph.tensors[op.inputs[0]].dtype == "int8"
 
 
 def _builtin(code) -> int:  # noqa: ANN001 - a schema OperatorCodeT
@@ -193,6 +202,10 @@ def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any,
         blob = Path(tflite).read_bytes()
         if any(op.op == "TILE" for op in graph.ops):
             blob = _tiles_as_broadcasts(blob)
+        if any(op.op == "GELU" for op in graph.ops):
+            from kiln.oracle_gelu import gelus_as_gathers
+
+            blob = gelus_as_gathers(blob)
         interp = runtime.Interpreter.from_bytes(blob, arena_size=micro_arena_bytes(graph, len(blob)))
         kind = MICRO
     if any(t.is_variable for t in graph.tensors):

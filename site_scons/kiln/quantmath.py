@@ -235,6 +235,24 @@ def int16_lut(func, input_min: float, input_max: float) -> list[int]:
     return out
 
 
+def lut_s8(func, in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """TFLite's table of a float function for an int8 -> int8 operator (GELU), indexed
+    by the input byte: each value dequantized, `func` applied and requantized, every step
+    in single precision as the reference's preparation does it."""
+    f = np.float32
+    inv = f(f(1) / f(out_scale))
+    out = np.zeros(256, dtype=np.int8)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for v in range(-128, 128):
+            scaled = f(func(f(f(in_scale) * f(v - in_zp))) * inv)
+            r = float(f(_roundf(scaled) + f(out_zp)))
+            # The reference casts to int32; x86 turns NaN and values past int32 into its
+            # lowest value, which then clamps to -128.
+            q = int(r) if math.isfinite(r) and abs(r) < 2.0 ** 31 else INT8_MIN
+            out[v & 0xFF] = min(INT8_MAX, max(INT8_MIN, q))
+    return out
+
+
 def _expf(x: np.float32) -> np.float32:
     """exp in single precision, rounded from double (what a correctly rounding expf gives)."""
     return np.float32(math.exp(float(x)))

@@ -57,7 +57,7 @@ _ARITY = {
     # The operators whose kernels read inputs by position (TFLite's schema): a model
     # with one missing is invalid here, not an index error in a kernel's builder.
     **{op: (1, 1, 1) for op in (
-        "ABS", "CAST", "ELU", "EXP", "FLOOR", "HARD_SWISH", "L2_NORMALIZATION", "LEAKY_RELU",
+        "ABS", "CAST", "ELU", "EXP", "FLOOR", "GELU", "HARD_SWISH", "L2_NORMALIZATION", "LEAKY_RELU",
         "LOG", "LOGICAL_NOT", "LOGISTIC", "LOG_SOFTMAX", "NEG", "RELU", "RELU6", "ROUND", "RSQRT",
         "SQRT", "SQUARE", "TANH", "ZEROS_LIKE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "L2_POOL_2D")},
     **{op: (2, 2, 1) for op in (
@@ -78,7 +78,7 @@ _ONE_DTYPE = {"CONCATENATION", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "PADV2",
 _PARAMETER_INPUTS = {"RESHAPE": {1}, "EXPAND_DIMS": {1}, "PAD": {1}, "PADV2": {1}, "MEAN": {1}}
 _ELEMENTWISE = {"ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM"}
 _SAME_SHAPE = {"SOFTMAX", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6",
-               "RELU_N1_TO_1", "LEAKY_RELU", "HARD_SWISH", "ELU", "ABS", "NEG"}
+               "RELU_N1_TO_1", "LEAKY_RELU", "HARD_SWISH", "GELU", "ELU", "ABS", "NEG"}
 
 
 def validate(graph: Graph, name: str) -> None:

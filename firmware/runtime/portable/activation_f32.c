@@ -77,18 +77,22 @@ void kiln_logistic_f32(const kiln_act_f32_params_t *p, const float *in, float *o
     }
 }
 
+static float tanh1(float x)
+{
+    const float ax = x < 0.0f ? -x : x;
+    /* tanh|x| = -e / (2 + e) with e = expm1(-2|x|) in (-1, 0]: accurate near 0
+     * (no 1 - exp cancellation) and 1 for large |x|. */
+    const float e = kiln_expm1f(-2.0f * ax);
+    const float t = -e / (2.0f + e);
+    return x < 0.0f ? -t : t;
+}
+
 void kiln_tanh_f32(const kiln_act_f32_params_t *p, const float *in, float *out)
 {
     uint32_t i;
 
     for (i = 0; i < p->n; i++) {
-        const float x = in[i];
-        const float ax = x < 0.0f ? -x : x;
-        /* tanh|x| = -e / (2 + e) with e = expm1(-2|x|) in (-1, 0]: accurate
-         * near 0 (no 1 - exp cancellation) and 1 for large |x|. */
-        const float e = kiln_expm1f(-2.0f * ax);
-        const float t = -e / (2.0f + e);
-        out[i] = x < 0.0f ? -t : t;
+        out[i] = tanh1(in[i]);
     }
 }
 
@@ -111,5 +115,33 @@ void kiln_elu_f32(const kiln_act_f32_params_t *p, const float *in, float *out)
     for (i = 0; i < p->n; i++) {
         const float x = in[i];
         out[i] = x < 0.0f ? kiln_expm1f(x) : x;
+    }
+}
+
+/* erfc(x): the fit is for x >= 0, with erfc(-x) = 2 - erfc(x). Its error is
+ * relative, so GELU's far negative tail (x/2 times a tiny erfc) keeps its
+ * digits, where 1 + erf would cancel to zero. */
+static float erfc1(float x)
+{
+    const float z = x < 0.0f ? -x : x;
+    const float t = 1.0f / (1.0f + 0.5f * z);
+    const float poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
+                       t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f +
+                       t * (-0.82215223f + t * 0.17087277f))))))));
+    const float r = t * kiln_expf(-z * z + poly);
+    return x < 0.0f ? 2.0f - r : r;
+}
+
+void kiln_gelu_f32(const kiln_act_f32_params_t *p, const float *in, float *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->n; i++) {
+        const float x = in[i];
+        if (p->approximate) {
+            out[i] = 0.5f * x * (1.0f + tanh1(0.7978845608f * (x + 0.044715f * x * x * x)));
+        } else {
+            out[i] = 0.5f * x * erfc1(-0.70710678f * x);
+        }
     }
 }

@@ -1,6 +1,6 @@
 /*
  * Kiln portable kernels: standalone int8 activations (RELU, RELU6,
- * LEAKY_RELU, PRELU, LOGISTIC, TANH, HARD_SWISH). The arithmetic follows
+ * LEAKY_RELU, PRELU, LOGISTIC, TANH, HARD_SWISH, and GELU's table). The arithmetic follows
  * tflite-micro's reference kernels; see kiln/ops/activation.h for how the
  * generator fills each struct and docs/ops/activation.md for the recipes.
  */
@@ -242,5 +242,14 @@ void kiln_hard_swish_s8(const kiln_act_hard_swish_s8_params_t *p, const int8_t *
         relu = (relu + (1 << 15)) >> 1;
         v = rounding_div_pot16(sdhm16(relu, pre_out), -p->out_exp);
         out[i] = sat_s8(v + p->out_zp);
+    }
+}
+
+void kiln_lut_s8(const kiln_act_lut_s8_params_t *p, const int8_t *in, int8_t *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->n; i++) {
+        out[i] = p->table[(uint8_t)in[i]];
     }
 }

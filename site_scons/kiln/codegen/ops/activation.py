@@ -1,6 +1,6 @@
 """Standalone activation operators (kiln/ops/activation.h, portable/activation_*.c).
 
-RELU, RELU6, LEAKY_RELU, PRELU, LOGISTIC, TANH, HARD_SWISH on int8 and
+RELU, RELU6, LEAKY_RELU, PRELU, LOGISTIC, TANH, HARD_SWISH, GELU on int8 and
 float32, ELU on float32. Each builder computes the parameters exactly as
 tflite-micro's kernel preparation does (the order of float and double
 operations matters for the last bit); docs/ops/activation.md has the recipes.
@@ -8,6 +8,9 @@ operations matters for the last bit); docs/ops/activation.md has the recipes.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import math
 
 import numpy as np
@@ -127,6 +130,42 @@ def _hard_swish_s8(ctx: LayerContext) -> LayerCode:
     return _unary(ctx, "kiln_act_hard_swish_s8_params_t", hard_swish_s8_params(ctx))
 
 
+@functools.cache
+def _libm() -> ctypes.CDLL:
+    """The C library's single-precision erfcf and tanhf: TensorFlow Lite builds its GELU
+    table with them, and a last-bit difference from another implementation can move a
+    value across a rounding boundary."""
+    lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    for name in ("erfcf", "tanhf"):
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+    return lib
+
+
+def gelu_f32(x: np.float32, approximate: bool) -> np.float32:
+    """GELU in single precision as TensorFlow Lite's table builder writes it: x/2 times
+    erfc(-x/sqrt 2), or with `approximate` x/2 times 1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))."""
+    f, x = np.float32, np.float32(x)
+    if approximate:
+        cubic = f(f(f(f(0.044715) * x) * x) * x)
+        inner = f(f(math.sqrt(2.0 / math.pi)) * f(x + cubic))
+        return f(f(f(0.5) * x) * f(f(1) + f(_libm().tanhf(inner))))
+    return f(f(f(0.5) * x) * f(_libm().erfcf(f(x * f(-math.sqrt(0.5))))))
+
+
+def gelu_s8_params(ctx: LayerContext) -> dict:
+    """GELU on int8: TensorFlow Lite's 256-entry table (tflite-micro has no GELU), indexed
+    by the input byte (kiln_act_lut_s8_params_t without n)."""
+    (si, zi), (so, zo) = per_tensor_qparams(ctx.t(0)), per_tensor_qparams(ctx.t(0, outputs=True))
+    approximate = bool(ctx.op.options.get("Approximate", False))
+    return dict(table=qm.lut_s8(lambda x: gelu_f32(x, approximate), si, zi, so, zo))
+
+
+def _gelu_s8(ctx: LayerContext) -> LayerCode:
+    table = ctx.array("table", "int8_t", gelu_s8_params(ctx)["table"])
+    return _unary(ctx, "kiln_act_lut_s8_params_t", dict(table=table))
+
+
 def _shape4(shape: tuple[int, ...]) -> list[int]:
     if len(shape) > 4:
         raise UnsupportedLayer(f"rank {len(shape)} above 4")
@@ -170,7 +209,8 @@ def _float(ctx: LayerContext) -> LayerCode:
     big = float(np.finfo(np.float32).max)
     lo, hi = {"RELU": (0.0, big), "RELU6": (0.0, 6.0)}.get(ctx.op.op, (-big, big))
     alpha = float(ctx.op.options.get("Alpha", 0.0)) if ctx.op.op == "LEAKY_RELU" else 0.0
-    return _unary(ctx, "kiln_act_f32_params_t", dict(alpha=alpha, lo=lo, hi=hi))
+    approximate = int(bool(ctx.op.options.get("Approximate", False))) if ctx.op.op == "GELU" else 0
+    return _unary(ctx, "kiln_act_f32_params_t", dict(alpha=alpha, lo=lo, hi=hi, approximate=approximate))
 
 
 def _register() -> None:
@@ -183,6 +223,7 @@ def _register() -> None:
         ("LOGISTIC", s8, "kiln_logistic_s8", _sigmoid_s8),
         ("TANH", s8, "kiln_tanh_s8", _sigmoid_s8),
         ("HARD_SWISH", s8, "kiln_hard_swish_s8", _hard_swish_s8),
+        ("GELU", s8, "kiln_lut_s8", _gelu_s8),
         ("RELU", f32, "kiln_relu_f32", _float),
         ("RELU6", f32, "kiln_relu_f32", _float),
         ("LEAKY_RELU", f32, "kiln_leaky_relu_f32", _float),
@@ -191,6 +232,7 @@ def _register() -> None:
         ("TANH", f32, "kiln_tanh_f32", _float),
         ("HARD_SWISH", f32, "kiln_hard_swish_f32", _float),
         ("ELU", f32, "kiln_elu_f32", _float),
+        ("GELU", f32, "kiln_gelu_f32", _float),
     ]:
         register(KernelImpl(op=op, dtype=dt, func=func, build=build, header=HEADER))
 

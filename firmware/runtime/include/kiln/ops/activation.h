@@ -119,6 +119,17 @@ typedef struct {
 
 void kiln_hard_swish_s8(const kiln_act_hard_swish_s8_params_t *p, const int8_t *in, int8_t *out);
 
+/* A table activation (GELU): out[i] = table[(uint8_t)in[i]], the 256 outputs
+ * built at compile time exactly as TensorFlow Lite's kernel preparation builds
+ * them (its int8 GELU is this lookup, its float arithmetic done once per
+ * value). In place is fine. */
+typedef struct {
+    uint32_t n;
+    const int8_t *table;
+} kiln_act_lut_s8_params_t;
+
+void kiln_lut_s8(const kiln_act_lut_s8_params_t *p, const int8_t *in, int8_t *out);
+
 /* Float activations over n values; alpha is LEAKY_RELU's coefficient and
  * lo/hi the RELU/RELU6 bounds (other kernels ignore them).
  *   kiln_relu_f32:       x < lo ? lo : (x > hi ? hi : x)   (RELU: hi = FLT_MAX)
@@ -127,11 +138,15 @@ void kiln_hard_swish_s8(const kiln_act_hard_swish_s8_params_t *p, const int8_t *
  *   kiln_tanh_f32:       tanh(x)
  *   kiln_hard_swish_f32: x * min(6, max(0, x + 3)) / 6
  *   kiln_elu_f32:        x < 0 ? expm1(x) : x
- * exp, expm1 and tanh come from kiln_expf and kiln_expm1f (no libm). */
+ *   kiln_gelu_f32:       x / 2 * erfc(-x / sqrt 2), or with approximate
+ *                        x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))
+ * exp, expm1 and tanh come from kiln_expf and kiln_expm1f (no libm); erfc is
+ * a Chebyshev fit of relative error below 1.2e-7 (Numerical Recipes' erfcc). */
 typedef struct {
     uint32_t n;
     float alpha;
     float lo, hi;
+    uint32_t approximate;        /* GELU: the tanh form */
 } kiln_act_f32_params_t;
 
 void kiln_relu_f32(const kiln_act_f32_params_t *p, const float *in, float *out);
@@ -140,6 +155,7 @@ void kiln_logistic_f32(const kiln_act_f32_params_t *p, const float *in, float *o
 void kiln_tanh_f32(const kiln_act_f32_params_t *p, const float *in, float *out);
 void kiln_hard_swish_f32(const kiln_act_f32_params_t *p, const float *in, float *out);
 void kiln_elu_f32(const kiln_act_f32_params_t *p, const float *in, float *out);
+void kiln_gelu_f32(const kiln_act_f32_params_t *p, const float *in, float *out);
 
 /* PRELU, float: x >= 0 ? x : x * alpha, alpha broadcast as for the int8
  * kernel (the zero points and multipliers are unused). */

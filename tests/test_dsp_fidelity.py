@@ -51,6 +51,15 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         m = L.AveragePooling2D((1, shape[1]))(x)          # [h, 1, c]
         return k.Model(inp, L.Concatenate()([L.Add()([x, m]), L.Subtract()([x, m])]))
 
+    def layer_norm(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        return k.Model(inp, L.LayerNormalization()(L.Dense(shape[-1])(inp)))
+
+    def sqdiff(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        a, b = L.Conv2D(shape[2], 1)(inp), L.Conv2D(shape[2], 3, padding="same")(inp)
+        return k.Model(inp, L.Lambda(lambda t: opmodels._tf().math.squared_difference(t[0], t[1]))([a, b]))
+
     conv = "kiln_dsp_conv_s8"
     return [
         ("conv1_pool_fashion", lambda: seq((28, 28, 1), L.Conv2D(12, 3, activation="relu"),
@@ -183,6 +192,10 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          {"kiln_dsp_mul_s8", "kiln_dsp_lut_s8"}),
         ("add_sub_row_mean", lambda: row_mean_block((4, 7, 6)), (4, 7, 6),
          {"kiln_dsp_add_s8"}),
+        # SQUARED_DIFFERENCE: a layer normalization's (each row against its mean, broadcast),
+        # and two tensors of one shape and different scales
+        ("sqdiff_layer_norm", lambda: layer_norm((9, 24)), (9, 24), {"kiln_dsp_sqdiff_s8"}),
+        ("sqdiff_two_convs", lambda: sqdiff((5, 6, 7)), (5, 6, 7), {"kiln_dsp_sqdiff_s8"}),
         # global average pooling (MEAN): 10 channels (a tail of 2), and 272 pixels (the
         # 16-bit lanes are flushed after 255)
         ("mean_gap_c10", lambda: seq((6, 7, 10), L.Conv2D(10, 1), L.GlobalAveragePooling2D()),

@@ -28,6 +28,7 @@ Kernels, most specific first:
                                       kiln_dsp_reduce_minmax_s8
   ADD, SUB (broadcasting)             kiln_dsp_add_s8
   MUL (broadcasting)                  kiln_dsp_mul_s8
+  SQUARED_DIFFERENCE (broadcasting)   kiln_dsp_sqdiff_s8
 and, in the size layout, with int8 weights in flash:
   CONV_2D, depthwise over one channel kiln_dsp_conv_w8_s8 (widened in chunks into the arena)
   DEPTHWISE_CONV_2D 3x3 as above      kiln_dsp_dw3x3_w8_s8 (each channel widened as it starts)
@@ -54,7 +55,7 @@ from kiln.codegen import portable as pt
 from kiln.codegen.context import LayerContext
 from kiln.codegen.cwriter import c_array, c_int
 from kiln.codegen.geometry import Geometry
-from kiln.codegen.ops import movement, spatial
+from kiln.codegen.ops import elementwise, movement, spatial
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
 
@@ -733,7 +734,7 @@ _resize_build = _with_portable_params(_resize_check, spatial._resize_bilinear)
 _minmax_build = _with_portable_params(_minmax_check, movement._reduce)
 
 
-# ---- ADD, SUB, MUL --------------------------------------------------------------------------------------
+# ---- ADD, SUB, MUL, SQUARED_DIFFERENCE ----------------------------------------------------------------
 
 def _broadcast_walk(a: tuple, b: tuple, y: tuple) -> tuple[list[int], list[int], list[int]]:
     """(shape, a_stride, b_stride) of kiln_dsp_binary_params_t: the output's dimensions
@@ -770,7 +771,8 @@ def _broadcast_walk(a: tuple, b: tuple, y: tuple) -> tuple[list[int], list[int],
 
 
 def _binary_check(g: Graph, op: Operator) -> dict:
-    """ADD, SUB and MUL: the kiln_dsp_binary_params_t fields (tables as arrays)."""
+    """ADD, SUB, MUL and SQUARED_DIFFERENCE: the kiln_dsp_binary_params_t fields (tables
+    as arrays)."""
     if len(op.inputs) != 2:
         raise lay.Unfit("needs two inputs")
     a, b, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
@@ -783,6 +785,13 @@ def _binary_check(g: Graph, op: Operator) -> dict:
     if op.op == "MUL":
         q = qm.mul_params(sa, sb, so)
         bound = 2 * lay.max_abs_input(-za) * lay.max_abs_input(-zb)
+    elif op.op == "SQUARED_DIFFERENCE":
+        # the tables hold each input's scaled value itself (add_tables doubles it): the
+        # kernel squares their difference and doubles the square
+        q = elementwise.sqdiff_params(sa, sb, so)
+        f["a_tab"] = lay.add_tables(-za, q["left_shift"], q["a_mult"], q["a_shift"]) // 2
+        f["b_tab"] = -(lay.add_tables(-zb, q["left_shift"], q["b_mult"], q["b_shift"]) // 2)
+        bound = 2 * int(np.abs(f["a_tab"]).max() + np.abs(f["b_tab"]).max()) ** 2
     else:
         q = qm.add_params(sa, sb, so)
         f["a_tab"] = lay.add_tables(-za, q["left_shift"], q["a_mult"], q["a_shift"])
@@ -843,6 +852,7 @@ def _register() -> None:
         ("ADD", "kiln_dsp_add_s8", _binary_check, _binary_build, None),
         ("SUB", "kiln_dsp_add_s8", _binary_check, _binary_build, None),
         ("MUL", "kiln_dsp_mul_s8", _binary_check, _binary_build, None),
+        ("SQUARED_DIFFERENCE", "kiln_dsp_sqdiff_s8", _binary_check, _binary_build, None),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=build,
                             accepts=_guard(check), header="kiln/dsp.h", scratch=scratch,

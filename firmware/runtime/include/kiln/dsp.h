@@ -338,7 +338,9 @@ void kiln_dsp_avgpool_s8(const kiln_pool_params_t *p, const int8_t *in, int8_t *
  *     scaled input for q), b_tab likewise (negated for SUB); the sum is
  *     requantized as above with e = out shift.
  *   MUL (kiln_dsp_mul_s8): acc2 = (a + a_offset) * 2 * (b + b_offset),
- *     requantized the same way (tables NULL). */
+ *     requantized the same way (tables NULL).
+ *   SQUARED_DIFFERENCE (kiln_dsp_sqdiff_s8): a_tab and b_tab hold the scaled
+ *     inputs undoubled, b_tab negated; acc2 = 2 * (a_tab + b_tab)^2. */
 typedef struct {
     uint32_t shape[4];
     uint32_t a_stride[4], b_stride[4];
@@ -353,6 +355,8 @@ void kiln_dsp_add_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const i
                       int8_t *out);
 void kiln_dsp_mul_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out);
+void kiln_dsp_sqdiff_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
+                        int8_t *out);
 
 /* Element-wise operators of one 8-bit value (LOGISTIC, TANH, QUANTIZE
  * between int8 and uint8): out[i] = table[(uint8_t)in[i]], the 256 outputs

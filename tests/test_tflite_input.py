@@ -1,6 +1,8 @@
 """Any trained .tflite in (issue 11): TFLITE= with every target, and models
 with uint8 inputs and outputs (ST model zoo style: QUANTIZE uint8->int8 after
-the input, int8->uint8 before the output), bit-exact with tflite-micro.
+the input, int8->uint8 before the output), bit-exact with tflite-micro; and
+TFLite's float16 quantization (float16 weights behind DEQUANTIZE), which Kiln
+folds into float32 constants.
 
 The uint8 model is made here with the real TFLite converter
 (inference_input_type / inference_output_type uint8).
@@ -82,6 +84,30 @@ def test_uint8_model_bit_exact_on_the_host(uint8_model: Path, tmp_path: Path) ->
     assert np.array_equal(xs.reshape(x.shape), quantmath.quantize(x, scale, zp, "uint8"))
     res = hostcheck.check_host(uint8_model, tmp_path / "x.npy")
     assert res.ok and res.samples == 40, res.summary()
+
+
+def test_float16_weights_run_as_float32(tmp_path: Path) -> None:
+    """TFLite's float16 quantization: every weight float16 behind a DEQUANTIZE. Kiln
+    folds them into float32 constants; tflite-micro cannot run the file, so the oracle
+    is TensorFlow Lite's reference interpreter, and the outputs agree within 1e-5."""
+    import tensorflow as tf
+    from kiln import hostcheck, oracle
+    from opmodels import _keras, _randomize, _seq
+
+    layers = _keras().layers
+    model = _seq((8, 8, 2), layers.Conv2D(4, 3, activation="relu"), layers.Flatten(), layers.Dense(5))
+    _randomize(model, 5)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [tf.float16]
+    path = tmp_path / "f16.tflite"
+    path.write_bytes(conv.convert())
+    g = read_tflite(path)
+    assert any(t.dtype == "float16" for t in g.tensors)
+    assert not any(op.op == "DEQUANTIZE" for op in g.ops), "the float16 weights were not folded"
+    assert oracle.open_reference(path, g)[1] == oracle.TFLITE
+    res = hostcheck.check_host(path, count=50)
+    assert res.ok and res.samples == 50 and res.dtype == "float32", res.summary()
 
 
 def test_host_reference_encodes_uint8(uint8_model: Path) -> None:

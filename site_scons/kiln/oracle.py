@@ -2,7 +2,9 @@
 
 tflite-micro's reference kernels are the oracle: they define what the board
 must output, bit for bit. tflite-micro does not run hybrid (dynamic-range)
-models, float activations with int8 weights, nor TILE, nor GELU. A float GELU
+models, float activations with int8 weights, nor float16 weights (TFLite's
+float16 quantization, which Kiln folds into float32 constants), nor TILE, nor
+GELU. A float GELU
 runs on TensorFlow Lite's interpreter; an int8 GELU is a table lookup that
 tflite-micro runs as other operators (kiln.oracle_gelu). A TILE of axes of size
 1 only (Keras 3's UpSampling2D) is the BROADCAST_TO it has: the oracle runs
@@ -33,7 +35,7 @@ from kiln.ir import Graph, is_hybrid
 from kiln.tflite_reader import read_tflite
 
 MICRO = "tflite-micro"
-TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models, this TILE or GELU)"
+TFLITE = "tf.lite.Interpreter (tflite-micro does not run hybrid models, float16 weights, this TILE or GELU)"
 #: Operators tflite-micro has no kernel for, which TensorFlow's reference resolver runs
 #: (int8 GELU is rewritten instead: kiln.oracle_gelu).
 _NOT_IN_MICRO = {"GELU"}
@@ -51,8 +53,11 @@ def _tile_is_broadcast(graph: Graph, op) -> bool:  # noqa: ANN001 - an ir.Operat
 
 
 def needs_tflite(graph: Graph) -> bool:
-    """True when the model has hybrid layers (float input, int8 weights), an operator
-    tflite-micro lacks, or a TILE that it (having no TILE) cannot run as a BROADCAST_TO."""
+    """True when the model has hybrid layers (float input, int8 weights), float16 weights,
+    an operator tflite-micro lacks, or a TILE that it (having no TILE) cannot run as a
+    BROADCAST_TO."""
+    if any(t.dtype == "float16" for t in graph.tensors):
+        return True  # float16 weights (TFLite's float16 quantization): tflite-micro has no DEQUANTIZE of them
     return any(is_hybrid(graph, op) or (op.op in _NOT_IN_MICRO and not _is_int8(graph, op))
                or (op.op == "TILE" and not _tile_is_broadcast(graph, op)) for op in graph.ops)
 

@@ -60,6 +60,21 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         a, b = L.Conv2D(shape[2], 1)(inp), L.Conv2D(shape[2], 3, padding="same")(inp)
         return k.Model(inp, L.Lambda(lambda t: opmodels._tf().math.squared_difference(t[0], t[1]))([a, b]))
 
+    def attention(shape, heads=None):
+        inp = k.Input(shape=shape, batch_size=1)
+        if heads:
+            return k.Model(inp, L.MultiHeadAttention(heads, 4)(inp, inp))
+        tf = opmodels._tf()
+        q, kk, v = L.Dense(shape[1])(inp), L.Dense(shape[1])(inp), L.Dense(5)(inp)
+        a = L.Softmax()(L.Lambda(lambda t: tf.matmul(t[0], t[1], transpose_b=True))([q, kk]))
+        return k.Model(inp, L.Lambda(lambda t: tf.matmul(t[0], t[1]))([a, v]))
+
+    def matmul_2d(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        tf = opmodels._tf()
+        x = L.Reshape(shape)(L.Dense(shape[1])(inp))
+        return k.Model(inp, L.Lambda(lambda t: tf.matmul(t[0][0], t[1][0], transpose_b=True))([inp, x]))
+
     conv = "kiln_dsp_conv_s8"
     return [
         ("conv1_pool_fashion", lambda: seq((28, 28, 1), L.Conv2D(12, 3, activation="relu"),
@@ -196,6 +211,13 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         # and two tensors of one shape and different scales
         ("sqdiff_layer_norm", lambda: layer_norm((9, 24)), (9, 24), {"kiln_dsp_sqdiff_s8"}),
         ("sqdiff_two_convs", lambda: sqdiff((5, 6, 7)), (5, 6, 7), {"kiln_dsp_sqdiff_s8"}),
+        # products of two activations: Q K^T (the right operand transposed, rows packed a
+        # word at a time) and the weights times V (a strided right operand) with odd rows,
+        # columns and a depth not a multiple of four; Keras' attention (batch of heads);
+        # a rank-2 product the converter writes as FULLY_CONNECTED with runtime weights
+        ("matmul_attention_odd", lambda: attention((7, 10)), (7, 10), {"kiln_dsp_matmul_s8"}),
+        ("matmul_mha_3heads", lambda: attention((9, 12), heads=3), (9, 12), {"kiln_dsp_matmul_s8"}),
+        ("matmul_fc_runtime", lambda: matmul_2d((6, 9)), (6, 9), {"kiln_dsp_matmul_s8"}),
         # global average pooling (MEAN): 10 channels (a tail of 2), and 272 pixels (the
         # 16-bit lanes are flushed after 255)
         ("mean_gap_c10", lambda: seq((6, 7, 10), L.Conv2D(10, 1), L.GlobalAveragePooling2D()),

@@ -195,8 +195,11 @@ def _keras_models() -> dict:
                                                          constant_values=0.5))(c))
 
     def head():
-        i = k.Input((3, 40), batch_size=1)  # FULLY_CONNECTED with 3 batches, a layer norm
-        return k.Model(i, L.Softmax()(L.LayerNormalization()(L.Dense(40)(i))))
+        # FULLY_CONNECTED with 3 batches, a layer norm, a product of two activations
+        i = k.Input((3, 40), batch_size=1)
+        x = L.LayerNormalization()(L.Dense(40)(i))
+        s = L.Lambda(lambda t: tf.matmul(t, t, transpose_b=True))(x)
+        return k.Model(i, [L.Softmax()(x), L.Softmax()(s)])
 
     def fused():
         i = k.Input((12, 10, 1), batch_size=1)  # a first layer the dsp set fuses with its pool

@@ -29,6 +29,8 @@ Kernels, most specific first:
   ADD, SUB (broadcasting)             kiln_dsp_add_s8
   MUL (broadcasting)                  kiln_dsp_mul_s8
   SQUARED_DIFFERENCE (broadcasting)   kiln_dsp_sqdiff_s8
+  BATCH_MATMUL (int8 activations), FULLY_CONNECTED with runtime weights
+                                      kiln_dsp_matmul_s8
 and, in the size layout, with int8 weights in flash:
   CONV_2D, depthwise over one channel kiln_dsp_conv_w8_s8 (widened in chunks into the arena)
   DEPTHWISE_CONV_2D 3x3 as above      kiln_dsp_dw3x3_w8_s8 (each channel widened as it starts)
@@ -52,7 +54,7 @@ import numpy as np
 from kiln import dsp_layout as lay
 from kiln import quantmath as qm
 from kiln.codegen import portable as pt
-from kiln.codegen.context import LayerContext
+from kiln.codegen.context import LayerContext, fmt
 from kiln.codegen.cwriter import c_array, c_int
 from kiln.codegen.geometry import Geometry
 from kiln.codegen.ops import elementwise, movement, spatial
@@ -817,6 +819,47 @@ def _binary_build(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
 
 
+# ---- BATCH_MATMUL, FULLY_CONNECTED with runtime weights -------------------------------------
+
+def _matmul_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
+    """The portable kernel's fields and the one requantization record."""
+    if any(g.tensors[i].dtype != "int8" for i in (*op.inputs[:2], op.outputs[0])):
+        raise lay.Unfit("not int8")
+    try:
+        f = spatial.batch_matmul_fields(g, op)
+    except UnsupportedLayer as exc:
+        raise lay.Unfit(str(exc)) from None
+    rec = lay.matmul_record(f["depth"], f["lhs_offset"], f["rhs_offset"], f["mult"], f["shift"],
+                            f["out_offset"])
+    return f, rec
+
+
+def _matmul_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_matmul_s8: both operands of one batch as int16 rows."""
+    f, _ = _matmul_check(g, op)
+    return 2 * _depth4(f) * (f["rows"] + f["cols"])
+
+
+def _depth4(f: dict) -> int:
+    """kiln_dsp_matmul_s8's packed row length: the depth rounded up to a multiple of 4."""
+    return (f["depth"] + 3) // 4 * 4
+
+
+@_build
+def _matmul_build(ctx: LayerContext) -> LayerCode:
+    f, rec = _matmul_check(ctx.graph, ctx.op)
+    ctx.decls.append(HEADER)
+    base = ctx.ptr(ctx.t(1, outputs=True), const=False)
+    lw_bytes = 2 * _depth4(f) * f["rows"]
+    mm = "{" + ", ".join(f".{k} = {fmt(v)}" for k, v in f.items()) + "}"
+    p = ctx.struct("kiln_dsp_matmul_params_t", dict(
+        mm=mm, rq="{" + ", ".join(c_int(int(v)) for v in rec) + "}",
+        lw=f"(int16_t *)(void *){base}", rw=f"(int16_t *)(void *)((int8_t *){base} + {lw_bytes})"))
+    a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    call = f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, spatial.matmul_macs(f), ctx.weight_bytes)
+
+
 def _register() -> None:
     """Register the dsp set; later registrations are tried first."""
     # Kernels whose weights are pre-widened to int16 in flash (twice the model's bytes):
@@ -826,6 +869,8 @@ def _register() -> None:
             "kiln_dsp_dw3x3_s8", "kiln_dsp_dw5_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8",
             "kiln_dsp_wino_s8"}
     for op, func, check, build, scratch in [
+        # first, so tried last: the FC kernels take every layer with constant weights
+        ("FULLY_CONNECTED", "kiln_dsp_matmul_s8", _matmul_check, _matmul_build, _matmul_scratch),
         ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, _fc8_scratch),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
@@ -853,6 +898,7 @@ def _register() -> None:
         ("SUB", "kiln_dsp_add_s8", _binary_check, _binary_build, None),
         ("MUL", "kiln_dsp_mul_s8", _binary_check, _binary_build, None),
         ("SQUARED_DIFFERENCE", "kiln_dsp_sqdiff_s8", _binary_check, _binary_build, None),
+        ("BATCH_MATMUL", "kiln_dsp_matmul_s8", _matmul_check, _matmul_build, _matmul_scratch),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=build,
                             accepts=_guard(check), header="kiln/dsp.h", scratch=scratch,

@@ -358,6 +358,21 @@ void kiln_dsp_mul_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const i
 void kiln_dsp_sqdiff_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                         int8_t *out);
 
+/* BATCH_MATMUL of two int8 activations, and FULLY_CONNECTED with runtime
+ * weights: the portable kernel's fields (kiln_batch_matmul_params_t, its
+ * arithmetic) with one requantization record for every output (bias 0: the
+ * operands carry their offsets; an exact record where the fast step cannot
+ * be proved). lw and rw are arena scratch: rows x depth4 and cols x depth4
+ * int16 (depth4: the depth rounded up to a multiple of four). */
+typedef struct {
+    kiln_batch_matmul_params_t mm;
+    kiln_dsp_rq_t rq;
+    int16_t *lw, *rw;
+} kiln_dsp_matmul_params_t;
+
+void kiln_dsp_matmul_s8(const kiln_dsp_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs,
+                        int8_t *out);
+
 /* Element-wise operators of one 8-bit value (LOGISTIC, TANH, QUANTIZE
  * between int8 and uint8): out[i] = table[(uint8_t)in[i]], the 256 outputs
  * evaluated at build time with the portable kernel's arithmetic. In place is

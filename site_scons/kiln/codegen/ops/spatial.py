@@ -332,11 +332,13 @@ def _matmul_accepts(g: Graph, op: Operator) -> bool:
     return True
 
 
-def _batch_matmul(ctx: LayerContext) -> LayerCode:
-    lhs, rhs, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
-    fc = ctx.op.op == "FULLY_CONNECTED"
-    f = _fc_runtime_fields(ctx.graph, ctx.op) if fc else _matmul_fields(ctx.graph, ctx.op)
-    act = ctx.op.options.get("FusedActivationFunction", "NONE") if fc else "NONE"
+def batch_matmul_fields(g: Graph, op: Operator) -> dict:
+    """kiln_batch_matmul_params_t's fields of a BATCH_MATMUL, or of a FULLY_CONNECTED with
+    runtime weights (docs/ops/spatial.md)."""
+    lhs, rhs, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    fc = op.op == "FULLY_CONNECTED"
+    f = _fc_runtime_fields(g, op) if fc else _matmul_fields(g, op)
+    act = op.options.get("FusedActivationFunction", "NONE") if fc else "NONE"
     flo, fhi = qm.activation_range_float(act)
     f.update(lhs_offset=0, rhs_offset=0, out_offset=0, mult=0, shift=0, act_min=-128, act_max=127,
              fact_min=flo, fact_max=fhi, has_act=int(act != "NONE"))
@@ -346,10 +348,20 @@ def _batch_matmul(ctx: LayerContext) -> LayerCode:
         lo, hi = qm.activation_range(act, so, zo)
         f.update(lhs_offset=-zl, rhs_offset=-zr, out_offset=zo, mult=mult, shift=shift,
                  act_min=lo, act_max=hi)
+    return f
+
+
+def matmul_macs(f: dict) -> int:
+    """The multiply-accumulates of a product with kiln_batch_matmul_params_t fields f."""
+    return f["batch"][0] * f["batch"][1] * f["rows"] * f["cols"] * f["depth"]
+
+
+def _batch_matmul(ctx: LayerContext) -> LayerCode:
+    lhs, rhs, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    f = batch_matmul_fields(ctx.graph, ctx.op)
     p = ctx.struct("kiln_batch_matmul_params_t", f)
-    macs = f["batch"][0] * f["batch"][1] * f["rows"] * f["cols"] * f["depth"]
     call = f"{ctx.func}({p}, {ctx.ptr(lhs)}, {ctx.ptr(rhs)}, {ctx.ptr(y, const=False)});"
-    return LayerCode(ctx.decls, call, macs, ctx.weight_bytes)
+    return LayerCode(ctx.decls, call, matmul_macs(f), ctx.weight_bytes)
 
 
 # ---- L2_POOL_2D -----------------------------------------------------------------------------

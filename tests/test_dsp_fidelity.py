@@ -248,6 +248,16 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (5, 6, 12), {"kiln_dsp_reduce_minmax_s8"}),
         ("reduce_max_1d_c10", lambda: seq((17, 3), L.Conv1D(10, 3), L.GlobalMaxPooling1D()),
          (17, 3), {"kiln_dsp_reduce_minmax_s8"}),
+        # MEAN and SUM on tflite-micro's general path: a Conv1D net's global average pool
+        # (the last axis kept: 10 channels, a tail of 2; 40 channels, two chunks), a sum
+        # over the last axis of odd length (a tail of 1)
+        ("mean_gap1d_c10", lambda: seq((17, 3), L.Conv1D(10, 3), L.GlobalAveragePooling1D()),
+         (17, 3), {"kiln_dsp_reduce_sum_s8"}),
+        ("mean_gap1d_c40", lambda: seq((21, 5), L.Conv1D(40, 3), L.GlobalAveragePooling1D()),
+         (21, 5), {"kiln_dsp_reduce_sum_s8"}),
+        ("sum_last_axis_13", lambda: seq((5, 9), L.Dense(13), L.Lambda(
+            lambda x: opmodels._tf().reduce_sum(x, axis=-1, keepdims=True))), (5, 9),
+         {"kiln_dsp_reduce_sum_s8"}),
         ("reduce_min_rows_c8", lambda: seq((4, 5, 8), L.Conv2D(8, 1), L.Lambda(
             lambda x: opmodels._tf().reduce_min(x, axis=1))), (4, 5, 8), {"kiln_dsp_reduce_minmax_s8"}),
         # three batch rows of 18 inputs (the size layout splits each row's input anew)

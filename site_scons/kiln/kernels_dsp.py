@@ -26,6 +26,8 @@ Kernels, most specific first:
   RESIZE_BILINEAR                     kiln_dsp_resize_bilinear_s8
   REDUCE_MAX, REDUCE_MIN keeping the last axis
                                       kiln_dsp_reduce_minmax_s8
+  MEAN, SUM keeping the last axis or over the trailing axes
+                                      kiln_dsp_reduce_sum_s8
   ADD, SUB (broadcasting)             kiln_dsp_add_s8
   MUL (broadcasting)                  kiln_dsp_mul_s8
   SQUARED_DIFFERENCE (broadcasting)   kiln_dsp_sqdiff_s8
@@ -736,6 +738,25 @@ _resize_build = _with_portable_params(_resize_check, spatial._resize_bilinear)
 _minmax_build = _with_portable_params(_minmax_check, movement._reduce)
 
 
+def _sum_check(g: Graph, op: Operator) -> None:
+    """MEAN / SUM on the general path keeping the last axis over at most 256 rows, or
+    reducing the trailing axes."""
+    x, _ = _int8_io(g, op)
+    _portable_refusal(movement._reduce_accepts, g, op)
+    axes, rank = movement._reduce_axes(g, op), len(x.shape)
+    kept = [d for d in range(rank) if d not in axes and x.shape[d] != 1]
+    if axes and axes == list(range(axes[0], rank)):
+        return                                     # each output's elements are one run
+    if kept and kept[-1] == rank - 1 and x.shape[-1] >= 4:
+        if int(np.prod([x.shape[d] for d in axes])) > 256:
+            raise lay.Unfit("more than 256 reduced rows would overflow the 16-bit lane sums")
+        return
+    raise lay.Unfit("the reduction neither keeps the last axis nor takes the trailing ones")
+
+
+_sum_build = _with_portable_params(_sum_check, movement._reduce)
+
+
 # ---- ADD, SUB, MUL, SQUARED_DIFFERENCE ----------------------------------------------------------------
 
 def _broadcast_walk(a: tuple, b: tuple, y: tuple) -> tuple[list[int], list[int], list[int]]:
@@ -888,6 +909,8 @@ def _register() -> None:
         ("RESIZE_BILINEAR", "kiln_dsp_resize_bilinear_s8", _resize_check, _resize_build, None),
         ("REDUCE_MAX", "kiln_dsp_reduce_minmax_s8", _minmax_check, _minmax_build, None),
         ("REDUCE_MIN", "kiln_dsp_reduce_minmax_s8", _minmax_check, _minmax_build, None),
+        ("MEAN", "kiln_dsp_reduce_sum_s8", _sum_check, _sum_build, None),
+        ("SUM", "kiln_dsp_reduce_sum_s8", _sum_check, _sum_build, None),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_s8", _dw_check, _dw_build, _dw_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_s8", _dw3_check, _dw3_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw5_s8", _dw5_check, _dw5_build, _dw5_scratch),

@@ -454,6 +454,12 @@ void kiln_dsp_resize_bilinear_s8(const kiln_resize_bilinear_params_t *p, const i
  * bytes at a time (SSUB8 + SEL). */
 void kiln_dsp_reduce_minmax_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out);
 
+/* int8 MEAN / SUM on tflite-micro's general path (kiln_reduce_params_t, kind
+ * 0 / 1) whose output keeps the input's last axis (out_stride ends in 1; at
+ * most 256 reduced rows, so 16-bit lane sums cannot overflow), or whose
+ * reduction takes the trailing axes (each output's elements one run). */
+void kiln_dsp_reduce_sum_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out);
+
 /* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
 void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 

@@ -215,6 +215,19 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         # word at a time) and the weights times V (a strided right operand) with odd rows,
         # columns and a depth not a multiple of four; Keras' attention (batch of heads);
         # a rank-2 product the converter writes as FULLY_CONNECTED with runtime weights
+        # one or two output channels (an autoencoder's grey image, a mask): SAME with
+        # borders all round, a clamp; VALID with stride 2; dilation 2 (tap by tap runs);
+        # 16 input channels and an odd output width (a last unpaired pixel)
+        ("narrow_oc1_same", lambda: seq((9, 10, 8), L.Conv2D(1, 3, padding="same")), (9, 10, 8),
+         {"kiln_dsp_conv_narrow_s8"}),
+        ("narrow_oc2_relu6", lambda: seq((8, 7, 4), L.Conv2D(2, 3, padding="same", activation="relu6")),
+         (8, 7, 4), {"kiln_dsp_conv_narrow_s8"}),
+        ("narrow_oc1_s2_valid", lambda: seq((11, 12, 4), L.Conv2D(1, (3, 2), strides=2)), (11, 12, 4),
+         {"kiln_dsp_conv_narrow_s8"}),
+        ("narrow_oc2_dil2", lambda: seq((10, 11, 8), L.Conv2D(2, 3, dilation_rate=2, padding="same")),
+         (10, 11, 8), {"kiln_dsp_conv_narrow_s8"}),
+        ("narrow_oc1_c16_odd", lambda: seq((6, 9, 16), L.Conv2D(1, 5, padding="same")), (6, 9, 16),
+         {"kiln_dsp_conv_narrow_s8"}),
         ("matmul_attention_odd", lambda: attention((7, 10)), (7, 10), {"kiln_dsp_matmul_s8"}),
         ("matmul_mha_3heads", lambda: attention((9, 12), heads=3), (9, 12), {"kiln_dsp_matmul_s8"}),
         ("matmul_fc_runtime", lambda: matmul_2d((6, 9)), (6, 9), {"kiln_dsp_matmul_s8"}),

@@ -214,7 +214,7 @@ def _keras_models() -> dict:
     def winograd():
         i = k.Input((7, 9, 8), batch_size=1)  # 3x3 stride 1 over 8 channels: Winograd on the dsp set
         x = L.Conv2D(8, 3, padding="same", activation="relu")(i)
-        return k.Model(i, L.Conv2D(4, 1)(x))
+        return k.Model(i, [L.Conv2D(4, 1)(x), L.Conv2D(1, 3, padding="same")(x)])  # and one channel out
 
     def decoder():
         # a 5x5 depthwise on a map large enough for the planar dsp kernel, bilinear upsampling,

@@ -139,6 +139,15 @@ def conv_weights(w_ohwi: np.ndarray) -> tuple[np.ndarray, int]:
     return widened(w8), k_len
 
 
+def conv_narrow_weights(w_ohwi: np.ndarray) -> np.ndarray:
+    """kiln_dsp_conv_narrow_s8's weights from OHWI int8 (in_c a multiple of 4): per tap
+    and group of four input channels, each output channel's doubled int16 pairs
+    [k0, k2], [k1, k3] in turn, as int16 values in memory order."""
+    w = sxtb16_order(doubled_int16(w_ohwi))            # [O][KH][KW][C], k0 k2 k1 k3 per group
+    o, kh, kw, c = w.shape
+    return w.reshape(o, kh, kw, c // 4, 4).transpose(1, 2, 3, 0, 4).ravel()
+
+
 #: A channel pair's words in kiln_dsp_conv_s8's weight stream besides its K groups: the
 #: four accumulators' biases before them (c, c+1, c, c+1: one LDM) and its two records
 #: (kiln_dsp_rq_t) after. KILN_CONV_PAIR_EXTRA in kiln/dsp.h.

@@ -11,6 +11,8 @@ Kernels, most specific first:
   CONV_2D 3x3, one input channel, fused with the 2x2 max pool after it
                                       kiln_dsp_conv1_pool_s8 (+ kiln_dsp_copy for the pool)
   CONV_2D 1x1 over 8 channels        kiln_dsp_pw8_s8 (activations kept in registers)
+  CONV_2D to one or two channels, input channels a multiple of 4
+                                      kiln_dsp_conv_narrow_s8 (taps read in place)
   CONV_2D 3x3, stride 1, >= 8 channels in and out
                                       kiln_dsp_wino_s8 (Winograd F(2x2, 3x3), exact)
   CONV_2D                             kiln_dsp_conv_s8
@@ -396,6 +398,34 @@ def _wino_build(ctx: LayerContext) -> LayerCode:
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
+
+
+# ---- CONV_2D with one or two output channels -----------------------------------------
+
+def _narrow_check(g: Graph, op: Operator) -> tuple[Geometry, np.ndarray]:
+    geo, rq = _conv_check(g, op)
+    if geo.out_c > 2 or geo.in_c % 4:
+        raise lay.Unfit("more than two output channels, or input channels not a multiple of 4")
+    return geo, rq
+
+
+def _narrow_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_conv_narrow_s8: the zero-point row."""
+    return int(g.tensors[op.inputs[0]].shape[-1])
+
+
+@_build
+def _narrow_build(ctx: LayerContext) -> LayerCode:
+    geo, rq = _narrow_check(ctx.graph, ctx.op)
+    x, y = _int8_io(ctx.graph, ctx.op)
+    ctx.decls.append(HEADER)
+    w = _weights_decl(ctx, lay.conv_narrow_weights(np.asarray(ctx.t(1).data)))
+    fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
+                  exact=lay.has_exact(rq), w=f"(const uint32_t *)(const void *){w}", rq=_rq_decl(ctx, rq),
+                  zrow=f"(int8_t *){ctx.ptr(ctx.t(1, outputs=True), const=False)}")
+    p = ctx.struct("kiln_dsp_conv_narrow_params_t", fields)
+    call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
+    return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
 
 # ---- CONV_2D 1x1 over 8 channels ----------------------------------------------------
@@ -888,7 +918,7 @@ def _register() -> None:
     # (kiln_dsp_copy only finishes kiln_dsp_conv1_pool_s8's fused pool.)
     wide = {"kiln_dsp_conv_s8", "kiln_dsp_conv1_pool_s8", "kiln_dsp_copy", "kiln_dsp_dwconv_s8",
             "kiln_dsp_dw3x3_s8", "kiln_dsp_dw5_s8", "kiln_dsp_fc_s8", "kiln_dsp_pw8_s8",
-            "kiln_dsp_wino_s8"}
+            "kiln_dsp_wino_s8", "kiln_dsp_conv_narrow_s8"}
     for op, func, check, build, scratch in [
         # first, so tried last: the FC kernels take every layer with constant weights
         ("FULLY_CONNECTED", "kiln_dsp_matmul_s8", _matmul_check, _matmul_build, _matmul_scratch),
@@ -902,6 +932,7 @@ def _register() -> None:
         ("CONV_2D", "kiln_dsp_wino_s8", _wino_check, _wino_build, _wino_scratch),
         ("CONV_2D", "kiln_dsp_pw8_s8", _pw8_check, _pw8_build, None),
         ("CONV_2D", "kiln_dsp_conv1_pool_s8", _conv1_check, _conv1_build, None),
+        ("CONV_2D", "kiln_dsp_conv_narrow_s8", _narrow_check, _narrow_build, _narrow_scratch),
         ("MAX_POOL_2D", "kiln_dsp_maxpool_s8", _pool_check, _pool_build, None),
         ("MAX_POOL_2D", "kiln_dsp_copy", _fused_copy_check, _fused_copy_build, None),
         ("AVERAGE_POOL_2D", "kiln_dsp_avgpool_s8", _pool_check, _pool_build, None),

@@ -358,6 +358,26 @@ void kiln_dsp_mul_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const i
 void kiln_dsp_sqdiff_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                         int8_t *out);
 
+/* CONV_2D with one or two output channels and a multiple of 4 input channels,
+ * any window, stride, dilation and padding: each tap's channels read in
+ * place a word at a time against its widened weights, w holding per tap and
+ * group of four input channels the doubled int16 pairs [k0, k2], [k1, k3] of
+ * each output channel in turn; records as kiln_dsp_conv_s8's (the bias folds
+ * in the input offset); zrow is arena scratch of in_c bytes the kernel fills
+ * with the zero point, which padding taps read. */
+typedef struct {
+    kiln_geometry_t g;           /* kiln/geometry.h */
+    int8_t pad_value;            /* the input zero point */
+    uint8_t clamp;
+    uint8_t exact;
+    int32_t act_min, act_max;
+    const uint32_t *w;
+    const kiln_dsp_rq_t *rq;     /* out_c entries */
+    int8_t *zrow;
+} kiln_dsp_conv_narrow_params_t;
+
+void kiln_dsp_conv_narrow_s8(const kiln_dsp_conv_narrow_params_t *p, const int8_t *in, int8_t *out);
+
 /* BATCH_MATMUL of two int8 activations, and FULLY_CONNECTED with runtime
  * weights: the portable kernel's fields (kiln_batch_matmul_params_t, its
  * arithmetic) with one requantization record for every output (bias 0: the

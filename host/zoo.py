@@ -5,7 +5,9 @@ The suite's networks (models/) are what issue 13's targets are measured on;
 these are the operator mixes real models bring that the suite lacks:
 MobileNetV3's HARD_SWISH and 5x5 depthwise, a U-Net's transposed convolution,
 bilinear upsampling and channel concatenation, a Conv1D network's dilated
-causal convolutions and global max pooling. Weights are random (no download:
+causal convolutions and global max pooling, a transformer encoder block
+(attention's products of activations, softmax, layer norms, GELU), and a
+convolutional autoencoder (nearest upsampling, swish, a one-channel output). Weights are random (no download:
 `weights=None`), batch norms randomized so that no channel is trivial; the
 converter quantizes them on a seeded random representative set.
 
@@ -49,12 +51,27 @@ def _models() -> dict[str, Callable]:
         x = L.DepthwiseConv2D(5, strides=2, padding="same")(x)
         return k.Model(i, L.DepthwiseConv2D(5, padding="same")(x))
 
+    def transformer():
+        i = k.Input((16, 32), batch_size=1)
+        x = L.LayerNormalization()(i + L.MultiHeadAttention(2, 16)(i, i))
+        f = L.Dense(32)(L.Dense(64, activation="gelu")(x))
+        x = L.LayerNormalization()(x + f)
+        return k.Model(i, L.Dense(4, activation="softmax")(L.GlobalAveragePooling1D()(x)))
+
+    def autoencoder():
+        i = k.Input((28, 28, 1), batch_size=1)
+        x = L.Conv2D(8, 3, strides=2, padding="same", activation="swish")(i)
+        x = L.Conv2D(16, 3, strides=2, padding="same", activation="swish")(x)
+        x = L.Conv2D(8, 3, padding="same", activation="relu")(L.UpSampling2D()(x))
+        return k.Model(i, L.Conv2D(1, 3, padding="same", activation="sigmoid")(L.UpSampling2D()(x)))
+
     return {
         "mobilenet_v3_small_075_96": lambda: A.MobileNetV3Small(
             input_shape=(96, 96, 3), alpha=0.75, weights=None, classes=10, include_preprocessing=False),
         "mobilenet_v2_035_96": lambda: A.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None,
                                                      classes=10),
-        "unet_32": unet, "tcn_64": tcn, "dw5_24": dw5,
+        "unet_32": unet, "tcn_64": tcn, "dw5_24": dw5, "transformer_16x32": transformer,
+        "conv_autoencoder_28": autoencoder,
     }
 
 

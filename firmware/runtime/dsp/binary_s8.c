@@ -105,38 +105,33 @@ static binary_t constants(const kiln_dsp_binary_params_t *p)
     return k;
 }
 
-void kiln_dsp_add_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
-                      int8_t *out)
+/* The walk with the operation and the clamp known at compile time. */
+KILN_SPECIALIZE void run(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b, int8_t *out,
+                         int kind)
 {
     const binary_t k = constants(p);
 
     if (p->clamp) {
-        walk(p, &k, a, b, out, OP_ADD, 1);
+        walk(p, &k, a, b, out, kind, 1);
     } else {
-        walk(p, &k, a, b, out, OP_ADD, 0);
+        walk(p, &k, a, b, out, kind, 0);
     }
+}
+
+void kiln_dsp_add_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
+                      int8_t *out)
+{
+    run(p, a, b, out, OP_ADD);
 }
 
 void kiln_dsp_mul_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                       int8_t *out)
 {
-    const binary_t k = constants(p);
-
-    if (p->clamp) {
-        walk(p, &k, a, b, out, OP_MUL, 1);
-    } else {
-        walk(p, &k, a, b, out, OP_MUL, 0);
-    }
+    run(p, a, b, out, OP_MUL);
 }
 
 void kiln_dsp_sqdiff_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, const int8_t *b,
                         int8_t *out)
 {
-    const binary_t k = constants(p);
-
-    if (p->clamp) {
-        walk(p, &k, a, b, out, OP_SQDIFF, 1);
-    } else {
-        walk(p, &k, a, b, out, OP_SQDIFF, 0);
-    }
+    run(p, a, b, out, OP_SQDIFF);
 }

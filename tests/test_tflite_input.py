@@ -86,6 +86,7 @@ def test_uint8_model_bit_exact_on_the_host(uint8_model: Path, tmp_path: Path) ->
     assert res.ok and res.samples == 40, res.summary()
 
 
+@pytest.mark.slow
 def test_float16_weights_run_as_float32(tmp_path: Path) -> None:
     """TFLite's float16 quantization: every weight float16 behind a DEQUANTIZE. Kiln
     folds them into float32 constants; tflite-micro cannot run the file, so the oracle

@@ -148,6 +148,12 @@ def conv_narrow_weights(w_ohwi: np.ndarray) -> np.ndarray:
     return w.reshape(o, kh, kw, c // 4, 4).transpose(1, 2, 3, 0, 4).ravel()
 
 
+def tap_sums(w_ohwi: np.ndarray) -> np.ndarray:
+    """[KH][KW][O] twice each tap's weight sum over the input channels: what a tap in
+    the padding, reading the zero point z, adds to the doubled accumulator (times z)."""
+    return (2 * np.asarray(w_ohwi, dtype=np.int64).sum(axis=3)).transpose(1, 2, 0).ravel()
+
+
 #: A channel pair's words in kiln_dsp_conv_s8's weight stream besides its K groups: the
 #: four accumulators' biases before them (c, c+1, c, c+1: one LDM) and its two records
 #: (kiln_dsp_rq_t) after. KILN_CONV_PAIR_EXTRA in kiln/dsp.h.

@@ -421,8 +421,9 @@ def _narrow_build(ctx: LayerContext) -> LayerCode:
     ctx.decls.append(HEADER)
     w = _weights_decl(ctx, lay.conv_narrow_weights(np.asarray(ctx.t(1).data)))
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
-                  exact=lay.has_exact(rq), w=f"(const uint32_t *)(const void *){w}", rq=_rq_decl(ctx, rq),
-                  zrow=f"(int8_t *){ctx.ptr(ctx.t(1, outputs=True), const=False)}")
+                  exact=lay.has_exact(rq), w=f"(const uint32_t *)(const void *){w}",
+                  tapsum=ctx.array("tapsum", "int32_t", lay.tap_sums(np.asarray(ctx.t(1).data))),
+                  rq=_rq_decl(ctx, rq), zrow=f"(int8_t *){ctx.ptr(ctx.t(1, outputs=True), const=False)}")
     p = ctx.struct("kiln_dsp_conv_narrow_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)

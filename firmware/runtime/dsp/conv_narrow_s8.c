@@ -12,7 +12,9 @@
  * neighbouring output pixels share each weight load, and a kernel row of
  * undilated taps is one run of words. A tap in the padding reads a row of
  * the zero point (`zrow`), which contributes what the folded bias expects
- * (kiln/dsp.h); pixels whose window leaves the input go tap by tap.
+ * (kiln/dsp.h); of a pixel whose window leaves the input, each kernel row's
+ * taps inside are one run and a padding tap adds the zero point times its
+ * weight sum (dilated windows go tap by tap).
  */
 #include "dsp_rq.h"
 
@@ -50,18 +52,64 @@ KILN_SPECIALIZE void pixel(const kiln_dsp_conv_narrow_params_t *p, const int8_t 
     acc[1] = a1;
 }
 
+/* One output pixel by an undilated window that may leave the input: each
+ * kernel row inside the input is one run of its taps inside, and a tap in
+ * the padding adds the zero point times its doubled weight sum (tapsum)
+ * instead of reading a row of it. */
+KILN_SPECIALIZE void pixel_dense(const kiln_dsp_conv_narrow_params_t *p, const int8_t *in, int32_t y0,
+                                 int32_t x0, int32_t *acc, int two)
+{
+    const uint32_t in_c = p->g.in_c, groups = in_c / 4u, kw = p->g.k_w, oc = p->g.out_c;
+    const uint32_t step = two ? 4u : 2u;
+    const int32_t z = p->pad_value, in_w = (int32_t)p->g.in_w;
+    const int32_t lo = x0 < 0 ? -x0 : 0;
+    const int32_t hi0 = in_w - x0 < (int32_t)kw ? in_w - x0 : (int32_t)kw;
+    const uint32_t klo = (uint32_t)lo, khi = hi0 > lo ? (uint32_t)hi0 : klo;
+    int32_t a0 = acc[0], a1 = acc[1];
+    uint32_t ky, kx;
+
+    for (ky = 0; ky < p->g.k_h; ky++) {
+        const int32_t iy = y0 + (int32_t)(ky * p->g.dil_h);
+        const int32_t *ts = p->tapsum + ky * kw * oc;
+        const int inside = iy >= 0 && iy < (int32_t)p->g.in_h;
+        for (kx = 0; kx < kw; kx++) {
+            if (!inside || kx < klo || kx >= khi) {
+                a0 += z * ts[kx * oc];
+                if (two) {
+                    a1 += z * ts[kx * oc + 1u];
+                }
+            }
+        }
+        if (inside && khi > klo) {
+            const int8_t *s = in + ((uint32_t)iy * p->g.in_w + (uint32_t)(x0 + lo)) * in_c;
+            const int8_t *end = s + 4u * (khi - klo) * groups;
+            const uint32_t *w = p->w + (ky * kw + klo) * groups * step;
+            for (; s != end; s += 4, w += step) {
+                const uint32_t v = kiln_load32(s);
+                const uint32_t e = kiln_sxtb16(v), o = kiln_sxtb16_ror8(v);
+                a0 = kiln_smlad(o, w[1], kiln_smlad(e, w[0], a0));
+                if (two) {
+                    a1 = kiln_smlad(o, w[3], kiln_smlad(e, w[2], a1));
+                }
+            }
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 /* Two output pixels whose windows lie inside the input, their first taps at
  * a and a + dx: each kernel row's runs of `words` words (one run of all its
  * taps when undilated, else one per tap, `step` bytes apart). */
 KILN_SPECIALIZE void pair_inside(const kiln_dsp_conv_narrow_params_t *p, const int8_t *a, uint32_t dx,
                                  uint32_t runs, uint32_t words, uint32_t step, int32_t *acc, int two)
 {
-    const uint32_t row = (uint32_t)p->g.dil_h * p->g.in_w * p->g.in_c;
+    const uint32_t row = (uint32_t)p->g.dil_h * p->g.in_w * p->g.in_c, kh = p->g.k_h;
     const uint32_t *w = p->w;
     int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
     uint32_t ky, r;
 
-    for (ky = 0; ky < p->g.k_h; ky++, a += row) {
+    for (ky = 0; ky < kh; ky++, a += row) {
         for (r = 0; r < runs; r++) {
             const int8_t *s = a + r * step;
             const int8_t *end = s + 4u * words;
@@ -87,17 +135,16 @@ KILN_SPECIALIZE void pair_inside(const kiln_dsp_conv_narrow_params_t *p, const i
     acc[3] = b1;
 }
 
-KILN_SPECIALIZE void store(const kiln_dsp_conv_narrow_params_t *p, const int32_t *acc, int8_t *out, int clamp,
-                           int exact)
+/* One pixel's outputs (one or two channels, known at compile time). */
+KILN_SPECIALIZE void store(const kiln_dsp_conv_narrow_params_t *p, const int32_t *acc, int8_t *out, int two,
+                           int clamp, int exact)
 {
-    uint32_t c;
+    int32_t q = kiln_dsp_rq(acc[0], &p->rq[0], exact);
 
-    for (c = 0; c < p->g.out_c; c++) {
-        int32_t q = kiln_dsp_rq(acc[c], &p->rq[c], exact);
-        if (clamp) {
-            q = kiln_dsp_clamp(q, p->act_min, p->act_max);
-        }
-        out[c] = (int8_t)q;
+    out[0] = (int8_t)(clamp ? kiln_dsp_clamp(q, p->act_min, p->act_max) : q);
+    if (two) {
+        q = kiln_dsp_rq(acc[1], &p->rq[1], exact);
+        out[1] = (int8_t)(clamp ? kiln_dsp_clamp(q, p->act_min, p->act_max) : q);
     }
 }
 
@@ -122,16 +169,24 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_narrow_params_t *p, const int8_t *
             acc[1] = acc[3] = two ? p->rq[1].bias : 0;
             if (rows_in && ox + 1u < p->g.out_w && x0 >= 0 &&
                 (uint32_t)x0 + p->g.stride_w + span_w < p->g.in_w) {
-                pair_inside(p, in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * in_c, dx, runs, words, step,
-                            acc, two);
-                store(p, acc, out, clamp, exact);
-                store(p, acc + 2, out + oc, clamp, exact);
+                const int8_t *a = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * in_c;
+                if (dense) {
+                    pair_inside(p, a, dx, 1u, words, 0u, acc, two);   /* a kernel row is one run */
+                } else {
+                    pair_inside(p, a, dx, runs, words, step, acc, two);
+                }
+                store(p, acc, out, two, clamp, exact);
+                store(p, acc + 2, out + oc, two, clamp, exact);
                 ox++;
                 out += oc;
                 continue;
             }
-            pixel(p, in, y0, x0, acc, two);
-            store(p, acc, out, clamp, exact);
+            if (dense) {
+                pixel_dense(p, in, y0, x0, acc, two);
+            } else {
+                pixel(p, in, y0, x0, acc, two);
+            }
+            store(p, acc, out, two, clamp, exact);
         }
     }
 }

@@ -364,7 +364,8 @@ void kiln_dsp_sqdiff_s8(const kiln_dsp_binary_params_t *p, const int8_t *a, cons
  * group of four input channels the doubled int16 pairs [k0, k2], [k1, k3] of
  * each output channel in turn; records as kiln_dsp_conv_s8's (the bias folds
  * in the input offset); zrow is arena scratch of in_c bytes the kernel fills
- * with the zero point, which padding taps read. */
+ * with the zero point, which padding taps of a dilated window read (an
+ * undilated one adds the zero point times tapsum instead). */
 typedef struct {
     kiln_geometry_t g;           /* kiln/geometry.h */
     int8_t pad_value;            /* the input zero point */
@@ -372,6 +373,7 @@ typedef struct {
     uint8_t exact;
     int32_t act_min, act_max;
     const uint32_t *w;
+    const int32_t *tapsum;       /* [k_h][k_w][out_c]: 2 * the tap's weight sum */
     const kiln_dsp_rq_t *rq;     /* out_c entries */
     int8_t *zrow;
 } kiln_dsp_conv_narrow_params_t;

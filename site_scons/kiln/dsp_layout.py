@@ -86,20 +86,20 @@ def requant_records(w_rows: np.ndarray, bias: np.ndarray | None, in_offset: int,
 def matmul_record(depth: int, lhs_offset: int, rhs_offset: int, mult: int, shift: int,
                   out_zp: int) -> np.ndarray:
     """kiln_dsp_matmul_s8's one record (bias 0: both operands carry their offsets): the
-    fast step where it provably gives the reference's bits, else an exact record.
-    Unfit when the doubled accumulator could leave int32."""
-    bound = depth * max_abs_input(lhs_offset) * max_abs_input(rhs_offset)
-    if 2 * bound >= INT31:
+    fast step (output_record) where it provably gives the reference's bits, else an
+    exact record. Unfit when the doubled accumulator could leave int32."""
+    bound2 = 2 * depth * max_abs_input(lhs_offset) * max_abs_input(rhs_offset)
+    if bound2 >= INT31:
         raise Unfit("the doubled accumulator could overflow int32")
     if mult < 0:
         raise Unfit("a requantization multiplier is negative")
     if mult == 0:
         return np.array([0, 0, 1 + 2 * out_zp, 1], dtype=np.int32)
-    e = min(max(-shift, 1), 30)
-    rnd = (1 << (e - 1)) + out_zp * (1 << e)
-    if shift <= -1 and -shift <= 30 and bound + 2 + abs(rnd) < INT31:
-        return np.array([0, mult, rnd, e], dtype=np.int32)
-    return np.array([0, mult, 0, exact_shift_field(shift, out_zp)], dtype=np.int32)
+    try:
+        m, rnd, e = output_record(bound2, mult, shift, out_zp)
+    except Unfit:
+        return np.array([0, mult, 0, exact_shift_field(shift, out_zp)], dtype=np.int32)
+    return np.array([0, m, rnd, e], dtype=np.int32)
 
 
 def has_exact(records: np.ndarray) -> int:

@@ -716,10 +716,11 @@ def _pool_check(g: Graph, op: Operator) -> None:
         raise lay.Unfit(f"window above {AVG_MAX_WINDOW} pixels")
 
 
-def _portable_refusal(accepts, g: Graph, op: Operator) -> None:  # noqa: ANN001 - a portable accepts()
-    """A portable kernel's accepts(): its refusal is this kernel's Unfit."""
+def _portable_refusal(accepts, g: Graph, op: Operator):  # noqa: ANN001, ANN201 - a portable check
+    """A portable kernel's accepts() (or parameter builder) and what it returns: its
+    refusal is this kernel's Unfit."""
     try:
-        accepts(g, op)
+        return accepts(g, op)
     except UnsupportedLayer as exc:
         raise lay.Unfit(str(exc)) from None
 
@@ -877,10 +878,7 @@ def _matmul_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
     """The portable kernel's fields and the one requantization record."""
     if any(g.tensors[i].dtype != "int8" for i in (*op.inputs[:2], op.outputs[0])):
         raise lay.Unfit("not int8")
-    try:
-        f = spatial.batch_matmul_fields(g, op)
-    except UnsupportedLayer as exc:
-        raise lay.Unfit(str(exc)) from None
+    f = _portable_refusal(spatial.batch_matmul_fields, g, op)
     rec = lay.matmul_record(f["depth"], f["lhs_offset"], f["rhs_offset"], f["mult"], f["shift"],
                             f["out_offset"])
     return f, rec

@@ -66,9 +66,26 @@ def _is_int8(graph: Graph, op) -> bool:  # noqa: ANN001 - an ir.Operator
     return graph.tensors[op.inputs[0]].dtype == "int8"
 
 
-def _builtin(code) -> int:  # noqa: ANN001 - a schema OperatorCodeT
+def builtin(code) -> int:  # noqa: ANN001 - a schema OperatorCodeT
     """An operator code's builtin operator (codes above 127 sit in builtinCode only)."""
     return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def add_tensor(model, sub, name: str, ttype: int, shape: list[int], data: np.ndarray | None = None,
+               quant=None) -> int:  # noqa: ANN001 - schema ModelT, SubGraphT, QuantizationParametersT
+    """A new tensor of subgraph `sub` (a constant when `data` is given: a new buffer of
+    its bytes, little-endian); returns its index. For the oracle's rewrites."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    t = schema.TensorT()
+    t.name, t.type, t.shape, t.buffer, t.quantization = name.encode(), ttype, shape, 0, quant
+    if data is not None:
+        buf = schema.BufferT()
+        buf.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
+        model.buffers.append(buf)
+        t.buffer = len(model.buffers) - 1
+    sub.tensors.append(t)
+    return len(sub.tensors) - 1
 
 
 def _tiles_as_broadcasts(blob: bytes) -> bytes:
@@ -81,7 +98,7 @@ def _tiles_as_broadcasts(blob: bytes) -> bytes:
     ops = schema.BuiltinOperator
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
     codes = model.operatorCodes
-    tiles = {i for i, c in enumerate(codes) if _builtin(c) == ops.TILE}
+    tiles = {i for i, c in enumerate(codes) if builtin(c) == ops.TILE}
     if not tiles:
         return blob
     code = schema.OperatorCodeT()
@@ -92,14 +109,8 @@ def _tiles_as_broadcasts(blob: bytes) -> bytes:
             if op.opcodeIndex not in tiles:
                 continue
             shape = np.asarray(sub.tensors[op.outputs[0]].shape, dtype="<i4")
-            buf = schema.BufferT()
-            buf.data = np.frombuffer(shape.tobytes(), dtype=np.uint8)
-            model.buffers.append(buf)
-            t = schema.TensorT()
-            t.shape, t.type, t.buffer = [len(shape)], schema.TensorType.INT32, len(model.buffers) - 1
-            t.name = b"kiln_oracle_broadcast_shape"
-            sub.tensors.append(t)
-            op.inputs[1] = len(sub.tensors) - 1
+            op.inputs[1] = add_tensor(model, sub, "kiln_oracle_broadcast_shape", schema.TensorType.INT32,
+                                      [len(shape)], shape)
             op.opcodeIndex = len(codes) - 1
             op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.NONE, None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
@@ -121,7 +132,7 @@ def _for_reference_resolver(blob: bytes) -> bytes:
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
     changed = False
     for code in model.operatorCodes:
-        top = codes.get(_builtin(code))
+        top = codes.get(builtin(code))
         if top is not None and code.version > top:
             code.version, changed = top, True
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else blob

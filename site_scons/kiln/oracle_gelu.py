@@ -20,9 +20,7 @@ import copy
 
 import numpy as np
 
-
-def _builtin(code) -> int:  # noqa: ANN001 - a schema OperatorCodeT
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
+from kiln.oracle import add_tensor, builtin
 
 
 def _table(model, sub_index: int, op) -> np.ndarray:  # noqa: ANN001 - schema objects
@@ -55,58 +53,43 @@ def gelus_as_gathers(blob: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    ops = schema.BuiltinOperator
+    ops, types = schema.BuiltinOperator, schema.TensorType
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
-    gelu = {i for i, c in enumerate(model.operatorCodes) if _builtin(c) == ops.GELU}
+    gelu = {i for i, c in enumerate(model.operatorCodes) if builtin(c) == ops.GELU}
     found = [(s, op) for s, sub in enumerate(model.subgraphs) for op in sub.operators
-             if op.opcodeIndex in gelu and sub.tensors[op.inputs[0]].type == schema.TensorType.INT8]
+             if op.opcodeIndex in gelu and sub.tensors[op.inputs[0]].type == types.INT8]
     if not found:
         return blob
     tables = [_table(model, s, op) for s, op in found]
     codes = {}
-    for name, version in (("CAST", 1), ("ADD", 1), ("GATHER", 1)):
+    for name in ("CAST", "ADD", "GATHER"):
         code = schema.OperatorCodeT()
         code.builtinCode = getattr(ops, name)
-        code.deprecatedBuiltinCode, code.version = min(code.builtinCode, 127), version
+        code.deprecatedBuiltinCode, code.version = min(code.builtinCode, 127), 1
         model.operatorCodes.append(code)
         codes[name] = len(model.operatorCodes) - 1
 
-    def const(sub, name: str, ttype: int, data: np.ndarray, quant=None) -> int:  # noqa: ANN001
-        buf = schema.BufferT()
-        buf.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
-        model.buffers.append(buf)
-        return tensor(sub, name, ttype, list(data.shape), len(model.buffers) - 1, quant)
+    def operator(code: str, inputs: list[int], outputs: list[int], options_type: int = 0,
+                 options=None) -> schema.OperatorT:  # noqa: ANN001 - a schema options object
+        o = schema.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = codes[code], inputs, outputs
+        o.builtinOptionsType, o.builtinOptions = options_type, options
+        return o
 
-    def tensor(sub, name: str, ttype: int, shape: list[int], buffer: int = 0, quant=None) -> int:  # noqa: ANN001
-        t = schema.TensorT()
-        t.name, t.type, t.shape, t.buffer, t.quantization = name.encode(), ttype, shape, buffer, quant
-        sub.tensors.append(t)
-        return len(sub.tensors) - 1
-
+    gather = schema.GatherOptionsT()
+    gather.axis, gather.batchDims = 0, 0
     for (s, op), table in zip(found, tables, strict=True):
         sub = model.subgraphs[s]
         x, y = op.inputs[0], op.outputs[0]
-        shape = list(sub.tensors[x].shape)
-        tag = f"kiln_oracle_gelu_{y}"
-        wide = tensor(sub, f"{tag}_int32", schema.TensorType.INT32, shape)
-        index = tensor(sub, f"{tag}_index", schema.TensorType.INT32, shape)
-        bias = const(sub, f"{tag}_128", schema.TensorType.INT32, np.array([128], dtype="<i4"))
-        lut = const(sub, f"{tag}_table", schema.TensorType.INT8, table,
-                    copy.deepcopy(sub.tensors[y].quantization))
-
-        def operator(code: str, inputs: list[int], outputs: list[int], options_type: int = 0,
-                     options=None) -> schema.OperatorT:  # noqa: ANN001
-            o = schema.OperatorT()
-            o.opcodeIndex, o.inputs, o.outputs = codes[code], inputs, outputs
-            o.builtinOptionsType, o.builtinOptions = options_type, options
-            return o
-
-        add = schema.AddOptionsT()
-        gather = schema.GatherOptionsT()
-        gather.axis, gather.batchDims = 0, 0
-        replacement = [operator("CAST", [x], [wide]),
-                       operator("ADD", [wide, bias], [index], schema.BuiltinOptions.AddOptions, add),
-                       operator("GATHER", [lut, index], [y], schema.BuiltinOptions.GatherOptions, gather)]
+        shape, tag = list(sub.tensors[x].shape), f"kiln_oracle_gelu_{y}"
+        wide = add_tensor(model, sub, f"{tag}_int32", types.INT32, shape)
+        index = add_tensor(model, sub, f"{tag}_index", types.INT32, shape)
+        bias = add_tensor(model, sub, f"{tag}_128", types.INT32, [1], np.array([128], dtype="<i4"))
+        lut = add_tensor(model, sub, f"{tag}_table", types.INT8, [256], table,
+                         copy.deepcopy(sub.tensors[y].quantization))
         at = sub.operators.index(op)
-        sub.operators[at:at + 1] = replacement
+        sub.operators[at:at + 1] = [
+            operator("CAST", [x], [wide]),
+            operator("ADD", [wide, bias], [index], schema.BuiltinOptions.AddOptions, schema.AddOptionsT()),
+            operator("GATHER", [lut, index], [y], schema.BuiltinOptions.GatherOptions, gather)]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

@@ -276,6 +276,12 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         # three batch rows of 18 inputs (the size layout splits each row's input anew)
         ("dense_b3_18_8", lambda: seq((3, 18), L.Dense(8, activation="relu")), (3, 18),
          {"kiln_dsp_fc_s8"}),
+        # one-byte kernel rows (3x1 over one channel, stride 2): gathered exactly, a word
+        # copy per row wrote past the gather buffer (tests/fuzz/nets.py found it)
+        ("conv_3x1_c1_s2", lambda: seq((7, 12, 1), L.Conv2D(8, (3, 1), strides=2, activation="relu")),
+         (7, 12, 1), {"kiln_dsp_conv_s8"}),
+        ("conv_7x1_c1", lambda: seq((9, 5, 1), L.Conv2D(6, (7, 1), padding="same")), (9, 5, 1),
+         {"kiln_dsp_conv_s8"}),
     ]
 
 

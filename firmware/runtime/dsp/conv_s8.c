@@ -131,11 +131,14 @@ static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t o
 /* gather() for a pixel whose receptive field lies inside the input (dilation
  * 1): each kernel row a run of k_w * in_c bytes, copied a word at a time
  * (unaligned LDR/STR). Every row but the last is copied rounded up to whole
- * words: the bytes past its run are the next row's, which overwrites them,
- * and they are read from the next input row. The last row is copied exactly,
- * so the K tail (the zero point, written once per call by gather_tail)
- * stays. Returns 0 when the pixel touches the padding. A 3-channel stem's
- * 3x3 field costs about 25 instructions here against about 90 in gather(). */
+ * words: the up to 3 bytes past its run are the next row's, which overwrites
+ * them, and they are read from the next input row. That needs runs of at
+ * least 4 bytes: a 1-byte run (a 3x1 window over one channel) rounded up
+ * would write past the next row's run and past the buffer's k_len bytes, so
+ * shorter runs are copied exactly. The last row is copied exactly, so the K
+ * tail (the zero point, written once per call by gather_tail) stays.
+ * Returns 0 when the pixel touches the padding. A 3-channel stem's 3x3 field
+ * costs about 25 instructions here against about 90 in gather(). */
 static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,
                          int8_t *buf)
 {
@@ -150,6 +153,12 @@ static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint
         return 0;
     }
     src = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * ic;
+    if (run < 4u) {
+        for (ky = 0; ky < p->g.k_h; ky++, src += row_bytes, buf += run) {
+            copy_bytes(buf, src, run);
+        }
+        return 1;
+    }
     for (ky = 1; ky < p->g.k_h; ky++, src += row_bytes, buf += run) {
         /* A stem's rows are a few words (3x3 over 3 channels: 3): unrolled. */
         switch (words) {

@@ -282,6 +282,11 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (7, 12, 1), {"kiln_dsp_conv_s8"}),
         ("conv_7x1_c1", lambda: seq((9, 5, 1), L.Conv2D(6, (7, 1), padding="same")), (9, 5, 1),
          {"kiln_dsp_conv_s8"}),
+        # a dense layer over a sequence's rows runs as a 1x1 convolution over them: 16 rows
+        # (pixel pairs), and 5 rows of 12 to 7 outputs (an odd last row and channel)
+        ("dense_rows_16x32_relu", lambda: seq((16, 32), L.Dense(24, activation="relu")), (16, 32),
+         {"kiln_dsp_conv_s8"}),
+        ("dense_rows_5x12", lambda: seq((5, 12), L.Dense(7)), (5, 12), {"kiln_dsp_conv_s8"}),
     ]
 
 
@@ -323,6 +328,7 @@ def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.Hos
 #: they must then use.
 SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_dsp_fc_w8_s8"},
               "dense_46_14": {"kiln_dsp_fc_w8_s8"}, "dense_b3_18_8": {"kiln_dsp_fc_w8_s8"},
+              "dense_rows_16x32_relu": {"kiln_dsp_conv_w8_s8"},
               "conv1_pool_fashion": {"kiln_dsp_fc_w8_s8", "kiln_dsp_conv_w8_s8"},
               "conv_c3_same_relu6": {"kiln_dsp_conv_w8_s8"},
               "conv_c16_s2_odd_out": {"kiln_dsp_conv_w8_s8"},
@@ -451,6 +457,7 @@ def _trained_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("t_dw_c1_m8", lambda: seq((9, 8, 1), L.DepthwiseConv2D(3, depth_multiplier=8)), (9, 8, 1), {conv}),
         ("t_dense_21_9", lambda: seq((21,), L.Dense(9, activation="relu")), (21,), {fc}),
         ("t_dense_6_5", lambda: seq((6,), L.Dense(5)), (6,), {fc}),
+        ("t_dense_rows_6x20", lambda: seq((6, 20), L.Dense(9, activation="relu")), (6, 20), {conv}),
     ]
 
 
@@ -519,6 +526,7 @@ def test_report_says_why_a_layer_runs_portable(tmp_path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name,kernel", [("t_dense_21_9", "kiln_dsp_fc_w8_s8"),
                                          ("t_dense_6_5", "kiln_dsp_fc_w8_s8"),
+                                         ("t_dense_rows_6x20", "kiln_dsp_conv_w8_s8"),
                                          ("t_conv_c8", "kiln_dsp_conv_w8_s8"),
                                          ("t_conv_1x1", "kiln_dsp_conv_w8_s8"),
                                          ("t_dw_c1_m8", "kiln_dsp_conv_w8_s8"),

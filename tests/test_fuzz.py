@@ -38,3 +38,35 @@ def test_cases_the_long_run_found_stay_fixed() -> None:
     for case, seed, what in FOUND:
         report = run.run(range(case, case + 1), seed=seed, jobs=1, sanitize_max=1)
         assert not report.failures, f"case {case} ({what}): {report.text()}"
+
+
+# ---- whole random networks (tests/fuzz/nets.py) ---------------------------------------
+
+@pytest.mark.slow
+def test_random_networks_are_bit_exact_on_the_dsp_kernels() -> None:
+    """Ten random networks of realistic operator mixes (image and sequence models, half
+    patched as trained), each converted by TensorFlow and run in the sanitizer build with
+    the dsp kernels: identical to tflite-micro. The long run is `python tests/fuzz/nets.py`."""
+    from fuzz import nets
+
+    outcomes = nets.run(range(10), seed=0)
+    assert not [o for o in outcomes if o.result.startswith("FAIL")], "\n".join(
+        f"{o.index} {o.result} {o.what}\n{o.detail}" for o in outcomes if o.result != "ok")
+    # Not a run of degenerate or refused draws: most of them compare real outputs.
+    assert sum(o.result == "ok" for o in outcomes) >= 8, [(o.index, o.result, o.detail) for o in outcomes]
+
+
+#: Networks the long run found, kept as regressions: (network, seed, what it was).
+FOUND_NETS = [
+    (198, 1, "a 3x1 convolution over one channel: kiln_dsp_conv_s8's gather wrote past its buffer"),
+    (326, 1, "GELU beside ELU: the oracle's GELU table failed to build (an internal error)"),
+]
+
+
+@pytest.mark.slow
+def test_networks_the_long_run_found_stay_fixed() -> None:
+    from fuzz import nets
+
+    for index, seed, what in FOUND_NETS:
+        (o,) = nets.run(range(index, index + 1), seed=seed)
+        assert o.result == "ok", f"network {index} ({what}): {o.result} {o.detail}"

@@ -1,0 +1,357 @@
+"""Random networks of realistic operator mixes through the optimized kernels.
+
+    .venv/bin/python tests/fuzz/nets.py --count 50 --seed 0
+    .venv/bin/python tests/fuzz/nets.py --net 17 --out n17.tflite   # write one network
+
+Where tests/fuzz/run.py mutates the bytes of a few seed models, this builds
+whole valid networks the way users write them: convolutions of any window,
+stride, dilation and padding, depthwise and separable blocks with depth
+multipliers, residual adds, squeeze-excite products, concatenations, pools,
+upsampling, padding, folded batch norms and a dozen activations; or sequence
+models with dense layers, Conv1D, layer norms and attention. Each is
+converted to full int8 by the real TFLite converter, half of them patched as
+training leaves a model (tests/tflite_patch.py: zero filters, huge biases,
+large multipliers), and run on the host with the dsp kernels in the
+sanitizer build against tflite-micro. Network i is the same on every run of
+one --seed. The exit status is 1 when any network differs from the oracle,
+fails in the sanitizer build, or is refused with an error that is not a
+clear Kiln error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_TESTS = Path(__file__).resolve().parents[1]
+if str(_TESTS) not in sys.path:
+    sys.path.insert(0, str(_TESTS))
+if str(_TESTS.parent / "site_scons") not in sys.path:
+    sys.path.insert(0, str(_TESTS.parent / "site_scons"))
+
+import opmodels  # noqa: E402 - after the path set-up above
+import tflite_patch  # noqa: E402
+
+#: Activations a layer may carry: fused ones (relu, relu6) and standalone operators.
+ACTIVATIONS = ["linear", "relu", "relu", "relu6", "relu6", "swish", "sigmoid", "tanh", "elu", "gelu",
+               "hard_sigmoid", "leaky", "prelu", "hard_swish"]
+
+
+@dataclass
+class Net:
+    """One generated network: its Keras model, a one-line description, and whether it is patched."""
+
+    model: object
+    what: str
+    trained: bool
+
+
+class _Builder:
+    """Draws one network's layers from a seeded generator."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.k = opmodels._keras()
+        self.L = self.k.layers
+        self.tf = opmodels._tf()
+        self.parts: list[str] = []
+
+    def pick(self, items: list):  # noqa: ANN201 - any item
+        return items[int(self.rng.integers(len(items)))]
+
+    def chance(self, p: float) -> bool:
+        return bool(self.rng.random() < p)
+
+    def act(self, x):  # noqa: ANN001, ANN201 - Keras tensors
+        L, name = self.L, self.pick(ACTIVATIONS)
+        if name == "linear":
+            return x
+        self.parts.append(name)
+        if name == "leaky":
+            return L.LeakyReLU(float(self.rng.uniform(0.01, 0.3)))(x)
+        if name == "prelu":
+            return L.PReLU(shared_axes=[1, 2] if len(x.shape) == 4 else None)(x)
+        if name == "hard_swish":
+            return L.Lambda(lambda t: t * self.tf.nn.relu6(t + 3.0) / 6.0)(x)
+        return L.Activation(name)(x)
+
+    def bn(self, x):  # noqa: ANN001, ANN201
+        if not self.chance(0.4):
+            return x
+        self.parts.append("bn")
+        return self.L.BatchNormalization()(x)
+
+    # ---- image blocks --------------------------------------------------------------
+
+    def _window(self, h: int, w: int) -> tuple[tuple[int, int], int, int, str]:
+        kernel = self.pick([(1, 1), (1, 1), (3, 3), (3, 3), (3, 3), (5, 5), (1, 3), (3, 1), (7, 7),
+                            (2, 2), (4, 4)])
+        stride = self.pick([1, 1, 1, 2]) if min(h, w) >= 4 else 1
+        dil = self.pick([1, 1, 1, 1, 2, 3]) if stride == 1 and kernel != (1, 1) else 1
+        span = ((kernel[0] - 1) * dil + 1, (kernel[1] - 1) * dil + 1)
+        pad = self.pick(["same", "valid"]) if span[0] <= h and span[1] <= w else "same"
+        return kernel, stride, dil, pad
+
+    def conv(self, x):  # noqa: ANN001, ANN201
+        h, w = int(x.shape[1]), int(x.shape[2])
+        kernel, stride, dil, pad = self._window(h, w)
+        filters = int(self.pick([1, 2, 3, 4, 6, 8, 8, 12, 16, 16, 24, 32, 40]))
+        fused = self.pick(["linear", "relu", "relu6"])
+        self.parts.append(f"conv{kernel[0]}x{kernel[1]}/{stride}d{dil}{pad[0]}->{filters}{fused[:5]}")
+        x = self.L.Conv2D(filters, kernel, strides=stride, dilation_rate=dil, padding=pad,
+                          use_bias=self.chance(0.8), activation=fused)(x)
+        return x if fused != "linear" else self.act(self.bn(x))
+
+    def depthwise(self, x):  # noqa: ANN001, ANN201
+        h, w = int(x.shape[1]), int(x.shape[2])
+        kernel, stride, dil, pad = self._window(h, w)
+        if kernel == (1, 1):
+            kernel = (3, 3)
+            pad = "same"
+        mult = self.pick([1, 1, 1, 2, 4])
+        self.parts.append(f"dw{kernel[0]}x{kernel[1]}/{stride}d{dil}{pad[0]}m{mult}")
+        x = self.L.DepthwiseConv2D(kernel, strides=stride, dilation_rate=dil, padding=pad,
+                                   depth_multiplier=mult)(x)
+        return self.act(self.bn(x))
+
+    def separable(self, x):  # noqa: ANN001, ANN201
+        x = self.depthwise(x)
+        filters = int(self.pick([4, 8, 16, 24, 32]))
+        self.parts.append(f"pw->{filters}")
+        return self.act(self.bn(self.L.Conv2D(filters, 1)(x)))
+
+    def residual(self, x):  # noqa: ANN001, ANN201
+        c = int(x.shape[3])
+        self.parts.append("res(")
+        y = self.L.Conv2D(c, 3, padding="same", activation="relu")(x)
+        y = self.bn(self.L.Conv2D(c, self.pick([1, 3]), padding="same")(y))
+        self.parts.append(")add")
+        op = self.pick(["add", "add", "sub", "max"])
+        if op == "sub":
+            return self.act(self.L.Subtract()([x, y]))
+        if op == "max":
+            return self.L.Maximum()([x, y])
+        return self.act(self.L.Add()([x, y]))
+
+    def squeeze_excite(self, x):  # noqa: ANN001, ANN201
+        c = int(x.shape[3])
+        self.parts.append("se")
+        s = self.L.GlobalAveragePooling2D(keepdims=True)(x)
+        s = self.L.Conv2D(max(1, c // 4), 1, activation="relu")(s)
+        s = self.L.Conv2D(c, 1, activation=self.pick(["sigmoid", "hard_sigmoid"]))(s)
+        return self.L.Multiply()([x, s])
+
+    def concat(self, x):  # noqa: ANN001, ANN201
+        self.parts.append("cat(")
+        a = self.L.Conv2D(int(self.pick([2, 4, 8, 12])), 1, activation="relu")(x)
+        b = self.L.Conv2D(int(self.pick([3, 4, 8])), 3, padding="same", activation="relu")(x)
+        parts = [a, b] + ([x] if self.chance(0.5) else [])
+        self.parts.append(f"){len(parts)}")
+        return self.L.Concatenate()(parts)
+
+    def pool(self, x):  # noqa: ANN001, ANN201
+        h, w = int(x.shape[1]), int(x.shape[2])
+        size = self.pick([2, 2, 3])
+        if min(h, w) < size:
+            return x
+        stride = self.pick([None, 1, 2]) if size == 3 else None
+        pad = self.pick(["valid", "same"])
+        kind = self.pick([self.L.MaxPooling2D, self.L.AveragePooling2D])
+        self.parts.append(f"{kind.__name__[:3].lower()}pool{size}/{stride or size}{pad[0]}")
+        return kind(size, strides=stride, padding=pad)(x)
+
+    def upsample(self, x):  # noqa: ANN001, ANN201
+        if int(x.shape[1]) * int(x.shape[2]) > 160:
+            return x
+        interp = self.pick(["nearest", "bilinear"])
+        self.parts.append(f"up{interp[0]}")
+        return self.L.UpSampling2D(2, interpolation=interp)(x)
+
+    def zero_pad(self, x):  # noqa: ANN001, ANN201
+        pads = tuple(tuple(int(v) for v in self.rng.integers(0, 3, 2)) for _ in range(2))
+        self.parts.append(f"pad{pads}")
+        return self.L.ZeroPadding2D(pads)(x)
+
+    def image_net(self):  # noqa: ANN201 - a Keras model
+        k, L, rng = self.k, self.L, self.rng
+        channels = int(self.pick([1, 1, 2, 3, 3, 4, 8, 16]))
+        shape = (int(rng.integers(5, 33)), int(rng.integers(5, 33)), channels)
+        self.parts.append("x".join(map(str, shape)))
+        inp = k.Input(shape, batch_size=1)
+        x = self.conv(inp) if self.chance(0.8) else inp
+        blocks = [self.conv, self.conv, self.depthwise, self.separable, self.residual, self.squeeze_excite,
+                  self.concat, self.pool, self.pool, self.upsample, self.zero_pad]
+        for _ in range(int(rng.integers(1, 6))):
+            x = self.pick(blocks)(x)
+        end = self.pick(["gap", "flatten", "narrow", "none"])
+        self.parts.append(end)
+        if end == "gap":
+            x = L.GlobalAveragePooling2D()(x)
+        elif end == "flatten" and int(np.prod(x.shape[1:])) <= 4096:
+            x = L.Flatten()(x)
+        elif end == "narrow":
+            return k.Model(inp, L.Conv2D(self.pick([1, 2]), 3, padding="same",
+                                         activation=self.pick([None, "sigmoid"]))(x))
+        else:
+            return k.Model(inp, x)
+        x = L.Dense(int(rng.integers(2, 17)))(x)
+        return k.Model(inp, L.Softmax()(x) if self.chance(0.5) else x)
+
+    # ---- sequence blocks -------------------------------------------------------------
+
+    def seq_net(self):  # noqa: ANN201 - a Keras model
+        k, L, rng = self.k, self.L, self.rng
+        t, d = int(rng.integers(3, 25)), int(self.pick([4, 8, 12, 16, 24, 32]))
+        self.parts.append(f"seq{t}x{d}")
+        inp = k.Input((t, d), batch_size=1)
+        x = inp
+        for _ in range(int(rng.integers(1, 4))):
+            kind = self.pick(["dense", "conv1d", "attention", "norm", "ffn"])
+            self.parts.append(kind)
+            if kind == "dense":
+                x = self.act(L.Dense(int(self.pick([4, 8, 16, 32])))(x))
+            elif kind == "conv1d":
+                x = self.act(L.Conv1D(int(self.pick([4, 8, 16])), int(self.pick([1, 3, 5])), padding="same",
+                                      strides=int(self.pick([1, 1, 2])) if int(x.shape[1]) > 4 else 1)(x))
+            elif kind == "attention":
+                heads = int(self.pick([1, 2, 3]))
+                a = L.MultiHeadAttention(heads, int(self.pick([4, 8, 16])))(x, x)
+                x = L.LayerNormalization()(L.Add()([x, a]))
+            elif kind == "norm":
+                x = L.LayerNormalization()(x)
+            else:
+                c = int(x.shape[2])
+                f = L.Dense(2 * c, activation=self.pick(["relu", "gelu"]))(x)
+                x = L.Add()([x, L.Dense(c)(f)])
+        end = self.pick(["gap", "flatten", "none"])
+        self.parts.append(end)
+        if end == "gap":
+            x = L.GlobalAveragePooling1D()(x)
+        elif end == "flatten":
+            x = L.Flatten()(x)
+        if end != "none":
+            x = L.Dense(int(rng.integers(2, 11)), activation=self.pick([None, "softmax"]))(x)
+        return k.Model(inp, x)
+
+
+def _weights(model, rng: np.random.Generator) -> None:  # noqa: ANN001 - a Keras model
+    """Glorot kernels as Keras gives them, random biases, and batch norms with
+    trained-looking statistics, so activations stay in range through a deep net."""
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        if type(layer).__name__ == "BatchNormalization":
+            shape = ws[0].shape
+            layer.set_weights([rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.3, shape),
+                               rng.normal(0, 0.3, shape), rng.uniform(0.3, 2.0, shape)])
+        elif type(layer).__name__ == "PReLU":
+            layer.set_weights([rng.uniform(0.0, 0.4, ws[0].shape)])
+        else:
+            layer.set_weights([w if w.ndim > 1 else rng.normal(0, 0.2, w.shape).astype(w.dtype) for w in ws])
+
+
+def make(index: int, seed: int = 0) -> Net:
+    """Network `index` of the run `seed`: its Keras model with weights set."""
+    rng = np.random.default_rng([seed, index])
+    b = _Builder(rng)
+    opmodels._keras().utils.set_random_seed(zlib.crc32(f"{seed}/{index}".encode()))
+    model = b.image_net() if b.chance(0.75) else b.seq_net()
+    _weights(model, rng)
+    return Net(model, " ".join(b.parts), trained=b.chance(0.5))
+
+
+def write(index: int, seed: int, path: Path) -> Net:
+    """Convert network `index` to full int8 (patched as trained when drawn so) at `path`."""
+    net = make(index, seed)
+    blob = opmodels.convert(net.model, int8=True, seed=index)
+    if net.trained:
+        blob = tflite_patch.as_trained(blob, np.random.default_rng(index))
+    path.write_bytes(blob)
+    return net
+
+
+@dataclass
+class Outcome:
+    """One network's result: ok, degenerate (its reference output too uniform to test), refused, FAIL."""
+
+    index: int
+    result: str
+    what: str
+    detail: str = ""
+
+
+def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str = "dsp") -> Outcome:
+    """Network `index` through Kiln with `kernels` (sanitizer build) against the oracle."""
+    from kiln.errors import KilnError
+
+    path = workdir / f"net{index}.tflite"
+    try:
+        net = write(index, seed, path)
+    except Exception as exc:  # noqa: BLE001 - the converter (or the patch) refusing a draw is not Kiln's
+        return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
+    what = ("trained " if net.trained else "") + net.what
+    try:
+        res, used = opmodels.check_random(path, index, samples, kernels=kernels)
+    except AssertionError as exc:
+        return Outcome(index, "degenerate", what, str(exc)[:100])
+    except KilnError as exc:
+        text = str(exc)
+        if "sanitizer" in text or "AddressSanitizer" in text or "runtime error" in text:
+            return Outcome(index, "FAIL.sanitizer", what, text[:2000])
+        return Outcome(index, "refused", what, text.splitlines()[0][:200])
+    except Exception as exc:  # noqa: BLE001 - any escape is a finding
+        return Outcome(index, "FAIL.internal", what, f"{type(exc).__name__}: {exc}"[:2000])
+    if not (res.ok and res.identical_samples == samples):
+        return Outcome(index, "FAIL.differs", what, res.summary())
+    return Outcome(index, "ok", what, " ".join(sorted(k for k in used if k.startswith("kiln_dsp"))))
+
+
+def run(indices: Callable[[], range] | range, seed: int = 0, kernels: str = "dsp",
+        echo: bool = False) -> list[Outcome]:
+    """Check every network in `indices`; the outcomes in order."""
+    out = []
+    with tempfile.TemporaryDirectory(prefix="kiln-nets-") as tmp:
+        for i in indices:
+            o = check(i, seed, Path(tmp), kernels=kernels)
+            out.append(o)
+            if echo:
+                print(f"{i:5d} {o.result:14s} {o.what}" + (f"\n      {o.detail}" if o.result != "ok" else ""),
+                      flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kernels", default="dsp")
+    ap.add_argument("--net", type=int, help="write network NET to --out and stop")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    if args.net is not None:
+        net = write(args.net, args.seed, args.out or Path(f"net{args.net}.tflite"))
+        print(("trained " if net.trained else "") + net.what)
+        return 0
+    start = time.monotonic()
+    outcomes = run(range(args.start, args.start + args.count), args.seed, args.kernels, echo=True)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    print(f"{len(outcomes)} networks in {time.monotonic() - start:.0f} s: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return int(any(o.result.startswith("FAIL") for o in outcomes))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

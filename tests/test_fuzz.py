@@ -55,18 +55,3 @@ def test_random_networks_are_bit_exact_on_the_dsp_kernels() -> None:
     # Not a run of degenerate or refused draws: most of them compare real outputs.
     assert sum(o.result == "ok" for o in outcomes) >= 8, [(o.index, o.result, o.detail) for o in outcomes]
 
-
-#: Networks the long run found, kept as regressions: (network, seed, what it was).
-FOUND_NETS = [
-    (198, 1, "a 3x1 convolution over one channel: kiln_dsp_conv_s8's gather wrote past its buffer"),
-    (326, 1, "GELU beside ELU: the oracle's GELU table failed to build (an internal error)"),
-]
-
-
-@pytest.mark.slow
-def test_networks_the_long_run_found_stay_fixed() -> None:
-    from fuzz import nets
-
-    for index, seed, what in FOUND_NETS:
-        (o,) = nets.run(range(index, index + 1), seed=seed)
-        assert o.result == "ok", f"network {index} ({what}): {o.result} {o.detail}"

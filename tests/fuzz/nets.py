@@ -1,13 +1,15 @@
 """Random networks of realistic operator mixes through the optimized kernels.
 
     .venv/bin/python tests/fuzz/nets.py --count 50 --seed 0
+    .venv/bin/python tests/fuzz/nets.py --count 50 --optimize size  # int8 weights everywhere
     .venv/bin/python tests/fuzz/nets.py --net 17 --out n17.tflite   # write one network
 
 Where tests/fuzz/run.py mutates the bytes of a few seed models, this builds
 whole valid networks the way users write them: convolutions of any window,
 stride, dilation and padding, depthwise and separable blocks with depth
-multipliers, residual adds, squeeze-excite products, concatenations, pools,
-upsampling, padding, folded batch norms and a dozen activations; or sequence
+multipliers, transposed convolutions, dense layers over a feature map's
+pixels, residual adds, squeeze-excite products, concatenations, pools,
+upsampling, padding, cropping, folded batch norms and a dozen activations; or sequence
 models with dense layers, Conv1D, layer norms and attention. Each is
 converted to full int8 by the real TFLite converter, half of them patched as
 training leaves a model (tests/tflite_patch.py: zero filters, huge biases,
@@ -25,7 +27,6 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +181,30 @@ class _Builder:
         self.parts.append(f"pad{pads}")
         return self.L.ZeroPadding2D(pads)(x)
 
+    def transpose_conv(self, x):  # noqa: ANN001, ANN201
+        if int(x.shape[1]) * int(x.shape[2]) > 256:
+            return x
+        kernel, stride = self.pick([2, 3, 4]), self.pick([1, 2, 2])
+        filters = int(self.pick([2, 4, 8, 16]))
+        pad = self.pick(["same", "valid"])
+        self.parts.append(f"tconv{kernel}/{stride}{pad[0]}->{filters}")
+        return self.act(self.L.Conv2DTranspose(filters, kernel, strides=stride, padding=pad)(x))
+
+    def pointwise_dense(self, x):  # noqa: ANN001, ANN201
+        # Dense on a feature map acts on its channels: a FULLY_CONNECTED over every pixel
+        units = int(self.pick([3, 4, 8, 12, 16]))
+        self.parts.append(f"dense->{units}")
+        return self.act(self.L.Dense(units)(x))
+
+    def crop(self, x):  # noqa: ANN001, ANN201
+        h, w = int(x.shape[1]), int(x.shape[2])
+        if min(h, w) < 5:
+            return x
+        c = ((int(self.rng.integers(0, 2)), int(self.rng.integers(0, 3))),
+             (int(self.rng.integers(0, 3)), int(self.rng.integers(0, 2))))
+        self.parts.append(f"crop{c}")
+        return self.L.Cropping2D(c)(x)
+
     def image_net(self):  # noqa: ANN201 - a Keras model
         k, L, rng = self.k, self.L, self.rng
         channels = int(self.pick([1, 1, 2, 3, 3, 4, 8, 16]))
@@ -188,13 +213,16 @@ class _Builder:
         inp = k.Input(shape, batch_size=1)
         x = self.conv(inp) if self.chance(0.8) else inp
         blocks = [self.conv, self.conv, self.depthwise, self.separable, self.residual, self.squeeze_excite,
-                  self.concat, self.pool, self.pool, self.upsample, self.zero_pad]
+                  self.concat, self.pool, self.pool, self.upsample, self.zero_pad, self.transpose_conv,
+                  self.pointwise_dense, self.crop]
         for _ in range(int(rng.integers(1, 6))):
             x = self.pick(blocks)(x)
-        end = self.pick(["gap", "flatten", "narrow", "none"])
+        end = self.pick(["gap", "gmp", "flatten", "narrow", "none"])
         self.parts.append(end)
         if end == "gap":
             x = L.GlobalAveragePooling2D()(x)
+        elif end == "gmp":
+            x = L.GlobalMaxPooling2D()(x)
         elif end == "flatten" and int(np.prod(x.shape[1:])) <= 4096:
             x = L.Flatten()(x)
         elif end == "narrow":
@@ -289,8 +317,11 @@ class Outcome:
     detail: str = ""
 
 
-def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str = "dsp") -> Outcome:
-    """Network `index` through Kiln with `kernels` (sanitizer build) against the oracle."""
+def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str = "dsp",
+          optimize: str = "speed") -> Outcome:
+    """Network `index` through Kiln with `kernels` in the `optimize` weight layout (the
+    sanitizer build) against the oracle."""
+    from kiln.codegen.layout import Budget
     from kiln.errors import KilnError
 
     path = workdir / f"net{index}.tflite"
@@ -300,7 +331,8 @@ def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str =
         return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
     what = ("trained " if net.trained else "") + net.what
     try:
-        res, used = opmodels.check_random(path, index, samples, kernels=kernels)
+        budget = None if optimize == "speed" else Budget(optimize, min_saving=0)
+        res, used = opmodels.check_random(path, index, samples, kernels=kernels, budget=budget)
     except AssertionError as exc:
         return Outcome(index, "degenerate", what, str(exc)[:100])
     except KilnError as exc:
@@ -315,13 +347,13 @@ def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str =
     return Outcome(index, "ok", what, " ".join(sorted(k for k in used if k.startswith("kiln_dsp"))))
 
 
-def run(indices: Callable[[], range] | range, seed: int = 0, kernels: str = "dsp",
+def run(indices: range, seed: int = 0, kernels: str = "dsp", optimize: str = "speed",
         echo: bool = False) -> list[Outcome]:
     """Check every network in `indices`; the outcomes in order."""
     out = []
     with tempfile.TemporaryDirectory(prefix="kiln-nets-") as tmp:
         for i in indices:
-            o = check(i, seed, Path(tmp), kernels=kernels)
+            o = check(i, seed, Path(tmp), kernels=kernels, optimize=optimize)
             out.append(o)
             if echo:
                 print(f"{i:5d} {o.result:14s} {o.what}" + (f"\n      {o.detail}" if o.result != "ok" else ""),
@@ -336,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kernels", default="dsp")
+    ap.add_argument("--optimize", default="speed", choices=["speed", "size"])
     ap.add_argument("--net", type=int, help="write network NET to --out and stop")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -344,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         print(("trained " if net.trained else "") + net.what)
         return 0
     start = time.monotonic()
-    outcomes = run(range(args.start, args.start + args.count), args.seed, args.kernels, echo=True)
+    outcomes = run(range(args.start, args.start + args.count), args.seed, args.kernels, args.optimize,
+                   echo=True)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1

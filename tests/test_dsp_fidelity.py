@@ -75,6 +75,12 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         x = L.Reshape(shape)(L.Dense(shape[1])(inp))
         return k.Model(inp, L.Lambda(lambda t: tf.matmul(t[0][0], t[1][0], transpose_b=True))([inp, x]))
 
+    def matmul_ta(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        tf = opmodels._tf()
+        a, b = L.Dense(6)(inp), L.Dense(11)(inp)
+        return k.Model(inp, L.Lambda(lambda t: tf.matmul(t[0], t[1], transpose_a=True))([a, b]))
+
     conv = "kiln_dsp_conv_s8"
     return [
         ("conv1_pool_fashion", lambda: seq((28, 28, 1), L.Conv2D(12, 3, activation="relu"),
@@ -231,6 +237,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("matmul_attention_odd", lambda: attention((7, 10)), (7, 10), {"kiln_dsp_matmul_s8"}),
         ("matmul_mha_3heads", lambda: attention((9, 12), heads=3), (9, 12), {"kiln_dsp_matmul_s8"}),
         ("matmul_fc_runtime", lambda: matmul_2d((6, 9)), (6, 9), {"kiln_dsp_matmul_s8"}),
+        # both operands' rows adjacent in memory (A^T B): packed as 4x4 tiles, with a row
+        # and depth remainder each
+        ("matmul_ta_tiles", lambda: matmul_ta((9, 12)), (9, 12), {"kiln_dsp_matmul_s8"}),
         # global average pooling (MEAN): 10 channels (a tail of 2), and 272 pixels (the
         # 16-bit lanes are flushed after 255)
         ("mean_gap_c10", lambda: seq((6, 7, 10), L.Conv2D(10, 1), L.GlobalAveragePooling2D()),

@@ -237,6 +237,13 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("matmul_attention_odd", lambda: attention((7, 10)), (7, 10), {"kiln_dsp_matmul_s8"}),
         ("matmul_mha_3heads", lambda: attention((9, 12), heads=3), (9, 12), {"kiln_dsp_matmul_s8"}),
         ("matmul_fc_runtime", lambda: matmul_2d((6, 9)), (6, 9), {"kiln_dsp_matmul_s8"}),
+        # TRANSPOSE moving the last axis: a 2-D one with row and column remainders, NHWC
+        # to NCHW (two axes merged into the columns), and a rank-5 one with two outer axes
+        ("transpose_2d_odd", lambda: seq((7, 10), L.Permute((2, 1))), (7, 10), {"kiln_dsp_transpose_s8"}),
+        ("transpose_nchw", lambda: seq((5, 6, 8), L.Conv2D(8, 1), L.Permute((3, 1, 2))), (5, 6, 8),
+         {"kiln_dsp_transpose_s8"}),
+        ("transpose_rank5", lambda: seq((10, 4, 6), L.Reshape((2, 5, 4, 6)), L.Permute((3, 1, 4, 2)),
+                                        L.Reshape((8, 30))), (10, 4, 6), {"kiln_dsp_transpose_s8"}),
         # both operands' rows adjacent in memory (A^T B): packed as 4x4 tiles, with a row
         # and depth remainder each
         ("matmul_ta_tiles", lambda: matmul_ta((9, 12)), (9, 12), {"kiln_dsp_matmul_s8"}),

@@ -123,7 +123,8 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "conv_1x1_c64", "conv_1x1_c128_odd_px", "conv_1x1_c80", "conv_1x1", "avgpool_global_c12_odd",
                 "resize_up2_c8", "reduce_max_gmp_c12", "dw5_c8_same_relu6", "dw5_c4_bands",
                 "sqdiff_layer_norm", "matmul_mha_3heads", "mean_gap1d_c40", "narrow_oc1_same",
-                "dense_rows_5x12", "conv_3x1_c1_s2", "matmul_ta_tiles", "matmul_attention_odd"]
+                "dense_rows_5x12", "conv_3x1_c1_s2", "matmul_ta_tiles", "matmul_attention_odd",
+                "transpose_2d_odd", "transpose_rank5"]
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path], optimize: str = "speed") -> Path:

@@ -195,11 +195,13 @@ def _keras_models() -> dict:
                                                          constant_values=0.5))(c))
 
     def head():
-        # FULLY_CONNECTED with 3 batches, a layer norm, a product of two activations
+        # FULLY_CONNECTED with 3 batches (and 4: as a 1x1 convolution), a layer norm, a
+        # product of two activations, a transpose of the last axis
         i = k.Input((3, 40), batch_size=1)
         x = L.LayerNormalization()(L.Dense(40)(i))
         s = L.Lambda(lambda t: tf.matmul(t, t, transpose_b=True))(x)
-        return k.Model(i, [L.Softmax()(x), L.Softmax()(s)])
+        r = L.Dense(8)(L.Permute((2, 1))(L.Reshape((4, 30))(x)))
+        return k.Model(i, [L.Softmax()(x), L.Softmax()(s), r])
 
     def fused():
         i = k.Input((12, 10, 1), batch_size=1)  # a first layer the dsp set fuses with its pool

@@ -991,9 +991,10 @@ def _register() -> None:
 _register()
 
 # The table kernels (LOGISTIC, TANH, SOFTMAX, QUANTIZE, DEQUANTIZE), the float32 ones for
-# the FPU and the block-sparse ones live in modules of their own.
+# the FPU, TRANSPOSE and the block-sparse ones live in modules of their own.
 from kiln import (  # noqa: E402
     kernels_dsp_float,  # noqa: F401 - registers them
+    kernels_dsp_movement,  # noqa: F401 - registers them
     kernels_dsp_sparse,  # noqa: F401 - registers them (after the dense kernels: tried first)
     kernels_dsp_tables,  # noqa: F401 - registers them
 )

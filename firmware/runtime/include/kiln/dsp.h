@@ -482,6 +482,24 @@ void kiln_dsp_reduce_minmax_s8(const kiln_reduce_params_t *p, const int8_t *in, 
  * reduction takes the trailing axes (each output's elements one run). */
 void kiln_dsp_reduce_sum_s8(const kiln_reduce_params_t *p, const int8_t *in, int8_t *out);
 
+/* int8 TRANSPOSE moving the input's last axis: planes of q_n rows (adjacent
+ * in the input) by l_n columns (the output's last axis, l_in_stride apart in
+ * the input; a row's columns are adjacent in the output, rows q_out_stride
+ * apart), one per index of the other output axes (outer_*, strides in
+ * elements, the last fastest), the first at input element start. */
+#define KILN_DSP_TRANSPOSE_OUTER 4
+typedef struct {
+    uint32_t outer_shape[KILN_DSP_TRANSPOSE_OUTER];
+    int32_t outer_in_stride[KILN_DSP_TRANSPOSE_OUTER];
+    uint32_t outer_out_stride[KILN_DSP_TRANSPOSE_OUTER];
+    int32_t start;
+    uint32_t q_n, l_n;
+    int32_t l_in_stride;
+    uint32_t q_out_stride;
+} kiln_dsp_transpose_params_t;
+
+void kiln_dsp_transpose_s8(const kiln_dsp_transpose_params_t *p, const int8_t *in, int8_t *out);
+
 /* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
 void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/fuzz/nets.py --count 50 --seed 0
     .venv/bin/python tests/fuzz/nets.py --count 50 --optimize size  # int8 weights everywhere
+    .venv/bin/python tests/fuzz/nets.py --count 50 --quant float    # or float_io, int16
     .venv/bin/python tests/fuzz/nets.py --net 17 --out n17.tflite   # write one network
 
 Where tests/fuzz/run.py mutates the bytes of a few seed models, this builds
@@ -297,10 +298,35 @@ def make(index: int, seed: int = 0) -> Net:
     return Net(model, " ".join(b.parts), trained=b.chance(0.5))
 
 
-def write(index: int, seed: int, path: Path) -> Net:
-    """Convert network `index` to full int8 (patched as trained when drawn so) at `path`."""
+#: How a network is converted: full int8 (int8 edges), int8 inside float32 edges
+#: (QUANTIZE / DEQUANTIZE), float32 throughout, or the 16x8 mode (int16 activations).
+QUANTIZATIONS = ("int8", "float_io", "float", "int16")
+
+
+def _convert_int16(model, seed: int) -> bytes:  # noqa: ANN001 - a Keras model
+    tf = opmodels._tf()
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    shape = [1] + [int(d) for d in model.input_shape[1:]]
+    rng = np.random.default_rng(seed)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([rng.uniform(-1.0, 1.0, shape).astype(np.float32)]
+                                           for _ in range(32))
+    ops = tf.lite.OpsSet
+    conv.target_spec.supported_ops = [ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = tf.int16
+    conv.inference_output_type = tf.int16
+    return conv.convert()
+
+
+def write(index: int, seed: int, path: Path, quant: str = "int8") -> Net:
+    """Convert network `index` (`quant`, one of QUANTIZATIONS; an int8 one patched as
+    trained when drawn so) to `path`."""
     net = make(index, seed)
-    blob = opmodels.convert(net.model, int8=True, seed=index)
+    if quant == "int16":
+        blob = _convert_int16(net.model, index)
+    else:
+        blob = opmodels.convert(net.model, int8=quant != "float", seed=index, float_io=quant == "float_io")
+    net.trained = net.trained and quant in ("int8", "float_io")
     if net.trained:
         blob = tflite_patch.as_trained(blob, np.random.default_rng(index))
     path.write_bytes(blob)
@@ -318,15 +344,16 @@ class Outcome:
 
 
 def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str = "dsp",
-          optimize: str = "speed") -> Outcome:
-    """Network `index` through Kiln with `kernels` in the `optimize` weight layout (the
-    sanitizer build) against the oracle."""
+          optimize: str = "speed", quant: str = "int8") -> Outcome:
+    """Network `index`, converted as `quant`, through Kiln with `kernels` in the `optimize`
+    weight layout (the sanitizer build) against the oracle: integer outputs identical,
+    float ones within hostcheck's tolerance."""
     from kiln.codegen.layout import Budget
     from kiln.errors import KilnError
 
     path = workdir / f"net{index}.tflite"
     try:
-        net = write(index, seed, path)
+        net = write(index, seed, path, quant)
     except Exception as exc:  # noqa: BLE001 - the converter (or the patch) refusing a draw is not Kiln's
         return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
     what = ("trained " if net.trained else "") + net.what
@@ -342,18 +369,18 @@ def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str =
         return Outcome(index, "refused", what, text.splitlines()[0][:200])
     except Exception as exc:  # noqa: BLE001 - any escape is a finding
         return Outcome(index, "FAIL.internal", what, f"{type(exc).__name__}: {exc}"[:2000])
-    if not (res.ok and res.identical_samples == samples):
+    if not (res.ok and (res.dtype == "float32" or res.identical_samples == samples)):
         return Outcome(index, "FAIL.differs", what, res.summary())
     return Outcome(index, "ok", what, " ".join(sorted(k for k in used if k.startswith("kiln_dsp"))))
 
 
 def run(indices: range, seed: int = 0, kernels: str = "dsp", optimize: str = "speed",
-        echo: bool = False) -> list[Outcome]:
+        quant: str = "int8", echo: bool = False) -> list[Outcome]:
     """Check every network in `indices`; the outcomes in order."""
     out = []
     with tempfile.TemporaryDirectory(prefix="kiln-nets-") as tmp:
         for i in indices:
-            o = check(i, seed, Path(tmp), kernels=kernels, optimize=optimize)
+            o = check(i, seed, Path(tmp), kernels=kernels, optimize=optimize, quant=quant)
             out.append(o)
             if echo:
                 print(f"{i:5d} {o.result:14s} {o.what}" + (f"\n      {o.detail}" if o.result != "ok" else ""),
@@ -369,16 +396,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kernels", default="dsp")
     ap.add_argument("--optimize", default="speed", choices=["speed", "size"])
+    ap.add_argument("--quant", default="int8", choices=QUANTIZATIONS)
     ap.add_argument("--net", type=int, help="write network NET to --out and stop")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.net is not None:
-        net = write(args.net, args.seed, args.out or Path(f"net{args.net}.tflite"))
+        net = write(args.net, args.seed, args.out or Path(f"net{args.net}.tflite"), args.quant)
         print(("trained " if net.trained else "") + net.what)
         return 0
     start = time.monotonic()
     outcomes = run(range(args.start, args.start + args.count), args.seed, args.kernels, args.optimize,
-                   echo=True)
+                   args.quant, echo=True)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1

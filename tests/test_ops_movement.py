@@ -359,6 +359,27 @@ def test_padded_space_to_batch_follows_tflite(tmp_path) -> None:
 
 
 @pytest.mark.slow
+def test_concatenation_of_more_inputs_than_tflite_micro_takes(tmp_path) -> None:
+    """Keras' UpSampling1D concatenates every row twice: 16 inputs, where tflite-micro's
+    CONCATENATION takes at most 10 (it failed to allocate: an internal error in
+    check-host). The oracle runs it as a tree of concatenations; Kiln, with either
+    kernel set, is identical to it."""
+    import opmodels
+    from kiln import oracle
+
+    L = opmodels._keras().layers
+    model = opmodels.build(lambda: opmodels._seq((10, 6), L.Conv1D(8, 3), L.UpSampling1D(2), L.Flatten(),
+                                                 L.Dense(3)), 3)
+    path = tmp_path / "up1d.tflite"
+    path.write_bytes(opmodels.convert(model, int8=True))
+    concat = [op for op in oracle.read_tflite(path).ops if op.op == "CONCATENATION"]
+    assert concat and len(concat[0].inputs) > oracle.MICRO_CONCAT_INPUTS
+    for kernels in ("portable", "dsp"):
+        res, _ = opmodels.check_random(path, 3, 6, kernels=kernels)
+        assert res.ok and res.identical_samples == 6, res.summary()
+
+
+@pytest.mark.slow
 def test_models_select_every_kernel(fast_models: dict, slow_models: dict) -> None:
     """Every (operator, dtype) this module registers runs in some model here (the
     global coverage tests skip the ops package)."""

@@ -8,7 +8,9 @@ GELU. A float GELU
 runs on TensorFlow Lite's interpreter; an int8 GELU is a table lookup that
 tflite-micro runs as other operators (kiln.oracle_gelu). A TILE of axes of size
 1 only (Keras 3's UpSampling2D) is the BROADCAST_TO it has: the oracle runs
-the model with it rewritten so. For hybrid models and other TILEs the oracle is
+the model with it rewritten so. A CONCATENATION of more inputs than
+tflite-micro takes (10; Keras' UpSampling1D makes one of every row) runs as
+a tree of smaller ones. For hybrid models and other TILEs the oracle is
 TensorFlow's tf.lite.Interpreter with its reference kernels
 (OpResolverType.BUILTIN_REF: no XNNPACK, whose float convolutions sum in
 another order). TensorFlow is imported only then, and to rewrite a TILE.
@@ -86,6 +88,50 @@ def add_tensor(model, sub, name: str, ttype: int, shape: list[int], data: np.nda
         t.buffer = len(model.buffers) - 1
     sub.tensors.append(t)
     return len(sub.tensors) - 1
+
+
+#: tflite-micro's CONCATENATION refuses more inputs than this when it allocates.
+MICRO_CONCAT_INPUTS = 10
+
+
+def _concats_within_micro(blob: bytes) -> bytes:
+    """The model with every CONCATENATION of more than MICRO_CONCAT_INPUTS inputs split
+    into a tree of concatenations of at most that many, along the same axis. The partial
+    results take the output's quantization and no activation, so each input is
+    requantized once, to the output's parameters, then copied: the single operator's bits."""
+    import copy
+
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(blob))
+    concat = {i for i, c in enumerate(model.operatorCodes)
+              if builtin(c) == schema.BuiltinOperator.CONCATENATION}
+    for sub in model.subgraphs:
+        rewritten = []
+        for op in sub.operators:
+            while op.opcodeIndex in concat and len(op.inputs) > MICRO_CONCAT_INPUTS:
+                out = sub.tensors[op.outputs[0]]
+                axis = int(op.builtinOptions.axis) % len(out.shape)
+                merged = []
+                for c in range(0, len(op.inputs), MICRO_CONCAT_INPUTS):
+                    chunk = [int(i) for i in op.inputs[c:c + MICRO_CONCAT_INPUTS]]
+                    if len(chunk) == 1:
+                        merged.append(chunk[0])
+                        continue
+                    shape = [int(d) for d in sub.tensors[chunk[0]].shape]
+                    shape[axis] = sum(int(sub.tensors[i].shape[axis]) for i in chunk)
+                    part = copy.deepcopy(op)
+                    part.inputs = chunk
+                    part.outputs = [add_tensor(model, sub, "kiln_oracle_concat", out.type, shape,
+                                               quant=copy.deepcopy(out.quantization))]
+                    part.builtinOptions.fusedActivationFunction = schema.ActivationFunctionType.NONE
+                    rewritten.append(part)
+                    merged.append(part.outputs[0])
+                op.inputs = merged
+            rewritten.append(op)
+        sub.operators = rewritten
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _tiles_as_broadcasts(blob: bytes) -> bytes:
@@ -218,11 +264,21 @@ def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any,
         blob = Path(tflite).read_bytes()
         if any(op.op == "TILE" for op in graph.ops):
             blob = _tiles_as_broadcasts(blob)
+        if any(op.op == "CONCATENATION" and len(op.inputs) > MICRO_CONCAT_INPUTS for op in graph.ops):
+            blob = _concats_within_micro(blob)
         if any(op.op == "GELU" for op in graph.ops):
             from kiln.oracle_gelu import gelus_as_gathers
 
             blob = gelus_as_gathers(blob)
-        interp = runtime.Interpreter.from_bytes(blob, arena_size=micro_arena_bytes(graph, len(blob)))
+        try:
+            interp = runtime.Interpreter.from_bytes(blob, arena_size=micro_arena_bytes(graph, len(blob)))
+        except RuntimeError as exc:
+            # Kiln compiled the model; only the comparison is impossible: say so, not "internal error".
+            from kiln.errors import KilnError
+
+            raise KilnError(f"tflite-micro, the oracle, cannot run {Path(tflite).name} ({exc}): an operator "
+                            "beyond its kernels' limits. The model compiles; there is no reference to "
+                            "compare it with") from None
         kind = MICRO
     if any(t.is_variable for t in graph.tensors):
         return Stateless(interp), kind

@@ -516,6 +516,32 @@ def _check_trained(trained: dict, name: str) -> None:
     assert res.ok and res.identical_samples == SAMPLES, res.summary()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kernels", ["portable", "dsp"])
+def test_dead_channel_with_a_saturated_bias(tmp_path, kernels: str) -> None:
+    """An all-zero filter whose float bias is not zero: its weight scale is 0, so the
+    converter's int32 bias saturates near INT32_MAX. Nothing is added to it, so no
+    accumulator can overflow; Kiln refused the layer (a bound of 255 * 128 per product,
+    whatever the weights) and now bounds each channel by its own weights."""
+    import tflite_patch
+
+    L = opmodels._keras().layers
+    model = opmodels.build(lambda: opmodels._seq((6, 5, 40), L.Conv2D(24, 3, padding="same")), 17)
+    blob = bytearray(opmodels.convert(model, int8=True, seed=17))
+    (_, w, bias, _), = tflite_patch.weighted_layers(blob)
+    wq, scales = tflite_patch.tensor_data(blob, w, np.int8), tflite_patch.tensor_scales(blob, w)
+    bq = tflite_patch.tensor_data(blob, bias, np.int32)
+    wq.reshape(24, -1)[5] = 0
+    scales[5] = 0.0
+    bq[5] = (1 << 31) - 9
+    # a full-range channel beside it keeps the old bound's verdict (360 products) relevant
+    assert 360 * 255 * 128 + int(bq[5]) >= 1 << 31
+    path = tmp_path / "dead.tflite"
+    path.write_bytes(bytes(blob))
+    res, _ = opmodels.check_random(path, 17, SAMPLES, kernels=kernels)
+    assert res.ok and res.identical_samples == SAMPLES, res.summary()
+
+
 def test_report_says_why_a_layer_runs_portable(tmp_path) -> None:
     """A 9x9 depthwise layer (81 taps) keeps its dsp kernel; an average pool over 289
     pixels (past the dsp kernel's 16-bit lane sums) runs portable, and the compiler's

@@ -134,6 +134,20 @@ def _out_dtypes(op: Operator) -> set[str | None]:
     return {k.out_dtype for k in _REGISTRY if k.op == op.op}
 
 
+INT32_MAX = (1 << 31) - 1
+
+
+def _weight_spans(w: Tensor, op: Operator, depth: int) -> np.ndarray:
+    """Per output channel, the largest size of an int8 layer's bias-free accumulator:
+    255 times the absolute sum of its constant weights (one entry of 255 * 128 * depth
+    when the weights are computed at run time)."""
+    if not w.is_const or w.data is None or w.dtype != "int8":
+        return np.array([255 * 128 * depth], np.int64)
+    a = np.abs(np.asarray(w.data, dtype=np.int64))
+    rows = a.reshape(-1, a.shape[-1]).T if op.op == "DEPTHWISE_CONV_2D" else a.reshape(a.shape[0], -1)
+    return 255 * rows.sum(axis=1)
+
+
 def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
     """Why no kernel can take `op`'s tensor dtypes or fused activation, or None.
     Every kernel relies on these: it reads and writes each array as the C type
@@ -158,15 +172,20 @@ def _contract_problem(graph: Graph, op: Operator, dtype: str) -> str | None:
     if op.op in _WEIGHTED and dtype == "int8" and len(op.inputs) > 1 and op.inputs[1] >= 0:
         w = graph.tensors[op.inputs[1]]
         depth = math.prod(w.shape[1:3] if op.op == "DEPTHWISE_CONV_2D" else w.shape[1:])
-        if depth > MAX_INT8_DEPTH:
-            return (f"each output sums {depth} products; above {MAX_INT8_DEPTH} the int32 "
-                    "accumulator of the reference arithmetic can overflow")
         b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
         int32_bias = b is not None and b.is_const and b.dtype == "int32"  # other dtypes are refused below
-        largest = int(np.abs(b.data.astype(np.int64)).max(initial=0)) if int32_bias else 0
-        if largest > (1 << 31) - 1 - depth * 255 * 128:  # the kernels add the bias to the products
-            return (f"bias {b.describe()} holds {largest}; with {depth} products per output the "
-                    "int32 accumulator could overflow")
+        bias = np.abs(b.data.astype(np.int64)).ravel() if int32_bias else np.zeros(1, np.int64)
+        # Each product's input term (x - zp) is at most 255 in size: a channel's sum is
+        # bounded by 255 times its weights' absolute sum (a weight 128 when they are not
+        # constant), and the kernels add the bias to it.
+        span = _weight_spans(w, op, depth)
+        if span.max(initial=0) > INT32_MAX:
+            return (f"each output sums {depth} products; their int32 accumulator can overflow "
+                    "for some inputs")
+        total = span + bias if span.size == bias.size else span.max(initial=0) + bias.max(initial=0)
+        if np.max(total, initial=0) > INT32_MAX:
+            return (f"bias {b.describe()} holds {int(bias.max(initial=0))}; with {depth} products per "
+                    "output the int32 accumulator could overflow")
     if op.op in _WEIGHTED and dtype in _PARAMETER_DTYPES:
         for pos, allowed in zip((1, 2), _PARAMETER_DTYPES[dtype], strict=True):
             t = graph.tensors[op.inputs[pos]] if pos < len(op.inputs) and op.inputs[pos] >= 0 else None

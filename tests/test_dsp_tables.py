@@ -142,14 +142,19 @@ UNARY_SPECS = [
     ("RELU", (0.21, -17), (0.9, -3), None),
     ("RELU6", (0.0313, -100), (0.0313, -100), None),
     ("RELU6", (0.0061, 20), (0.0061, 20), None),
+    # RSQRT (a layer norm's 1 / sqrt(variance + eps)): inputs from the zero point up
+    # (tflite-micro refuses those below it), the Newton iteration over 1 to 255
+    ("RSQRT", (0.01, -128), (0.04, -128), None),
+    ("RSQRT", (0.5, -128), (0.0056, -128), None),
+    ("RSQRT", (0.0001, -128), (0.39, -128), None),
 ]
 
 
 @pytest.mark.parametrize("k", range(len(UNARY_SPECS)),
                          ids=[f"{s[0].lower()}_{i}" for i, s in enumerate(UNARY_SPECS)])
 def test_activation_tables_over_every_input(tmp_path: Path, k: int) -> None:
-    """HARD_SWISH, LEAKY_RELU, RELU and RELU6 as tables (kiln.fixedpoint's port of each
-    portable kernel) against tflite-micro, on every int8 input."""
+    """HARD_SWISH, LEAKY_RELU, RELU, RELU6 and RSQRT as tables (kiln.fixedpoint's port of
+    each portable kernel) against tflite-micro, on every int8 input."""
     op, in_q, out_q, alpha = UNARY_SPECS[k]
     path = tmp_path / f"{op.lower()}.tflite"
     path.write_bytes(quant_model(op, "int8", in_q, "int8", out_q, alpha=alpha))

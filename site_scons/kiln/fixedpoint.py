@@ -228,3 +228,37 @@ def hard_swish_s8(q: int, in_zp: int, out_zp: int, out_mult: int, out_exp: int,
         relu = _rounding_div_pot16(relu, -relu_exp)
     relu = (relu + (1 << 15)) >> 1
     return _sat_s8(_rounding_div_pot16(_sdhm16(relu, pre_out), -out_exp) + out_zp)
+
+
+def inv_sqrt_multiplier(v: int) -> tuple[int, int]:
+    """kiln_inv_sqrt_multiplier (TFLite's GetInvSqrtQuantizedMultiplierExp): 1 / sqrt(v)
+    as a multiplier and shift, by five Newton steps in Q3.28."""
+    if v <= 1:
+        return INT32_MAX, 0
+    three_halves, half_sqrt2 = (1 << 28) + (1 << 27), 1518500250
+    s = 11
+    while v >= 1 << 29:
+        v //= 4
+        s += 1
+    pairs = (32 - v.bit_length() - 1) // 2 - 1
+    s -= pairs
+    v <<= 2 * pairs
+    half_in = rounding_div_pot(v >> 1, 1)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = sat_shl(sat_rdhm(sat_rdhm(x, x), x), 6)
+        x = sat_shl(w32(sat_rdhm(three_halves, x) - sat_rdhm(half_in, x3)), 3)
+    x = sat_rdhm(x, half_sqrt2)
+    if s < 0:
+        x, s = w32(x << -s), 0
+    return x, -s
+
+
+def rsqrt_s8(q: int, in_zp: int, out_zp: int, mult: int, shift: int) -> int:
+    """kiln_rsqrt_s8 on one input: the largest output for inputs at or below the zero point."""
+    v = q - in_zp
+    if v <= 0:
+        return 127
+    m, s = inv_sqrt_multiplier(v)
+    data = requantize(1, m, s + 20)
+    return _sat_s8(requantize(data, mult, shift - 20) + out_zp)

@@ -4,7 +4,7 @@ An element-wise operator whose output depends on one 8-bit input value is 256
 outputs, evaluated here with the portable kernel's own arithmetic
 (kiln.fixedpoint) and looked up at run time:
 
-  LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, GELU (int8)
+  LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, GELU, RSQRT (int8)
                                                  kiln_dsp_lut_s8
   QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8
                                                  kiln_dsp_lut_s8
@@ -27,7 +27,7 @@ import numpy as np
 from kiln import fixedpoint as fp
 from kiln.codegen import portable as pt
 from kiln.codegen.context import LayerContext
-from kiln.codegen.ops import activation
+from kiln.codegen.ops import activation, elementwise
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, per_tensor_qparams, register
 from kiln.ir import Graph, Operator
 
@@ -78,6 +78,7 @@ _ACTIVATIONS: dict[str, tuple[Callable, Callable[..., int]]] = {
     "RELU": (activation.relu_s8_params, fp.relu_s8),
     "RELU6": (activation.relu6_s8_params, lambda q, lo, hi: max(lo, min(hi, q))),
     "GELU": (activation.gelu_s8_params, lambda q, table: int(table[q & 0xFF])),
+    "RSQRT": (elementwise.rsqrt_s8_params, fp.rsqrt_s8),
 }
 
 

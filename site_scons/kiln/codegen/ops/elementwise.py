@@ -175,14 +175,20 @@ def _abs_s8(ctx: LayerContext) -> LayerCode:
                      0, ctx.weight_bytes)
 
 
-def _rsqrt_s8(ctx: LayerContext) -> LayerCode:
-    (x,), y = _inputs(ctx, 1), ctx.t(0, outputs=True)
+def rsqrt_s8_params(ctx: LayerContext) -> dict:
+    """int8 RSQRT's fields (kiln_ew_unary_s8_params_t without n and rescale); the dsp
+    set's table (kiln.fixedpoint.rsqrt_s8) evaluates the same arithmetic."""
+    x, y = ctx.t(0), ctx.t(0, outputs=True)
     (si, zi), (so, zo) = per_tensor_qparams(x), per_tensor_qparams(y)
     m, s = qm.quantize_multiplier(1.0 / (math.sqrt(qm.f32(si)) * qm.f32(so)))
     if s - RSQRT_SHIFT < -31:
         raise UnsupportedLayer("the output scale is too large for the reference's RSQRT arithmetic")
-    p = ctx.struct("kiln_ew_unary_s8_params_t", dict(n=y.size, in_zp=zi, out_zp=zo, mult=m, shift=s,
-                                                     rescale=0))
+    return dict(in_zp=zi, out_zp=zo, mult=m, shift=s)
+
+
+def _rsqrt_s8(ctx: LayerContext) -> LayerCode:
+    (x,), y = _inputs(ctx, 1), ctx.t(0, outputs=True)
+    p = ctx.struct("kiln_ew_unary_s8_params_t", dict(n=y.size, **rsqrt_s8_params(ctx), rescale=0))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});",
                      0, ctx.weight_bytes)
 

@@ -132,10 +132,12 @@ static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t o
  * 1): each kernel row a run of k_w * in_c bytes, copied a word at a time
  * (unaligned LDR/STR). Every row but the last is copied rounded up to whole
  * words: the up to 3 bytes past its run are the next row's, which overwrites
- * them, and they are read from the next input row. That needs runs of at
- * least 4 bytes: a 1-byte run (a 3x1 window over one channel) rounded up
- * would write past the next row's run and past the buffer's k_len bytes, so
- * shorter runs are copied exactly. The last row is copied exactly, so the K
+ * them, and they are read from the next input row. A row's word ends at
+ * most 4 - run % 4 bytes past its run: inside the next row's run, and
+ * (k_h - 2) * run + 4 * words <= k_len, for runs of 2 bytes or more. A
+ * 1-byte run (a 3x1 window over one channel) would write up to 3 bytes past
+ * the next row and past the buffer's k_len bytes: such rows are copied
+ * exactly. The last row is copied exactly, so the K
  * tail (the zero point, written once per call by gather_tail) stays.
  * Returns 0 when the pixel touches the padding. A 3-channel stem's 3x3 field
  * costs about 25 instructions here against about 90 in gather(). */
@@ -153,7 +155,7 @@ static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint
         return 0;
     }
     src = in + ((uint32_t)y0 * p->g.in_w + (uint32_t)x0) * ic;
-    if (run < 4u) {
+    if (run < 2u) {
         for (ky = 0; ky < p->g.k_h; ky++, src += row_bytes, buf += run) {
             copy_bytes(buf, src, run);
         }

@@ -9,9 +9,11 @@ Where tests/fuzz/run.py mutates the bytes of a few seed models, this builds
 whole valid networks the way users write them: convolutions of any window,
 stride, dilation and padding, depthwise and separable blocks with depth
 multipliers, transposed convolutions, dense layers over a feature map's
-pixels, residual adds, squeeze-excite products, concatenations, pools,
-upsampling, padding, cropping, folded batch norms and a dozen activations; or sequence
-models with dense layers, Conv1D, layer norms and attention. Each is
+pixels, residual adds, squeeze-excite products, concatenations along any
+axis, channel splits and shuffles, reductions over one axis, pools,
+upsampling, padding, cropping, folded batch norms and a dozen activations;
+or sequence models with dense layers, Conv1D (dilated, causal), LSTMs, layer
+norms and attention. Each is
 converted to full int8 by the real TFLite converter, half of them patched as
 training leaves a model (tests/tflite_patch.py: zero filters, huge biases,
 large multipliers), and run on the host with the dsp kernels in the
@@ -206,6 +208,38 @@ class _Builder:
         self.parts.append(f"crop{c}")
         return self.L.Cropping2D(c)(x)
 
+    def shuffle(self, x):  # noqa: ANN001, ANN201
+        # ShuffleNet's channel shuffle (RESHAPE, TRANSPOSE, RESHAPE) after splitting the
+        # channels into halves that take different paths (SPLIT, CONCATENATION)
+        h, w, c = (int(d) for d in x.shape[1:])
+        if c % 4:
+            return x
+        self.parts.append("shuffle")
+        tf = self.tf
+        a, b = self.L.Lambda(lambda t: tf.split(t, 2, axis=-1))(x)
+        b = self.L.Conv2D(c // 2, 1, activation="relu")(b)
+        y = self.L.Concatenate()([a, b])
+        y = self.L.Reshape((h, w, 2, c // 2))(y)
+        y = self.L.Permute((1, 2, 4, 3))(y)
+        return self.L.Reshape((h, w, c))(y)
+
+    def spatial_concat(self, x):  # noqa: ANN001, ANN201
+        axis = self.pick([1, 2])
+        self.parts.append(f"cat{axis}")
+        y = self.L.Conv2D(int(x.shape[3]), 3, padding="same")(x)
+        return self.L.Concatenate(axis=axis)([x, y])
+
+    def axis_ops(self, x):  # noqa: ANN001, ANN201
+        # a reduction over one spatial axis, broadcast back (MEAN / REDUCE_MAX, ADD or MUL)
+        tf, axis = self.tf, self.pick([1, 2])
+        kind = self.pick(["mean", "max", "softmax"])
+        self.parts.append(f"{kind}{axis}")
+        if kind == "softmax":
+            return self.L.Softmax(axis=-1)(x)
+        f = tf.reduce_mean if kind == "mean" else tf.reduce_max
+        m = self.L.Lambda(lambda t: f(t, axis=axis, keepdims=True))(x)
+        return self.L.Add()([x, m]) if self.chance(0.5) else self.L.Multiply()([x, m])
+
     def image_net(self):  # noqa: ANN201 - a Keras model
         k, L, rng = self.k, self.L, self.rng
         channels = int(self.pick([1, 1, 2, 3, 3, 4, 8, 16]))
@@ -215,7 +249,7 @@ class _Builder:
         x = self.conv(inp) if self.chance(0.8) else inp
         blocks = [self.conv, self.conv, self.depthwise, self.separable, self.residual, self.squeeze_excite,
                   self.concat, self.pool, self.pool, self.upsample, self.zero_pad, self.transpose_conv,
-                  self.pointwise_dense, self.crop]
+                  self.pointwise_dense, self.crop, self.shuffle, self.spatial_concat, self.axis_ops]
         for _ in range(int(rng.integers(1, 6))):
             x = self.pick(blocks)(x)
         if x is inp:  # every block declined (too small a map): an identity model is no test
@@ -245,13 +279,18 @@ class _Builder:
         inp = k.Input((t, d), batch_size=1)
         x = inp
         for _ in range(int(rng.integers(1, 4))):
-            kind = self.pick(["dense", "conv1d", "attention", "norm", "ffn"])
+            kind = self.pick(["dense", "conv1d", "attention", "norm", "ffn", "dilated", "lstm"])
             self.parts.append(kind)
             if kind == "dense":
                 x = self.act(L.Dense(int(self.pick([4, 8, 16, 32])))(x))
             elif kind == "conv1d":
                 x = self.act(L.Conv1D(int(self.pick([4, 8, 16])), int(self.pick([1, 3, 5])), padding="same",
                                       strides=int(self.pick([1, 1, 2])) if int(x.shape[1]) > 4 else 1)(x))
+            elif kind == "dilated":   # a temporal convolutional network's causal layer
+                x = self.act(L.Conv1D(int(self.pick([8, 16])), int(self.pick([2, 3])), padding="causal",
+                                      dilation_rate=int(self.pick([2, 4])))(x))
+            elif kind == "lstm":
+                x = L.LSTM(int(self.pick([8, 12])), return_sequences=True)(x)
             elif kind == "attention":
                 heads = int(self.pick([1, 2, 3]))
                 a = L.MultiHeadAttention(heads, int(self.pick([4, 8, 16])))(x, x)

@@ -283,12 +283,12 @@ def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any,
         try:
             interp = runtime.Interpreter.from_bytes(blob, arena_size=micro_arena_bytes(graph, len(blob)))
         except RuntimeError as exc:
-            # Kiln compiled the model; only the comparison is impossible: say so, not "internal error".
+            # Only the comparison is impossible: say so, not "internal error".
             from kiln.errors import KilnError
 
-            raise KilnError(f"tflite-micro, the oracle, cannot run {Path(tflite).name} ({exc}): an operator "
-                            "beyond its kernels' limits. The model compiles; there is no reference to "
-                            "compare it with") from None
+            raise KilnError(f"tflite-micro, the oracle, cannot run {Path(tflite).name} ({exc}): one of its "
+                            "operators is beyond tflite-micro's kernels, so there is no reference to compare "
+                            "Kiln's build with (`scons build` and `scons infer` do not need one)") from None
         kind = MICRO
     if any(t.is_variable for t in graph.tensors):
         return Stateless(interp), kind

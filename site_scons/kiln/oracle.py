@@ -288,7 +288,7 @@ def open_reference(tflite: str | Path, graph: Graph | None = None) -> tuple[Any,
 
             raise KilnError(f"tflite-micro, the oracle, cannot run {Path(tflite).name} ({exc}): one of its "
                             "operators is beyond tflite-micro's kernels, so there is no reference to compare "
-                            "Kiln's build with (building, flashing and `scons infer` need none)") from None
+                            "Kiln's build with (building and flashing need none)") from None
         kind = MICRO
     if any(t.is_variable for t in graph.tensors):
         return Stateless(interp), kind

@@ -255,6 +255,16 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (17, 16, 8), {"kiln_dsp_mean_s8"}),
         # bilinear resizing: 2x up with half-pixel centers (positions below 0 at the
         # edges), and align_corners down to an odd size over 6 channels (a tail of 2)
+        # RESIZE_NEAREST_NEIGHBOR: a factor of 2 over 16 channels (every second row a copy
+        # of the one before), 4 channels to 9x11 (uneven sources), 3 channels down to 5x4
+        ("nearest_up2_c16", lambda: seq((5, 7, 16), L.Conv2D(16, 1), L.UpSampling2D(2)), (5, 7, 16),
+         {"kiln_dsp_resize_nearest_s8"}),
+        ("nearest_c4_9x11", lambda: seq((4, 5, 4), L.Conv2D(4, 1),
+                                        L.Resizing(9, 11, interpolation="nearest")),
+         (4, 5, 4), {"kiln_dsp_resize_nearest_s8"}),
+        ("nearest_c3_down", lambda: seq((9, 10, 3), L.Conv2D(3, 1),
+                                        L.Resizing(5, 4, interpolation="nearest")),
+         (9, 10, 3), {"kiln_dsp_resize_nearest_s8"}),
         ("resize_up2_c8", lambda: seq((5, 6, 8), L.Conv2D(8, 1),
                                       L.UpSampling2D(2, interpolation="bilinear")),
          (5, 6, 8), {"kiln_dsp_resize_bilinear_s8"}),

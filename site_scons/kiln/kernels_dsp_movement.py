@@ -1,8 +1,9 @@
 """The dsp set's movement kernels in the code generator's registry.
 
   TRANSPOSE (int8) that moves the input's last axis    kiln_dsp_transpose_s8
+  RESIZE_NEAREST_NEIGHBOR (int8)                       kiln_dsp_resize_nearest_s8
 
-The copy is the portable kiln_strided_copy's (kiln.codegen.ops.movement
+The transpose's copy is the portable kiln_strided_copy's (kiln.codegen.ops.movement
 derives and checks the same source index map), cut into 2-D planes whose
 4x4 tiles the kernel transposes a word at a time. A transpose that keeps
 the last axis already copies whole runs and stays portable.
@@ -13,7 +14,7 @@ import numpy as np
 
 from kiln import dsp_layout as lay
 from kiln.codegen.context import LayerContext
-from kiln.codegen.ops import movement
+from kiln.codegen.ops import movement, spatial
 from kiln.codegen.registry import KernelImpl, LayerCode, register
 from kiln.ir import Graph, Operator
 from kiln.kernels_dsp import HEADER, _build, _guard
@@ -58,3 +59,6 @@ def _transpose_build(ctx: LayerContext) -> LayerCode:
 
 register(KernelImpl(op="TRANSPOSE", dtype="int8", kernel_set="dsp", func="kiln_dsp_transpose_s8",
                     build=_build(_transpose_build), accepts=_guard(_transpose_plan), header="kiln/dsp.h"))
+register(KernelImpl(op="RESIZE_NEAREST_NEIGHBOR", dtype="int8", kernel_set="dsp",
+                    func="kiln_dsp_resize_nearest_s8", build=spatial._resize_nearest,
+                    accepts=spatial._resize_accepts, header="kiln/dsp.h"))

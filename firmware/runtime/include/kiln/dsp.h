@@ -466,6 +466,11 @@ typedef struct {
 
 void kiln_dsp_dw5_s8(const kiln_dsp_dw5_params_t *p, const int8_t *in, int8_t *out);
 
+/* int8 RESIZE_NEAREST_NEIGHBOR (kiln_resize_nearest_params_t, as the portable
+ * kernel, elem_bytes 1): a row whose source is the previous output row's is
+ * copied from it; other rows take each pixel's channels a word at a time. */
+void kiln_dsp_resize_nearest_s8(const kiln_resize_nearest_params_t *p, const int8_t *in, int8_t *out);
+
 /* int8 RESIZE_BILINEAR (kiln_resize_bilinear_params_t, as the portable kernel
  * takes it): the same sums in 32 bits, four channels a step. */
 void kiln_dsp_resize_bilinear_s8(const kiln_resize_bilinear_params_t *p, const int8_t *in, int8_t *out);

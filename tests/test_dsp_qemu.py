@@ -7,11 +7,11 @@ these are exact measurements, not timings)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import target_image
 from kiln import ROOT, bench, datasets, paths
 from kiln.tflite_reader import read_tflite
 from support import have, run_scons, variant_path
@@ -128,55 +128,14 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path], optimize: str = "speed") -> Path:
-    """An image for the emulated board of any .tflite with the dsp kernels (in the
-    `optimize` layout): generated C and the app compiled and linked with the prebuilt
-    runtime and board objects."""
-    from kiln import codegen
-    from kiln import firmware as fw
-    from kiln.codegen.layout import Budget
-
-    board = BOARD
-    flags = fw.cpu_flags(board.cpu)
-    gen = workdir / "gen"
-    budget = None if optimize == "speed" else Budget(optimize, min_saving=0)
-    codegen.generate(tflite, gen, name=tflite.stem, kernels="dsp", budget=budget)
-    elf = workdir / "firmware.elf"
-    defines = [f"-D{d}" for d in flags.defines]
-    defines += [f"-D{k}={v.replace(chr(92), '')}"
-                for k, v in fw.board_defines(board, board.default_baud).items()]
-    includes = [f"-I{d}" for d in fw.include_dirs(gen, board)]
-    script = workdir / "link.ld"
-    script.write_text(fw.linker_script(board))
-    cmd = ["arm-none-eabi-gcc", *flags.cpu_flags, *flags.cflags, *defines, *includes,
-           str(gen / "kiln_model.c"), *map(str, fw.app_sources()), *map(str, runtime_objs),
-           f"-T{script}", f"-L{fw.COMMON_DIR}",
-           *[f for f in flags.ldflags if f != "-Wl,--print-memory-usage"], "-o", str(elf)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, " ".join(cmd) + "\n" + proc.stderr[-3000:]
-    return elf
+    return target_image.firmware(BOARD, tflite, workdir, runtime_objs, optimize)
 
 
 @pytest.fixture(scope="module")
 def target_objects(tmp_path_factory) -> list[Path]:
     """Runtime (portable + dsp) and board objects, compiled once (the app
     includes the model's header, so _firmware compiles it with each model)."""
-    from kiln import firmware as fw
-
-    board = BOARD
-    flags = fw.cpu_flags(board.cpu)
-    out = tmp_path_factory.mktemp("dspobjs")
-    defines = [f"-D{d}" for d in flags.defines]
-    defines += [f"-D{k}={v.replace(chr(92), '')}"
-                for k, v in fw.board_defines(board, board.default_baud).items()]
-    includes = [f"-I{d}" for d in fw.include_dirs(out, board)]
-    objs = []
-    for src in [*fw.runtime_sources("dsp"), *fw.board_sources(board)]:
-        obj = out / f"{src.parent.name}_{src.stem}.o"
-        proc = subprocess.run(["arm-none-eabi-gcc", *flags.cpu_flags, *flags.cflags, *defines, *includes,
-                               "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
-        assert proc.returncode == 0, f"{src}:\n{proc.stderr[-3000:]}"
-        objs.append(obj)
-    return objs
+    return target_image.runtime_objects(BOARD, tmp_path_factory.mktemp("dspobjs"))
 
 
 @pytest.fixture(scope="module")

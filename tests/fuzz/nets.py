@@ -3,6 +3,7 @@
     .venv/bin/python tests/fuzz/nets.py --count 50 --seed 0
     .venv/bin/python tests/fuzz/nets.py --count 50 --optimize size  # int8 weights everywhere
     .venv/bin/python tests/fuzz/nets.py --count 50 --quant float    # or float_io, int16
+    .venv/bin/python tests/fuzz/nets.py --count 50 --board          # on the emulated board
     .venv/bin/python tests/fuzz/nets.py --net 17 --out n17.tflite   # write one network
 
 Where tests/fuzz/run.py mutates the bytes of a few seed models, this builds
@@ -38,8 +39,9 @@ import numpy as np
 _TESTS = Path(__file__).resolve().parents[1]
 if str(_TESTS) not in sys.path:
     sys.path.insert(0, str(_TESTS))
-if str(_TESTS.parent / "site_scons") not in sys.path:
-    sys.path.insert(0, str(_TESTS.parent / "site_scons"))
+for _path in (_TESTS.parent / "site_scons", _TESTS.parent):   # kiln, and host (the board's client)
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import opmodels  # noqa: E402 - after the path set-up above
 import tflite_patch  # noqa: E402
@@ -415,18 +417,86 @@ def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str =
     return Outcome(index, "ok", what, " ".join(sorted(k for k in used if k.startswith("kiln_dsp"))))
 
 
+class Board:
+    """The emulated board (the bench's), its runtime objects compiled once: networks run on
+    the target's own instruction sequences (the inline assembly the host build lacks)."""
+
+    def __init__(self, workdir: Path, kernels: str = "dsp") -> None:
+        import target_image
+        from kiln import bench
+
+        self.board, self.kernels = bench.board_for(""), kernels
+        objdir = workdir / "objs"
+        objdir.mkdir()
+        self.objs = target_image.runtime_objects(self.board, objdir, kernels)
+
+    def check(self, index: int, path: Path, what: str, optimize: str, samples: int = 8) -> Outcome:
+        """Network `index` at `path` on the board against the oracle, integer inputs."""
+        import shutil
+
+        import target_image
+
+        from host.client import Client
+        from host.qemu import Qemu
+        from host.reference import Reference
+
+        work = path.parent / f"img{index}"
+        work.mkdir(exist_ok=True)
+        try:
+            image = target_image.firmware(self.board, path, work, self.objs, optimize, self.kernels)
+            ref = Reference(path)
+            dtype = np.dtype(ref.input.dtype)
+            if dtype.kind == "f":
+                return Outcome(index, "skipped", what, "float input: the board check takes integer models")
+            rng = np.random.default_rng(index)
+            info, n = np.iinfo(dtype), ref.input.nbytes // dtype.itemsize
+            data = [rng.integers(info.min, info.max, n, endpoint=True).astype(dtype).tobytes()
+                    for _ in range(samples)]
+            with Qemu.for_board(self.board, image) as q, Client(q.port) as client:
+                got = [r.output for r in client.infer_stream(list(enumerate(data)), ref.output.nbytes)]
+            expected = [ref.run(d) for d in data]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if len(set(expected)) < 2:
+            return Outcome(index, "degenerate", what, "one output for every input")
+        bad = sum(g != e for g, e in zip(got, expected, strict=True))
+        return Outcome(index, "ok" if not bad else "FAIL.board", what, f"{bad} of {samples} outputs differ")
+
+
 def run(indices: range, seed: int = 0, kernels: str = "dsp", optimize: str = "speed",
-        quant: str = "int8", echo: bool = False) -> list[Outcome]:
-    """Check every network in `indices`; the outcomes in order."""
+        quant: str = "int8", echo: bool = False, board: bool = False) -> list[Outcome]:
+    """Check every network in `indices` (on the host's sanitizer build, or with `board` on
+    the emulated board); the outcomes in order."""
     out = []
     with tempfile.TemporaryDirectory(prefix="kiln-nets-") as tmp:
+        target = Board(Path(tmp), kernels) if board else None
         for i in indices:
-            o = check(i, seed, Path(tmp), kernels=kernels, optimize=optimize, quant=quant)
+            if target is not None:
+                o = _on_board(target, i, seed, Path(tmp), optimize, quant)
+            else:
+                o = check(i, seed, Path(tmp), kernels=kernels, optimize=optimize, quant=quant)
             out.append(o)
             if echo:
                 print(f"{i:5d} {o.result:14s} {o.what}" + (f"\n      {o.detail}" if o.result != "ok" else ""),
                       flush=True)
     return out
+
+
+def _on_board(target: Board, index: int, seed: int, workdir: Path, optimize: str, quant: str) -> Outcome:
+    from kiln.errors import KilnError
+
+    path = workdir / f"net{index}.tflite"
+    try:
+        net = write(index, seed, path, quant)
+    except Exception as exc:  # noqa: BLE001 - the converter (or the patch) refusing a draw is not Kiln's
+        return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
+    what = ("trained " if net.trained else "") + net.what
+    try:
+        return target.check(index, path, what, optimize)
+    except KilnError as exc:
+        return Outcome(index, "refused", what, str(exc).splitlines()[0][:200])
+    except Exception as exc:  # noqa: BLE001 - any escape is a finding
+        return Outcome(index, "FAIL.internal", what, f"{type(exc).__name__}: {exc}"[:2000])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -438,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernels", default="dsp")
     ap.add_argument("--optimize", default="speed", choices=["speed", "size"])
     ap.add_argument("--quant", default="int8", choices=QUANTIZATIONS)
+    ap.add_argument("--board", action="store_true",
+                    help="run on the emulated board (the bench's) instead of the host's sanitizer build")
     ap.add_argument("--net", type=int, help="write network NET to --out and stop")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -447,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     start = time.monotonic()
     outcomes = run(range(args.start, args.start + args.count), args.seed, args.kernels, args.optimize,
-                   args.quant, echo=True)
+                   args.quant, echo=True, board=args.board)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1

@@ -81,6 +81,20 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         a, b = L.Dense(6)(inp), L.Dense(11)(inp)
         return k.Model(inp, L.Lambda(lambda t: tf.matmul(t[0], t[1], transpose_a=True))([a, b]))
 
+    def minmax_rows(shape):
+        # min(x, its mean over the rows) and max(its mean over the columns, x): one operand
+        # broadcast along an outer axis, on either side; rows of 84 and 12 (tails of 4)
+        inp = k.Input(shape=shape, batch_size=1)
+        tf = opmodels._tf()
+        x = L.Conv2D(shape[2], 1)(inp)
+        lo = L.Lambda(lambda t: tf.minimum(t, tf.reduce_mean(t, axis=1, keepdims=True)))(x)
+        hi = L.Lambda(lambda t: tf.maximum(tf.reduce_mean(t, axis=2, keepdims=True), t))(x)
+        return k.Model(inp, L.Concatenate()([lo, hi]))
+
+    def max_branches(shape):
+        inp = k.Input(shape=shape, batch_size=1)
+        return k.Model(inp, L.Maximum()([L.Conv2D(8, 1)(inp), L.Conv2D(8, 3, padding="same")(inp)]))
+
     conv = "kiln_dsp_conv_s8"
     return [
         ("conv1_pool_fashion", lambda: seq((28, 28, 1), L.Conv2D(12, 3, activation="relu"),
@@ -255,6 +269,13 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (17, 16, 8), {"kiln_dsp_mean_s8"}),
         # bilinear resizing: 2x up with half-pixel centers (positions below 0 at the
         # edges), and align_corners down to an odd size over 6 channels (a tail of 2)
+        # MAXIMUM and MINIMUM: hard_sigmoid's clips (a scalar operand) over 210 values (a
+        # tail), the max of two branches, operands broadcast along an outer axis
+        ("minmax_hard_sigmoid", lambda: seq((5, 7, 6), L.Conv2D(6, 1), L.Activation("hard_sigmoid")),
+         (5, 7, 6), {"kiln_dsp_minimum_s8"}),
+        ("maximum_branches", lambda: max_branches((6, 5, 4)), (6, 5, 4), {"kiln_dsp_maximum_s8"}),
+        ("minmax_rows", lambda: minmax_rows((5, 7, 12)), (5, 7, 12),
+         {"kiln_dsp_minimum_s8", "kiln_dsp_maximum_s8"}),
         # RESIZE_NEAREST_NEIGHBOR: a factor of 2 over 16 channels (every second row a copy
         # of the one before), 4 channels to 9x11 (uneven sources), 3 channels down to 5x4
         ("nearest_up2_c16", lambda: seq((5, 7, 16), L.Conv2D(16, 1), L.UpSampling2D(2)), (5, 7, 16),

@@ -124,7 +124,8 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out
                 "resize_up2_c8", "reduce_max_gmp_c12", "dw5_c8_same_relu6", "dw5_c4_bands",
                 "sqdiff_layer_norm", "matmul_mha_3heads", "mean_gap1d_c40", "narrow_oc1_same",
                 "dense_rows_5x12", "conv_3x1_c1_s2", "matmul_ta_tiles", "matmul_attention_odd",
-                "transpose_2d_odd", "transpose_rank5", "nearest_up2_c16", "nearest_c3_down"]
+                "transpose_2d_odd", "transpose_rank5", "nearest_up2_c16", "nearest_c3_down",
+                "minmax_hard_sigmoid", "minmax_rows"]
 
 
 def _firmware(tflite: Path, workdir: Path, runtime_objs: list[Path], optimize: str = "speed") -> Path:

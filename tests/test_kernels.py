@@ -211,7 +211,8 @@ def _keras_models() -> dict:
     def planar():
         i = k.Input((9, 14, 4), batch_size=1)  # a 3x3 depthwise wide enough for the planar dsp kernel
         x = L.DepthwiseConv2D(3, padding="same", activation="relu")(i)
-        return k.Model(i, L.Conv2D(3, 1)(x))
+        y, z = L.Conv2D(3, 1)(x), L.Conv2D(3, 1)(i)   # and MAXIMUM, MINIMUM of two branches
+        return k.Model(i, L.Concatenate()([L.Maximum()([y, z]), L.Minimum()([y, z])]))
 
     def winograd():
         i = k.Input((7, 9, 8), batch_size=1)  # 3x3 stride 1 over 8 channels: Winograd on the dsp set

@@ -902,6 +902,28 @@ def _binary_build(ctx: LayerContext) -> LayerCode:
 
 # ---- BATCH_MATMUL, FULLY_CONNECTED with runtime weights -------------------------------------
 
+def _minmax_ew_check(g: Graph, op: Operator) -> None:
+    """MAXIMUM and MINIMUM compare raw values: both inputs and the output share one
+    scale and zero point (the portable builder's own condition, checked first here)."""
+    if len(op.inputs) != 2 or min(op.inputs) < 0:
+        raise lay.Unfit("needs two inputs")
+    elementwise._need_same_qparams([g.tensors[i] for i in (*op.inputs, op.outputs[0])])
+
+
+def _minmax_ew_build(ctx: LayerContext) -> LayerCode:
+    """The portable kernel's parameters with the broadcast walk merged as the binary dsp
+    kernels' (_broadcast_walk): a same-shape or scalar operand makes one long row."""
+    _minmax_ew_check(ctx.graph, ctx.op)
+    a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
+    shape, sa, sb = _broadcast_walk(a.shape, b.shape, y.shape)
+    pad = elementwise.RANK - len(shape)
+    bc = {"shape": [1] * pad + shape, "stride": [[0] * pad + sa, [0] * pad + sb, [0] * elementwise.RANK]}
+    zero = dict(a_offset=0, b_offset=0, out_offset=0, left_shift=0, a_mult=0, a_shift=0, b_mult=0,
+                b_shift=0, out_mult=0, out_shift=0, act_min=-128, act_max=127)
+    p = ctx.struct("kiln_ew_binary_s8_params_t", elementwise._fmt_bc({"bc": bc, **zero}))
+    return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});")
+
+
 def _matmul_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
     """The portable kernel's fields and the one requantization record."""
     if any(g.tensors[i].dtype != "int8" for i in (*op.inputs[:2], op.outputs[0])):
@@ -981,6 +1003,8 @@ def _register() -> None:
         ("SUB", "kiln_dsp_add_s8", _binary_check, _binary_build, None),
         ("MUL", "kiln_dsp_mul_s8", _binary_check, _binary_build, None),
         ("SQUARED_DIFFERENCE", "kiln_dsp_sqdiff_s8", _binary_check, _binary_build, None),
+        ("MAXIMUM", "kiln_dsp_maximum_s8", _minmax_ew_check, _build(_minmax_ew_build), None),
+        ("MINIMUM", "kiln_dsp_minimum_s8", _minmax_ew_check, _build(_minmax_ew_build), None),
         ("BATCH_MATMUL", "kiln_dsp_matmul_s8", _matmul_check, _matmul_build, _matmul_scratch),
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=build,

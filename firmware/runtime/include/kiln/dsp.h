@@ -505,6 +505,12 @@ typedef struct {
 
 void kiln_dsp_transpose_s8(const kiln_dsp_transpose_params_t *p, const int8_t *in, int8_t *out);
 
+/* int8 MAXIMUM and MINIMUM (kiln_ew_binary_s8_params_t: only the broadcast walk;
+ * both inputs and the output share one scale and zero point): rows whose
+ * operands are contiguous or a single value four bytes per SSUB8 + SEL. */
+void kiln_dsp_maximum_s8(const kiln_ew_binary_s8_params_t *p, const int8_t *a, const int8_t *b, int8_t *out);
+void kiln_dsp_minimum_s8(const kiln_ew_binary_s8_params_t *p, const int8_t *a, const int8_t *b, int8_t *out);
+
 /* QUANTIZE float32 -> int8 (kiln_quant_params_t, as the portable kernel). */
 void kiln_dsp_quantize_f32_s8(const kiln_quant_params_t *p, const float *in, int8_t *out);
 

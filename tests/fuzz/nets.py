@@ -386,6 +386,16 @@ class Outcome:
     detail: str = ""
 
 
+def _written(index: int, seed: int, path: Path, quant: str) -> str | Outcome:
+    """Network `index` converted to `path`: its description, or the skipped Outcome when
+    the converter (or the patch) refuses the draw, which is not Kiln's to answer for."""
+    try:
+        net = write(index, seed, path, quant)
+    except Exception as exc:  # noqa: BLE001 - any converter failure skips the draw
+        return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
+    return ("trained " if net.trained else "") + net.what
+
+
 def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str = "dsp",
           optimize: str = "speed", quant: str = "int8") -> Outcome:
     """Network `index`, converted as `quant`, through Kiln with `kernels` in the `optimize`
@@ -395,11 +405,9 @@ def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str =
     from kiln.errors import KilnError
 
     path = workdir / f"net{index}.tflite"
-    try:
-        net = write(index, seed, path, quant)
-    except Exception as exc:  # noqa: BLE001 - the converter (or the patch) refusing a draw is not Kiln's
-        return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
-    what = ("trained " if net.trained else "") + net.what
+    what = _written(index, seed, path, quant)
+    if isinstance(what, Outcome):
+        return what
     try:
         budget = None if optimize == "speed" else Budget(optimize, min_saving=0)
         res, used = opmodels.check_random(path, index, samples, kernels=kernels, budget=budget)
@@ -486,11 +494,9 @@ def _on_board(target: Board, index: int, seed: int, workdir: Path, optimize: str
     from kiln.errors import KilnError
 
     path = workdir / f"net{index}.tflite"
-    try:
-        net = write(index, seed, path, quant)
-    except Exception as exc:  # noqa: BLE001 - the converter (or the patch) refusing a draw is not Kiln's
-        return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
-    what = ("trained " if net.trained else "") + net.what
+    what = _written(index, seed, path, quant)
+    if isinstance(what, Outcome):
+        return what
     try:
         return target.check(index, path, what, optimize)
     except KilnError as exc:

@@ -12,25 +12,6 @@
 #include "kiln/dsp.h"
 #include "kiln_dsp.h"
 
-/* n bytes, four words a step, then words, then bytes (the regions do not overlap). */
-static inline void copy_run(int8_t *dst, const int8_t *src, uint32_t n)
-{
-    for (; n >= 16u; n -= 16u, dst += 16, src += 16) {
-        const uint32_t a = kiln_load32(src), b = kiln_load32(src + 4);
-        const uint32_t c = kiln_load32(src + 8), d = kiln_load32(src + 12);
-        kiln_store32(dst, a);
-        kiln_store32(dst + 4, b);
-        kiln_store32(dst + 8, c);
-        kiln_store32(dst + 12, d);
-    }
-    for (; n >= 4u; n -= 4u, dst += 4, src += 4) {
-        kiln_store32(dst, kiln_load32(src));
-    }
-    while (n--) {
-        *dst++ = *src++;
-    }
-}
-
 void kiln_dsp_resize_nearest_s8(const kiln_resize_nearest_params_t *p, const int8_t *in, int8_t *out)
 {
     const uint32_t c = p->c, row_out = p->out_w * c;
@@ -42,7 +23,7 @@ void kiln_dsp_resize_nearest_s8(const kiln_resize_nearest_params_t *p, const int
             const int8_t *row = image + (size_t)p->ys[y] * p->in_w * c;
             int8_t *dst = out;
             if (y > 0 && p->ys[y] == p->ys[y - 1u]) {
-                copy_run(out, out - row_out, row_out);
+                kiln_dsp_copy(row_out, out - row_out, out);   /* four words a step */
                 continue;
             }
             if (c == 4u) {

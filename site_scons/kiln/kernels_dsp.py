@@ -900,8 +900,6 @@ def _binary_build(ctx: LayerContext) -> LayerCode:
     return LayerCode(ctx.decls, call, 0, ctx.weight_bytes)
 
 
-# ---- BATCH_MATMUL, FULLY_CONNECTED with runtime weights -------------------------------------
-
 def _minmax_ew_check(g: Graph, op: Operator) -> None:
     """MAXIMUM and MINIMUM compare raw values: both inputs and the output share one
     scale and zero point (the portable builder's own condition, checked first here)."""
@@ -913,7 +911,6 @@ def _minmax_ew_check(g: Graph, op: Operator) -> None:
 def _minmax_ew_build(ctx: LayerContext) -> LayerCode:
     """The portable kernel's parameters with the broadcast walk merged as the binary dsp
     kernels' (_broadcast_walk): a same-shape or scalar operand makes one long row."""
-    _minmax_ew_check(ctx.graph, ctx.op)
     a, b, y = ctx.t(0), ctx.t(1), ctx.t(0, outputs=True)
     shape, sa, sb = _broadcast_walk(a.shape, b.shape, y.shape)
     pad = elementwise.RANK - len(shape)
@@ -923,6 +920,8 @@ def _minmax_ew_build(ctx: LayerContext) -> LayerCode:
     p = ctx.struct("kiln_ew_binary_s8_params_t", elementwise._fmt_bc({"bc": bc, **zero}))
     return LayerCode(ctx.decls, f"{ctx.func}({p}, {ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y, const=False)});")
 
+
+# ---- BATCH_MATMUL, FULLY_CONNECTED with runtime weights -------------------------------------
 
 def _matmul_check(g: Graph, op: Operator) -> tuple[dict, np.ndarray]:
     """The portable kernel's fields and the one requantization record."""

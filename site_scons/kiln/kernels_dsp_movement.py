@@ -28,12 +28,8 @@ def _transpose_plan(g: Graph, op: Operator) -> dict:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     if x.dtype != "int8" or y.dtype != "int8":
         raise lay.Unfit("not int8")
-    movement._map_accepts(g, op)
-    idx = movement._transpose_map(g, op)
-    if int(np.prod(y.shape, dtype=np.int64)) != idx.size or (idx.size and idx.max() >= x.size):
-        raise lay.Unfit("the output does not hold the input's elements")
-    movement._same_quant(x, y)
-    shape, strides, start = movement.affine_map(idx)
+    movement.input_rank_ok(g, op)
+    shape, strides, start = movement.copy_plan(x, y, movement._transpose_map(g, op))
     last = movement.MAX_RANK - 1
     if strides[last] == 1:
         raise lay.Unfit("the last axis stays in place: the portable copy moves whole runs")

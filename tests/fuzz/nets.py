@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,11 @@ class Net:
     model: object
     what: str
     trained: bool
+
+    @property
+    def label(self) -> str:
+        """The description, marked when the network is patched as trained."""
+        return ("trained " if self.trained else "") + self.what
 
 
 class _Builder:
@@ -346,27 +352,14 @@ def make(index: int, seed: int = 0) -> Net:
 QUANTIZATIONS = ("int8", "float_io", "float", "int16")
 
 
-def _convert_int16(model, seed: int) -> bytes:  # noqa: ANN001 - a Keras model
-    tf = opmodels._tf()
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    shape = [1] + [int(d) for d in model.input_shape[1:]]
-    rng = np.random.default_rng(seed)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([rng.uniform(-1.0, 1.0, shape).astype(np.float32)]
-                                           for _ in range(32))
-    ops = tf.lite.OpsSet
-    conv.target_spec.supported_ops = [ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    conv.inference_input_type = tf.int16
-    conv.inference_output_type = tf.int16
-    return conv.convert()
-
-
 def write(index: int, seed: int, path: Path, quant: str = "int8") -> Net:
     """Convert network `index` (`quant`, one of QUANTIZATIONS; an int8 one patched as
     trained when drawn so) to `path`."""
     net = make(index, seed)
     if quant == "int16":
-        blob = _convert_int16(net.model, index)
+        import test_ops_int16
+
+        blob = test_ops_int16.convert(net.model, False, -1.0, 1.0, index)
     else:
         blob = opmodels.convert(net.model, int8=quant != "float", seed=index, float_io=quant == "float_io")
     net.trained = net.trained and quant in ("int8", "float_io")
@@ -393,7 +386,7 @@ def _written(index: int, seed: int, path: Path, quant: str) -> str | Outcome:
         net = write(index, seed, path, quant)
     except Exception as exc:  # noqa: BLE001 - any converter failure skips the draw
         return Outcome(index, "skipped", "", f"conversion: {type(exc).__name__}: {str(exc)[:120]}")
-    return ("trained " if net.trained else "") + net.what
+    return net.label
 
 
 def check(index: int, seed: int, workdir: Path, samples: int = 6, kernels: str = "dsp",
@@ -521,14 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.net is not None:
         net = write(args.net, args.seed, args.out or Path(f"net{args.net}.tflite"), args.quant)
-        print(("trained " if net.trained else "") + net.what)
+        print(net.label)
         return 0
     start = time.monotonic()
     outcomes = run(range(args.start, args.start + args.count), args.seed, args.kernels, args.optimize,
                    args.quant, echo=True, board=args.board)
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.result] = counts.get(o.result, 0) + 1
+    counts = Counter(o.result for o in outcomes)
     print(f"{len(outcomes)} networks in {time.monotonic() - start:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return int(any(o.result.startswith("FAIL") for o in outcomes))

@@ -131,14 +131,13 @@ static void gather(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t o
 /* gather() for a pixel whose receptive field lies inside the input (dilation
  * 1): each kernel row a run of k_w * in_c bytes, copied a word at a time
  * (unaligned LDR/STR). Every row but the last is copied rounded up to whole
- * words: the up to 3 bytes past its run are the next row's, which overwrites
- * them, and they are read from the next input row. A row's word ends at
- * most 4 - run % 4 bytes past its run: inside the next row's run, and
- * (k_h - 2) * run + 4 * words <= k_len, for runs of 2 bytes or more. A
- * 1-byte run (a 3x1 window over one channel) would write up to 3 bytes past
- * the next row and past the buffer's k_len bytes: such rows are copied
- * exactly. The last row is copied exactly, so the K
- * tail (the zero point, written once per call by gather_tail) stays.
+ * words: the up to 3 bytes past its run are read from the next input row and
+ * written where the next row's copy overwrites them. For runs of 2 bytes or
+ * more those bytes lie inside the next row's run, so no copy passes the
+ * buffer's k_len bytes; a 1-byte run (a 3x1 window over one channel) would
+ * write up to 3 bytes past both, so such rows are copied exactly. The last
+ * row is copied exactly, so the K tail (the zero point, written once per
+ * call by gather_tail) stays.
  * Returns 0 when the pixel touches the padding. A 3-channel stem's 3x3 field
  * costs about 25 instructions here against about 90 in gather(). */
 static int gather_inside(const kiln_dsp_conv_params_t *p, const int8_t *in, uint32_t oy, uint32_t ox,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kiln.errors import KilnError
+from kiln.fixedpoint import INT32_MAX
 from kiln.ir import Graph, Operator, Tensor
 from kiln.planner import is_scratch
 from kiln.quantmath import FUSED_ACTIVATIONS
@@ -132,9 +133,6 @@ def _accepts_quietly(impl: KernelImpl, graph: Graph, op: Operator) -> bool:
 def _out_dtypes(op: Operator) -> set[str | None]:
     """The output dtypes registered kernels of `op` declare (None: the input's)."""
     return {k.out_dtype for k in _REGISTRY if k.op == op.op}
-
-
-INT32_MAX = (1 << 31) - 1
 
 
 def _weight_spans(w: Tensor, op: Operator, depth: int) -> np.ndarray:

@@ -91,15 +91,22 @@ def affine_map(idx: np.ndarray) -> tuple[list[int], list[int], int]:
     return [1] * pad + shape, [0] * pad + strides, start
 
 
-def _copy_call(ctx: LayerContext, x: Tensor, y: Tensor, idx: np.ndarray, k: int = 0) -> str:
-    """Declare one kiln_strided_copy parameter struct (suffix k) and return its call."""
+def copy_plan(x: Tensor, y: Tensor, idx: np.ndarray) -> tuple[list[int], list[int], int]:
+    """(out_shape, in_stride, start) of the strided copy of `x` into `y` by the source
+    index map `idx` (affine_map), after checking that it fills `y`, stays inside `x` and
+    copies values that mean the same in both."""
     if int(np.prod(y.shape, dtype=np.int64)) != idx.size:
         raise UnsupportedLayer(f"output {y.describe()} does not hold the {idx.size} elements the "
                                "operator computes")
     if idx.size and (idx.min() < 0 or idx.max() >= x.size or x.size > _INT32_MAX):
         raise UnsupportedLayer("the index map leaves the input")
     _same_quant(x, y)
-    shape, strides, start = affine_map(idx)
+    return affine_map(idx)
+
+
+def _copy_call(ctx: LayerContext, x: Tensor, y: Tensor, idx: np.ndarray, k: int = 0) -> str:
+    """Declare one kiln_strided_copy parameter struct (suffix k) and return its call."""
+    shape, strides, start = copy_plan(x, y, idx)
     name = f"{ctx.prefix}_p{k}"
     body = (f"    .out_shape = {{{', '.join(map(str, shape))}}},\n"
             f"    .in_stride = {{{', '.join(map(str, strides))}}},\n"
@@ -213,12 +220,17 @@ def _copy(ctx: LayerContext) -> LayerCode:
 _MAX_IN_RANK = {"TRANSPOSE": 5, "STRIDED_SLICE": 4, "SLICE": 5, "REVERSE_V2": 8, "BROADCAST_TO": 8}
 
 
-def _map_accepts(g: Graph, op: Operator) -> bool:
-    """The map can be built and is a strided copy of at most MAX_RANK dimensions."""
+def input_rank_ok(g: Graph, op: Operator) -> None:
+    """Refuse an input rank above what tflite-micro's kernel of `op` takes."""
     rank = len(g.tensors[op.inputs[0]].shape)
     if rank > _MAX_IN_RANK.get(op.op, 4):
         raise UnsupportedLayer(f"input rank {rank}: tflite-micro's {op.op} takes at most "
                                f"{_MAX_IN_RANK.get(op.op, 4)}")
+
+
+def _map_accepts(g: Graph, op: Operator) -> bool:
+    """The map can be built and is a strided copy of at most MAX_RANK dimensions."""
+    input_rank_ok(g, op)
     affine_map(_MAPS[op.op](g, op))
     return True
 

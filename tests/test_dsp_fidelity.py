@@ -104,6 +104,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
          (11, 9, 1), {"kiln_dsp_conv1_pool_s8"}),
         ("conv1_pool_relu6", lambda: seq((10, 12, 1), L.Conv2D(7, 3, activation="relu6"),
                                          L.MaxPooling2D(2)), (10, 12, 1), {"kiln_dsp_conv1_pool_s8"}),
+        # 21 windows: a chunk of 16 ending mid-row, then an odd chunk of 5.
+        ("conv1_pool_relu_chunks", lambda: seq((16, 9, 1), L.Conv2D(6, 3, activation="relu"),
+                                               L.MaxPooling2D(2)), (16, 9, 1), {"kiln_dsp_conv1_pool_s8"}),
         ("conv_c4_same_relu", lambda: seq((9, 8, 4), L.Conv2D(8, 3, padding="same", activation="relu")),
          (9, 8, 4), {conv}),
         ("conv_c3_same_relu6", lambda: seq((10, 10, 3), L.Conv2D(16, 3, strides=2, padding="same",

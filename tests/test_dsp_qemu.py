@@ -110,7 +110,8 @@ def _macs_from_shapes(tflite: Path) -> int:
 #: (conv1 + pool without clamp, the conv's LDM loop with odd/even groups and
 #: an odd channel count, the planar depthwise loop with an odd output width)
 #: and the C paths the host cannot tell apart.
-TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv_c16_s2_odd_out", "conv_dilated",
+TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv1_pool_relu_chunks", "conv_c16_s2_odd_out",
+                "conv_dilated",
                 "conv_dil_h2_c8", "stem3_valid_odd", "stem3_same_s1_relu", "conv_c3_same_relu6",
                 "conv_5x5_c2", "dw_c16_s2", "dw_c8_same_relu", "dw3_c5_valid_relu6", "dw3_c3_same_w13",
                 "dw3_c12_w11", "dw3s2_c8_same_tall", "dw3s2_c6_valid", "dw3s2_c4_same_relu6",

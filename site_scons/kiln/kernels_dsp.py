@@ -250,8 +250,11 @@ def _conv1_build(ctx: LayerContext) -> LayerCode:
     plo, phi = _act_range(pool, g.tensors[pool.outputs[0]])
     lo, hi = max(lo, plo), min(hi, phi)
     ctx.decls.append(HEADER)
+    # floor: a negative accumulator requantizes to the zero point or below, which
+    # the clamp lifts to lo anyway, so the kernel may skip its rounding term.
     fields = dict(g=geo.c_init(), pool_h=geo.out_h // 2, pool_w=geo.out_w // 2, **_clamp_fields(lo, hi),
-                  exact=lay.has_exact(rq), rec=_records_decl(ctx, lay.conv1_records(w, rq)))
+                  exact=lay.has_exact(rq), floor=int(lo >= y.qparams()[1]),
+                  rec=_records_decl(ctx, lay.conv1_records(w, rq)))
     p = ctx.struct("kiln_dsp_conv1_pool_params_t", fields)
     # The pooled values go to the start of this layer's own output: the pool's
     # output may share memory with this layer's input (see kiln_dsp_copy).

@@ -193,8 +193,8 @@ void kiln_dsp_pw8_s8(const kiln_dsp_pw8_params_t *p, const int8_t *in, int8_t *o
 /* CONV_2D with one input channel, 3x3 kernel, stride 1, no dilation, VALID
  * padding, fused with the 2x2 stride-2 VALID MAX_POOL_2D that reads it. For
  * each pooled output the 4x4 input patch is loaded once as four words and
- * widened (20 pairs for the 4 conv positions); then per output channel 20
- * SMUAD/SMLAD, the max of the 4 accumulators and one requantization.
+ * widened and patched (17 words, conv1_pool_s8.c); then per output channel
+ * 20 SMUAD/SMLAD, the max of the 4 accumulators and one requantization.
  *   rec: per output channel 9 words: the 5 weight pairs (int16, doubled)
  *        [w00,w02] [w10,w12] [w20,w22] [w01,w11] [0,w21], then the
  *        kiln_dsp_rq_t (bias, mult, round, shift).
@@ -204,6 +204,7 @@ typedef struct {
     uint16_t pool_h, pool_w;     /* pooled output size: floor(conv_out / 2) */
     uint8_t clamp;               /* conv or pool activation narrower than int8 */
     uint8_t exact;               /* some records are exact (the C loop runs) */
+    uint8_t floor;               /* act_min >= the output zero point (ReLU, ReLU6) */
     int32_t act_min, act_max;    /* intersection of the conv and pool clamps */
     const int32_t *rec;
 } kiln_dsp_conv1_pool_params_t;

@@ -207,6 +207,8 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("dense_64_11_relu", lambda: seq((64,), L.Dense(11, activation="relu")), (64,),
          {"kiln_dsp_fc_s8"}),
         ("dense_20_7", lambda: seq((20,), L.Dense(7)), (20,), {"kiln_dsp_fc_s8"}),
+        # 10 rows: a block of 6, then one of 4 (11 groups: one alone, then five pairs).
+        ("dense_44_10", lambda: seq((44,), L.Dense(10)), (44,), {"kiln_dsp_fc_s8"}),
         # 11 groups of 4 and a tail of 2 inputs; rows in blocks 6, 6, 2
         ("dense_46_14", lambda: seq((46,), L.Dense(14)), (46,), {"kiln_dsp_fc_s8"}),
         ("maxpool_c8_same", lambda: seq((9, 8, 8), L.Conv2D(6, 1), L.MaxPooling2D(3, 2, "same")),

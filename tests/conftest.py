@@ -47,6 +47,15 @@ def _suite_models() -> dict[str, list[Path]]:
     return nets
 
 
+@pytest.fixture(scope="session")
+def dsp_spec_models(tmp_path_factory) -> dict:
+    """test_dsp_fidelity's spec models (.tflite by spec name), each converted on first
+    use and shared with test_dsp_qemu, which runs some of the same models on the board."""
+    from test_dsp_fidelity import Converted
+
+    return Converted(tmp_path_factory.mktemp("dspmodels"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _models_built_two_at_a_time(request) -> None:
     """Build the missing suite models before the first test, one `scons -j2` per network:

@@ -5,6 +5,8 @@ models on the target (tests/test_dsp_qemu.py, tests/fuzz/nets.py --board)."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import subprocess
 from pathlib import Path
 
@@ -25,15 +27,19 @@ def runtime_objects(board, out: Path, kernels: str = "dsp") -> list[Path]:  # no
     from kiln import firmware as fw
 
     _, cflags = _compile_flags(board, out)
-    objs = []
-    for src in [*fw.runtime_sources(kernels), *fw.board_sources(board)]:
+    out.mkdir(parents=True, exist_ok=True)
+
+    def compile_one(src: Path) -> Path:
         obj = out / f"{src.parent.name}_{src.stem}.o"
         proc = subprocess.run(["arm-none-eabi-gcc", *cflags, "-c", str(src), "-o", str(obj)],
                               capture_output=True, text=True)
         if proc.returncode:
             raise RuntimeError(f"{src}:\n{proc.stderr[-3000:]}")
-        objs.append(obj)
-    return objs
+        return obj
+
+    sources = [*fw.runtime_sources(kernels), *fw.board_sources(board)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return list(pool.map(compile_one, sources))
 
 
 def firmware(board, tflite: Path, workdir: Path, runtime_objs: list[Path],  # noqa: ANN001 - a Board

@@ -346,7 +346,7 @@ DSP_SPECS = _dsp_specs()
 OP_SPECS = opmodels.op_specs()
 
 
-class _Converted(dict):
+class Converted(dict):
     """The models of both suites, each converted on first use (a fast-loop test that
     needs two of them does not pay for all)."""
 
@@ -368,8 +368,8 @@ class _Converted(dict):
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory) -> dict:
-    return _Converted(tmp_path_factory.mktemp("dspmodels"))
+def converted(dsp_spec_models) -> dict:
+    return dsp_spec_models
 
 
 def _check(path, seed: int, budget: Budget | None = None) -> tuple[hostcheck.HostCheckResult, set[str]]:

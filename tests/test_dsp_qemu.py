@@ -141,18 +141,9 @@ def target_objects(tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def target_models(tmp_path_factory) -> dict:
-    """The TARGET_SPECS models, converted with the same seeds as test_dsp_fidelity."""
-    import opmodels
-    from test_dsp_fidelity import DSP_SPECS
-
-    out = tmp_path_factory.mktemp("dsptarget")
-    paths = {}
-    for i, (name, builder, _, _) in enumerate(DSP_SPECS):
-        if name in TARGET_SPECS:
-            paths[name] = out / f"{name}.tflite"
-            paths[name].write_bytes(opmodels.convert(opmodels.build(builder, 900 + i), int8=True, seed=i))
-    return paths
+def target_models(dsp_spec_models) -> dict:
+    """The TARGET_SPECS models: test_dsp_fidelity's, converted once for both."""
+    return dsp_spec_models
 
 
 @pytest.mark.parametrize("name", TARGET_SPECS)

@@ -20,13 +20,11 @@ FLOAT_SPECS = opmodels.float_specs()
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory) -> dict:
-    """All suite models converted in this one process (TensorFlow loads once)."""
+def converted(tmp_path_factory, dsp_spec_models) -> dict:
+    """All suite models converted in this one process (TensorFlow loads once); the int8
+    ones are test_dsp_fidelity's operator suite, converted once for both."""
     out = tmp_path_factory.mktemp("opmodels")
-    paths = {}
-    for i, (name, builder, _) in enumerate(SPECS):
-        paths[name] = out / f"{name}.tflite"
-        paths[name].write_bytes(opmodels.convert(opmodels.build(builder, 100 + i), int8=True, seed=i))
+    paths = {name: dsp_spec_models[name] for name, _, _ in SPECS}
     for i, (name, builder, _) in enumerate(FLOAT_SPECS):
         paths[name] = out / f"{name}.tflite"
         paths[name].write_bytes(opmodels.convert(opmodels.build(builder, 500 + i), int8=False))

@@ -25,6 +25,7 @@ built in the IR against Python transcriptions of the TFLite arithmetic.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import math
 import os
@@ -612,10 +613,15 @@ def test_cortex_m33_build_warning_free_and_libm_free(tmp_path: Path) -> None:
              "-ffreestanding", *WARN, f"-I{RUNTIME / 'include'}"]
     sources = _kernel_sources()
     assert {s.parent.name for s in sources} == set(KERNEL_SETS)
-    for src in sources:
+
+    def compile_one(src: Path) -> tuple[Path, subprocess.CompletedProcess]:
         obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
-        r = subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(obj)],
-                           capture_output=True, text=True)
+        return obj, subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(obj)],
+                                   capture_output=True, text=True)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        built = list(pool.map(compile_one, sources))
+    for src, (obj, r) in zip(sources, built, strict=True):
         assert r.returncode == 0 and not r.stderr, f"{src}:\n{r.stderr}"
         undefined = set(subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True,
                                        text=True, check=True).stdout.split()) - {"U"}

@@ -76,15 +76,10 @@ static inline int8_t out_q(const kiln_dsp_fc_params_t *p, const kiln_dsp_rq_t *r
     } while (0)
 
 #if KILN_DSP_ASM
-/* Pairs of groups for a block of 6 rows on the target (fc_walk.h's loop).
- * Registers: r0-r5 the accumulators, r6-r7 the widened input word, r8-r11
- * two rows' weight words, r12 the input, lr the weights. */
-static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uint32_t pairs,
-                                         int32_t *acc)
-{
-    const int8_t *end = x + 8u * pairs;
-
-#define KILN_FC6_GROUP_ASM                  \
+/* One group of 4 inputs on the target (fc_walk.h's loop), the first four
+ * rows of a block: r0-r3 their accumulators, r6-r7 the widened input word,
+ * r8-r11 two rows' weight words, r12 the input, lr the weights. */
+#define KILN_FC4_GROUP_ASM                  \
         "ldr    r6, [r12], #4\n\t"          \
         "sxtb16 r7, r6, ror #8\n\t"         \
         "sxtb16 r6, r6\n\t"                 \
@@ -97,16 +92,32 @@ static inline const uint32_t *mac6_pairs(const int8_t *x, const uint32_t *w, uin
         "smlad  r2, r6, r8, r2\n\t"         \
         "smlad  r2, r7, r9, r2\n\t"         \
         "smlad  r3, r6, r10, r3\n\t"        \
-        "smlad  r3, r7, r11, r3\n\t"        \
+        "smlad  r3, r7, r11, r3\n\t"
+
+/* The same for a block of 6 rows: rows 4 and 5 in r4, r5. */
+#define KILN_FC6_GROUP_ASM                  \
+        KILN_FC4_GROUP_ASM                  \
         "ldmia  lr!, {r8-r11}\n\t"          \
         "smlad  r4, r6, r8, r4\n\t"         \
         "smlad  r4, r7, r9, r4\n\t"         \
         "smlad  r5, r6, r10, r5\n\t"        \
         "smlad  r5, r7, r11, r5\n\t"
-    KILN_FC6_PAIRS_ASM(KILN_FC6_GROUP_ASM, acc, x, w, end);
+
+/* Pairs of groups for a block of rows (a 4-row block's r4, r5 ride along
+ * untouched); returns the next block's weights. */
+#define KILN_FC_PAIRS_FN(NAME, GROUP_ASM)                                                   \
+    static inline const uint32_t *NAME(const int8_t *x, const uint32_t *w, uint32_t pairs,  \
+                                       int32_t *acc)                                        \
+    {                                                                                       \
+        const int8_t *end = x + 8u * pairs;                                                 \
+        KILN_FC6_PAIRS_ASM(GROUP_ASM, acc, x, w, end);                                      \
+        return w;                                                                           \
+    }
+KILN_FC_PAIRS_FN(mac6_pairs, KILN_FC6_GROUP_ASM)
+KILN_FC_PAIRS_FN(mac4_pairs, KILN_FC4_GROUP_ASM)
+#undef KILN_FC_PAIRS_FN
 #undef KILN_FC6_GROUP_ASM
-    return w;
-}
+#undef KILN_FC4_GROUP_ASM
 #endif
 
 static const uint32_t *rows6(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
@@ -147,34 +158,6 @@ static const uint32_t *rows6(const kiln_dsp_fc_params_t *p, const int8_t *x, con
     }
     return w;
 }
-
-#if KILN_DSP_ASM
-/* The same for a block of 4 rows (r4, r5 ride along untouched): two LDM of
- * four weight words per group instead of four LDRD. */
-static inline const uint32_t *mac4_pairs(const int8_t *x, const uint32_t *w, uint32_t pairs,
-                                         int32_t *acc)
-{
-    const int8_t *end = x + 8u * pairs;
-
-#define KILN_FC4_GROUP_ASM                  \
-        "ldr    r6, [r12], #4\n\t"          \
-        "sxtb16 r7, r6, ror #8\n\t"         \
-        "sxtb16 r6, r6\n\t"                 \
-        "ldmia  lr!, {r8-r11}\n\t"          \
-        "smlad  r0, r6, r8, r0\n\t"         \
-        "smlad  r0, r7, r9, r0\n\t"         \
-        "smlad  r1, r6, r10, r1\n\t"        \
-        "smlad  r1, r7, r11, r1\n\t"        \
-        "ldmia  lr!, {r8-r11}\n\t"          \
-        "smlad  r2, r6, r8, r2\n\t"         \
-        "smlad  r2, r7, r9, r2\n\t"         \
-        "smlad  r3, r6, r10, r3\n\t"        \
-        "smlad  r3, r7, r11, r3\n\t"
-    KILN_FC6_PAIRS_ASM(KILN_FC4_GROUP_ASM, acc, x, w, end);
-#undef KILN_FC4_GROUP_ASM
-    return w;
-}
-#endif
 
 static const uint32_t *rows4(const kiln_dsp_fc_params_t *p, const int8_t *x, const uint32_t *w,
                              const kiln_dsp_rq_t *r, int8_t *o)

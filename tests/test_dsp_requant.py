@@ -41,6 +41,19 @@ void rq_both(int n, const int32_t *acc, const int32_t *mult, const int32_t *e,
     }
 }
 
+/* As rq_both under a clamp whose lower bound is the zero point (ReLU), fast[i]
+ * with kiln_dsp_requant_floor. */
+void rq_floor(int n, const int32_t *acc, const int32_t *mult, const int32_t *e,
+              const int32_t *zp, int32_t *fast, int32_t *ref)
+{
+    for (int i = 0; i < n; i++) {
+        const int32_t round = (1 << (e[i] - 1)) + zp[i] * (1 << e[i]);
+        const int32_t acc2 = (int32_t)((uint32_t)acc[i] * 2u);
+        fast[i] = kiln_clamp_s32(kiln_dsp_requant_floor(acc2, mult[i], round, e[i]), zp[i], 127);
+        ref[i] = kiln_clamp_s32(kiln_requantize(acc[i], mult[i], -e[i]) + zp[i], zp[i], 127);
+    }
+}
+
 /* out[i] = the kernels' requantization of acc2[i] under record rec[i] (the
  * layer-wide `exact` flag set, as a layer with exact records has it). */
 void rq_records(int n, const kiln_dsp_rq_t *rec, const int32_t *acc2, int32_t *out)
@@ -84,10 +97,11 @@ def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
-def _run_rq(lib, acc, mult, e, zp) -> tuple[np.ndarray, np.ndarray]:
+def _run_rq(lib, acc, mult, e, zp, floor: bool = False) -> tuple[np.ndarray, np.ndarray]:
     acc, mult, e, zp = (np.ascontiguousarray(v, dtype=np.int32) for v in (acc, mult, e, zp))
     fast, ref = np.empty_like(acc), np.empty_like(acc)
-    lib.rq_both(len(acc), _ptr(acc), _ptr(mult), _ptr(e), _ptr(zp), _ptr(fast), _ptr(ref))
+    run = lib.rq_floor if floor else lib.rq_both
+    run(len(acc), _ptr(acc), _ptr(mult), _ptr(e), _ptr(zp), _ptr(fast), _ptr(ref))
     return fast, ref
 
 
@@ -125,6 +139,23 @@ def test_fast_requantization_on_rounding_ties_and_edges(lib) -> None:
     keep = np.abs(acc) + 2 + (1 << (e - 1)) + np.abs(zp) * (1 << e) < (1 << 31)
     fast, ref = _run_rq(lib, acc[keep], mult[keep], e[keep], zp[keep])
     assert np.array_equal(fast, ref)
+
+
+def test_floor_requantization_equals_portable_under_a_relu_clamp(lib) -> None:
+    """Without the rounding term of negative accumulators (kiln_dsp_requant_floor), the
+    clamp at the zero point still gives the portable outputs: random cases and the
+    negative accumulators nearest zero, where the term could matter."""
+    rng = np.random.default_rng(4)
+    n = 400_000
+    e = rng.integers(1, 21, n)
+    zp = rng.integers(-128, 128, n)
+    mult = rng.integers(1 << 30, (1 << 31) - 1, n, endpoint=True)
+    acc = (rng.integers(-(1 << 30) + 1, 1 << 30, n) >> rng.integers(0, 30, n)).astype(np.int64)
+    acc[: n // 4] = -rng.integers(1, 1 << 12, n // 4)
+    ok = np.abs(acc) + 2 + (1 << (e - 1)) + np.abs(zp) * (1 << e) < (1 << 31)
+    fast, ref = _run_rq(lib, acc[ok], mult[ok], e[ok], zp[ok], floor=True)
+    assert np.array_equal(fast, ref)
+    assert (ref > zp[ok]).any() and (ref == zp[ok]).any()
 
 
 def _s16(x: np.ndarray) -> np.ndarray:

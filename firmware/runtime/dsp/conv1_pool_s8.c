@@ -27,7 +27,8 @@
  * (the last pair's low lane meets the zero weight). D_a is the second minus
  * the first, lane by lane (SSUB16: every lane stays within int16). The patch
  * holds D_1, the three words of D_0 not shared with D_1, P_1, the three of
- * P_0 not shared with P_1, and the window's output address:
+ * P_0 not shared with P_1, and the window's output offset (bytes from the
+ * layer's output):
  *   d1 d2 d3 X1 Y3 | d0 X0 Y2 | e1 e2 e3 V1 L3 | e0 V0 L2 | out
  * (d_r = o_r - e_r, X_a = H_a - V_a, Y_r = e_r - L_r).
  *
@@ -37,7 +38,8 @@
  * whose lower bound is at or above the output zero point (ReLU, ReLU6: the
  * `floor` field) the requantization drops its rounding term for negative
  * accumulators: a negative accumulator requantizes to the zero point or
- * below either way, and the clamp lifts both to the lower bound. A narrower
+ * below either way, and the clamp lifts both to the lower bound
+ * (kiln_dsp_requant_floor). A narrower
  * activation range is applied to the stored outputs in one pass after the
  * layer, four at a time. The C loop below is the assembly's exact
  * equivalent (the host build's, and the one for exact records); the
@@ -102,13 +104,7 @@ static void chunk_c(const kiln_dsp_conv1_pool_params_t *p, const uint32_t *pt, u
                                + dot5(x[8], x[9], x[10], x[11], x[12], rec);
             const int32_t m0 = usat31(dot5(x[5], x[0], x[1], x[6], x[7], rec))
                                + dot5(x[13], x[8], x[9], x[14], x[15], rec);
-            const int32_t acc2 = (m0 > m1 ? m0 : m1) + r->bias;
-            int32_t q;
-            if (p->floor && r->shift > 0) {   /* the assembly's step: no rounding term */
-                q = kiln_ssat8(kiln_smmlar(acc2, r->mult, r->round) >> r->shift);
-            } else {
-                q = kiln_dsp_rq(acc2, r, 1);
-            }
+            int32_t q = kiln_dsp_rq_floor((m0 > m1 ? m0 : m1) + r->bias, r, 1, p->floor);
             if (p->clamp) {
                 q = kiln_dsp_clamp(q, p->act_min, p->act_max);
             }

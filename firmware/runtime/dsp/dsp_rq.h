@@ -24,6 +24,16 @@ static inline int32_t kiln_dsp_requant(int32_t acc2, int32_t mult, int32_t round
  * are rare, and the fast path's code stays small. */
 int32_t kiln_dsp_requant_exact(int32_t acc2, const kiln_dsp_rq_t *r);
 
+/* kiln_dsp_requant without the rounding term of negative accumulators, for a
+ * layer whose activation clamp starts at or above the output zero point
+ * (ReLU, ReLU6): such an accumulator requantizes to the zero point or below
+ * with the term or without it, and the clamp lifts both to its lower bound
+ * (kiln/dsp.h). */
+static inline int32_t kiln_dsp_requant_floor(int32_t acc2, int32_t mult, int32_t round, int32_t shift)
+{
+    return kiln_ssat8(kiln_smmlar(acc2, mult, round) >> shift);
+}
+
 /* One output channel's requantization. `exact` is a compile-time constant:
  * a layer without exact records (the common case) pays nothing for them. */
 static inline int32_t kiln_dsp_rq(int32_t acc2, const kiln_dsp_rq_t *r, int exact)
@@ -32,6 +42,15 @@ static inline int32_t kiln_dsp_rq(int32_t acc2, const kiln_dsp_rq_t *r, int exac
         return kiln_dsp_requant_exact(acc2, r);
     }
     return kiln_dsp_requant(acc2, r->mult, r->round, r->shift);
+}
+
+/* The same with kiln_dsp_requant_floor's step on the fast path when `floor`. */
+static inline int32_t kiln_dsp_rq_floor(int32_t acc2, const kiln_dsp_rq_t *r, int exact, int floor)
+{
+    if (floor && !(exact && r->shift < 0)) {
+        return kiln_dsp_requant_floor(acc2, r->mult, r->round, r->shift);
+    }
+    return kiln_dsp_rq(acc2, r, exact);
 }
 
 /* The size layout's int8 weight words [k0 k1 k2 k3] widened and doubled into

@@ -47,6 +47,10 @@
  *     that |acc| + 2 + |round| < 2^31, so no intermediate sum wraps.
  * tests/test_dsp_requant.py checks it against kiln_requantize() on a
  * million random cases and on every rounding tie it can construct.
+ * When the activation clamp's lower bound is at or above z, the term
+ * (acc2 >> 31) may be dropped: it is nonzero only for acc < 0, where M > 0
+ * makes y <= 0, so q <= z with it or without it (floor((2^(e-1) + y) / 2^e)
+ * <= 0), and the clamp lifts both to its lower bound.
  *
  * Max-pool fusion: the requantization q(acc) is non-decreasing in acc,
  * with TFLite's own rounding: M > 0 makes acc -> acc*M + 2^30 increasing;

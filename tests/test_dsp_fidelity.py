@@ -157,6 +157,10 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("wino_c32_same_relu6", lambda: seq((6, 6, 32), L.Conv2D(8, 3, padding="same", activation="relu6")),
          (6, 6, 32), {"kiln_dsp_wino_s8"}),
         ("wino_c12_1x1_out", lambda: seq((3, 3, 12), L.Conv2D(10, 3)), (3, 3, 12), {"kiln_dsp_wino_s8"}),
+        # the size layout's U past its arena cap: two blocks of 6 channel pairs, the last
+        # ending in an odd channel, the inputs transformed again for the second
+        ("wino_c64_blocks", lambda: seq((8, 10, 64), L.Conv2D(23, 3, padding="same")), (8, 10, 64),
+         {"kiln_dsp_wino_s8"}),
         ("dw_c8_same_relu", lambda: seq((9, 10, 8), L.DepthwiseConv2D(3, padding="same",
                                                                       activation="relu")),
          (9, 10, 8), {"kiln_dsp_dw3x3_s8"}),
@@ -385,7 +389,12 @@ SIZE_SPECS = {"dense_64_11_relu": {"kiln_dsp_fc_w8_s8"}, "dense_20_7": {"kiln_ds
               "conv_c3_same_relu6": {"kiln_dsp_conv_w8_s8"},
               "conv_c16_s2_odd_out": {"kiln_dsp_conv_w8_s8"},
               "conv_5x5_c2": {"kiln_dsp_conv_w8_s8"},
-              "conv_k576_oc15": {"kiln_dsp_conv_w8_s8"},
+              # Winograd with U made at run time: every tile pair's inputs kept (an odd
+              # last tile and channel; 1x1 outputs), every pair's U kept (a clamp, odd
+              # output sides), U in blocks
+              "conv_k576_oc15": {"kiln_dsp_wino_w8_s8"}, "wino_c64_blocks": {"kiln_dsp_wino_w8_s8"},
+              "wino_c16_same_odd_relu": {"kiln_dsp_wino_w8_s8"}, "wino_c8_valid_oc9": {"kiln_dsp_wino_w8_s8"},
+              "wino_c32_same_relu6": {"kiln_dsp_wino_w8_s8"}, "wino_c12_1x1_out": {"kiln_dsp_wino_w8_s8"},
               "dw_c8_same_relu": {"kiln_dsp_dw3x3_w8_s8"}, "dw3_c8_tall_odd": {"kiln_dsp_dw3x3_w8_s8"},
               "dw3_c5_valid_relu6": {"kiln_dsp_dw3x3_w8_s8"}, "dw3s2_c6_valid": {"kiln_dsp_dw3x3_w8_s8"},
               "dw_c16_s2": {"kiln_dsp_dwconv_w8_s8"}}
@@ -605,7 +614,7 @@ def test_report_says_why_a_layer_runs_portable(tmp_path) -> None:
 @pytest.mark.parametrize("name,kernel", [("t_dense_21_9", "kiln_dsp_fc_w8_s8"),
                                          ("t_dense_6_5", "kiln_dsp_fc_w8_s8"),
                                          ("t_dense_rows_6x20", "kiln_dsp_conv_w8_s8"),
-                                         ("t_conv_c8", "kiln_dsp_conv_w8_s8"),
+                                         ("t_conv_c8", "kiln_dsp_wino_w8_s8"),
                                          ("t_conv_1x1", "kiln_dsp_conv_w8_s8"),
                                          ("t_dw_c1_m8", "kiln_dsp_conv_w8_s8"),
                                          ("t_dw_c6_m2", "kiln_dsp_dwconv_w8_s8"),

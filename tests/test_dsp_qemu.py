@@ -163,11 +163,17 @@ def test_specialized_kernel_on_qemu_matches_tflite_micro(name, target_models, ta
     assert got == expected
 
 
-@pytest.mark.parametrize("name", ["dense_20_7", "dense_46_14", "dense_b3_18_8"])
-def test_size_layout_fc_on_qemu_matches_tflite_micro(name, target_models, target_objects,
-                                                    tmp_path) -> None:
+@pytest.mark.parametrize("name,kernel", [("dense_20_7", "kiln_dsp_fc_w8_s8"),
+                                         ("dense_46_14", "kiln_dsp_fc_w8_s8"),
+                                         ("dense_b3_18_8", "kiln_dsp_fc_w8_s8"),
+                                         ("conv_k576_oc15", "kiln_dsp_wino_w8_s8"),
+                                         ("wino_c16_same_odd_relu", "kiln_dsp_wino_w8_s8"),
+                                         ("wino_c64_blocks", "kiln_dsp_wino_w8_s8")])
+def test_size_layout_on_qemu_matches_tflite_micro(name, kernel, target_models, target_objects,
+                                                  tmp_path) -> None:
     """The int8-weight FC's assembly (groups in pairs after an odd first one, a partial
-    last group, blocks of 6, 2 and 1 rows) on the target."""
+    last group, blocks of 6, 2 and 1 rows) and Winograd's U made at run time (SADD16 and
+    SSUB16 on the target: the three ways of keeping U and the inputs' transforms)."""
     path = target_models[name]
     image = _firmware(path, tmp_path, target_objects, optimize="size")
     ref = Reference(path)
@@ -178,7 +184,7 @@ def test_size_layout_fc_on_qemu_matches_tflite_micro(name, target_models, target
     with Qemu.for_board(BOARD, image) as q, Client(q.port) as client:
         kernels = {la["kernel"] for la in client.info()["model"]["layers"]}
         got = [r.output for r in client.infer_stream(list(enumerate(data)), ref.output.nbytes)]
-    assert "kiln_dsp_fc_w8_s8" in kernels, kernels
+    assert kernel in kernels, kernels
     assert got == [ref.run(d) for d in data]
 
 

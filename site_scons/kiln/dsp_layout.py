@@ -219,6 +219,15 @@ def wino_weights(w_ohwi: np.ndarray) -> np.ndarray:
     return sxtb16_order(words).astype(np.int16)
 
 
+def wino_weights8(w_ohwi: np.ndarray) -> np.ndarray:
+    """CONV_2D 3x3 weights for kiln_dsp_wino_w8_s8 (the size layout), which makes U at
+    run time: int8 OHWI as the model holds them, an odd last channel all zeros."""
+    w = np.asarray(w_ohwi, dtype=np.int8)
+    if len(w) % 2:
+        w = np.concatenate([w, np.zeros((1, *w.shape[1:]), np.int8)])
+    return np.ascontiguousarray(w).ravel()
+
+
 def wino_fits(w_ohwi: np.ndarray) -> bool:
     """Whether kiln_dsp_wino_s8's transformed tile, 4 * the accumulator without its bias,
     stays inside int32 for every input (activations in [-128, 127])."""

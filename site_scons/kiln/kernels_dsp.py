@@ -36,6 +36,7 @@ Kernels, most specific first:
   BATCH_MATMUL (int8 activations), FULLY_CONNECTED with runtime weights
                                       kiln_dsp_matmul_s8
 and, in the size layout, with int8 weights in flash:
+  CONV_2D 3x3, stride 1, as above     kiln_dsp_wino_w8_s8 (U made at run time into the arena)
   CONV_2D, depthwise over one channel kiln_dsp_conv_w8_s8 (widened in chunks into the arena)
   DEPTHWISE_CONV_2D 3x3 as above      kiln_dsp_dw3x3_w8_s8 (each channel widened as it starts)
   DEPTHWISE_CONV_2D                   kiln_dsp_dwconv_w8_s8 (widened whole into the arena)
@@ -385,22 +386,60 @@ def _wino_scratch(g: Graph, op: Operator) -> int:
     return 64 * in_c + 256 + in_c
 
 
-@_build
-def _wino_build(ctx: LayerContext) -> LayerCode:
+#: kiln_dsp_wino_w8_s8 (the size layout) makes U, 64 * in_c bytes a channel pair, into
+#: arena scratch. It keeps either every pair's U (the inputs transformed a tile pair at
+#: a time, as kiln_dsp_wino_s8 does) or every tile pair's transformed inputs (64 * in_c
+#: bytes each, U made a pair at a time), whichever takes fewer bytes: each transform is
+#: then made once. Above this many bytes U is made in blocks and the inputs transformed
+#: again per block (on a 64-channel 8x8 layer each pass costs about 0.1M instructions).
+WINO_W8_SCRATCH_MAX = 40 * 1024
+
+
+def _wino8_plan(g: Graph, op: Operator) -> tuple[int, int, int, int]:
+    """kiln_dsp_wino_w8_s8's (block pairs, vall, bytes of v, bytes of u)."""
+    geo = _geometry(g, op)
+    per = 64 * geo.in_c                       # one channel pair's U, one tile pair's inputs
+    pairs = (geo.out_c + 1) // 2
+    tile_pairs = (-(-geo.out_h // 2) * -(-geo.out_w // 2) + 1) // 2
+    if min(pairs + 1, tile_pairs + 1) * per <= WINO_W8_SCRATCH_MAX:
+        return (pairs, 0, per, pairs * per) if pairs <= tile_pairs else (1, 1, tile_pairs * per, per)
+    blocks = -(-pairs // max(1, WINO_W8_SCRATCH_MAX // per - 1))
+    block = -(-pairs // blocks)               # as many pairs in each block as the cap allows
+    return block, 0, per, block * per
+
+
+def _wino8_scratch(g: Graph, op: Operator) -> int:
+    """Arena bytes of kiln_dsp_wino_w8_s8: v, m (256), the zero row, u."""
+    _, _, v_bytes, u_bytes = _wino8_plan(g, op)
+    return v_bytes + 256 + int(g.tensors[op.inputs[0]].shape[-1]) + u_bytes
+
+
+def _wino_layer(ctx: LayerContext, wide: bool) -> LayerCode:
     geo, rq = _wino_check(ctx.graph, ctx.op)
     x, y = _int8_io(ctx.graph, ctx.op)
     ctx.decls.append(HEADER)
     base = ctx.ptr(ctx.t(1, outputs=True), const=False)
     v_bytes = 64 * geo.in_c
+    w = np.asarray(ctx.t(1).data)
+    block, vall = 1, 0
+    if not wide:
+        block, vall, v_bytes, _ = _wino8_plan(ctx.graph, ctx.op)
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
-                  exact=lay.has_exact(rq), w=_weights_decl(ctx, lay.wino_weights(np.asarray(ctx.t(1).data))),
-                  rq=_rq_decl(ctx, rq), v=f"(int16_t *)(void *){base}",
+                  exact=lay.has_exact(rq), rq=_rq_decl(ctx, rq), v=f"(int16_t *)(void *){base}",
                   m=f"(int32_t *)(void *)((int8_t *){base} + {v_bytes})",
                   zrow=f"(int8_t *){base} + {v_bytes + 256}")
+    if wide:
+        fields["w"] = _weights_decl(ctx, lay.wino_weights(w))
+    else:
+        fields.update(w8=_weights8_decl(ctx, lay.wino_weights8(w)),
+                      u=f"(int16_t *)(void *)((int8_t *){base} + {v_bytes + 256 + geo.in_c})",
+                      block=block, vall=vall)
     p = ctx.struct("kiln_dsp_wino_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)
 
+
+_wino_build, _wino8_build = _builds(_wino_layer)
 
 
 # ---- CONV_2D with one or two output channels -----------------------------------------
@@ -976,6 +1015,7 @@ def _register() -> None:
         ("FULLY_CONNECTED", "kiln_dsp_fc_w8_s8", _fc_check, _fc8_build, _fc8_scratch),
         ("FULLY_CONNECTED", "kiln_dsp_conv_w8_s8", _fc_rows_check, _fc_rows8_build, _conv8_scratch),
         ("CONV_2D", "kiln_dsp_conv_w8_s8", _conv_check, _conv8_build, _conv8_scratch),
+        ("CONV_2D", "kiln_dsp_wino_w8_s8", _wino_check, _wino8_build, _wino8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dwconv_w8_s8", _dw8_check, _dw8_build, _dw8_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_dw3x3_w8_s8", _dw3_check, _dw3_8_build, _dw3_scratch),
         ("DEPTHWISE_CONV_2D", "kiln_dsp_conv_w8_s8", _dw_as_conv_check, _dw_as_conv8_build,

@@ -249,17 +249,17 @@ static inline void store4(const int32_t *m, uint32_t k, int8_t *o, uint32_t row,
     o[row + oc] = (int8_t)kiln_dsp_requant(((int32_t)y[3] >> 1) + b, mu, rd, e);
 }
 
-/* Every tile, two at a time, with the activation clamp and the exact records
- * known at compile time. */
-KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, int clamp,
-                          int exact)
+/* Every tile, two at a time, for output channels c_lo .. c_hi - 1 (c_lo
+ * even) whose transformed weights start at w, with the activation clamp and
+ * the exact records known at compile time. */
+KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out,
+                          const int16_t *wc, uint32_t c_lo, uint32_t c_hi, int clamp, int exact)
 {
     const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, tiles = ((p->g.out_h + 1u) / 2u) * tiles_w;
     const uint32_t groups = p->g.in_c / 4u, oc = p->g.out_c, row = (uint32_t)p->g.out_w * oc;
     uint32_t *v = (uint32_t *)(void *)p->v;
     uint32_t t, c;
 
-    memset(p->zrow, p->pad_value, p->g.in_c);
     for (t = 0; t < tiles; t += 2u) {
         const uint32_t tb = t + 1u < tiles ? t + 1u : t;   /* an odd last tile twice, stored once */
         const uint32_t ay = t / tiles_w, ax = t - ay * tiles_w, by = tb / tiles_w, bx = tb - by * tiles_w;
@@ -268,11 +268,15 @@ KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int
         /* the common case stores two whole tiles without bounds checks */
         const int fast = !clamp && !exact && tb != t && oc % 2u == 0 && 2u * ay + 1u < p->g.out_h &&
                          2u * by + 1u < p->g.out_h && 2u * ax + 1u < p->g.out_w && 2u * bx + 1u < p->g.out_w;
-        const uint32_t *w = (const uint32_t *)(const void *)p->w;
+        const uint32_t *w = (const uint32_t *)(const void *)wc;
 
-        tile_in(p, in, ay, ax, v, 0u);
-        tile_in(p, in, by, bx, v, 1u);
-        for (c = 0; c < oc; c += 2u) {
+        if (p->vall) {
+            v = (uint32_t *)(void *)p->v + 16u * p->g.in_c * (t / 2u);   /* made by all_tiles_in() */
+        } else {
+            tile_in(p, in, ay, ax, v, 0u);
+            tile_in(p, in, by, bx, v, 1u);
+        }
+        for (c = c_lo; c < c_hi; c += 2u) {
             w = gemm_pair(v, w, groups, p->m);
             if (fast) {
                 const kiln_dsp_rq_t *r = &p->rq[c];
@@ -296,18 +300,143 @@ KILN_SPECIALIZE void body(const kiln_dsp_wino_params_t *p, const int8_t *in, int
     }
 }
 
-static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
+static void body_exact(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out,
+                       const int16_t *w, uint32_t c_lo, uint32_t c_hi)
 {
-    body(p, in, out, p->clamp, 1);
+    body(p, in, out, w, c_lo, c_hi, p->clamp, 1);
+}
+
+/* Output channels c_lo .. c_hi - 1 from their transformed weights w. */
+static void channels(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out, const int16_t *w,
+                     uint32_t c_lo, uint32_t c_hi)
+{
+    if (p->exact) {
+        body_exact(p, in, out, w, c_lo, c_hi);
+    } else if (p->clamp) {
+        body(p, in, out, w, c_lo, c_hi, 1, 0);
+    } else {
+        body(p, in, out, w, c_lo, c_hi, 0, 0);
+    }
 }
 
 void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
 {
-    if (p->exact) {
-        body_exact(p, in, out);
-    } else if (p->clamp) {
-        body(p, in, out, 1, 0);
-    } else {
-        body(p, in, out, 0, 0);
+    memset(p->zrow, p->pad_value, p->g.in_c);
+    channels(p, in, out, p->w, 0u, p->g.out_c);
+}
+
+/* (2G) x . (2G)^T's four outputs for inputs x0, x1, x2 along one axis:
+ * [2 x0, x0 + x1 + x2, x0 - x1 + x2, 2 x2], on both int16 lanes. */
+#define KILN_WINO_G2(X0, X1, X2, Y0, Y1, Y2, Y3) do { \
+        const uint32_t s_ = kiln_sadd16((X0), (X2)); \
+        (Y0) = kiln_sadd16((X0), (X0)); \
+        (Y1) = kiln_sadd16(s_, (X1)); \
+        (Y2) = kiln_ssub16(s_, (X1)); \
+        (Y3) = kiln_sadd16((X2), (X2)); \
+    } while (0)
+
+/* U = (2G) g (2G)^T of one int16 lane of four input channels (the SXTB16
+ * lane `odd` of each tap's word; taps `st` bytes apart in wo, row-major) into
+ * the 16 positions of u (words `ps` apart), both lanes of the word at once:
+ * a column of U at a time, from that column of g (2G)^T, so that few values
+ * are live. |U| <= 9 * 128 and every partial sum is smaller: no lane
+ * overflows. */
+KILN_SPECIALIZE void transform_lane(const int8_t *wo, uint32_t st, uint32_t *u, uint32_t ps, const int odd)
+{
+#define KILN_WINO_TAP(T) (odd ? kiln_sxtb16_ror8(kiln_load32(wo + (T) * st)) \
+                              : kiln_sxtb16(kiln_load32(wo + (T) * st)))
+    uint32_t k0, k1, k2, r0, r1, r2, s0, s1, s2, d1, d2, d3;
+
+    /* columns 0 and 3: g (2G)^T's are 2 k[ky][0] and 2 k[ky][2] */
+    k0 = KILN_WINO_TAP(0u);
+    k1 = KILN_WINO_TAP(3u);
+    k2 = KILN_WINO_TAP(6u);
+    r0 = kiln_sadd16(k0, k0);
+    r1 = kiln_sadd16(k1, k1);
+    r2 = kiln_sadd16(k2, k2);
+    KILN_WINO_G2(r0, r1, r2, u[0], u[4u * ps], u[8u * ps], u[12u * ps]);
+    s0 = k0;
+    s1 = k1;
+    s2 = k2;
+    k0 = KILN_WINO_TAP(2u);
+    k1 = KILN_WINO_TAP(5u);
+    k2 = KILN_WINO_TAP(8u);
+    r0 = kiln_sadd16(k0, k0);
+    r1 = kiln_sadd16(k1, k1);
+    r2 = kiln_sadd16(k2, k2);
+    KILN_WINO_G2(r0, r1, r2, u[3u * ps], u[7u * ps], u[11u * ps], u[15u * ps]);
+    /* columns 1 and 2 share each row's k0 + k2 */
+    s0 = kiln_sadd16(s0, k0);
+    s1 = kiln_sadd16(s1, k1);
+    s2 = kiln_sadd16(s2, k2);
+    d1 = KILN_WINO_TAP(1u);
+    d2 = KILN_WINO_TAP(4u);
+    d3 = KILN_WINO_TAP(7u);
+    r0 = kiln_sadd16(s0, d1);
+    r1 = kiln_sadd16(s1, d2);
+    r2 = kiln_sadd16(s2, d3);
+    KILN_WINO_G2(r0, r1, r2, u[ps], u[5u * ps], u[9u * ps], u[13u * ps]);
+    r0 = kiln_ssub16(s0, d1);
+    r1 = kiln_ssub16(s1, d2);
+    r2 = kiln_ssub16(s2, d3);
+    KILN_WINO_G2(r0, r1, r2, u[2u * ps], u[6u * ps], u[10u * ps], u[14u * ps]);
+#undef KILN_WINO_TAP
+}
+#undef KILN_WINO_G2
+
+/* Channel pairs j0 .. j0 + n - 1's U, from the int8 kernel, into p->u in
+ * kiln_dsp_wino_s8's weight layout: per output channel and group of four
+ * input channels, nine word loads (one a tap), each widened by SXTB16 into
+ * the lanes [i0, i2] and [i1, i3] that the layout holds. */
+static void transform_pairs(const kiln_dsp_wino_params_t *p, uint32_t j0, uint32_t n)
+{
+    const uint32_t in_c = p->g.in_c, groups = in_c / 4u, ps = 4u * groups;
+    uint32_t *u = (uint32_t *)(void *)p->u;
+    uint32_t j, h, g;
+
+    for (j = 0; j < n; j++, u += 16u * ps) {
+        for (h = 0; h < 2u; h++) {
+            const int8_t *wo = p->w8 + (2u * (j0 + j) + h) * 9u * in_c;
+            for (g = 0; g < groups; g++) {
+                transform_lane(wo + 4u * g, in_c, u + 4u * g + 2u * h, ps, 0);
+                transform_lane(wo + 4u * g, in_c, u + 4u * g + 2u * h + 1u, ps, 1);
+            }
+        }
+    }
+}
+
+/* Every tile pair's transformed inputs into p->v, one after another (what
+ * body() reads when p->vall is set). */
+static void all_tiles_in(const kiln_dsp_wino_params_t *p, const int8_t *in)
+{
+    const uint32_t tiles_w = (p->g.out_w + 1u) / 2u, tiles = ((p->g.out_h + 1u) / 2u) * tiles_w;
+    uint32_t t;
+
+    for (t = 0; t < tiles; t += 2u) {
+        const uint32_t tb = t + 1u < tiles ? t + 1u : t;
+        uint32_t *v = (uint32_t *)(void *)p->v + 16u * p->g.in_c * (t / 2u);
+        tile_in(p, in, t / tiles_w, t % tiles_w, v, 0u);
+        tile_in(p, in, tb / tiles_w, tb % tiles_w, v, 1u);
+    }
+}
+
+/* The size layout: int8 weights in flash, U made at run time a block of
+ * channel pairs at a time (p->block pairs into p->u), every tile per block.
+ * Each weight's U is made once per inference; the inputs' transforms are
+ * made once too when p->vall keeps them all, else again per block. */
+void kiln_dsp_wino_w8_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out)
+{
+    const uint32_t pairs = (p->g.out_c + 1u) / 2u;
+    uint32_t j;
+
+    memset(p->zrow, p->pad_value, p->g.in_c);
+    if (p->vall) {
+        all_tiles_in(p, in);
+    }
+    for (j = 0; j < pairs; j += p->block) {
+        const uint32_t n = pairs - j < p->block ? pairs - j : p->block;
+        const uint32_t c_hi = 2u * (j + n) < p->g.out_c ? 2u * (j + n) : p->g.out_c;
+        transform_pairs(p, j, n);
+        channels(p, in, out, p->u, 2u * j, c_hi);
     }
 }

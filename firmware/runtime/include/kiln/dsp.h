@@ -151,6 +151,12 @@ void kiln_dsp_conv_s8(const kiln_dsp_conv_params_t *p, const int8_t *in, int8_t 
  *      [16][in_c/4][2 tiles][2 pairs] int16;
  *   m: arena scratch, 256 bytes: one channel pair's products, [16][4] int32;
  *   zrow: arena scratch, in_c bytes: the padding cells' (pad_value) row.
+ * kiln_dsp_wino_w8_s8 (the size layout) reads w8 instead of w: the int8
+ * kernel [out_c rounded up to even][3][3][in_c] (OHWI, an odd last channel
+ * all zeros), and makes U for `block` channel pairs at a time into u (arena
+ * scratch, 64 * in_c * block bytes), each block running every tile. With
+ * vall set, v holds every tile pair's transformed inputs (64 * in_c bytes
+ * each, made once) instead of one pair's.
  * The output transform yields 4 * the accumulator without its bias, exactly
  * (modulo 2^32, the build bounds it: |4 * acc| < 2^31); acc2 is half of it
  * plus the record's bias, requantized as above. */
@@ -165,9 +171,14 @@ typedef struct {
     int16_t *v;
     int32_t *m;
     int8_t *zrow;
+    const int8_t *w8;            /* kiln_dsp_wino_w8_s8 only */
+    int16_t *u;
+    uint16_t block;
+    uint16_t vall;
 } kiln_dsp_wino_params_t;
 
 void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out);
+void kiln_dsp_wino_w8_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t *out);
 
 /* Block sparsity (the pqat recipe prunes in these blocks, kiln/quantize/pruning.py):
  * a block is one K group of 4 for one channel pair, the 8 weights one

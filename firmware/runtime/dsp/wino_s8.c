@@ -328,58 +328,47 @@ void kiln_dsp_wino_s8(const kiln_dsp_wino_params_t *p, const int8_t *in, int8_t 
 /* (2G) x . (2G)^T's four outputs for inputs x0, x1, x2 along one axis:
  * [2 x0, x0 + x1 + x2, x0 - x1 + x2, 2 x2], on both int16 lanes. */
 #define KILN_WINO_G2(X0, X1, X2, Y0, Y1, Y2, Y3) do { \
-        const uint32_t s_ = kiln_sadd16((X0), (X2)); \
-        (Y0) = kiln_sadd16((X0), (X0)); \
-        (Y1) = kiln_sadd16(s_, (X1)); \
-        (Y2) = kiln_ssub16(s_, (X1)); \
-        (Y3) = kiln_sadd16((X2), (X2)); \
+        const uint32_t x0_ = (X0), x1_ = (X1), x2_ = (X2), s_ = kiln_sadd16(x0_, x2_); \
+        (Y0) = kiln_sadd16(x0_, x0_); \
+        (Y1) = kiln_sadd16(s_, x1_); \
+        (Y2) = kiln_ssub16(s_, x1_); \
+        (Y3) = kiln_sadd16(x2_, x2_); \
     } while (0)
 
 /* U = (2G) g (2G)^T of one int16 lane of four input channels (the SXTB16
  * lane `odd` of each tap's word; taps `st` bytes apart in wo, row-major) into
- * the 16 positions of u (words `ps` apart), both lanes of the word at once:
- * a column of U at a time, from that column of g (2G)^T, so that few values
- * are live. |U| <= 9 * 128 and every partial sum is smaller: no lane
- * overflows. */
+ * the 16 positions of u (words `ps` apart), both lanes of the word at once,
+ * a column of U at a time from that column of g (2G)^T. |U| <= 9 * 128 and
+ * every partial sum is smaller: no lane overflows. */
 KILN_SPECIALIZE void transform_lane(const int8_t *wo, uint32_t st, uint32_t *u, uint32_t ps, const int odd)
 {
 #define KILN_WINO_TAP(T) (odd ? kiln_sxtb16_ror8(kiln_load32(wo + (T) * st)) \
                               : kiln_sxtb16(kiln_load32(wo + (T) * st)))
-    uint32_t k0, k1, k2, r0, r1, r2, s0, s1, s2, d1, d2, d3;
+/* Column C of U from column C of g (2G)^T (R0, R1, R2 down the kernel rows). */
+#define KILN_WINO_COLUMN(R0, R1, R2, C) \
+    KILN_WINO_G2(R0, R1, R2, u[(C) * ps], u[(4u + (C)) * ps], u[(8u + (C)) * ps], u[(12u + (C)) * ps])
+    uint32_t a0, a1, a2, b0, b1, b2;
 
-    /* columns 0 and 3: g (2G)^T's are 2 k[ky][0] and 2 k[ky][2] */
-    k0 = KILN_WINO_TAP(0u);
-    k1 = KILN_WINO_TAP(3u);
-    k2 = KILN_WINO_TAP(6u);
-    r0 = kiln_sadd16(k0, k0);
-    r1 = kiln_sadd16(k1, k1);
-    r2 = kiln_sadd16(k2, k2);
-    KILN_WINO_G2(r0, r1, r2, u[0], u[4u * ps], u[8u * ps], u[12u * ps]);
-    s0 = k0;
-    s1 = k1;
-    s2 = k2;
-    k0 = KILN_WINO_TAP(2u);
-    k1 = KILN_WINO_TAP(5u);
-    k2 = KILN_WINO_TAP(8u);
-    r0 = kiln_sadd16(k0, k0);
-    r1 = kiln_sadd16(k1, k1);
-    r2 = kiln_sadd16(k2, k2);
-    KILN_WINO_G2(r0, r1, r2, u[3u * ps], u[7u * ps], u[11u * ps], u[15u * ps]);
-    /* columns 1 and 2 share each row's k0 + k2 */
-    s0 = kiln_sadd16(s0, k0);
-    s1 = kiln_sadd16(s1, k1);
-    s2 = kiln_sadd16(s2, k2);
-    d1 = KILN_WINO_TAP(1u);
-    d2 = KILN_WINO_TAP(4u);
-    d3 = KILN_WINO_TAP(7u);
-    r0 = kiln_sadd16(s0, d1);
-    r1 = kiln_sadd16(s1, d2);
-    r2 = kiln_sadd16(s2, d3);
-    KILN_WINO_G2(r0, r1, r2, u[ps], u[5u * ps], u[9u * ps], u[13u * ps]);
-    r0 = kiln_ssub16(s0, d1);
-    r1 = kiln_ssub16(s1, d2);
-    r2 = kiln_ssub16(s2, d3);
-    KILN_WINO_G2(r0, r1, r2, u[2u * ps], u[6u * ps], u[10u * ps], u[14u * ps]);
+    /* g (2G)^T's columns: 2 k0, k0 + k1 + k2, k0 - k1 + k2, 2 k2 of each kernel
+     * row. Each column's taps are loaded after the stores before it (u may
+     * alias the weights for all the compiler knows), so few values are live. */
+    a0 = KILN_WINO_TAP(0u);
+    a1 = KILN_WINO_TAP(3u);
+    a2 = KILN_WINO_TAP(6u);
+    KILN_WINO_COLUMN(kiln_sadd16(a0, a0), kiln_sadd16(a1, a1), kiln_sadd16(a2, a2), 0u);
+    b0 = KILN_WINO_TAP(2u);
+    b1 = KILN_WINO_TAP(5u);
+    b2 = KILN_WINO_TAP(8u);
+    KILN_WINO_COLUMN(kiln_sadd16(b0, b0), kiln_sadd16(b1, b1), kiln_sadd16(b2, b2), 3u);
+    a0 = kiln_sadd16(a0, b0);                  /* columns 1 and 2 share k0 + k2 */
+    a1 = kiln_sadd16(a1, b1);
+    a2 = kiln_sadd16(a2, b2);
+    b0 = KILN_WINO_TAP(1u);
+    b1 = KILN_WINO_TAP(4u);
+    b2 = KILN_WINO_TAP(7u);
+    KILN_WINO_COLUMN(kiln_sadd16(a0, b0), kiln_sadd16(a1, b1), kiln_sadd16(a2, b2), 1u);
+    KILN_WINO_COLUMN(kiln_ssub16(a0, b0), kiln_ssub16(a1, b1), kiln_ssub16(a2, b2), 2u);
+#undef KILN_WINO_COLUMN
 #undef KILN_WINO_TAP
 }
 #undef KILN_WINO_G2

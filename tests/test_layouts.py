@@ -67,6 +67,38 @@ def test_fit_narrows_the_cheapest_layers_until_the_model_fits() -> None:
     assert any("_w8_" in k for k in convs) and any("_w8_" not in k for k in convs)
 
 
+def _wino_block(tmp_path: Path, name: str, build, monkeypatch=None) -> tuple[int, int]:  # noqa: ANN001
+    """The size layout's Winograd block (channel pairs) and the model's arena."""
+    import opmodels
+
+    path = tmp_path / f"{name}.tflite"
+    if not path.exists():
+        path.write_bytes(opmodels.convert(opmodels.build(build, 3), int8=True))
+    cm = codegen.compile_model(path, kernels="dsp", budget=Budget("size", min_saving=0))
+    (wino,) = [la for la in cm.layers if la.kernel == "kiln_dsp_wino_w8_s8"]
+    block = int(re.search(r"\.block = (\d+)", "\n".join(wino.decls) + wino.call).group(1))
+    return block, cm.plan.arena_bytes
+
+
+def test_winograd_scratch_grows_into_the_room_the_arena_has(tmp_path: Path, monkeypatch) -> None:
+    """kiln_dsp_wino_w8_s8 makes U in blocks of channel pairs, as many as its scratch holds.
+    After a 72 KB first layer a 16x16x32 -> 64 layer has room for two passes of 16 pairs
+    (34 KB) in the arena that layer needs anyway; alone it is the peak, and runs the
+    smallest scratch (four passes of 8). Either way the arena is the smallest scratch's."""
+    import opmodels
+
+    L = opmodels._keras().layers
+    roomy = lambda: opmodels._seq((96, 96, 8), L.Conv2D(32, 1, strides=6),  # noqa: E731
+                                  L.Conv2D(64, 3, padding="same"))
+    alone = lambda: opmodels._seq((16, 16, 32), L.Conv2D(64, 3, padding="same"))  # noqa: E731
+    grown, arena = _wino_block(tmp_path, "roomy", roomy)
+    assert _wino_block(tmp_path, "alone", alone)[0] == 8
+    monkeypatch.setattr(codegen, "_grow_scratch", lambda graph, p, elastic: p)
+    smallest, arena_smallest = _wino_block(tmp_path, "roomy", roomy)
+    assert (grown, smallest) == (16, 8)
+    assert arena == arena_smallest
+
+
 def test_a_model_that_fits_no_layout_is_refused_with_the_numbers() -> None:
     size = _compile("cifar_cnn", Budget("size", min_saving=0))
     flash = CODE_RESERVE + size.weight_bytes - 1000

@@ -65,6 +65,7 @@ from kiln.codegen.geometry import U16, Geometry
 from kiln.codegen.ops import elementwise, movement, spatial
 from kiln.codegen.registry import KernelImpl, LayerCode, UnsupportedLayer, register
 from kiln.ir import Graph, Operator, Tensor
+from kiln.planner import is_scratch
 
 HEADER = '#include "kiln/dsp.h"'
 #: At stride 2 the planar kernel copies four inputs per output: measured on VWW's layers,
@@ -387,31 +388,52 @@ def _wino_scratch(g: Graph, op: Operator) -> int:
 
 
 #: kiln_dsp_wino_w8_s8 (the size layout) makes U, 64 * in_c bytes a channel pair, into
-#: arena scratch. It keeps either every pair's U (the inputs transformed a tile pair at
-#: a time, as kiln_dsp_wino_s8 does) or every tile pair's transformed inputs (64 * in_c
-#: bytes each, U made a pair at a time), whichever takes fewer bytes: each transform is
-#: then made once. Above this many bytes U is made in blocks and the inputs transformed
-#: again per block (on a 64-channel 8x8 layer each pass costs about 0.1M instructions).
-WINO_W8_SCRATCH_MAX = 40 * 1024
+#: arena scratch. Fastest, each transform is made once per inference: the scratch keeps
+#: every channel pair's U (the inputs transformed a tile pair at a time, as
+#: kiln_dsp_wino_s8 does) or every tile pair's transformed inputs (64 * in_c bytes each, U
+#: made a pair at a time). With less room U is made in equal blocks and the inputs are
+#: transformed again for each block: a pass costs about 0.1M instructions on a 64-channel
+#: 8x8 layer, about a tenth of it, and more of a layer with fewer output channels, so the
+#: blocks are at most out_c / WINO_W8_CHANNELS_A_PASS passes (one below 32 channels), where
+#: kiln_dsp_conv_w8_s8 would be as fast (measured on ResNet-8).
+WINO_W8_CHANNELS_A_PASS = 16
 
 
-def _wino8_plan(g: Graph, op: Operator) -> tuple[int, int, int, int]:
-    """kiln_dsp_wino_w8_s8's (block pairs, vall, bytes of v, bytes of u)."""
+def _wino8_configs(g: Graph, op: Operator) -> list[tuple[int, int, int, int]]:
+    """kiln_dsp_wino_w8_s8's ways to run a layer, fastest first, each taking less scratch
+    than the one before: (block pairs, vall, bytes of v, bytes of u)."""
     geo = _geometry(g, op)
     per = 64 * geo.in_c                       # one channel pair's U, one tile pair's inputs
     pairs = (geo.out_c + 1) // 2
     tile_pairs = (-(-geo.out_h // 2) * -(-geo.out_w // 2) + 1) // 2
-    if min(pairs + 1, tile_pairs + 1) * per <= WINO_W8_SCRATCH_MAX:
-        return (pairs, 0, per, pairs * per) if pairs <= tile_pairs else (1, 1, tile_pairs * per, per)
-    blocks = -(-pairs // max(1, WINO_W8_SCRATCH_MAX // per - 1))
-    block = -(-pairs // blocks)               # as many pairs in each block as the cap allows
-    return block, 0, per, block * per
+    once = sorted([(pairs, 0, per, pairs * per), (1, 1, tile_pairs * per, per)], key=lambda c: c[2] + c[3])
+    blocks = []
+    for passes in range(2, max(1, geo.out_c // WINO_W8_CHANNELS_A_PASS) + 1):
+        block = -(-pairs // passes)           # equal blocks
+        blocks.append((block, 0, per, block * per))
+    configs: list[tuple[int, int, int, int]] = []
+    for c in once + blocks:
+        if not configs or c[2] + c[3] < configs[-1][2] + configs[-1][3]:
+            configs.append(c)
+    return configs
+
+
+def _wino8_choices(g: Graph, op: Operator) -> list[int]:
+    """Arena bytes of kiln_dsp_wino_w8_s8 in each of its configurations: v, m (256), the
+    zero row, u."""
+    in_c = int(g.tensors[op.inputs[0]].shape[-1])
+    return [v + 256 + in_c + u for _, _, v, u in _wino8_configs(g, op)]
 
 
 def _wino8_scratch(g: Graph, op: Operator) -> int:
-    """Arena bytes of kiln_dsp_wino_w8_s8: v, m (256), the zero row, u."""
-    _, _, v_bytes, u_bytes = _wino8_plan(g, op)
-    return v_bytes + 256 + int(g.tensors[op.inputs[0]].shape[-1]) + u_bytes
+    """Arena bytes of kiln_dsp_wino_w8_s8 at its fastest."""
+    return _wino8_choices(g, op)[0]
+
+
+def _planned_scratch(ctx: LayerContext) -> int:
+    """The bytes of arena scratch the planner gave the layer."""
+    return next(int(ctx.graph.tensors[t].shape[0]) for t in ctx.op.outputs[1:]
+                if t >= 0 and is_scratch(ctx.graph.tensors[t]))
 
 
 def _wino_layer(ctx: LayerContext, wide: bool) -> LayerCode:
@@ -422,8 +444,9 @@ def _wino_layer(ctx: LayerContext, wide: bool) -> LayerCode:
     v_bytes = 64 * geo.in_c
     w = np.asarray(ctx.t(1).data)
     block, vall = 1, 0
-    if not wide:
-        block, vall, v_bytes, _ = _wino8_plan(ctx.graph, ctx.op)
+    if not wide:   # the configuration the planner made room for
+        sized = dict(zip(_wino8_choices(ctx.graph, ctx.op), _wino8_configs(ctx.graph, ctx.op), strict=True))
+        block, vall, v_bytes, _ = sized[_planned_scratch(ctx)]
     fields = dict(g=geo.c_init(), pad_value=x.qparams()[1], **_clamp_fields(*_act_range(ctx.op, y)),
                   exact=lay.has_exact(rq), rq=_rq_decl(ctx, rq), v=f"(int16_t *)(void *){base}",
                   m=f"(int32_t *)(void *)((int8_t *){base} + {v_bytes})",
@@ -1051,7 +1074,8 @@ def _register() -> None:
     ]:
         register(KernelImpl(op=op, dtype="int8", kernel_set="dsp", func=func, build=build,
                             accepts=_guard(check), header="kiln/dsp.h", scratch=scratch,
-                            fuses_next=func == "kiln_dsp_conv1_pool_s8", wide_weights=func in wide))
+                            fuses_next=func == "kiln_dsp_conv1_pool_s8", wide_weights=func in wide,
+                            scratch_choices=_wino8_choices if func == "kiln_dsp_wino_w8_s8" else None))
 
 
 _register()

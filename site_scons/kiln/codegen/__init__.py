@@ -154,6 +154,21 @@ def _io_descs(graph: Graph, p: Plan, ids: list[int], which: str) -> list[dict]:
     return descs
 
 
+def _grow_scratch(graph: Graph, p: Plan, elastic: list[tuple[int, list[int]]]) -> Plan:
+    """Each elastic scratch tensor (planned at its smallest) grown to the largest, fastest
+    of its sizes that leaves the arena no larger than `p`'s, one layer after another."""
+    for t, sizes in elastic:
+        for n in sizes[:-1]:
+            graph.tensors[t].shape = (int(n),)
+            trial = plan(graph)
+            if trial.arena_bytes <= p.arena_bytes:
+                p = trial
+                break
+        else:
+            graph.tensors[t].shape = (int(sizes[-1]),)
+    return p
+
+
 def build_layers(graph: Graph, kernels: str = "portable",
                  narrow: set[int] | None = frozenset(),
                  dense: bool = False) -> tuple[Plan, ModelConstants, list[Layer]]:
@@ -173,12 +188,16 @@ def build_layers(graph: Graph, kernels: str = "portable",
             for op in graph.ops:
                 if op.index in narrow and select(graph, op, kernels, dense=dense).fuses_next:
                     narrow.update(graph.ops[i].index for i in graph.consumers().get(op.outputs[0], []))
+        elastic: list[tuple[int, list[int]]] = []
         for op in graph.ops:  # fail on the first unsupported layer before any planning
             impl = select(graph, op, kernels, narrowed(op), dense)
-            if impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
+            if impl.scratch_choices is not None:
+                sizes = impl.scratch_choices(graph, op)
+                elastic.append((add_scratch(graph, op, sizes[-1]), sizes))
+            elif impl.scratch is not None:  # the kernel's scratch is an arena tensor of its own
                 add_scratch(graph, op, impl.scratch(graph, op))
         op = None
-        p = plan(graph)
+        p = _grow_scratch(graph, plan(graph), elastic)
         if p.arena_bytes > MAX_ARENA_BYTES:
             raise KilnError(f"'{graph.name}' needs an arena of {p.arena_bytes} bytes, more than "
                             f"{MAX_ARENA_BYTES >> 20} MiB; no microcontroller has that RAM: use a "

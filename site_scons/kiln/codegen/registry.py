@@ -61,6 +61,10 @@ class KernelImpl:
     #: Bytes of arena scratch the kernel needs for a layer (planned, see
     #: kiln.planner.add_scratch); None for kernels that need none.
     scratch: Callable[[Graph, Operator], int] | None = None
+    #: Scratch sizes the kernel can run with, fastest first and each smaller than the one
+    #: before (the first is `scratch`'s): build_layers gives the layer the fastest that
+    #: leaves the arena no larger than the smallest would. None: `scratch` alone.
+    scratch_choices: Callable[[Graph, Operator], list[int]] | None = None
     #: The kernel also computes the one consumer of its output (for example a max
     #: pool): it leaves that consumer's result at the start of its own output,
     #: and the consumer's kernel only moves it. Tests compare after both steps.

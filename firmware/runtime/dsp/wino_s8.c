@@ -33,44 +33,49 @@
 #include "dsp_rq.h"
 #include "mac2x2_asm.h"
 
-/* One group of four channels: B^T d down each of the four columns (the
- * cells of column j at c[j] + off, rows `row` bytes apart, widened), into
- * v, then . B along each row, in place. */
+/* B^T down one column of t (rows t0 .. t3) into the column's four positions
+ * of v, q[0], q[rs], q[2 rs], q[3 rs]: both int16 lanes at once. */
+static inline void v_column(uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t *q, uint32_t rs)
+{
+    q[0] = kiln_ssub16(t0, t2);
+    q[rs] = kiln_sadd16(t1, t2);
+    q[2u * rs] = kiln_ssub16(t2, t1);
+    q[3u * rs] = kiln_ssub16(t1, t3);
+    /* The next column's loads stay after these stores: hoisted above them,
+     * GCC keeps all 16 cells live and spills (57 stack accesses a group). */
+    __asm__ volatile("" ::: "memory");
+}
+
+/* One SXTB16 lane (`odd`) of a group of four channels: V = B^T d B, the
+ * patch's cells d[r][j] at c[j] + off + r * row (rows `row` bytes apart). t =
+ * d B along each row is made a column at a time and goes straight down its
+ * column through B^T. No intermediate is stored: each column loads its
+ * eight cells again (a load costs what a store and its reload would), so
+ * that few values are live. v: position (i, j) at (4 i + j) * xs. */
+KILN_SPECIALIZE void group_lane(const int8_t *const *c, uint32_t off, uint32_t row, uint32_t xs, uint32_t *v,
+                                const int odd)
+{
+#define KILN_WINO_D(R, J) (odd ? kiln_sxtb16_ror8(kiln_load32(c[J] + off + (R) * row)) \
+                               : kiln_sxtb16(kiln_load32(c[J] + off + (R) * row)))
+/* Column J of t from cells d[r][A] and d[r][B]: OP(d[r][A], d[r][B]). */
+#define KILN_WINO_T(OP, A, B, J) \
+    v_column(OP(KILN_WINO_D(0u, A), KILN_WINO_D(0u, B)), OP(KILN_WINO_D(1u, A), KILN_WINO_D(1u, B)), \
+             OP(KILN_WINO_D(2u, A), KILN_WINO_D(2u, B)), OP(KILN_WINO_D(3u, A), KILN_WINO_D(3u, B)), \
+             v + (J) * xs, 4u * xs)
+    v += odd;
+    KILN_WINO_T(kiln_ssub16, 0u, 2u, 0u);        /* d0 - d2 */
+    KILN_WINO_T(kiln_sadd16, 1u, 2u, 1u);        /* d1 + d2 */
+    KILN_WINO_T(kiln_ssub16, 2u, 1u, 2u);        /* d2 - d1 */
+    KILN_WINO_T(kiln_ssub16, 1u, 3u, 3u);        /* d1 - d3 */
+#undef KILN_WINO_T
+#undef KILN_WINO_D
+}
+
+/* One group of four channels, both lanes, into v (see group_lane). */
 static inline void group_in(const int8_t *const *c, uint32_t off, uint32_t row, uint32_t xs, uint32_t *v)
 {
-    uint32_t j, r;
-
-    for (j = 0; j < 4u; j++) {
-        const int8_t *q = c[j] + off;
-        const uint32_t d0 = kiln_load32(q), d1 = kiln_load32(q + row);
-        const uint32_t d2 = kiln_load32(q + 2u * row), d3 = kiln_load32(q + 3u * row);
-        const uint32_t e0 = kiln_sxtb16(d0), e1 = kiln_sxtb16(d1), e2 = kiln_sxtb16(d2);
-        const uint32_t e3 = kiln_sxtb16(d3);
-        const uint32_t o0 = kiln_sxtb16_ror8(d0), o1 = kiln_sxtb16_ror8(d1);
-        const uint32_t o2 = kiln_sxtb16_ror8(d2), o3 = kiln_sxtb16_ror8(d3);
-        uint32_t *t = v + j * xs;
-        t[0] = kiln_ssub16(e0, e2);
-        t[1] = kiln_ssub16(o0, o2);
-        t[4u * xs] = kiln_sadd16(e1, e2);
-        t[4u * xs + 1u] = kiln_sadd16(o1, o2);
-        t[8u * xs] = kiln_ssub16(e2, e1);
-        t[8u * xs + 1u] = kiln_ssub16(o2, o1);
-        t[12u * xs] = kiln_ssub16(e1, e3);
-        t[12u * xs + 1u] = kiln_ssub16(o1, o3);
-    }
-    for (r = 0; r < 4u; r++) {
-        uint32_t *q = v + 4u * r * xs;
-        const uint32_t t0 = q[0], t1 = q[xs], t2 = q[2u * xs], t3 = q[3u * xs];
-        const uint32_t u0 = q[1], u1 = q[xs + 1u], u2 = q[2u * xs + 1u], u3 = q[3u * xs + 1u];
-        q[0] = kiln_ssub16(t0, t2);
-        q[1] = kiln_ssub16(u0, u2);
-        q[xs] = kiln_sadd16(t1, t2);
-        q[xs + 1u] = kiln_sadd16(u1, u2);
-        q[2u * xs] = kiln_ssub16(t2, t1);
-        q[2u * xs + 1u] = kiln_ssub16(u2, u1);
-        q[3u * xs] = kiln_ssub16(t1, t3);
-        q[3u * xs + 1u] = kiln_ssub16(u1, u3);
-    }
+    group_lane(c, off, row, xs, v, 0);
+    group_lane(c, off, row, xs, v, 1);
 }
 
 /* Tile (ty, tx)'s input patch, transformed, into slot `slot` (0 or 1) of v:

@@ -632,8 +632,11 @@ def _dw3_call(ctx: LayerContext, wide: bool) -> LayerCode:
         weights = dict(w=_weights_decl(ctx, lay.dw3x3_weights(w, plan.transposed)))
     else:
         weights = dict(w8=_weights8_decl(ctx, lay.dw3x3_weights8(w, plan.transposed)))
+    lo, hi = _act_range(ctx.op, y)
+    # floor: under a ReLU (act_min at or above the zero point) the requantization may
+    # skip its rounding term for negative accumulators (kiln_dsp_requant_floor)
     fields = dict(**plan.fields(), channels=geo.in_c, pad_value=x.qparams()[1],
-                  **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
+                  **_clamp_fields(lo, hi), exact=lay.has_exact(rq), floor=int(lo >= y.qparams()[1]),
                   **weights, rq=_rq_decl(ctx, rq),
                   plane=f"(int16_t *)(void *){base}",
                   acc=f"(int32_t *)(void *)((int8_t *){base} + {plan.planes * plan.plane_bytes})")

@@ -507,18 +507,73 @@ static void mac_rows_s2(const int16_t *rows, const uint32_t *w, int32_t bias, in
 #if KILN_DSP_ASM
 /* One output: SMMLAR, ADD ASR #31, SSAT with the shift (kiln_dsp_requant's
  * ASR folded into it: SSAT shifts by an immediate, so the loop is compiled
- * once per shift), STRB. */
+ * once per shift), STRB. Under a ReLU (`floor`) without the ADD: the rounding
+ * term only negative accumulators need (kiln_dsp_requant_floor). */
 #define KILN_DW_RQ_ASM(A, ADDR) \
         "smmlar %[t], " A ", %[m], %[rd]\n\t" \
         "add    %[t], %[t], " A ", asr #31\n\t" \
+        "ssat   %[t], #8, %[t], asr %[e]\n\t" \
+        "strb   %[t], " ADDR "\n\t"
+#define KILN_DW_RQ_FLOOR_ASM(A, ADDR) \
+        "smmlar %[t], " A ", %[m], %[rd]\n\t" \
         "ssat   %[t], #8, %[t], asr %[e]\n\t" \
         "strb   %[t], " ADDR "\n\t"
 
 /* Eight outputs per step (two LDM of accumulators, two store pointers): 38
  * instructions for eight; then the row's last len % 8 one at a time. lr
  * holds the row's first output. */
+#define KILN_DW_RQ_ROWS_ASM(RQ) \
+        "1:\n\t" \
+        "mov    %[q], lr\n\t" \
+        "add    %[q2], lr, %[st], lsl #2\n\t" \
+        "ldr    %[n], %[octs]\n\t" \
+        "cmp    %[n], #0\n\t" \
+        "beq    3f\n\t" \
+        "2:\n\t" \
+        "ldmia  %[acc]!, {r0-r3}\n\t" \
+        RQ("r0", "[%[q]]") \
+        RQ("r1", "[%[q], %[st]]") \
+        "add    %[q], %[q], %[st], lsl #1\n\t" \
+        RQ("r2", "[%[q]]") \
+        RQ("r3", "[%[q], %[st]]") \
+        "ldmia  %[acc]!, {r0-r3}\n\t" \
+        RQ("r0", "[%[q2]]") \
+        RQ("r1", "[%[q2], %[st]]") \
+        "add    %[q2], %[q2], %[st], lsl #1\n\t" \
+        RQ("r2", "[%[q2]]") \
+        RQ("r3", "[%[q2], %[st]]") \
+        "add    %[q], %[q2], %[st], lsl #1\n\t" \
+        "add    %[q2], %[q], %[st], lsl #2\n\t" \
+        "subs   %[n], %[n], #1\n\t" \
+        "bne    2b\n\t" \
+        "3:\n\t" \
+        "ldr    %[n], %[tail]\n\t" \
+        "cmp    %[n], #0\n\t" \
+        "beq    5f\n\t" \
+        "4:\n\t" \
+        "ldr    r0, [%[acc]], #4\n\t" \
+        RQ("r0", "[%[q]]") \
+        "add    %[q], %[q], %[st]\n\t" \
+        "subs   %[n], %[n], #1\n\t" \
+        "bne    4b\n\t" \
+        "5:\n\t" \
+        "ldr    %[n], %[skip]\n\t" \
+        "add    %[acc], %[acc], %[n]\n\t" \
+        "ldr    %[n], %[orow]\n\t" \
+        "add    lr, lr, %[n]\n\t" \
+        "ldr    %[n], %[rows]\n\t" \
+        "subs   %[n], %[n], #1\n\t" \
+        "str    %[n], %[rows]\n\t" \
+        "bne    1b\n\t"
+#define KILN_DW_RQ_ROWS_OPERANDS \
+        : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), "+r"(ob), [t] "=&r"(t), [q] "=&r"(q), \
+          [q2] "=&r"(q2), [n] "=&r"(n), [acc] "+r"(acc), [rows] "+m"(nrows) \
+        : [m] "r"(r->mult), [rd] "r"(r->round), [e] "i"(e), [st] "r"(step), \
+          [octs] "m"(octs), [tail] "m"(tail), [skip] "m"(skip), [orow] "m"(orow) \
+        : "cc", "memory"
 KILN_SPECIALIZE void rq_rows_shift(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
-                                   uint32_t nrows, const kiln_dsp_rq_t *r, const int e)
+                                   uint32_t nrows, const kiln_dsp_rq_t *r, const int e,
+                                   const int floor)
 {
     register int32_t a0 __asm__("r0");
     register int32_t a1 __asm__("r1");
@@ -530,72 +585,41 @@ KILN_SPECIALIZE void rq_rows_shift(const int32_t *acc, int8_t *o, int32_t step, 
     uint32_t n;
     int32_t t;
 
-    __asm__ volatile(
-        "1:\n\t"
-        "mov    %[q], lr\n\t"
-        "add    %[q2], lr, %[st], lsl #2\n\t"
-        "ldr    %[n], %[octs]\n\t"
-        "cmp    %[n], #0\n\t"
-        "beq    3f\n\t"
-        "2:\n\t"
-        "ldmia  %[acc]!, {r0-r3}\n\t"
-        KILN_DW_RQ_ASM("r0", "[%[q]]")
-        KILN_DW_RQ_ASM("r1", "[%[q], %[st]]")
-        "add    %[q], %[q], %[st], lsl #1\n\t"
-        KILN_DW_RQ_ASM("r2", "[%[q]]")
-        KILN_DW_RQ_ASM("r3", "[%[q], %[st]]")
-        "ldmia  %[acc]!, {r0-r3}\n\t"
-        KILN_DW_RQ_ASM("r0", "[%[q2]]")
-        KILN_DW_RQ_ASM("r1", "[%[q2], %[st]]")
-        "add    %[q2], %[q2], %[st], lsl #1\n\t"
-        KILN_DW_RQ_ASM("r2", "[%[q2]]")
-        KILN_DW_RQ_ASM("r3", "[%[q2], %[st]]")
-        "add    %[q], %[q2], %[st], lsl #1\n\t"
-        "add    %[q2], %[q], %[st], lsl #2\n\t"
-        "subs   %[n], %[n], #1\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
-        "ldr    %[n], %[tail]\n\t"
-        "cmp    %[n], #0\n\t"
-        "beq    5f\n\t"
-        "4:\n\t"
-        "ldr    r0, [%[acc]], #4\n\t"
-        KILN_DW_RQ_ASM("r0", "[%[q]]")
-        "add    %[q], %[q], %[st]\n\t"
-        "subs   %[n], %[n], #1\n\t"
-        "bne    4b\n\t"
-        "5:\n\t"
-        "ldr    %[n], %[skip]\n\t"
-        "add    %[acc], %[acc], %[n]\n\t"
-        "ldr    %[n], %[orow]\n\t"
-        "add    lr, lr, %[n]\n\t"
-        "ldr    %[n], %[rows]\n\t"
-        "subs   %[n], %[n], #1\n\t"
-        "str    %[n], %[rows]\n\t"
-        "bne    1b\n\t"
-        : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), "+r"(ob), [t] "=&r"(t), [q] "=&r"(q),
-          [q2] "=&r"(q2), [n] "=&r"(n), [acc] "+r"(acc), [rows] "+m"(nrows)
-        : [m] "r"(r->mult), [rd] "r"(r->round), [e] "i"(e), [st] "r"(step),
-          [octs] "m"(octs), [tail] "m"(tail), [skip] "m"(skip), [orow] "m"(orow)
-        : "cc", "memory");
+    if (floor) {
+        __asm__ volatile(KILN_DW_RQ_ROWS_ASM(KILN_DW_RQ_FLOOR_ASM) KILN_DW_RQ_ROWS_OPERANDS);
+    } else {
+        __asm__ volatile(KILN_DW_RQ_ROWS_ASM(KILN_DW_RQ_ASM) KILN_DW_RQ_ROWS_OPERANDS);
+    }
 }
+#undef KILN_DW_RQ_ROWS_ASM
+#undef KILN_DW_RQ_ROWS_OPERANDS
 #undef KILN_DW_RQ_ASM
+#undef KILN_DW_RQ_FLOOR_ASM
 
 /* rq_rows_shift() for the record's shift (1 to 30: kiln/dsp.h). */
 static void rq_rows_fast(const int32_t *acc, int8_t *o, int32_t step, int32_t orow, uint32_t len,
-                         uint32_t nrows, const kiln_dsp_rq_t *r)
+                         uint32_t nrows, const kiln_dsp_rq_t *r, int floor)
 {
-#define KILN_DW_RQ_CASE(E) \
-    case E: rq_rows_shift(acc, o, step, orow, len, nrows, r, E); break;
-    switch (r->shift) {
-    KILN_DW_RQ_CASE(1) KILN_DW_RQ_CASE(2) KILN_DW_RQ_CASE(3) KILN_DW_RQ_CASE(4) KILN_DW_RQ_CASE(5)
-    KILN_DW_RQ_CASE(6) KILN_DW_RQ_CASE(7) KILN_DW_RQ_CASE(8) KILN_DW_RQ_CASE(9) KILN_DW_RQ_CASE(10)
-    KILN_DW_RQ_CASE(11) KILN_DW_RQ_CASE(12) KILN_DW_RQ_CASE(13) KILN_DW_RQ_CASE(14) KILN_DW_RQ_CASE(15)
-    KILN_DW_RQ_CASE(16) KILN_DW_RQ_CASE(17) KILN_DW_RQ_CASE(18) KILN_DW_RQ_CASE(19) KILN_DW_RQ_CASE(20)
-    KILN_DW_RQ_CASE(21) KILN_DW_RQ_CASE(22) KILN_DW_RQ_CASE(23) KILN_DW_RQ_CASE(24) KILN_DW_RQ_CASE(25)
-    KILN_DW_RQ_CASE(26) KILN_DW_RQ_CASE(27) KILN_DW_RQ_CASE(28) KILN_DW_RQ_CASE(29)
-    default: rq_rows_shift(acc, o, step, orow, len, nrows, r, 30); break;
+#define KILN_DW_RQ_CASE(E, F) \
+    case E: rq_rows_shift(acc, o, step, orow, len, nrows, r, E, F); break;
+#define KILN_DW_RQ_SWITCH(F) \
+    switch (r->shift) { \
+    KILN_DW_RQ_CASE(1, F) KILN_DW_RQ_CASE(2, F) KILN_DW_RQ_CASE(3, F) KILN_DW_RQ_CASE(4, F) \
+    KILN_DW_RQ_CASE(5, F) KILN_DW_RQ_CASE(6, F) KILN_DW_RQ_CASE(7, F) KILN_DW_RQ_CASE(8, F) \
+    KILN_DW_RQ_CASE(9, F) KILN_DW_RQ_CASE(10, F) KILN_DW_RQ_CASE(11, F) KILN_DW_RQ_CASE(12, F) \
+    KILN_DW_RQ_CASE(13, F) KILN_DW_RQ_CASE(14, F) KILN_DW_RQ_CASE(15, F) KILN_DW_RQ_CASE(16, F) \
+    KILN_DW_RQ_CASE(17, F) KILN_DW_RQ_CASE(18, F) KILN_DW_RQ_CASE(19, F) KILN_DW_RQ_CASE(20, F) \
+    KILN_DW_RQ_CASE(21, F) KILN_DW_RQ_CASE(22, F) KILN_DW_RQ_CASE(23, F) KILN_DW_RQ_CASE(24, F) \
+    KILN_DW_RQ_CASE(25, F) KILN_DW_RQ_CASE(26, F) KILN_DW_RQ_CASE(27, F) KILN_DW_RQ_CASE(28, F) \
+    KILN_DW_RQ_CASE(29, F) \
+    default: rq_rows_shift(acc, o, step, orow, len, nrows, r, 30, F); break; \
     }
+    if (floor) {
+        KILN_DW_RQ_SWITCH(1)
+    } else {
+        KILN_DW_RQ_SWITCH(0)
+    }
+#undef KILN_DW_RQ_SWITCH
 #undef KILN_DW_RQ_CASE
 }
 #endif
@@ -610,7 +634,7 @@ KILN_SPECIALIZE void rq_rows(const kiln_dsp_dw3x3_params_t *p, const int32_t *ac
 
     for (y = 0; y < nrows; y++, o += p->out_row, acc += p->len % 2u) {
         for (x = 0; x < p->len; x++) {
-            int32_t q = kiln_dsp_rq(*acc++, r, exact);
+            int32_t q = kiln_dsp_rq_floor(*acc++, r, exact, p->floor);
             if (clamp) {
                 q = kiln_dsp_clamp(q, lo, hi);
             }
@@ -694,9 +718,9 @@ KILN_SPECIALIZE void body(const kiln_dsp_dw3x3_params_t *p, const int8_t *in, in
 #if KILN_DSP_ASM
                 if (!general) {
                     if (flat) {
-                        rq_rows_fast(p->acc, o, p->out_step, 0, nb * p->len, 1u, &rec);
+                        rq_rows_fast(p->acc, o, p->out_step, 0, nb * p->len, 1u, &rec, p->floor);
                     } else {
-                        rq_rows_fast(p->acc, o, p->out_step, p->out_row, p->len, nb, &rec);
+                        rq_rows_fast(p->acc, o, p->out_step, p->out_row, p->len, nb, &rec, p->floor);
                     }
                     continue;
                 }

@@ -327,6 +327,7 @@ typedef struct {
     int8_t pad_value;
     uint8_t clamp;
     uint8_t exact;
+    uint8_t floor;               /* act_min >= the output zero point (kiln_dsp_requant_floor) */
     int32_t act_min, act_max;
     const int16_t *w;
     const int8_t *w8;            /* or NULL: the size layout's 9 int8 a channel, k[a][b] */

@@ -203,6 +203,9 @@ def _dsp_specs() -> list[tuple[str, object, tuple[int, ...], set[str]]]:
         ("pw8_c16", lambda: seq((9, 7, 8), L.Conv2D(16, 1, activation="relu")), (9, 7, 8),
          {"kiln_dsp_pw8_s8"}),
         ("pw8_c5", lambda: seq((5, 6, 8), L.Conv2D(5, 1)), (5, 6, 8), {"kiln_dsp_pw8_s8"}),
+        # under a ReLU without the rounding term of negative accumulators, odd channels
+        ("pw8_c7_relu6", lambda: seq((6, 5, 8), L.Conv2D(7, 1, activation="relu6")), (6, 5, 8),
+         {"kiln_dsp_pw8_s8"}),
         # 5x5 at stride 2: the NHWC kernel's tap table (stride 1 is kiln_dsp_dw5_s8's)
         ("dw_5x5_s2_c8", lambda: seq((8, 8, 8), L.DepthwiseConv2D(5, strides=2, padding="same")), (8, 8, 8),
          {"kiln_dsp_dwconv_s8"}),

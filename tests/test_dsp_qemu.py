@@ -116,7 +116,7 @@ TARGET_SPECS = ["conv1_pool_odd_noact", "conv1_pool_relu6", "conv1_pool_relu_chu
                 "conv_5x5_c2", "dw_c16_s2", "dw_c8_same_relu", "dw3_c5_valid_relu6", "dw3_c3_same_w13",
                 "dw3_c12_w11", "dw3s2_c8_same_tall", "dw3s2_c6_valid", "dw3s2_c4_same_relu6",
                 "dw3_c8_tall_odd", "dw3_c4_tall_valid_relu6", "dw3_c32_same_w3", "dw_9x9_c6",
-                "pw8_c16", "pw8_c5", "dense_20_7", "dense_44_10", "dense_b3_18_8",
+                "pw8_c16", "pw8_c5", "pw8_c7_relu6", "dense_20_7", "dense_44_10", "dense_b3_18_8",
                 "dense_46_14", "maxpool_c8_same", "avgpool_c8_same", "add_residual", "mul_se_block",
                 "add_sub_row_mean", "mean_gap_272px", "wino_c16_same_odd_relu", "wino_c8_valid_oc9",
                 "wino_c32_same_relu6", "wino_c12_1x1_out", "conv_k576_oc15",

@@ -346,8 +346,11 @@ def _conv_call(ctx: LayerContext, geo: Geometry, rq: np.ndarray, w_ohwi: np.ndar
         wbuf = f"(int16_t *)(void *)((int8_t *){base} + {_im2col_bytes(k_len, geo.in_c)})"
         weights = dict(w8=_weights8_decl(ctx, lay.conv_weights8(w_ohwi)[0]), wbuf=wbuf,
                        chunk_pairs=lay.conv_w8_chunk_pairs(geo.out_c, k_len))
-    fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1],
-                  **_clamp_fields(*_act_range(ctx.op, y)), exact=lay.has_exact(rq),
+    lo, hi = _act_range(ctx.op, y)
+    # floor: under a ReLU the requantization may skip the rounding term of negative
+    # accumulators (kiln_dsp_requant_floor)
+    fields = dict(g=geo.c_init(), k_len=k_len, pad_value=x.qparams()[1], **_clamp_fields(lo, hi),
+                  exact=lay.has_exact(rq), floor=int(lo >= y.qparams()[1]),
                   **weights, rq=records or _rq_decl(ctx, rq), scratch=scratch, gather=gather)
     p = ctx.struct("kiln_dsp_conv_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
@@ -511,8 +514,9 @@ def _pw8_build(ctx: LayerContext) -> LayerCode:
     x, y = _int8_io(ctx.graph, ctx.op)
     w = np.asarray(ctx.t(1).data).reshape(geo.out_c, 8)
     ctx.decls.append(HEADER)
+    lo, _ = _act_range(ctx.op, y)
     fields = dict(pixels=geo.out_h * geo.out_w, out_c=geo.out_c,
-                  w=_weights_decl(ctx, lay.widened(w)), rq=_rq_decl(ctx, rq))
+                  w=_weights_decl(ctx, lay.widened(w)), rq=_rq_decl(ctx, rq), floor=int(lo >= y.qparams()[1]))
     p = ctx.struct("kiln_dsp_pw8_params_t", fields)
     call = f"{ctx.func}({p}, {ctx.ptr(x)}, {ctx.ptr(y, const=False)});"
     return LayerCode(ctx.decls, call, geo.macs(False), ctx.weight_bytes)

@@ -562,7 +562,7 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
  * twice, the same). pairs_asm returns the stream after the last pair; it is
  * inlined into the pixel loop (a call per pixel pair cost a 3-channel stem
  * 1.5% of its instructions). */
-#define KILN_PAIRS_ASM(ENTRY, TEST) \
+#define KILN_PAIRS_ASM(ENTRY, TEST, RQ) \
         KILN_MAC_ENTRY_SETUP_ASM \
         "1:\n\t" \
         "ldmia  lr!, {r0-r3}\n\t"           /* the four accumulators' biases */ \
@@ -572,7 +572,7 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         KILN_MAC_RUN16_ASM \
         TEST \
         "ldmia  lr!, {r4-r11}\n\t"          /* the records of c, c + 1 */ \
-        KILN_PAIR_RQ_ASM \
+        RQ \
         "ldr    r6, %[wend]\n\t" \
         "cmp    lr, r6\n\t" \
         KILN_PAIR_STORE_ASM
@@ -598,6 +598,22 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "asr    r2, r2, r11\n\t" \
         "ssat   r2, #8, r2\n\t"
 
+/* The same under a ReLU (`floor`): without the rounding term only negative
+ * accumulators need (kiln_dsp_requant_floor), 12 instructions for four. */
+#define KILN_PAIR_RQ_FLOOR_ASM \
+        "smmlar r4, r0, r5, r6\n\t"         /* A, c */ \
+        "asr    r4, r4, r7\n\t" \
+        "ssat   r4, #8, r4\n\t" \
+        "smmlar r8, r2, r5, r6\n\t"         /* B, c */ \
+        "asr    r8, r8, r7\n\t" \
+        "ssat   r8, #8, r8\n\t" \
+        "smmlar r0, r1, r9, r10\n\t"        /* A, c + 1 */ \
+        "asr    r0, r0, r11\n\t" \
+        "ssat   r0, #8, r0\n\t" \
+        "smmlar r2, r3, r9, r10\n\t"        /* B, c + 1 */ \
+        "asr    r2, r2, r11\n\t" \
+        "ssat   r2, #8, r2\n\t"
+
 /* A pair's four stores (the loop's end test already in the flags) and the
  * next pair. */
 #define KILN_PAIR_STORE_ASM \
@@ -611,7 +627,7 @@ static inline const uint32_t *mac_sparse(const uint32_t *pt, const uint32_t *w, 
         "bne    1b\n\t"
 
 KILN_SPECIALIZE const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w, uint32_t groups,
-                                          int8_t *oa, int32_t boff, uint32_t npairs)
+                                          int8_t *oa, int32_t boff, uint32_t npairs, int floor)
 {
     register const uint32_t *wp __asm__("lr") = w;
     const uint32_t *kend = pt + 4u * groups;
@@ -619,13 +635,21 @@ KILN_SPECIALIZE const uint32_t *pairs_asm(const uint32_t *pt, const uint32_t *w,
     const uint32_t back = kiln_mac_back(groups);
     uint32_t entry;
 
-#define KILN_PAIRS_CALL(ENTRY, TEST) \
-        __asm__ volatile(KILN_PAIRS_ASM(ENTRY, TEST) \
+#define KILN_PAIRS_CALL_RQ(ENTRY, TEST, RQ) \
+        __asm__ volatile(KILN_PAIRS_ASM(ENTRY, TEST, RQ) \
         : "+r"(wp), [oa] "+m"(oa), [entry] "=m"(entry) \
         : [pt] "m"(pt), [kend] "m"(kend), [wend] "m"(wend), [boff] "m"(boff), [back] "m"(back) \
         : KILN_MAC_CLOBBERS)
-    KILN_MAC_RUN_VARIANTS(KILN_PAIRS_CALL, groups, KILN_MAC_TEST_ASM);
+#define KILN_PAIRS_CALL(ENTRY, TEST) KILN_PAIRS_CALL_RQ(ENTRY, TEST, KILN_PAIR_RQ_ASM)
+#define KILN_PAIRS_CALL_FLOOR(ENTRY, TEST) KILN_PAIRS_CALL_RQ(ENTRY, TEST, KILN_PAIR_RQ_FLOOR_ASM)
+    if (floor) {
+        KILN_MAC_RUN_VARIANTS(KILN_PAIRS_CALL_FLOOR, groups, KILN_MAC_TEST_ASM);
+    } else {
+        KILN_MAC_RUN_VARIANTS(KILN_PAIRS_CALL, groups, KILN_MAC_TEST_ASM);
+    }
+#undef KILN_PAIRS_CALL_FLOOR
 #undef KILN_PAIRS_CALL
+#undef KILN_PAIRS_CALL_RQ
     return wp;
 }
 #undef KILN_PAIRS_ASM
@@ -686,13 +710,14 @@ KILN_SPECIALIZE const uint32_t *sparse_pairs_asm(const uint32_t *pt, const uint3
 }
 #undef KILN_PAIR_STORE_ASM
 #undef KILN_PAIR_RQ_ASM
+#undef KILN_PAIR_RQ_FLOOR_ASM
 #undef KILN_SPARSE_GROUP_ASM
 #endif
 
 static inline int8_t out_q(const kiln_dsp_conv_params_t *p, const kiln_dsp_rq_t *r, int32_t acc,
                            int clamp, int exact)
 {
-    int32_t q = kiln_dsp_rq(acc, r, exact);
+    int32_t q = kiln_dsp_rq_floor(acc, r, exact, p->floor);
     if (clamp) {
         q = kiln_dsp_clamp(q, p->act_min, p->act_max);
     }
@@ -725,7 +750,7 @@ KILN_SPECIALIZE void body(const kiln_dsp_conv_params_t *p, const int8_t *in, int
 #if KILN_DSP_ASM
         if (!clamp && !exact && groups >= 1u && c0 + 1u < c1) {
             const uint32_t npairs = (c1 - c0) / 2u;
-            w = pairs_asm(pt, w, groups, oa + c0, (int32_t)(ob - oa), npairs);
+            w = pairs_asm(pt, w, groups, oa + c0, (int32_t)(ob - oa), npairs, p->floor);
             c += 2u * npairs;
         }
 #endif

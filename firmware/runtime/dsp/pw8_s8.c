@@ -16,8 +16,10 @@
 
 #if KILN_DSP_ASM
 /* One channel: r4-r7 the weights, then the record (bias, mult, round,
- * shift); r0-r3 the activations; r8 the accumulator, r9 the result. */
-#define KILN_PW8_CHANNEL_ASM \
+ * shift); r0-r3 the activations; r8 the accumulator, r9 the result. FIX is
+ * the rounding term only negative accumulators need, or nothing under a
+ * ReLU (`floor`: kiln_dsp_requant_floor). */
+#define KILN_PW8_CHANNEL_ASM(FIX) \
         "ldmia  r12!, {r4-r7}\n\t" \
         "smuad  r8, r0, r4\n\t" \
         "smlad  r8, r1, r5, r8\n\t" \
@@ -26,15 +28,16 @@
         "ldmia  r11!, {r4-r7}\n\t" \
         "add    r8, r8, r4\n\t" \
         "smmlar r9, r8, r5, r6\n\t" \
-        "add    r9, r9, r8, asr #31\n\t" \
+        FIX \
         "asr    r9, r9, r7\n\t" \
         "ssat   r9, #8, r9\n\t" \
         "strb   r9, [r10], #1\n\t"
+#define KILN_PW8_ROUND_FIX "add    r9, r9, r8, asr #31\n\t"
 
 /* Every pixel, start to finish (out_c >= 2; an odd count enters the
  * two-channel loop at its second half). The per-pixel state lives on the
  * stack ("m" operands): every register is taken in the channel loop. */
-#define KILN_PW8_ASM(ENTRY) \
+#define KILN_PW8_ASM(ENTRY, FIX) \
         "1:\n\t" \
         "ldr    r12, %[x]\n\t" \
         "ldr    r0, [r12]\n\t" \
@@ -51,9 +54,9 @@
         "add    lr, r10, lr\n\t" \
         ENTRY \
         "2:\n\t" \
-        KILN_PW8_CHANNEL_ASM \
+        KILN_PW8_CHANNEL_ASM(FIX) \
         "3:\n\t" \
-        KILN_PW8_CHANNEL_ASM \
+        KILN_PW8_CHANNEL_ASM(FIX) \
         "cmp    r10, lr\n\t" \
         "bne    2b\n\t" \
         "ldr    r4, %[n]\n\t" \
@@ -70,27 +73,34 @@ static void pixels_asm(const kiln_dsp_pw8_params_t *p, const int8_t *in, int8_t 
     const uint32_t oc = p->out_c;
     uint32_t n = p->pixels;
 
-#define KILN_PW8_CALL(ENTRY) \
-    __asm__ volatile(KILN_PW8_ASM(ENTRY) \
+#define KILN_PW8_CALL(ENTRY, FIX) \
+    __asm__ volatile(KILN_PW8_ASM(ENTRY, FIX) \
         : "+r"(op), [x] "+m"(x), [n] "+m"(n) \
         : [w] "m"(w), [rq] "m"(rq), [oc] "m"(oc) \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r11", "r12", "lr", "cc", \
           "memory")
-    if (oc & 1u) {
-        KILN_PW8_CALL("b 3f\n\t");
+    if (p->floor) {
+        if (oc & 1u) {
+            KILN_PW8_CALL("b 3f\n\t", "");
+        } else {
+            KILN_PW8_CALL("", "");
+        }
+    } else if (oc & 1u) {
+        KILN_PW8_CALL("b 3f\n\t", KILN_PW8_ROUND_FIX);
     } else {
-        KILN_PW8_CALL("");
+        KILN_PW8_CALL("", KILN_PW8_ROUND_FIX);
     }
 #undef KILN_PW8_CALL
 }
 #undef KILN_PW8_ASM
 #undef KILN_PW8_CHANNEL_ASM
+#undef KILN_PW8_ROUND_FIX
 #endif
 
 /* The same arithmetic in C (the host check build, unoptimized builds, and a
  * single output channel). */
 static void pixel_c(const int8_t *x, const uint32_t *w, const kiln_dsp_rq_t *rq, int8_t *o,
-                    uint32_t out_c)
+                    uint32_t out_c, int floor)
 {
     const uint32_t v0 = kiln_load32(x), v1 = kiln_load32(x + 4);
     const uint32_t a0 = kiln_sxtb16(v0), a1 = kiln_sxtb16_ror8(v0);
@@ -99,7 +109,7 @@ static void pixel_c(const int8_t *x, const uint32_t *w, const kiln_dsp_rq_t *rq,
 
     for (c = 0; c < out_c; c++, w += 4, rq++) {
         int32_t acc = kiln_smlad(a3, w[3], kiln_smlad(a2, w[2], kiln_smlad(a1, w[1], kiln_smuad(a0, w[0]))));
-        o[c] = (int8_t)kiln_dsp_requant(acc + rq->bias, rq->mult, rq->round, rq->shift);
+        o[c] = (int8_t)kiln_dsp_rq_floor(acc + rq->bias, rq, 0, floor);
     }
 }
 
@@ -116,6 +126,6 @@ void kiln_dsp_pw8_s8(const kiln_dsp_pw8_params_t *p, const int8_t *in, int8_t *o
     }
 #endif
     for (i = 0; i < p->pixels; i++, in += 8, out += oc) {
-        pixel_c(in, w, p->rq, out, oc);
+        pixel_c(in, w, p->rq, out, oc, p->floor);
     }
 }

@@ -122,6 +122,7 @@ typedef struct {
     int8_t pad_value;            /* the input zero point (see above) */
     uint8_t clamp;               /* 1: act range narrower than [-128, 127] */
     uint8_t exact;               /* 1: some records are exact (see above) */
+    uint8_t floor;               /* act_min >= the output zero point (kiln_dsp_requant_floor) */
     int32_t act_min, act_max;
     const int16_t *w;
     const kiln_dsp_rq_t *rq;    /* out_c entries */
@@ -201,6 +202,7 @@ typedef struct {
     uint32_t out_c;
     const int16_t *w;
     const kiln_dsp_rq_t *rq;     /* out_c entries */
+    uint32_t floor;              /* act_min >= the output zero point (kiln_dsp_requant_floor) */
 } kiln_dsp_pw8_params_t;
 
 void kiln_dsp_pw8_s8(const kiln_dsp_pw8_params_t *p, const int8_t *in, int8_t *out);

@@ -80,6 +80,7 @@ def _wino_block(tmp_path: Path, name: str, build, monkeypatch=None) -> tuple[int
     return block, cm.plan.arena_bytes
 
 
+@pytest.mark.slow
 def test_winograd_scratch_grows_into_the_room_the_arena_has(tmp_path: Path, monkeypatch) -> None:
     """kiln_dsp_wino_w8_s8 makes U in blocks of channel pairs, as many as its scratch holds.
     After a 72 KB first layer a 16x16x32 -> 64 layer has room for two passes of 16 pairs

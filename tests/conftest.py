@@ -58,13 +58,23 @@ def dsp_spec_models(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session", autouse=True)
 def _models_built_two_at_a_time(request) -> None:
-    """Build the missing suite models before the first test, one `scons -j2` per network:
-    two TensorFlow conversions or fine-tunings at a time on two cores, where each test's
-    support.variant_path would build its own alone (about a minute of a clean CI).
-    Only for a session with slow tests: the fast loop reads no trained model."""
+    """Build the missing suite models before the first test, two TensorFlow conversions or
+    fine-tunings at a time on two cores, where each test's support.variant_path would build
+    its own alone (about a minute of a clean CI).
+
+    A network's variants are targets only under its NET=, but every benchmark network's ptq
+    model is a target under any NET= (`scons bench` declares them): those ride along with the
+    first network that has variants to build, so that no network with a single missing model
+    runs scons on one core. Only for a session with slow tests: the fast loop reads no
+    trained model."""
     if not any(item.get_closest_marker("slow") for item in request.session.items):
         return
-    for net, targets in _suite_models().items():
-        missing = [str(t.relative_to(ROOT)) for t in targets if not t.exists()]
-        if missing:   # a network's variants are targets only under its NET=
-            run_scons("-j2", f"NET={net}", *missing, timeout=3600)
+    anywhere = {paths.tflite(net, variant) for net, variant in bench.ALL}
+    missing = {net: [t for t in targets if not t.exists()] for net, targets in _suite_models().items()}
+    riders = [t for targets in missing.values() for t in targets if t in anywhere]
+    for net, targets in missing.items():
+        own = [t for t in targets if t not in anywhere]
+        if own or (riders and net == next(reversed(missing))):
+            run_scons("-j2", f"NET={net}", *[str(t.relative_to(ROOT)) for t in own + riders],
+                      timeout=3600)
+            riders = []

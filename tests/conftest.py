@@ -71,10 +71,11 @@ def _models_built_two_at_a_time(request) -> None:
         return
     anywhere = {paths.tflite(net, variant) for net, variant in bench.ALL}
     missing = {net: [t for t in targets if not t.exists()] for net, targets in _suite_models().items()}
+    runs = {net: [t for t in targets if t not in anywhere] for net, targets in missing.items()}
+    runs = {net: targets for net, targets in runs.items() if targets}
     riders = [t for targets in missing.values() for t in targets if t in anywhere]
-    for net, targets in missing.items():
-        own = [t for t in targets if t not in anywhere]
-        if own or (riders and net == next(reversed(missing))):
-            run_scons("-j2", f"NET={net}", *[str(t.relative_to(ROOT)) for t in own + riders],
-                      timeout=3600)
-            riders = []
+    if riders:
+        first = next(iter(runs), registry.DEFAULT_NET)
+        runs[first] = runs.get(first, []) + riders
+    for net, targets in runs.items():
+        run_scons("-j2", f"NET={net}", *[str(t.relative_to(ROOT)) for t in targets], timeout=3600)

@@ -34,16 +34,20 @@ TINY_PARAMS = 40 + 1450  # conv 4x(3x3x1)+4, dense (6x6x4)x10+10
 TINY_VARIANTS = netspec.VARIANTS_BY_KIND["h5"]
 
 
+def _quantize_command(*args: str) -> tuple[list[str], dict[str, str]]:
+    """`python -m kiln.quantize args` as the SCons tool runs it: its argv and environment."""
+    return ([sys.executable, "-W", "ignore", "-m", "kiln.quantize", *args],
+            dict(os.environ, PYTHONPATH=str(ROOT / "site_scons")))
+
+
 def _quantize_started(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "site_scons"))
-    return subprocess.Popen([sys.executable, "-W", "ignore", "-m", "kiln.quantize", *args],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv, env = _quantize_command(*args)
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _quantize(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "site_scons"))
-    return subprocess.run([sys.executable, "-W", "ignore", "-m", "kiln.quantize", *args],
-                          env=env, capture_output=True, text=True, timeout=600)
+    argv, env = _quantize_command(*args)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
 
 
 def _scons(args: list[str], cwd: Path, site: Path | None = None) -> subprocess.CompletedProcess:
@@ -70,8 +74,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     halves = [_quantize_started("convert", "--net-dir", str(net_dir), "--out-dir", str(base / "out"),
                                 *[a for v in TINY_VARIANTS[i::2] for a in ("--variant", v)])
               for i in (0, 1)]
-    for proc in halves:
-        _, err = proc.communicate(timeout=600)
+    errors = [proc.communicate(timeout=600)[1] for proc in halves]   # both done before any assert
+    for proc, err in zip(halves, errors, strict=True):
         assert proc.returncode == 0, err[-3000:]
     return base
 
